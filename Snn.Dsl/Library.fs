@@ -1,0 +1,2 @@
+module Snn.Dsl.Library
+let x = 1
