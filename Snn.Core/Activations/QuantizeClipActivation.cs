@@ -1,0 +1,97 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Snn.Core.Activations;
+
+/// <summary>
+/// Quantize-clip activation with half shift (PAPER.md), with a learnable threshold theta:
+/// <code>QC_L(x) = |theta| * clip(floor(x * L / |theta| + 1/2) / L, 0, 1)</code>
+/// In evaluation it computes QC_L exactly; its values are k * |theta| / L for k = 0..L.
+/// In training it is the "noisy quantization" of Phase I: each activation is rounded with
+/// probability 1 - p and left unrounded (plain clip) with probability p, a fresh Bernoulli mask
+/// per call; rounding passes the gradient straight through (STE: d y / d x = 1 inside (0, |theta|),
+/// 0 outside) and theta gets its gradient by autograd. With p = 0 training rounds every
+/// activation (the QCFS activation).
+/// </summary>
+public sealed class QuantizeClipActivation : nn.Module<Tensor, Tensor>
+{
+    private readonly Parameter threshold;
+
+    /// <summary>Creates QC_L with threshold theta = <paramref name="initialThreshold"/>.</summary>
+    /// <param name="levels">L &gt;= 1, the number of quantization steps (the target latency T in Phase I).</param>
+    /// <param name="initialThreshold">Initial theta &gt; 0.</param>
+    /// <param name="noiseProbability">p in [0, 1): the probability that an activation stays unrounded in training (paper: 0.1).</param>
+    /// <param name="name">Module name.</param>
+    public QuantizeClipActivation(int levels, double initialThreshold = 5.0, double noiseProbability = 0.0, string name = "qc")
+        : base(name)
+    {
+        Levels = (int)Guard.AtLeast(levels, 1, nameof(levels), "quantization levels L");
+        Guard.Positive(initialThreshold, nameof(initialThreshold));
+        NoiseProbability = Guard.UnitIntervalOpen(noiseProbability, nameof(noiseProbability));
+        threshold = nn.Parameter(tensor((float)initialThreshold));
+        RegisterComponents();
+    }
+
+    /// <summary>L &gt;= 1, the number of quantization steps.</summary>
+    public int Levels { get; }
+
+    /// <summary>p in [0, 1): probability that an activation is left unrounded during training.</summary>
+    public double NoiseProbability { get; }
+
+    /// <summary>The learnable parameter theta (a scalar); the effective threshold is |theta|.</summary>
+    public Parameter Threshold => threshold;
+
+    /// <summary>The effective threshold |theta| &gt; 0 as a double.</summary>
+    public double EffectiveThreshold => Math.Abs(threshold.item<float>());
+
+    /// <summary>QC_L(x) in evaluation; noisy STE quantization in training.</summary>
+    /// <param name="input">x, any shape.</param>
+    public override Tensor forward(Tensor input) =>
+        training
+            ? Functional.NoisyQuantizeClip(input, threshold, Levels, NoiseProbability)
+            : Functional.QuantizeClip(input, threshold, Levels);
+
+    /// <summary>The stateless forms of the quantize-clip activation.</summary>
+    public static class Functional
+    {
+        /// <summary>
+        /// Exact QC_L(x) = |theta| * clip(floor(x L / |theta| + 1/2) / L, 0, 1), with the
+        /// straight-through gradient in x (1 inside (0, |theta|), 0 outside).
+        /// </summary>
+        /// <param name="input">x, any shape.</param>
+        /// <param name="threshold">theta, a scalar tensor; |theta| is used.</param>
+        /// <param name="levels">L &gt;= 1.</param>
+        public static Tensor QuantizeClip(Tensor input, Tensor threshold, int levels) =>
+            NoisyQuantizeClip(input, threshold, levels, 0.0);
+
+        /// <summary>
+        /// Noisy quantization: y = |theta| * (u + m * (round(u) - u)) where u = clip(x / |theta|, 0, 1),
+        /// round(u) = floor(u L + 1/2) / L, and m ~ Bernoulli(1 - p) elementwise (m = 1 when p = 0).
+        /// The rounding term is detached (straight-through estimator).
+        /// </summary>
+        /// <param name="input">x, any shape.</param>
+        /// <param name="threshold">theta, a scalar tensor; |theta| is used.</param>
+        /// <param name="levels">L &gt;= 1.</param>
+        /// <param name="noiseProbability">p in [0, 1).</param>
+        public static Tensor NoisyQuantizeClip(Tensor input, Tensor threshold, int levels, double noiseProbability)
+        {
+            Guard.AtLeast(levels, 1, nameof(levels), "quantization levels L");
+            Guard.UnitIntervalOpen(noiseProbability, nameof(noiseProbability));
+            using var scope = NewDisposeScope();
+            var theta = threshold.abs();
+            var u = (input / theta).clamp_(0.0, 1.0);
+            Tensor step;
+            using (no_grad())
+            {
+                step = (u * levels).add_(0.5).floor_().div_(levels).sub_(u);
+                if (noiseProbability > 0)
+                {
+                    step.mul_(torch.bernoulli(torch.full_like(step, 1.0 - noiseProbability)));
+                }
+            }
+
+            return ((u + step) * theta).MoveToOuterDisposeScope();
+        }
+    }
+}

@@ -1,0 +1,100 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Snn.Core.Neurons;
+
+/// <summary>
+/// The outcome of one integrate-and-fire step: the spikes s(t) in {0, 1} and the potential v(t)
+/// after the soft reset.
+/// </summary>
+/// <param name="Spikes">s(t) = 1 where v(t) &gt; theta after charging, else 0; same shape as the input.</param>
+/// <param name="Potential">v(t) = v(t-1) + I(t) - theta * s(t): the membrane potential after the soft reset.</param>
+public readonly record struct IfStepResult(Tensor Spikes, Tensor Potential);
+
+/// <summary>
+/// The outcome of a T-step integrate-and-fire run over an input of shape [T, B, ...].
+/// </summary>
+/// <param name="Outputs">theta * s(t) for t = 1..T, shape [T, B, ...]: each spike carries its threshold.</param>
+/// <param name="SpikeCounts">sum over t of s(t), shape [B, ...], values in [0, T].</param>
+/// <param name="FinalPotential">v(T), shape [B, ...].</param>
+public readonly record struct IfRunResult(Tensor Outputs, Tensor SpikeCounts, Tensor FinalPotential);
+
+/// <summary>
+/// The integrate-and-fire neuron with soft reset (PAPER.md, "Neuron"), as pure functions over
+/// tensors: state in, state out, nothing hidden. For a threshold theta &gt; 0 and input current I(t):
+/// <code>
+/// charge: v(t) = v(t-1) + I(t)
+/// fire:   s(t) = 1 if v(t) &gt; theta else 0
+/// reset:  v(t) = v(t) - theta * s(t)      (subtract, never zero)
+/// output: x_out(t) = theta * s(t)
+/// </code>
+/// Thresholds and initial potentials are tensors broadcastable to the neuron shape: a scalar for
+/// one threshold per layer, or one value per neuron.
+/// </summary>
+public static class IfNeuron
+{
+    /// <summary>Charge: v(t) = v(t-1) + I(t). Shapes must broadcast.</summary>
+    /// <param name="potential">v(t-1), any real values.</param>
+    /// <param name="current">I(t) = W x(t) + b, any real values.</param>
+    public static Tensor Charge(Tensor potential, Tensor current) => potential + current;
+
+    /// <summary>Fire: s(t) = 1 where v(t) &gt; theta, else 0 (a strict comparison), in the dtype of v.</summary>
+    /// <param name="potential">v(t) after charging.</param>
+    /// <param name="threshold">theta &gt; 0, broadcastable to v.</param>
+    public static Tensor Fire(Tensor potential, Tensor threshold) => potential.gt(threshold).to_type(potential.dtype);
+
+    /// <summary>Soft reset: v(t) = v(t) - theta * s(t). The potential is reduced by the threshold, never set to zero.</summary>
+    /// <param name="potential">v(t) after charging.</param>
+    /// <param name="spikes">s(t) in {0, 1}.</param>
+    /// <param name="threshold">theta &gt; 0, broadcastable to v.</param>
+    public static Tensor Reset(Tensor potential, Tensor spikes, Tensor threshold) => potential - threshold * spikes;
+
+    /// <summary>One step: charge, fire, soft reset. Returns s(t) and v(t).</summary>
+    /// <param name="potential">v(t-1).</param>
+    /// <param name="current">I(t), same shape as v(t-1) or broadcastable to it.</param>
+    /// <param name="threshold">theta &gt; 0, broadcastable to v.</param>
+    public static IfStepResult Step(Tensor potential, Tensor current, Tensor threshold)
+    {
+        using var charged = Charge(potential, current);
+        var spikes = Fire(charged, threshold);
+        return new IfStepResult(spikes, Reset(charged, spikes, threshold));
+    }
+
+    /// <summary>
+    /// Runs T steps over <paramref name="currents"/> of shape [T, B, ...] from v(0) =
+    /// <paramref name="initialPotential"/>, and returns the theta-weighted outputs [T, B, ...],
+    /// the spike counts [B, ...] in [0, T] and the final potential v(T) [B, ...].
+    /// The identity r = z + (v(0) - v(T)) / T holds for r = mean_t output and z = mean_t I(t).
+    /// </summary>
+    /// <param name="currents">I(1..T), shape [T, B, ...] with T &gt;= 1.</param>
+    /// <param name="threshold">theta, all entries &gt; 0, broadcastable to [B, ...].</param>
+    /// <param name="initialPotential">v(0), broadcastable to [B, ...]; the paper's default is theta / 2.</param>
+    /// <exception cref="ArgumentException">T &lt; 1, a threshold &lt;= 0, or shapes that do not broadcast.</exception>
+    public static IfRunResult Run(Tensor currents, Tensor threshold, Tensor initialPotential)
+    {
+        Guard.Rank(currents, 1, nameof(currents), "[T, B, ...] with T >= 1");
+        Guard.Positive(threshold, nameof(threshold));
+        var steps = currents.shape[0];
+        Guard.AtLeast(steps, 1, nameof(currents), "time steps T (first dimension)");
+        var neuronShape = currents.shape[1..];
+        Guard.Broadcastable(threshold, neuronShape, nameof(threshold));
+        Guard.Broadcastable(initialPotential, neuronShape, nameof(initialPotential));
+
+        using var scope = NewDisposeScope();
+        var theta = threshold.to_type(currents.dtype);
+        var v = initialPotential.to_type(currents.dtype).expand(neuronShape).clone();
+        var outputs = torch.empty_like(currents);
+        var counts = torch.zeros(neuronShape, currents.dtype, currents.device);
+        for (long t = 0; t < steps; t++)
+        {
+            using var inner = NewDisposeScope();
+            v.add_(currents[t]);
+            var spikes = v.gt(theta).to_type(currents.dtype);
+            v.sub_(spikes * theta);
+            counts.add_(spikes);
+            outputs[t].copy_(spikes * theta);
+        }
+
+        return new IfRunResult(outputs.MoveToOuterDisposeScope(), counts.MoveToOuterDisposeScope(), v.MoveToOuterDisposeScope());
+    }
+}
