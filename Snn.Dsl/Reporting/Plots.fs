@@ -1,0 +1,153 @@
+/// PNG plots of a run's results (ScottPlot).
+module Snn.Dsl.Reporting.Plots
+
+open System.IO
+open ScottPlot
+open Snn.Dsl.Reporting.Results
+
+let private palette = Palettes.Category10()
+
+let private log2 (t: int) = System.Math.Log2(float t)
+
+let private timeAxis (plt: Plot) (ts: int[]) =
+    plt.Axes.Bottom.SetTicks(ts |> Array.map log2, ts |> Array.map string)
+    plt.XLabel "time steps T"
+
+let private line (plt: Plot) (color: int) (label: string) (xs: float[]) (ys: float[]) (dashed: bool) =
+    let s = plt.Add.Scatter(xs, ys)
+    s.LegendText <- label
+    s.Color <- palette.GetColor color
+    s.LineWidth <- 2.0f
+    s.MarkerSize <- 7.0f
+
+    if dashed then
+        s.LinePattern <- LinePattern.Dashed
+
+/// accuracy_vs_T.png: the ANNs as flat references, QCFS and every dual-phase stage against T.
+let accuracyVsT (folder: string) (r: RunResults) =
+    use plt = new Plot()
+    let dual = r.DualPhase |> Array.sortBy (fun d -> d.T)
+    let ts = Array.append (dual |> Array.map (fun d -> d.T)) (r.Qcfs.Snn |> Array.map (fun q -> q.T)) |> Array.distinct |> Array.sort
+    let span = [| log2 ts[0]; log2 ts[ts.Length - 1] |]
+    line plt 7 $"ReLU ANN ({r.Ann.TestAccuracy:F2}%%)" span [| r.Ann.TestAccuracy; r.Ann.TestAccuracy |] true
+    line plt 8 $"clip ANN ({r.ClipAnn.TestAccuracy:F2}%%)" span [| r.ClipAnn.TestAccuracy; r.ClipAnn.TestAccuracy |] true
+    let qs = r.Qcfs.Snn |> Array.sortBy (fun q -> q.T)
+    line plt 3 $"QCFS SNN (L={r.Qcfs.L})" (qs |> Array.map (fun q -> log2 q.T)) (qs |> Array.map (fun q -> q.TestAccuracy)) false
+    let xs = dual |> Array.map (fun d -> log2 d.T)
+    let stages: (string * (StageAccuracies -> float)) list =
+        [ "direct conversion", (fun s -> s.Direct)
+          "Phase I (QC fine-tuned)", (fun s -> s.Phase1)
+          "+ potential calibration", (fun s -> s.Potential)
+          "+ weight calibration", (fun s -> s.Weights)
+          "dual-phase final", (fun s -> s.Final) ]
+
+    stages
+    |> List.iteri (fun i (label, get) -> line plt i label xs (dual |> Array.map (fun d -> get d.Snn)) false)
+
+    timeAxis plt ts
+    plt.YLabel "test accuracy (%)"
+    plt.Title $"{r.Splits.Dataset}: accuracy vs time steps"
+    plt.ShowLegend(Alignment.LowerRight) |> ignore
+    let path = Path.Combine(folder, "accuracy_vs_T.png")
+    plt.SavePng(path, 900, 600) |> ignore
+    path
+
+/// errors_T{T}.png: mean |residual|, |quantization| and |clipping| error per layer, before
+/// (Phase I) and after Phase II, as grouped bars.
+let errorsPerLayer (folder: string) (entry: DualPhaseEntry) =
+    use plt = new Plot()
+    let layersOf stage = entry.Layers |> Array.filter (fun l -> l.Stage = stage)
+    let before = layersOf "phase1"
+    let after = layersOf "final"
+    let names = before |> Array.map (fun l -> l.Name)
+
+    let series =
+        [ "residual, Phase I", 3, before |> Array.map (fun l -> l.ResidualMeanAbs)
+          "residual, after Phase II", 2, after |> Array.map (fun l -> l.ResidualMeanAbs)
+          "quantization, Phase I", 0, before |> Array.map (fun l -> l.QuantizationMeanAbs)
+          "quantization, after Phase II", 9, after |> Array.map (fun l -> l.QuantizationMeanAbs)
+          "clipping, Phase I", 1, before |> Array.map (fun l -> l.ClippingMeanAbs)
+          "clipping, after Phase II", 5, after |> Array.map (fun l -> l.ClippingMeanAbs) ]
+
+    let width = 1.0 / float (series.Length + 1)
+
+    series
+    |> List.iteri (fun k (label, color, values) ->
+        let bars =
+            values
+            |> Array.mapi (fun i v -> Bar(Position = float i + float k * width, Value = v, FillColor = palette.GetColor color, Size = width))
+
+        plt.Add.Bars(bars) |> ignore
+        plt.Legend.ManualItems.Add(LegendItem(LabelText = label, FillColor = palette.GetColor color)))
+
+    plt.Axes.Bottom.SetTicks(names |> Array.mapi (fun i _ -> float i + 0.5 - width), names)
+    plt.YLabel "mean |error| per neuron"
+    plt.Title $"Error terms per layer at T = {entry.T}"
+    plt.ShowLegend(Alignment.UpperRight) |> ignore
+    let path = Path.Combine(folder, $"errors_T{entry.T}.png")
+    plt.SavePng(path, 1000, 600) |> ignore
+    path
+
+/// potentials_T{T}.png: the distribution of v(T)/theta per layer, before (dashed) and after
+/// (solid) Phase II; the band [0, 1) is where the residual error is zero.
+let potentialDistribution (folder: string) (entry: DualPhaseEntry) =
+    use plt = new Plot()
+    let names = entry.Potentials |> Array.map (fun h -> h.Name) |> Array.distinct
+
+    for h in entry.Potentials do
+        let n = h.Counts.Length
+        let total = max 1L (Array.sum h.Counts) |> float
+        let step = (h.High - h.Low) / float n
+        let xs = Array.init n (fun i -> h.Low + (float i + 0.5) * step)
+        let ys = h.Counts |> Array.map (fun c -> float c / total)
+        let color = Array.findIndex ((=) h.Name) names
+        let label = if h.Stage = "final" then $"{h.Name} (after Phase II)" else $"{h.Name} (Phase I)"
+        let s = plt.Add.Scatter(xs, ys)
+        s.LegendText <- label
+        s.Color <- palette.GetColor color
+        s.MarkerSize <- 0.0f
+        s.LineWidth <- 2.0f
+
+        if h.Stage <> "final" then
+            s.LinePattern <- LinePattern.Dashed
+
+    let v0 = plt.Add.VerticalLine(0.0)
+    v0.Color <- Colors.Gray
+    let v1 = plt.Add.VerticalLine(1.0)
+    v1.Color <- Colors.Gray
+    plt.XLabel "v(T) / theta"
+    plt.YLabel "share of neurons"
+    plt.Title $"Final membrane potential at T = {entry.T} (zero residual error inside [0, 1))"
+    plt.ShowLegend(Alignment.UpperRight) |> ignore
+    let path = Path.Combine(folder, $"potentials_T{entry.T}.png")
+    plt.SavePng(path, 1000, 600) |> ignore
+    path
+
+/// energy_vs_T.png: E_ANN / E_SNN for the dual-phase SNN and QCFS against T.
+let energyVsT (folder: string) (r: RunResults) =
+    use plt = new Plot()
+    let dual = r.DualPhase |> Array.sortBy (fun d -> d.T)
+    let qs = r.Qcfs.Snn |> Array.sortBy (fun q -> q.T)
+    line plt 2 "dual-phase SNN" (dual |> Array.map (fun d -> log2 d.T)) (dual |> Array.map (fun d -> d.EnergyRatio)) false
+    line plt 3 "QCFS SNN" (qs |> Array.map (fun q -> log2 q.T)) (qs |> Array.map (fun q -> q.EnergyRatio)) false
+    let ts = Array.append (dual |> Array.map (fun d -> d.T)) (qs |> Array.map (fun q -> q.T)) |> Array.distinct |> Array.sort
+    let one = plt.Add.HorizontalLine(1.0)
+    one.Color <- Colors.Gray
+    timeAxis plt ts
+    plt.YLabel "E_ANN / E_SNN"
+    plt.Title "Estimated energy advantage (4.6 pJ/MAC, 0.9 pJ/SOP)"
+    plt.ShowLegend(Alignment.UpperRight) |> ignore
+    let path = Path.Combine(folder, "energy_vs_T.png")
+    plt.SavePng(path, 900, 600) |> ignore
+    path
+
+/// Writes every plot of a run into <folder> and returns their paths.
+let writeAll (folder: string) (r: RunResults) =
+    [ yield accuracyVsT folder r
+      yield energyVsT folder r
+      for d in r.DualPhase do
+          if d.Layers.Length > 0 then
+              yield errorsPerLayer folder d
+
+          if d.Potentials.Length > 0 then
+              yield potentialDistribution folder d ]

@@ -1,0 +1,125 @@
+/// The numbers of one run, in the shape of results.json (BENCHMARKS.md's minimal schema plus
+/// more keys). Every number here is measured by the run that writes it.
+module Snn.Dsl.Reporting.Results
+
+open System.IO
+open System.Text.Json
+open System.Text.Json.Serialization
+
+/// SNN test accuracy (%) after each stage of the dual-phase method at one T.
+type StageAccuracies =
+    { /// Direct conversion of the Phase-I clip ANN (before QC fine-tuning).
+      Direct: float
+      /// Conversion of the QC fine-tuned ANN (Phase I complete).
+      Phase1: float
+      /// After the first potential calibration (Phase II a).
+      Potential: float
+      /// After layer-wise weight calibration (Phase II b).
+      Weights: float
+      /// After the second potential calibration (Phase II c): the final SNN.
+      Final: float }
+
+/// Per-layer error anatomy of one stage, averaged over the evaluated images.
+type LayerErrors =
+    { Name: string
+      Stage: string
+      ResidualMeanAbs: float
+      QuantizationMeanAbs: float
+      ClippingMeanAbs: float
+      ResidualMean: float
+      QuantizationMean: float
+      ClippingMean: float
+      TotalMeanAbs: float
+      NegativeShare: float
+      OverflowShare: float
+      Threshold: float }
+
+/// Histogram of v(T)/theta for one layer and stage: counts of neurons in equal bins on [Low, High],
+/// with values outside clamped into the first and last bins.
+type PotentialHistogram =
+    { Name: string
+      Stage: string
+      Low: float
+      High: float
+      Counts: int64[] }
+
+type DualPhaseEntry =
+    { T: int
+      /// L of the QC fine-tuned model used at this T.
+      FineTunedL: int
+      QcAnnTestAccuracy: float
+      Snn: StageAccuracies
+      Layers: LayerErrors[]
+      Potentials: PotentialHistogram[]
+      SopsPerImage: float
+      FirstLayerMacsPerImage: float
+      EnergyRatio: float
+      /// Phase II wall time at this T, seconds.
+      CalibrationSeconds: float }
+
+type QcfsPoint =
+    { T: int
+      TestAccuracy: float
+      SopsPerImage: float
+      EnergyRatio: float }
+
+type QcfsResult =
+    { L: int
+      AnnTestAccuracy: float
+      Snn: QcfsPoint[] }
+
+type AnnResult =
+    { TestAccuracy: float
+      HeldOutAccuracy: float
+      MacsPerImage: float }
+
+type Splits =
+    { Dataset: string
+      Train: int
+      HeldOut: int
+      Test: int
+      /// Images of the test split used for SNN evaluation (all of them unless the profile says otherwise).
+      SnnTest: int
+      Calibration: int
+      EarlyStopping: int }
+
+type WallSeconds =
+    { Ann: float
+      Phase1: float
+      Phase2: float
+      Qcfs: float
+      Evaluation: float
+      Total: float }
+
+type RunResults =
+    { Profile: string
+      Seed: int
+      Commit: string
+      Experiment: JsonElement
+      Splits: Splits
+      Ann: AnnResult
+      ClipAnn: AnnResult
+      Qcfs: QcfsResult
+      DualPhase: DualPhaseEntry[]
+      IdentityMaxAbs: float
+      WallSeconds: WallSeconds
+      Machine: string
+      Cores: int }
+
+/// snake_case JSON with indentation, as in BENCHMARKS.md.
+let jsonOptions =
+    let o =
+        JsonSerializerOptions(PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, WriteIndented = true)
+
+    o.NumberHandling <- JsonNumberHandling.AllowNamedFloatingPointLiterals
+    o
+
+/// Writes results.json atomically (temporary file, then rename).
+let save (path: string) (results: RunResults) =
+    let tmp = path + ".tmp"
+    File.WriteAllText(tmp, JsonSerializer.Serialize(results, jsonOptions))
+    File.Move(tmp, path, true)
+
+/// Reads a results.json written by `save`.
+let load (path: string) : RunResults =
+    JsonSerializer.Deserialize<RunResults>(File.ReadAllText path, jsonOptions)
