@@ -112,7 +112,7 @@ module Compile =
             if t > 0.0 && not (System.Double.IsInfinity t) then
                 []
             else
-                [ error (NonPositive("initial threshold (x1000, rounded)", int (t * 1000.0))) ]
+                [ error (ThresholdNotPositive t) ]
 
         let levels l =
             if l >= 1 then [] else [ error (NonPositive("levels L", l)) ]
@@ -121,7 +121,7 @@ module Compile =
         | Relu -> []
         | Clip t -> threshold t
         | QC(l, t) -> levels l @ threshold t
-        | NoisyQC(l, t, p) -> levels l @ threshold t @ (if p >= 0.0 && p < 1.0 then [] else [ error (DropoutOutOfRange p) ])
+        | NoisyQC(l, t, p) -> levels l @ threshold t @ (if p >= 0.0 && p < 1.0 then [] else [ error (NoiseProbabilityOutOfRange p) ])
 
     let private activationModule (activation: Activation) name : torch.nn.Module<torch.Tensor, torch.Tensor> =
         match activation with

@@ -104,6 +104,10 @@ type Problem =
     /// Pool padding must be at most half the window (PyTorch's rule).
     | PaddingTooLarge of padding: int * kernel: int
     | DropoutOutOfRange of p: float
+    /// An activation's initial threshold theta0 must be finite and > 0.
+    | ThresholdNotPositive of threshold: float
+    /// Noisy quantization's p must be a probability in [0, 1).
+    | NoiseProbabilityOutOfRange of p: float
     /// The window (kernel) does not fit in the padded input.
     | KernelLargerThanInput of kernel: int * paddedHeight: int * paddedWidth: int
     /// The layer needs a feature map but receives a vector.
@@ -141,6 +145,8 @@ type ValidationError =
             | NegativePadding v -> $"padding = %d{v} is out of range: expected >= 0"
             | PaddingTooLarge(p, k) -> $"padding = %d{p} is too large for kernel %d{k}: expected <= %d{k / 2}"
             | DropoutOutOfRange p -> $"dropout p = %g{p} is out of range: expected a probability in [0, 1)"
+            | ThresholdNotPositive t -> $"initial threshold = %g{t} is out of range: expected a finite value > 0"
+            | NoiseProbabilityOutOfRange p -> $"noise probability p = %g{p} is out of range: expected a probability in [0, 1)"
             | KernelLargerThanInput(k, h, w) -> $"kernel %d{k}x%d{k} is larger than the padded input %d{h}x%d{w}"
             | ExpectedImage s -> $"expected a feature map CxHxW, got a vector of %O{s}"
             | FlattenMissing s -> $"expected a vector, got a feature map %O{s}: insert flatten before linear"
@@ -353,7 +359,8 @@ module Network =
                     | Some b, Some s when b <> s -> [ ResidualShapeMismatch(input, b) ]
                     | _ -> []
 
-                (if mismatch.IsEmpty then bodyOut else None),
+                // The body's output stays known after a shortcut mismatch, so checking goes on.
+                bodyOut,
                 bodyParams + shortParams,
                 List.distinct (bodyProblems @ shortProblems) @ mismatch,
                 []
@@ -431,6 +438,9 @@ module Network =
                             | _ -> infos
 
                         out, infos', errors @ List.map (error i layer) problems, notes @ List.map (sprintf "layer %d: %s" i) ns
+                    | Some s when inputErrors.IsEmpty && layer.KindName = "dropout" ->
+                        // A bad dropout p does not change the shape: keep checking what follows.
+                        Some s, infos, errors @ List.map (error i layer) sizes, notes
                     | _ -> None, infos, errors @ List.map (error i layer) sizes, notes)
                 (Some spec.Input, [], [], [])
 
