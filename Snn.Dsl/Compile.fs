@@ -22,7 +22,7 @@ type Chain(name: string, children: (string * torch.nn.Module<torch.Tensor, torch
 
     do
         for n, m in children do
-            this.register_module(n, m) |> ignore
+            this.register_module (n, m) |> ignore
 
     /// The children in execution order.
     member _.Children = children
@@ -43,12 +43,12 @@ type BasicBlock
 
     do
         for n, m in body do
-            this.register_module(n, m) |> ignore
+            this.register_module (n, m) |> ignore
 
         if not shortcut.IsEmpty then
-            this.register_module("shortcut", shortcutChain) |> ignore
+            this.register_module ("shortcut", shortcutChain) |> ignore
 
-        this.register_module("act2", finalActivation) |> ignore
+        this.register_module ("act2", finalActivation) |> ignore
 
     member _.Body = body
     member _.Shortcut = shortcut
@@ -75,12 +75,18 @@ type CompiledLayer =
       Children: CompiledLayer list }
 
 /// A compiled network: a TorchSharp module plus its spec, activation and layer list.
-type CompiledNetwork(info: NetworkInfo, activation: Activation, top: (string * torch.nn.Module<torch.Tensor, torch.Tensor>) list, layers: CompiledLayer list) as this =
+type CompiledNetwork
+    (
+        info: NetworkInfo,
+        activation: Activation,
+        top: (string * torch.nn.Module<torch.Tensor, torch.Tensor>) list,
+        layers: CompiledLayer list
+    ) as this =
     inherit torch.nn.Module<torch.Tensor, torch.Tensor>("network")
 
     do
         for n, m in top do
-            this.register_module(n, m) |> ignore
+            this.register_module (n, m) |> ignore
 
     /// The validated spec with its shapes.
     member _.Info = info
@@ -115,13 +121,22 @@ module Compile =
                 [ error (ThresholdNotPositive t) ]
 
         let levels l =
-            if l >= 1 then [] else [ error (NonPositive("levels L", l)) ]
+            if l >= 1 then
+                []
+            else
+                [ error (NonPositive("levels L", l)) ]
 
         match activation with
         | Relu -> []
         | Clip t -> threshold t
         | QC(l, t) -> levels l @ threshold t
-        | NoisyQC(l, t, p) -> levels l @ threshold t @ (if p >= 0.0 && p < 1.0 then [] else [ error (NoiseProbabilityOutOfRange p) ])
+        | NoisyQC(l, t, p) ->
+            levels l
+            @ threshold t
+            @ (if p >= 0.0 && p < 1.0 then
+                   []
+               else
+                   [ error (NoiseProbabilityOutOfRange p) ])
 
     let private activationModule (activation: Activation) name : torch.nn.Module<torch.Tensor, torch.Tensor> =
         match activation with
@@ -131,10 +146,22 @@ module Compile =
         | NoisyQC(l, t, p) -> new QuantizeClipActivation(l, t, p, name)
 
     /// A module for a plain (non-residual) layer with this input shape.
-    let private plainModule (activation: Activation) (layer: Layer) (inputShape: Shape) name : torch.nn.Module<torch.Tensor, torch.Tensor> =
+    let private plainModule
+        (activation: Activation)
+        (layer: Layer)
+        (inputShape: Shape)
+        name
+        : torch.nn.Module<torch.Tensor, torch.Tensor> =
         match layer, inputShape with
         | Conv c, Image(ch, _, _) ->
-            torch.nn.Conv2d(int64 ch, int64 c.OutChannels, int64 c.Kernel, stride = int64 c.Stride, padding = int64 c.Padding, bias = c.Bias)
+            torch.nn.Conv2d(
+                int64 ch,
+                int64 c.OutChannels,
+                int64 c.Kernel,
+                stride = int64 c.Stride,
+                padding = int64 c.Padding,
+                bias = c.Bias
+            )
         | BatchNorm, Image(ch, _, _) -> torch.nn.BatchNorm2d(int64 ch)
         | BatchNorm, Vector n -> torch.nn.BatchNorm1d(int64 n)
         | Act, _ -> activationModule activation name
@@ -150,7 +177,7 @@ module Compile =
     let private outputOf layer shape =
         match Network.layerOutput layer shape with
         | Ok s -> s
-        | Error ps -> invalidArg "layer" $"%s{layer.Description} on input %O{shape}: %A{ps}" 
+        | Error ps -> invalidArg "layer" $"%s{layer.Description} on input %O{shape}: %A{ps}"
 
     let private residualLayer activation (r: Residual) index (inputShape: Shape) (outputShape: Shape) path =
         let ch =
@@ -226,9 +253,12 @@ module Compile =
         let counters = System.Collections.Generic.Dictionary<string, int>()
 
         let next prefix =
-            let k = (match counters.TryGetValue prefix with
-                     | true, v -> v
-                     | _ -> 0) + 1
+            let k =
+                (match counters.TryGetValue prefix with
+                 | true, v -> v
+                 | _ -> 0)
+                + 1
+
             counters[prefix] <- k
             k
 
@@ -244,12 +274,21 @@ module Compile =
                     match acc with
                     | (stageName, blocks) :: accRest when previousWasBlock && not shapeChanges ->
                         let b =
-                            residualLayer activation r li.Index li.InputShape li.OutputShape $"%s{stageName}.%d{blocks.Length}"
+                            residualLayer
+                                activation
+                                r
+                                li.Index
+                                li.InputShape
+                                li.OutputShape
+                                $"%s{stageName}.%d{blocks.Length}"
 
                         go rest true ((stageName, blocks @ [ b ]) :: accRest)
                     | _ ->
                         let stageName = "layer" + string (next "layer")
-                        let b = residualLayer activation r li.Index li.InputShape li.OutputShape $"%s{stageName}.0"
+
+                        let b =
+                            residualLayer activation r li.Index li.InputShape li.OutputShape $"%s{stageName}.0"
+
                         go rest true ((stageName, [ b ]) :: acc)
                 | layer ->
                     let prefix =
@@ -286,7 +325,9 @@ module Compile =
                 if stage = "" then
                     ls.Head.Name, ls.Head.Module
                 else
-                    let local (l: CompiledLayer) = l.Name.Substring(stage.Length + 1), l.Module
+                    let local (l: CompiledLayer) =
+                        l.Name.Substring(stage.Length + 1), l.Module
+
                     stage, (new Chain(stage, ls |> List.map local) :> torch.nn.Module<torch.Tensor, torch.Tensor>))
 
         new CompiledNetwork(info, activation, top, groups |> List.collect snd)
@@ -313,18 +354,18 @@ module Compile =
 
     /// Number of learnable parameters (elements) of the compiled module.
     let parameterCount (network: CompiledNetwork) =
-        network.parameters() |> Seq.sumBy (fun p -> p.numel())
+        network.parameters () |> Seq.sumBy (fun p -> p.numel ())
 
     /// Copies every parameter and buffer of `source` into `target` whose name and shape match
     /// (e.g. weights, BN statistics, and clip thresholds into QC thresholds). Returns the names
     /// of the target's parameters and buffers that received no value.
     let copyMatching (source: torch.nn.Module) (target: torch.nn.Module) : string list =
-        use _ = torch.no_grad()
-        let sourceState = source.state_dict()
+        use _ = torch.no_grad ()
+        let sourceState = source.state_dict ()
 
-        [ for KeyValue(name, t) in target.state_dict() do
+        [ for KeyValue(name, t) in target.state_dict () do
               match sourceState.TryGetValue name with
-              | true, s when s.shape = t.shape -> t.copy_(s) |> ignore
+              | true, s when s.shape = t.shape -> t.copy_ (s) |> ignore
               | _ -> yield name ]
 
     /// The same spec compiled with another activation, carrying over every matching parameter

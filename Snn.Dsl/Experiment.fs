@@ -16,13 +16,15 @@ type Dataset =
 
 /// Where the data comes from and how much of it a run uses.
 type Data =
-    { Dataset: Dataset
-      /// None: the default location (e.g. /usr/share/datasets/fashion-mnist).
-      Path: string option
-      /// Use only the first n training images (None: the whole training split).
-      TrainImages: int option
-      /// Use only the first n test images (None: the whole test split).
-      TestImages: int option }
+    {
+        Dataset: Dataset
+        /// None: the default location (e.g. /usr/share/datasets/fashion-mnist).
+        Path: string option
+        /// Use only the first n training images (None: the whole training split).
+        TrainImages: int option
+        /// Use only the first n test images (None: the whole test split).
+        TestImages: int option
+    }
 
 type NetworkChoice =
     | PresetNetwork of Preset
@@ -75,7 +77,11 @@ module Experiment =
         | Vector n -> o [ "kind", s "vector"; "features", i n ]
 
     let private pool kind (p: Pool) =
-        o [ "kind", s kind; "kernel", i p.Kernel; "stride", i p.Stride; "padding", i p.Padding ]
+        o
+            [ "kind", s kind
+              "kernel", i p.Kernel
+              "stride", i p.Stride
+              "padding", i p.Padding ]
 
     let private shortcutName x =
         match x with
@@ -148,7 +154,10 @@ module Experiment =
         match p with
         | TrainRelu t -> named [ "epochs", i t.Epochs; "optimizer", sgd t.Optimizer ]
         | TrainClip t ->
-            named [ "epochs", i t.Epochs; "optimizer", sgd t.Optimizer; "initial_threshold", f t.InitialThreshold ]
+            named
+                [ "epochs", i t.Epochs
+                  "optimizer", sgd t.Optimizer
+                  "initial_threshold", f t.InitialThreshold ]
         | FoldBatchNorm -> named []
         | FineTuneQC x ->
             named
@@ -217,7 +226,8 @@ module Experiment =
 
     exception private DecodeError of string
 
-    let private fail (path: string) (expected: string) = raise (DecodeError $"%s{path}: expected %s{expected}")
+    let private fail (path: string) (expected: string) =
+        raise (DecodeError $"%s{path}: expected %s{expected}")
 
     let private asObj path (n: JsonNode) =
         match n with
@@ -258,10 +268,12 @@ module Experiment =
         value<bool> "true or false" $"%s{path}.%s{name}" (field path x name)
 
     let private goi path (x: JsonObject) name =
-        optField path x name |> Option.map (value<int> "an integer or null" $"%s{path}.%s{name}")
+        optField path x name
+        |> Option.map (value<int> "an integer or null" $"%s{path}.%s{name}")
 
     let private gos path (x: JsonObject) name =
-        optField path x name |> Option.map (value<string> "a string or null" $"%s{path}.%s{name}")
+        optField path x name
+        |> Option.map (value<string> "a string or null" $"%s{path}.%s{name}")
 
     let private garr path (x: JsonObject) name (dec: string -> JsonNode -> 'a) =
         let p = $"%s{path}.%s{name}"
@@ -318,7 +330,10 @@ module Experiment =
                     | "projection" -> Projection
                     | k -> fail $"%s{path}.shortcut" $"\"auto\", \"identity\" or \"projection\", got \"%s{k}\""
                   BatchNorm = gb path x "batch_norm" }
-        | k -> fail $"%s{path}.kind" $"a layer kind (conv, bn, act, avgPool, maxPool, globalAvgPool, flatten, linear, dropout, residual), got \"%s{k}\""
+        | k ->
+            fail
+                $"%s{path}.kind"
+                $"a layer kind (conv, bn, act, avgPool, maxPool, globalAvgPool, flatten, linear, dropout, residual), got \"%s{k}\""
 
     let private dresnetInput path name =
         match name with
@@ -453,7 +468,12 @@ module Experiment =
             with :? JsonException as ex ->
                 Error $"not valid JSON: %s{ex.Message}"
 
-        node |> Result.bind (fun n -> if isNull n then Error "expected a JSON object, got null" else fromNode n)
+        node
+        |> Result.bind (fun n ->
+            if isNull n then
+                Error "expected a JSON object, got null"
+            else
+                fromNode n)
 
     /// Writes the experiment as indented JSON to `path`.
     let save (path: string) (e: Experiment) = File.WriteAllText(path, toJson e)
@@ -463,7 +483,8 @@ module Experiment =
         if not (File.Exists path) then
             Error $"%s{path}: file not found (expected an experiment JSON file)"
         else
-            fromJson (File.ReadAllText path) |> Result.mapError (fun m -> $"%s{path}: %s{m}")
+            fromJson (File.ReadAllText path)
+            |> Result.mapError (fun m -> $"%s{path}: %s{m}")
 
     /// The network spec an experiment runs.
     let spec (e: Experiment) =

@@ -24,13 +24,14 @@ module Fold =
     /// computed in float64 and written into the target's parameters.
     let private foldInto (weighted: torch.nn.Module) (batchNorm: Modules.BatchNorm) (target: torch.nn.Module) =
         use scope = torch.NewDisposeScope()
-        use _ = torch.no_grad()
+        use _ = torch.no_grad ()
 
         let weightOf (m: torch.nn.Module) : torch.Tensor * torch.Tensor option =
             match m with
             | :? Modules.Conv2d as c -> c.weight, Option.ofObj c.bias |> Option.map (fun b -> b :> torch.Tensor)
             | :? Modules.Linear as l -> l.weight, Option.ofObj l.bias |> Option.map (fun b -> b :> torch.Tensor)
-            | other -> invalidArg "weighted" $"expected a Conv2d or Linear before batch norm, got %s{other.GetType().Name}"
+            | other ->
+                invalidArg "weighted" $"expected a Conv2d or Linear before batch norm, got %s{other.GetType().Name}"
 
         let w, b = weightOf weighted
         let w64 = w.to_type torch.ScalarType.Float64
@@ -38,8 +39,8 @@ module Fold =
         let var = batchNorm.running_var.to_type torch.ScalarType.Float64
         let gamma = batchNorm.weight.to_type torch.ScalarType.Float64
         let beta = batchNorm.bias.to_type torch.ScalarType.Float64
-        let s = gamma / var.add(batchNorm.eps.ToScalar()).sqrt()
-        let view = Array.append [| -1L |] (Array.create (int (w.dim() - 1L)) 1L)
+        let s = gamma / var.add(batchNorm.eps.ToScalar()).sqrt ()
+        let view = Array.append [| -1L |] (Array.create (int (w.dim () - 1L)) 1L)
         let w' = w64 * s.view view
 
         let b64 =
@@ -51,8 +52,8 @@ module Fold =
 
         match weightOf target with
         | tw, Some tb ->
-            tw.copy_(w') |> ignore
-            tb.copy_(b') |> ignore
+            tw.copy_ (w') |> ignore
+            tb.copy_ (b') |> ignore
         | _, None -> invalidArg "target" "the folded layer must have a bias"
 
     /// A new network without batch norm that computes, in evaluation mode, what `network`
@@ -64,7 +65,7 @@ module Fold =
             | Ok n -> n
             | Error es -> invalidArg "network" (es |> List.map _.Message |> String.concat "; ")
 
-        folded.``to``(network.parameters() |> Seq.head |> _.dtype) |> ignore
+        folded.``to`` (network.parameters () |> Seq.head |> _.dtype) |> ignore
         let targets = folded.Leaves |> List.map (fun l -> l.Name, l.Module) |> Map.ofList
 
         let rec go (leaves: CompiledLayer list) =
@@ -81,5 +82,5 @@ module Fold =
             | [] -> ()
 
         go network.Leaves
-        folded.eval()
+        folded.eval ()
         folded

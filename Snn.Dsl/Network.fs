@@ -26,7 +26,10 @@ type Conv =
       InChannels: int option }
 
 /// A 2-d pooling window (average pooling counts zero padding, as PyTorch does by default).
-type Pool = { Kernel: int; Stride: int; Padding: int }
+type Pool =
+    { Kernel: int
+      Stride: int
+      Padding: int }
 
 /// A fully connected layer; `InFeatures = Some n` declares the expected input size.
 type Linear =
@@ -146,7 +149,8 @@ type ValidationError =
             | PaddingTooLarge(p, k) -> $"padding = %d{p} is too large for kernel %d{k}: expected <= %d{k / 2}"
             | DropoutOutOfRange p -> $"dropout p = %g{p} is out of range: expected a probability in [0, 1)"
             | ThresholdNotPositive t -> $"initial threshold = %g{t} is out of range: expected a finite value > 0"
-            | NoiseProbabilityOutOfRange p -> $"noise probability p = %g{p} is out of range: expected a probability in [0, 1)"
+            | NoiseProbabilityOutOfRange p ->
+                $"noise probability p = %g{p} is out of range: expected a probability in [0, 1)"
             | KernelLargerThanInput(k, h, w) -> $"kernel %d{k}x%d{k} is larger than the padded input %d{h}x%d{w}"
             | ExpectedImage s -> $"expected a feature map CxHxW, got a vector of %O{s}"
             | FlattenMissing s -> $"expected a vector, got a feature map %O{s}: insert flatten before linear"
@@ -164,26 +168,31 @@ type ValidationError =
 
 /// The inferred facts about one layer of a valid spec.
 type LayerInfo =
-    { Index: int
-      Layer: Layer
-      InputShape: Shape
-      OutputShape: Shape
-      /// Learnable parameters (weights, biases, BN gamma and beta; not running statistics).
-      Parameters: int64 }
+    {
+        Index: int
+        Layer: Layer
+        InputShape: Shape
+        OutputShape: Shape
+        /// Learnable parameters (weights, biases, BN gamma and beta; not running statistics).
+        Parameters: int64
+    }
 
 /// A validated spec with every layer's shapes and parameter counts.
 type NetworkInfo =
-    { Spec: NetworkSpec
-      Layers: LayerInfo list
-      OutputShape: Shape
-      Parameters: int64
-      /// Facts worth knowing that are not errors, e.g. a pooling that drops a row.
-      Notes: string list }
+    {
+        Spec: NetworkSpec
+        Layers: LayerInfo list
+        OutputShape: Shape
+        Parameters: int64
+        /// Facts worth knowing that are not errors, e.g. a pooling that drops a row.
+        Notes: string list
+    }
 
 /// Building, inferring and validating network specs.
 module Network =
 
-    let private convOut size kernel stride padding = (size + 2 * padding - kernel) / stride + 1
+    let private convOut size kernel stride padding =
+        (size + 2 * padding - kernel) / stride + 1
 
     /// Parameters of a conv: out * in * k * k (+ out for the bias).
     let convParameters inChannels (c: Conv) =
@@ -203,8 +212,7 @@ module Network =
 
         let bn = if r.BatchNorm then [ BatchNorm ] else []
 
-        let body =
-            [ Conv(conv3 r.Stride) ] @ bn @ [ Act; Conv(conv3 1) ] @ bn
+        let body = [ Conv(conv3 r.Stride) ] @ bn @ [ Act; Conv(conv3 1) ] @ bn
 
         let projection =
             match r.Shortcut with
@@ -231,7 +239,8 @@ module Network =
         let positive what v =
             if v > 0 then [] else [ NonPositive(what, v) ]
 
-        let nonNegative v = if v >= 0 then [] else [ NegativePadding v ]
+        let nonNegative v =
+            if v >= 0 then [] else [ NegativePadding v ]
 
         match layer with
         | Conv c ->
@@ -329,7 +338,9 @@ module Network =
                     | Some d when d <> n -> [ InFeaturesMismatch(d, n) ]
                     | _ -> []
 
-                let ps = int64 n * int64 l.OutFeatures + (if l.Bias then int64 l.OutFeatures else 0L)
+                let ps =
+                    int64 n * int64 l.OutFeatures + (if l.Bias then int64 l.OutFeatures else 0L)
+
                 Some(Vector l.OutFeatures), ps, declared, []
             | Image _ ->
                 // The output shape is still known, so later layers are checked too.
@@ -360,10 +371,7 @@ module Network =
                     | _ -> []
 
                 // The body's output stays known after a shortcut mismatch, so checking goes on.
-                bodyOut,
-                bodyParams + shortParams,
-                List.distinct (bodyProblems @ shortProblems) @ mismatch,
-                []
+                bodyOut, bodyParams + shortParams, List.distinct (bodyProblems @ shortProblems) @ mismatch, []
 
     /// The output shape of one layer on this input, or its size and shape problems (the
     /// order rules, e.g. bn after a conv, are checked by `validate` only).
@@ -407,7 +415,10 @@ module Network =
                         Problem = NonPositive(what, v) } ]
 
             match spec.Input with
-            | Image(c, h, w) -> positive "input channels" c @ positive "input height" h @ positive "input width" w
+            | Image(c, h, w) ->
+                positive "input channels" c
+                @ positive "input height" h
+                @ positive "input width" w
             | Vector n -> positive "input features" n
 
         let error i (layer: Layer) p =
@@ -437,7 +448,10 @@ module Network =
                                 :: infos
                             | _ -> infos
 
-                        out, infos', errors @ List.map (error i layer) problems, notes @ List.map (sprintf "layer %d: %s" i) ns
+                        out,
+                        infos',
+                        errors @ List.map (error i layer) problems,
+                        notes @ List.map (sprintf "layer %d: %s" i) ns
                     | Some s when inputErrors.IsEmpty && layer.KindName = "dropout" ->
                         // A bad dropout p does not change the shape: keep checking what follows.
                         Some s, infos, errors @ List.map (error i layer) sizes, notes
@@ -491,7 +505,8 @@ module NetworkBuilders =
           Layers = [] }
 
     /// A spec with a vector input of this many features.
-    let inputVector (features: int) = { Input = Vector features; Layers = [] }
+    let inputVector (features: int) =
+        { Input = Vector features; Layers = [] }
 
     /// Appends a layer: reads left to right like the paper's tables.
     let (-->) (spec: NetworkSpec) (layer: Layer) =

@@ -27,27 +27,31 @@ type TrainClip =
 
 /// Phase I step 3: for each target latency T, fine-tune a copy with noisy QC at L = T.
 type FineTuneQC =
-    { TimeSteps: int list
-      Epochs: int
-      Optimizer: Sgd
-      /// p: probability that an activation stays unrounded in training, in [0, 1).
-      NoiseProbability: float }
+    {
+        TimeSteps: int list
+        Epochs: int
+        Optimizer: Sgd
+        /// p: probability that an activation stays unrounded in training, in [0, 1).
+        NoiseProbability: float
+    }
 
 /// Phase II a / c: v_l(0) += T * (E[a_l^ANN] - E[r_l^SNN]), layer by layer.
 type CalibratePotential = { CalibrationImages: int }
 
 /// Phase II b: layer-wise weight calibration by surrogate BPTT with Adam.
 type CalibrateWeights =
-    { LearningRate: float
-      /// Passes over the calibration images per layer.
-      Epochs: int
-      BatchSize: int
-      /// Initial alpha of the surrogate 0.5 * tanh(alpha * (v - theta)) + 0.5, > 0.
-      InitialAlpha: float
-      CalibrationImages: int
-      EarlyStoppingImages: int
-      /// Epochs without improvement of the held-out loss before stopping a layer.
-      Patience: int }
+    {
+        LearningRate: float
+        /// Passes over the calibration images per layer.
+        Epochs: int
+        BatchSize: int
+        /// Initial alpha of the surrogate 0.5 * tanh(alpha * (v - theta)) + 0.5, > 0.
+        InitialAlpha: float
+        CalibrationImages: int
+        EarlyStoppingImages: int
+        /// Epochs without improvement of the held-out loss before stopping a layer.
+        Patience: int
+    }
 
 /// The QCFS baseline (Bu et al. 2022): train once with QC at L levels (threshold init theta0),
 /// convert with v(0) = theta / 2, evaluate at every T.
@@ -107,7 +111,8 @@ module Phases =
     let defaultTimeSteps = [ 1; 2; 4; 8; 16; 32 ]
 
     /// ReLU ANN baseline training for this many epochs with `sgd`.
-    let trainRelu epochs = TrainRelu { Epochs = epochs; Optimizer = sgd }
+    let trainRelu epochs =
+        TrainRelu { Epochs = epochs; Optimizer = sgd }
 
     /// Phase I clip training for this many epochs with `sgd` and threshold init 5.0.
     let trainClip epochs =

@@ -25,19 +25,28 @@ type Preset =
 
 module Presets =
 
+    /// conv3x3-BN-A with a bias on the conv (the VGG form).
+    let private convBnAct channels = [ conv channels; bn; act ]
+
     /// BENCHMARKS.md's fmnist-vgg (Fashion-MNIST, 1x28x28), 437,226 parameters:
     /// conv3x3(1->32)-BN-A, conv3x3(32->32)-BN-A, avgpool2, conv3x3(32->64)-BN-A,
     /// conv3x3(64->64)-BN-A, avgpool2, conv3x3(64->128)-BN-A, avgpool2 (-> 128x3x3), flatten,
     /// linear(1152->256)-A, linear(256->10). Every 3x3 conv has padding 1 and a bias.
     let fmnistVgg =
-        input (1, 28, 28)
-        --> conv 32 --> bn --> act --> conv 32 --> bn --> act --> avgPool 2
-        --> conv 64 --> bn --> act --> conv 64 --> bn --> act --> avgPool 2
-        --> conv 128 --> bn --> act --> avgPool 2
-        --> flatten --> linearFrom 1152 256 --> act --> linear 10
-
-    /// conv3x3-BN-A with a bias on the conv (the VGG form).
-    let private convBnAct channels = [ conv channels; bn; act ]
+        network
+            (Image(1, 28, 28))
+            [ yield! convBnAct 32
+              yield! convBnAct 32
+              avgPool 2
+              yield! convBnAct 64
+              yield! convBnAct 64
+              avgPool 2
+              yield! convBnAct 128
+              avgPool 2
+              flatten
+              linearFrom 1152 256
+              act
+              linear 10 ]
 
     /// VGG-16 with batch norm for 3x32x32 CIFAR, as in the QCFS code (Bu et al. 2022) that the
     /// dual-phase paper compares with: 13 conv3x3(pad 1, bias)-BN-A in blocks 64,64 | 128,128 |
@@ -46,7 +55,9 @@ module Presets =
     /// Average pooling (not max) so that the network converts to an SNN.
     let vgg16 (classes: int) =
         let block channels count =
-            List.replicate count channels |> List.collect convBnAct |> fun ls -> ls @ [ avgPool 2 ]
+            List.replicate count channels
+            |> List.collect convBnAct
+            |> fun ls -> ls @ [ avgPool 2 ]
 
         input (3, 32, 32)
         -->> block 64 2
@@ -55,8 +66,12 @@ module Presets =
         -->> block 512 3
         -->> block 512 3
         --> flatten
-        --> linear 4096 --> act --> dropout 0.5
-        --> linear 4096 --> act --> dropout 0.5
+        --> linear 4096
+        --> act
+        --> dropout 0.5
+        --> linear 4096
+        --> act
+        --> dropout 0.5
         --> linear classes
 
     /// A stage of `blocks` basic blocks with `channels` channels; the first has stride `stride`.
@@ -69,19 +84,23 @@ module Presets =
     /// bias) + BN where the shape changes, identity elsewhere: 272,474 parameters for 10 classes
     /// (option A's parameter-free zero-padding shortcut would give 269,722).
     let resnet20 (classes: int) =
-        input (3, 32, 32)
-        --> convWith 16 3 1 1 false --> bn --> act
+        input (3, 32, 32) --> convWith 16 3 1 1 false --> bn --> act
         -->> stage 16 1 3
         -->> stage 32 2 3
         -->> stage 64 2 3
-        --> globalAvgPool --> flatten --> linear classes
+        --> globalAvgPool
+        --> flatten
+        --> linear classes
 
     let private resnet (blocks: int list) (inputKind: ResNetInput) (classes: int) =
         let stem =
             match inputKind with
             | Cifar -> input (3, 32, 32) --> convWith 64 3 1 1 false --> bn --> act
             | ImageNet pool ->
-                input (3, 224, 224) --> convWith 64 7 2 3 false --> bn --> act
+                input (3, 224, 224)
+                --> convWith 64 7 2 3 false
+                --> bn
+                --> act
                 --> (match pool with
                      | MaxStemPool -> maxPoolWith 3 2 1
                      | AvgStemPool -> avgPoolWith 3 2 1)

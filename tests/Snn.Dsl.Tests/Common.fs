@@ -28,7 +28,8 @@ module Generators =
     let private block =
         Gen.frequency
             [ 4, convBnAct
-              2, gen {
+              2,
+              gen {
                   let! ch = Gen.choose (1, 6)
                   let! stride = Gen.elements [ 1; 2 ]
                   let! shortcut = Gen.elements [ Auto; Projection ]
@@ -39,7 +40,7 @@ module Generators =
                               Stride = stride
                               Shortcut = shortcut
                               BatchNorm = true } ]
-                 }
+              }
               1, Gen.constant [ avgPool 2 ]
               1, Gen.constant [ maxPool 2 ] ]
 
@@ -58,8 +59,7 @@ module Generators =
                 | Some n -> [ linear n; bn; act ]
                 | None -> []
 
-            return
-                network (Image(c, hw, hw)) (List.concat blocks @ [ flatten ] @ head @ [ linear classes ])
+            return network (Image(c, hw, hw)) (List.concat blocks @ [ flatten ] @ head @ [ linear classes ])
         }
         |> Gen.filter (fun spec -> Result.isOk (Network.validate spec))
 
@@ -82,7 +82,8 @@ module Generators =
                   BatchSize = batch }
         }
 
-    let private timeSteps = Gen.choose (1, 6) |> Gen.bind (fun n -> Gen.listOfLength n (Gen.choose (1, 64)))
+    let private timeSteps =
+        Gen.choose (1, 6) |> Gen.bind (fun n -> Gen.listOfLength n (Gen.choose (1, 64)))
 
     /// Any phase with arbitrary (not necessarily valid) finite hyper-parameters.
     let phase: Gen<Phase> =
@@ -117,7 +118,8 @@ module Generators =
                             Optimizer = o
                             NoiseProbability = p }
               }
-              Gen.choose (1, 5000) |> Gen.map (fun n -> CalibratePotential { CalibrationImages = n })
+              Gen.choose (1, 5000)
+              |> Gen.map (fun n -> CalibratePotential { CalibrationImages = n })
               gen {
                   let! lr = positiveFloat
                   let! e = Gen.choose (0, 20)
@@ -179,8 +181,14 @@ module Generators =
                     [ preset |> Gen.map PresetNetwork
                       gen {
                           let! spec = networkWithBatchNorm
-                          let! extra = Gen.elements [ []; [ dropout 0.25; globalAvgPool ]; [ linearFrom 3 4; convFrom 2 5 ] ]
-                          return CustomNetwork { spec with Layers = spec.Layers @ extra }
+
+                          let! extra =
+                              Gen.elements [ []; [ dropout 0.25; globalAvgPool ]; [ linearFrom 3 4; convFrom 2 5 ] ]
+
+                          return
+                              CustomNetwork
+                                  { spec with
+                                      Layers = spec.Layers @ extra }
                       } ]
 
             let! pipeline = Gen.choose (0, 10) |> Gen.bind (fun n -> Gen.listOfLength n phase)

@@ -23,8 +23,14 @@ let tests =
         [ test "every preset under every profile round-trips through JSON exactly" {
               for profile in Profiles.all do
                   for preset in presets do
-                      let e = { profile with Network = PresetNetwork preset }
-                      Expect.equal (Experiment.fromJson (Experiment.toJson e)) (Ok e) $"%A{preset} / %A{profile.Profile}"
+                      let e =
+                          { profile with
+                              Network = PresetNetwork preset }
+
+                      Expect.equal
+                          (Experiment.fromJson (Experiment.toJson e))
+                          (Ok e)
+                          $"%A{preset} / %A{profile.Profile}"
           }
 
           test "a custom network round-trips through JSON exactly" {
@@ -42,7 +48,10 @@ let tests =
           <| Prop.forAll (Arb.fromGen Generators.experiment) (fun e -> Experiment.fromJson (Experiment.toJson e) = Ok e)
 
           test "the JSON reads like the DSL: phase and layer kinds by name" {
-              let json = Experiment.toJson { Profiles.bench with Network = CustomNetwork Presets.fmnistVgg }
+              let json =
+                  Experiment.toJson
+                      { Profiles.bench with
+                          Network = CustomNetwork Presets.fmnistVgg }
 
               for fragment in
                   [ "\"phase\": \"trainClip\""
@@ -56,8 +65,7 @@ let tests =
           test "decoding errors name the JSON path and what was expected" {
               let json = Experiment.toJson Profiles.quick
 
-              let broken =
-                  json.Replace("\"phase\": \"foldBatchNorm\"", "\"phase\": \"foldBN\"")
+              let broken = json.Replace("\"phase\": \"foldBatchNorm\"", "\"phase\": \"foldBN\"")
 
               Expect.equal
                   (Experiment.fromJson broken)
@@ -66,7 +74,11 @@ let tests =
                   "unknown phase"
 
               let noSeed = json.Replace("\"seed\": 0,", "")
-              Expect.equal (Experiment.fromJson noSeed) (Error "experiment.seed: expected a value (the field is missing)") "missing"
+
+              Expect.equal
+                  (Experiment.fromJson noSeed)
+                  (Error "experiment.seed: expected a value (the field is missing)")
+                  "missing"
 
               let badEpochs = json.Replace("\"epochs\": 2,", "\"epochs\": \"two\",")
 
@@ -79,7 +91,8 @@ let tests =
           }
 
           test "save and load round-trip a file; a missing file is named in the error" {
-              let path = Path.Combine(Path.GetTempPath(), $"experiment-%s{System.Guid.NewGuid().ToString()}.json")
+              let path =
+                  Path.Combine(Path.GetTempPath(), $"experiment-%s{System.Guid.NewGuid().ToString()}.json")
 
               try
                   Experiment.save path Profiles.paper
@@ -98,7 +111,9 @@ let tests =
                   { Profiles.quick with
                       Network = CustomNetwork(input (1, 28, 28) --> conv 8 --> linear 10)
                       Pipeline = [ Phases.trainRelu -1 ]
-                      Data = { Profiles.quick.Data with TestImages = Some 0 } }
+                      Data =
+                          { Profiles.quick.Data with
+                              TestImages = Some 0 } }
 
               match Experiment.validate e with
               | Ok _ -> failtest "expected errors"

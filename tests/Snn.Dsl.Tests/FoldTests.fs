@@ -29,11 +29,15 @@ let tests =
               let folded = Fold.foldSpec Presets.fmnistVgg
               Expect.isFalse (List.contains BatchNorm folded.Layers) "no BN"
 
-              Expect.all folded.Layers (function
+              Expect.all
+                  folded.Layers
+                  (function
                   | Conv c -> c.Bias
-                  | _ -> true) "biases"
+                  | _ -> true)
+                  "biases"
 
-              let info = Network.validate folded |> Result.defaultWith (fun es -> failtest $"%A{es}")
+              let info =
+                  Network.validate folded |> Result.defaultWith (fun es -> failtest $"%A{es}")
               // 437,226 minus BN's 2 * (32 + 32 + 64 + 64 + 128) = 640
               Expect.equal info.Parameters (437_226L - 640L) "parameters"
           }
@@ -42,14 +46,16 @@ let tests =
               let spec = Presets.resnet20 10
               let folded = Fold.foldSpec spec
 
-              Expect.all folded.Layers (function
+              Expect.all
+                  folded.Layers
+                  (function
                   | Residual r -> not r.BatchNorm
                   | BatchNorm -> false
-                  | _ -> true) "no BN anywhere"
+                  | _ -> true)
+                  "no BN anywhere"
 
               let shapes s =
-                  Network.validate s
-                  |> Result.map (fun i -> i.Layers |> List.map _.OutputShape)
+                  Network.validate s |> Result.map (fun i -> i.Layers |> List.map _.OutputShape)
 
               Expect.equal (shapes folded) (shapes spec |> Result.map (List.removeAt 1)) "shapes"
           }
@@ -82,4 +88,6 @@ let tests =
 
                   let diff = (net.forward x - folded.forward x).abs().max().item<float> ()
                   let noBatchNorm = folded.Leaves |> List.forall (fun l -> l.Layer <> BatchNorm)
-                  (diff <= Tolerance.fold && noBatchNorm) |> Prop.label $"max |difference| = %g{diff}") ]
+
+                  (diff <= Tolerance.fold && noBatchNorm)
+                  |> Prop.label $"max |difference| = %g{diff}") ]

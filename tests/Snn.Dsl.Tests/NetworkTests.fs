@@ -18,7 +18,9 @@ let tests =
     testList
         "Network"
         [ test "fmnistVgg infers 28 -> 14 -> 7 -> 3 and ends in 10 classes" {
-              let info = Network.validate Presets.fmnistVgg |> Result.defaultWith (fun es -> failtest $"%A{es}")
+              let info =
+                  Network.validate Presets.fmnistVgg
+                  |> Result.defaultWith (fun es -> failtest $"%A{es}")
 
               let pools =
                   info.Layers
@@ -89,7 +91,9 @@ let tests =
           }
 
           test "a kernel larger than the padded input is rejected with both sizes" {
-              let problems = problemsOf (input (1, 4, 4) --> convWith 8 7 1 1 true --> flatten --> linear 2)
+              let problems =
+                  problemsOf (input (1, 4, 4) --> convWith 8 7 1 1 true --> flatten --> linear 2)
+
               Expect.equal problems [ Some 0, KernelLargerThanInput(7, 6, 6) ] "kernel 7 on 6x6"
           }
 
@@ -159,9 +163,14 @@ let tests =
                       ([], [], 0)
                   |> fun (acc, idx, _) -> acc, idx
 
-              let result = Network.validate { Presets.fmnistVgg with Layers = layers }
+              let result =
+                  Network.validate
+                      { Presets.fmnistVgg with
+                          Layers = layers }
 
               match inserted, result with
               | [], Ok _ -> true
-              | _, Error es -> (es |> List.map (fun e -> e.Index, e.Problem)) = (inserted |> List.map (fun i -> Some i, DropoutOutOfRange 1.0))
+              | _, Error es ->
+                  (es |> List.map (fun e -> e.Index, e.Problem)) = (inserted
+                                                                    |> List.map (fun i -> Some i, DropoutOutOfRange 1.0))
               | _ -> false ]

@@ -28,19 +28,30 @@ let tests =
 
               match Phases.fineTuneQC [ 1; 2; 4 ] 10 with
               | FineTuneQC f ->
-                  Expect.equal (f.Optimizer.LearningRate, f.Optimizer.Momentum, f.Optimizer.WeightDecay) (1e-3, 0.9, 0.0) "SGD"
-                  Expect.equal (f.NoiseProbability, f.TimeSteps, f.Optimizer.Schedule) (0.1, [ 1; 2; 4 ], Cosine) "p, T, cosine"
+                  Expect.equal
+                      (f.Optimizer.LearningRate, f.Optimizer.Momentum, f.Optimizer.WeightDecay)
+                      (1e-3, 0.9, 0.0)
+                      "SGD"
+
+                  Expect.equal
+                      (f.NoiseProbability, f.TimeSteps, f.Optimizer.Schedule)
+                      (0.1, [ 1; 2; 4 ], Cosine)
+                      "p, T, cosine"
               | other -> failtest $"%A{other}"
 
               match Phases.calibrateWeights with
               | CalibrateWeights c ->
-                  Expect.equal (c.LearningRate, c.InitialAlpha, c.CalibrationImages, c.EarlyStoppingImages) (1e-4, 2.5, 1024, 256) "Phase II"
+                  Expect.equal
+                      (c.LearningRate, c.InitialAlpha, c.CalibrationImages, c.EarlyStoppingImages)
+                      (1e-4, 2.5, 1024, 256)
+                      "Phase II"
               | other -> failtest $"%A{other}"
 
               Expect.equal Phases.calibratePotential (CalibratePotential { CalibrationImages = 1024 }) "potential"
 
               match Phases.qcfs 10 with
-              | Qcfs q -> Expect.equal (q.Levels, q.InitialThreshold, q.TimeSteps) (4, 8.0, [ 1; 2; 4; 8; 16; 32 ]) "QCFS"
+              | Qcfs q ->
+                  Expect.equal (q.Levels, q.InitialThreshold, q.TimeSteps) (4, 8.0, [ 1; 2; 4; 8; 16; 32 ]) "QCFS"
               | other -> failtest $"%A{other}"
           }
 
@@ -50,8 +61,15 @@ let tests =
 
               Expect.equal
                   (pipeline |> List.map _.Name)
-                  [ "trainRelu"; "trainClip"; "foldBatchNorm"; "fineTuneQC"; "calibratePotential"
-                    "calibrateWeights"; "calibratePotential"; "evaluate"; "qcfs" ]
+                  [ "trainRelu"
+                    "trainClip"
+                    "foldBatchNorm"
+                    "fineTuneQC"
+                    "calibratePotential"
+                    "calibrateWeights"
+                    "calibratePotential"
+                    "evaluate"
+                    "qcfs" ]
                   "names"
           }
 
@@ -101,7 +119,11 @@ let tests =
               let messages p = errorsOf p |> List.map _.Message
 
               Expect.equal
-                  (messages [ Phases.trainClip 1; Phases.foldBatchNorm; Phases.fineTuneQC [ 1; 2; 4 ] 1; Phases.evaluate [ 1; 2 ] ])
+                  (messages
+                      [ Phases.trainClip 1
+                        Phases.foldBatchNorm
+                        Phases.fineTuneQC [ 1; 2; 4 ] 1
+                        Phases.evaluate [ 1; 2 ] ])
                   [ "phase 2 (fineTuneQC): fine-tune targets T = 4 are not evaluated: add them to an evaluate phase" ]
                   "T = 4 missing"
 
@@ -113,7 +135,8 @@ let tests =
               Expect.equal (messages []) [ "pipeline: the pipeline has no phases" ] "empty"
           }
 
-          test "the three profiles are valid: quick E = 2 and F = 1 on 10,000 images, bench E = 10 and F = 3, paper E = 30 and F = 10" {
+          test
+              "the three profiles are valid: quick E = 2 and F = 1 on 10,000 images, bench E = 10 and F = 3, paper E = 30 and F = 10" {
               let epochs (e: Experiment) =
                   e.Pipeline
                   |> List.choose (function

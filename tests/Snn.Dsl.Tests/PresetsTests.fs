@@ -79,7 +79,8 @@ let tests =
                       Expect.equal y.shape [| 2L; int64 (classes preset) |] "output shape"
                   }
 
-          test "fmnistVgg is BENCHMARKS.md's table: five 3x3 pad-1 convs 32, 32, 64, 64, 128, three avgpool2, fc 1152-256-10" {
+          test
+              "fmnistVgg is BENCHMARKS.md's table: five 3x3 pad-1 convs 32, 32, 64, 64, 128, three avgpool2, fc 1152-256-10" {
               let layers = Presets.fmnistVgg.Layers
 
               let convs =
