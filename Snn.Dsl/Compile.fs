@@ -1,0 +1,376 @@
+/// Compiling a validated network spec to TorchSharp modules with stable, checkpoint-friendly
+/// names ("conv1", "bn1", "act1", "pool1", "fc1", residual blocks "layer1.0.conv1").
+namespace Snn.Dsl
+
+open TorchSharp
+open Snn.Core.Activations
+
+/// The activation that fills every `act` of a spec at compile time.
+type Activation =
+    /// max(x, 0).
+    | Relu
+    /// clip(x, 0, |theta|) with a learnable theta per layer (Phase I training).
+    | Clip of initialThreshold: float
+    /// QC_L with half shift, exact in training and evaluation (the QCFS activation).
+    | QC of levels: int * initialThreshold: float
+    /// QC_L in evaluation; in training each activation stays unrounded with probability p.
+    | NoisyQC of levels: int * initialThreshold: float * p: float
+
+/// Runs named child modules in order.
+type Chain(name: string, children: (string * torch.nn.Module<torch.Tensor, torch.Tensor>) list) as this =
+    inherit torch.nn.Module<torch.Tensor, torch.Tensor>(name)
+
+    do
+        for n, m in children do
+            this.register_module (n, m) |> ignore
+
+    /// The children in execution order.
+    member _.Children = children
+
+    override _.forward(x: torch.Tensor) =
+        children |> List.fold (fun t (_, m) -> m.forward t) x
+
+/// A basic residual block: act2(body(x) + shortcut(x)); an empty shortcut is the identity.
+type BasicBlock
+    (
+        name: string,
+        body: (string * torch.nn.Module<torch.Tensor, torch.Tensor>) list,
+        shortcut: (string * torch.nn.Module<torch.Tensor, torch.Tensor>) list,
+        finalActivation: torch.nn.Module<torch.Tensor, torch.Tensor>
+    ) as this =
+    inherit torch.nn.Module<torch.Tensor, torch.Tensor>(name)
+    let shortcutChain = new Chain("shortcut", shortcut)
+
+    do
+        for n, m in body do
+            this.register_module (n, m) |> ignore
+
+        if not shortcut.IsEmpty then
+            this.register_module ("shortcut", shortcutChain) |> ignore
+
+        this.register_module ("act2", finalActivation) |> ignore
+
+    member _.Body = body
+    member _.Shortcut = shortcut
+    member _.FinalActivation = finalActivation
+
+    override _.forward(x: torch.Tensor) =
+        use scope = torch.NewDisposeScope()
+        let b = body |> List.fold (fun t (_, m) -> m.forward t) x
+        let s = if shortcut.IsEmpty then x else shortcutChain.forward x
+        finalActivation.forward(b + s).MoveToOuterDisposeScope()
+
+/// One compiled layer. `Name` is its path in the state dict ("conv1", "layer2.0.shortcut.0");
+/// `Layer` is the spec layer it came from (its kind and hyper-parameters); `Index` is the spec
+/// layer's index (the parts of a residual block share their block's index); `Children` are a
+/// residual block's parts in execution order: conv1, bn1, act1, conv2, bn2, shortcut.0,
+/// shortcut.1, act2 (bn and shortcut parts only where present).
+type CompiledLayer =
+    { Name: string
+      Layer: Layer
+      Index: int
+      InputShape: Shape
+      OutputShape: Shape
+      Module: torch.nn.Module<torch.Tensor, torch.Tensor>
+      Children: CompiledLayer list }
+
+/// A compiled network: a TorchSharp module plus its spec, activation and layer list.
+type CompiledNetwork
+    (
+        info: NetworkInfo,
+        activation: Activation,
+        top: (string * torch.nn.Module<torch.Tensor, torch.Tensor>) list,
+        layers: CompiledLayer list
+    ) as this =
+    inherit torch.nn.Module<torch.Tensor, torch.Tensor>("network")
+
+    do
+        for n, m in top do
+            this.register_module (n, m) |> ignore
+
+    /// The validated spec with its shapes.
+    member _.Info = info
+    member _.Spec = info.Spec
+    member _.Activation = activation
+
+    /// Top-level layers in order; residual blocks appear once, with their parts as Children.
+    member _.Layers = layers
+
+    /// Every leaf layer in execution order, residual blocks expanded into their parts.
+    member _.Leaves =
+        layers
+        |> List.collect (fun l -> if l.Children.IsEmpty then [ l ] else l.Children)
+
+    override _.forward(x: torch.Tensor) =
+        use scope = torch.NewDisposeScope()
+        (top |> List.fold (fun t (_, m) -> m.forward t) x).MoveToOuterDisposeScope()
+
+module Compile =
+
+    /// The problems of an activation's parameters (levels >= 1, threshold > 0, p in [0, 1)).
+    let validateActivation (activation: Activation) : ValidationError list =
+        let error p =
+            { Index = None
+              Layer = "activation"
+              Problem = p }
+
+        let threshold t =
+            if t > 0.0 && not (System.Double.IsInfinity t) then
+                []
+            else
+                [ error (ThresholdNotPositive t) ]
+
+        let levels l =
+            if l >= 1 then
+                []
+            else
+                [ error (NonPositive("levels L", l)) ]
+
+        match activation with
+        | Relu -> []
+        | Clip t -> threshold t
+        | QC(l, t) -> levels l @ threshold t
+        | NoisyQC(l, t, p) ->
+            levels l
+            @ threshold t
+            @ (if p >= 0.0 && p < 1.0 then
+                   []
+               else
+                   [ error (NoiseProbabilityOutOfRange p) ])
+
+    let private activationModule (activation: Activation) name : torch.nn.Module<torch.Tensor, torch.Tensor> =
+        match activation with
+        | Relu -> torch.nn.ReLU()
+        | Clip t -> new ClipActivation(t, name)
+        | QC(l, t) -> new QuantizeClipActivation(l, t, 0.0, name)
+        | NoisyQC(l, t, p) -> new QuantizeClipActivation(l, t, p, name)
+
+    /// A module for a plain (non-residual) layer with this input shape.
+    let private plainModule
+        (activation: Activation)
+        (layer: Layer)
+        (inputShape: Shape)
+        name
+        : torch.nn.Module<torch.Tensor, torch.Tensor> =
+        match layer, inputShape with
+        | Conv c, Image(ch, _, _) ->
+            torch.nn.Conv2d(
+                int64 ch,
+                int64 c.OutChannels,
+                int64 c.Kernel,
+                stride = int64 c.Stride,
+                padding = int64 c.Padding,
+                bias = c.Bias
+            )
+        | BatchNorm, Image(ch, _, _) -> torch.nn.BatchNorm2d(int64 ch)
+        | BatchNorm, Vector n -> torch.nn.BatchNorm1d(int64 n)
+        | Act, _ -> activationModule activation name
+        | AvgPool p, _ -> torch.nn.AvgPool2d(int64 p.Kernel, stride = int64 p.Stride, padding = int64 p.Padding)
+        | MaxPool p, _ -> torch.nn.MaxPool2d(int64 p.Kernel, stride = int64 p.Stride, padding = int64 p.Padding)
+        | GlobalAvgPool, _ -> torch.nn.AdaptiveAvgPool2d(1L)
+        | Flatten, _ -> torch.nn.Flatten()
+        | Linear l, Vector n -> torch.nn.Linear(int64 n, int64 l.OutFeatures, hasBias = l.Bias)
+        | Dropout p, _ -> torch.nn.Dropout(p)
+        | _ -> invalidArg "layer" $"%s{layer.Description} on input %O{inputShape} was not rejected by validation"
+
+    /// Infers a plain layer's output shape (the spec is known to be valid).
+    let private outputOf layer shape =
+        match Network.layerOutput layer shape with
+        | Ok s -> s
+        | Error ps -> invalidArg "layer" $"%s{layer.Description} on input %O{shape}: %A{ps}"
+
+    let private residualLayer activation (r: Residual) index (inputShape: Shape) (outputShape: Shape) path =
+        let ch =
+            match inputShape with
+            | Image(c, _, _) -> c
+            | Vector n -> n
+
+        let body, shortcut = Network.residualParts ch r
+
+        let build (names: string list) (parts: Layer list) =
+            List.zip names parts
+            |> List.mapFold
+                (fun shape (n, part) ->
+                    let out = outputOf part shape
+                    let full = $"%s{path}.%s{n}"
+
+                    { Name = full
+                      Layer = part
+                      Index = index
+                      InputShape = shape
+                      OutputShape = out
+                      Module = plainModule activation part shape full
+                      Children = [] },
+                    out)
+                inputShape
+            |> fst
+
+        let bodyNames =
+            if r.BatchNorm then
+                [ "conv1"; "bn1"; "act1"; "conv2"; "bn2" ]
+            else
+                [ "conv1"; "act1"; "conv2" ]
+
+        let bodyLayers = build bodyNames body
+
+        let shortcutLayers =
+            build (shortcut |> List.mapi (fun i _ -> $"shortcut.%d{i}")) shortcut
+
+        let act2 =
+            { Name = $"%s{path}.act2"
+              Layer = Act
+              Index = index
+              InputShape = outputShape
+              OutputShape = outputShape
+              Module = activationModule activation $"%s{path}.act2"
+              Children = [] }
+
+        let local (l: CompiledLayer) =
+            l.Name.Substring(l.Name.LastIndexOf('.') + 1), l.Module
+
+        let block =
+            new BasicBlock(path, bodyLayers |> List.map local, shortcutLayers |> List.map local, act2.Module)
+
+        { Name = path
+          Layer = Residual r
+          Index = index
+          InputShape = inputShape
+          OutputShape = outputShape
+          Module = block
+          Children = bodyLayers @ shortcutLayers @ [ act2 ] }
+
+    /// Compiles a validated network with this activation in every `act`. Top-level names count
+    /// per kind: conv1.., bn1.., act1.., pool1.. (average, max and global pooling), flatten1..,
+    /// dropout1.., fc1..; a run of consecutive residual blocks is a stage "layer1", "layer2", ..,
+    /// and a block that changes shape (stride or channels) starts a new stage; blocks inside a
+    /// stage are "layerK.0", "layerK.1", ...
+    /// Throws ArgumentException when the activation's parameters are out of range.
+    let build (activation: Activation) (info: NetworkInfo) : CompiledNetwork =
+        match validateActivation activation with
+        | [] -> ()
+        | es -> invalidArg "activation" (es |> List.map _.Message |> String.concat "; ")
+
+        let counters = System.Collections.Generic.Dictionary<string, int>()
+
+        let next prefix =
+            let k =
+                (match counters.TryGetValue prefix with
+                 | true, v -> v
+                 | _ -> 0)
+                + 1
+
+            counters[prefix] <- k
+            k
+
+        // Each entry: Choice1Of2 plain layer, Choice2Of2 (stage name, blocks).
+        let rec go (infos: LayerInfo list) (previousWasBlock: bool) (acc: (string * CompiledLayer list) list) =
+            match infos with
+            | [] -> List.rev acc
+            | li :: rest ->
+                match li.Layer with
+                | Residual r ->
+                    let shapeChanges = li.InputShape <> li.OutputShape
+
+                    match acc with
+                    | (stageName, blocks) :: accRest when previousWasBlock && not shapeChanges ->
+                        let b =
+                            residualLayer
+                                activation
+                                r
+                                li.Index
+                                li.InputShape
+                                li.OutputShape
+                                $"%s{stageName}.%d{blocks.Length}"
+
+                        go rest true ((stageName, blocks @ [ b ]) :: accRest)
+                    | _ ->
+                        let stageName = "layer" + string (next "layer")
+
+                        let b =
+                            residualLayer activation r li.Index li.InputShape li.OutputShape $"%s{stageName}.0"
+
+                        go rest true ((stageName, [ b ]) :: acc)
+                | layer ->
+                    let prefix =
+                        match layer with
+                        | Conv _ -> "conv"
+                        | BatchNorm -> "bn"
+                        | Act -> "act"
+                        | AvgPool _
+                        | MaxPool _
+                        | GlobalAvgPool -> "pool"
+                        | Flatten -> "flatten"
+                        | Linear _ -> "fc"
+                        | Dropout _ -> "dropout"
+                        | Residual _ -> "layer"
+
+                    let name = $"%s{prefix}%d{next prefix}"
+
+                    let compiled =
+                        { Name = name
+                          Layer = layer
+                          Index = li.Index
+                          InputShape = li.InputShape
+                          OutputShape = li.OutputShape
+                          Module = plainModule activation layer li.InputShape name
+                          Children = [] }
+
+                    go rest false (("", [ compiled ]) :: acc)
+
+        let groups = go info.Layers false []
+
+        let top =
+            groups
+            |> List.map (fun (stage, ls) ->
+                if stage = "" then
+                    ls.Head.Name, ls.Head.Module
+                else
+                    let local (l: CompiledLayer) =
+                        l.Name.Substring(stage.Length + 1), l.Module
+
+                    stage, (new Chain(stage, ls |> List.map local) :> torch.nn.Module<torch.Tensor, torch.Tensor>))
+
+        new CompiledNetwork(info, activation, top, groups |> List.collect snd)
+
+    /// Validates the spec and the activation (all errors together), then compiles.
+    let compile (activation: Activation) (spec: NetworkSpec) : Result<CompiledNetwork, ValidationError list> =
+        match Network.validate spec, validateActivation activation with
+        | Ok info, [] -> Ok(build activation info)
+        | Ok _, es -> Error es
+        | Error es, aes -> Error(aes @ es)
+
+    /// The activation layers in execution order (inside residual blocks too).
+    let activations (network: CompiledNetwork) =
+        network.Leaves |> List.filter (fun l -> l.Layer = Act)
+
+    /// (name, |theta|) of every clip or quantize-clip activation, in execution order.
+    let thresholds (network: CompiledNetwork) =
+        activations network
+        |> List.choose (fun l ->
+            match l.Module with
+            | :? ClipActivation as c -> Some(l.Name, c.EffectiveThreshold)
+            | :? QuantizeClipActivation as q -> Some(l.Name, q.EffectiveThreshold)
+            | _ -> None)
+
+    /// Number of learnable parameters (elements) of the compiled module.
+    let parameterCount (network: CompiledNetwork) =
+        network.parameters () |> Seq.sumBy (fun p -> p.numel ())
+
+    /// Copies every parameter and buffer of `source` into `target` whose name and shape match
+    /// (e.g. weights, BN statistics, and clip thresholds into QC thresholds). Returns the names
+    /// of the target's parameters and buffers that received no value.
+    let copyMatching (source: torch.nn.Module) (target: torch.nn.Module) : string list =
+        use _ = torch.no_grad ()
+        let sourceState = source.state_dict ()
+
+        [ for KeyValue(name, t) in target.state_dict () do
+              match sourceState.TryGetValue name with
+              | true, s when s.shape = t.shape -> t.copy_ (s) |> ignore
+              | _ -> yield name ]
+
+    /// The same spec compiled with another activation, carrying over every matching parameter
+    /// (weights, biases, BN state, thresholds). The source is unchanged.
+    let withActivation (activation: Activation) (network: CompiledNetwork) : CompiledNetwork =
+        let target = build activation network.Info
+        copyMatching network target |> ignore
+        target

@@ -1,2 +1,0 @@
-module Snn.Dsl.Library
-let x = 1

@@ -1,0 +1,210 @@
+/// Named tolerances and the generators shared by the test files.
+module Snn.Dsl.Tests.Common
+
+open FsCheck
+open FsCheck.FSharp
+open Snn.Dsl
+
+/// Tolerances, named once.
+module Tolerance =
+    /// Max |folded - original| of eval outputs, computed in float64.
+    let fold = 1e-5
+    /// Max |y - QC_L(x)| of a compiled QC activation in eval, float32 arithmetic.
+    let qc = 1e-5
+
+/// Small random networks, valid by construction where the shapes allow, with a simple model:
+/// the number of BN layers and of weighted layers they contain.
+module Generators =
+
+    let private convBnAct =
+        gen {
+            let! ch = Gen.choose (1, 6)
+            let! k = Gen.elements [ 1; 3 ]
+            let! stride = Gen.elements [ 1; 2 ]
+            let! bias = Gen.elements [ true; false ]
+            return [ convWith ch k stride (k / 2) bias; bn; act ]
+        }
+
+    let private block =
+        Gen.frequency
+            [ 4, convBnAct
+              2,
+              gen {
+                  let! ch = Gen.choose (1, 6)
+                  let! stride = Gen.elements [ 1; 2 ]
+                  let! shortcut = Gen.elements [ Auto; Projection ]
+
+                  return
+                      [ Residual
+                            { OutChannels = ch
+                              Stride = stride
+                              Shortcut = shortcut
+                              BatchNorm = true } ]
+              }
+              1, Gen.constant [ avgPool 2 ]
+              1, Gen.constant [ maxPool 2 ] ]
+
+    /// A small network with batch norm: image input, 1..4 conv / residual / pool blocks,
+    /// flatten, an optional linear-bn-act, a linear output. Filtered to valid specs.
+    let networkWithBatchNorm: Gen<NetworkSpec> =
+        gen {
+            let! c = Gen.choose (1, 3)
+            let! hw = Gen.choose (4, 9)
+            let! blocks = Gen.choose (1, 4) |> Gen.bind (fun n -> Gen.listOfLength n block)
+            let! hidden = Gen.elements [ None; Some 5; Some 9 ]
+            let! classes = Gen.choose (1, 5)
+
+            let head =
+                match hidden with
+                | Some n -> [ linear n; bn; act ]
+                | None -> []
+
+            return network (Image(c, hw, hw)) (List.concat blocks @ [ flatten ] @ head @ [ linear classes ])
+        }
+        |> Gen.filter (fun spec -> Result.isOk (Network.validate spec))
+
+    let private positiveFloat =
+        Gen.choose (1, 100000) |> Gen.map (fun k -> float k / 997.0)
+
+    let private sgd =
+        gen {
+            let! lr = positiveFloat
+            let! m = Gen.choose (0, 99) |> Gen.map (fun k -> float k / 100.0)
+            let! wd = positiveFloat
+            let! schedule = Gen.elements [ Cosine; Constant ]
+            let! batch = Gen.choose (1, 512)
+
+            return
+                { LearningRate = lr
+                  Momentum = m
+                  WeightDecay = wd
+                  Schedule = schedule
+                  BatchSize = batch }
+        }
+
+    let private timeSteps =
+        Gen.choose (1, 6) |> Gen.bind (fun n -> Gen.listOfLength n (Gen.choose (1, 64)))
+
+    /// Any phase with arbitrary (not necessarily valid) finite hyper-parameters.
+    let phase: Gen<Phase> =
+        Gen.oneof
+            [ gen {
+                  let! e = Gen.choose (-2, 40)
+                  let! o = sgd
+                  return TrainRelu { Epochs = e; Optimizer = o }
+              }
+              gen {
+                  let! e = Gen.choose (0, 40)
+                  let! o = sgd
+                  let! t = positiveFloat
+
+                  return
+                      TrainClip
+                          { Epochs = e
+                            Optimizer = o
+                            InitialThreshold = t }
+              }
+              Gen.constant FoldBatchNorm
+              gen {
+                  let! ts = timeSteps
+                  let! e = Gen.choose (0, 10)
+                  let! o = sgd
+                  let! p = Gen.choose (0, 99) |> Gen.map (fun k -> float k / 100.0)
+
+                  return
+                      FineTuneQC
+                          { TimeSteps = ts
+                            Epochs = e
+                            Optimizer = o
+                            NoiseProbability = p }
+              }
+              Gen.choose (1, 5000)
+              |> Gen.map (fun n -> CalibratePotential { CalibrationImages = n })
+              gen {
+                  let! lr = positiveFloat
+                  let! e = Gen.choose (0, 20)
+                  let! b = Gen.choose (1, 256)
+                  let! a = positiveFloat
+                  let! c = Gen.choose (1, 5000)
+                  let! s = Gen.choose (1, 5000)
+                  let! pat = Gen.choose (0, 10)
+
+                  return
+                      CalibrateWeights
+                          { LearningRate = lr
+                            Epochs = e
+                            BatchSize = b
+                            InitialAlpha = a
+                            CalibrationImages = c
+                            EarlyStoppingImages = s
+                            Patience = pat }
+              }
+              timeSteps |> Gen.map Evaluate
+              gen {
+                  let! l = Gen.choose (1, 16)
+                  let! t = positiveFloat
+                  let! e = Gen.choose (0, 40)
+                  let! o = sgd
+                  let! ts = timeSteps
+
+                  return
+                      Qcfs
+                          { Levels = l
+                            InitialThreshold = t
+                            Epochs = e
+                            Optimizer = o
+                            TimeSteps = ts }
+              } ]
+
+    let preset: Gen<Preset> =
+        let resnetInput = Gen.elements [ Cifar; ImageNet MaxStemPool; ImageNet AvgStemPool ]
+        let classes = Gen.choose (1, 1000)
+
+        Gen.oneof
+            [ Gen.constant FmnistVgg
+              classes |> Gen.map Vgg16
+              classes |> Gen.map ResNet20
+              Gen.zip resnetInput classes |> Gen.map ResNet18
+              Gen.zip resnetInput classes |> Gen.map ResNet34 ]
+
+    /// Any experiment (the custom networks are random valid specs, some with odd layers added).
+    let experiment: Gen<Experiment> =
+        gen {
+            let! name = Gen.elements [ "fmnist-vgg"; "a \"quoted\" name"; "ünïcode ∑"; "" ]
+            let! dataset = Gen.elements [ FashionMnist; Mnist; Cifar10; Cifar100; ImageNet1k ]
+            let! path = Gen.elements [ None; Some "/data/x"; Some "C:\\data\\y" ]
+            let! train = Gen.elements [ None; Some 1; Some 10000 ]
+            let! test = Gen.elements [ None; Some 500 ]
+
+            let! network =
+                Gen.oneof
+                    [ preset |> Gen.map PresetNetwork
+                      gen {
+                          let! spec = networkWithBatchNorm
+
+                          let! extra =
+                              Gen.elements [ []; [ dropout 0.25; globalAvgPool ]; [ linearFrom 3 4; convFrom 2 5 ] ]
+
+                          return
+                              CustomNetwork
+                                  { spec with
+                                      Layers = spec.Layers @ extra }
+                      } ]
+
+            let! pipeline = Gen.choose (0, 10) |> Gen.bind (fun n -> Gen.listOfLength n phase)
+            let! seed = Gen.choose (0, System.Int32.MaxValue)
+            let! profile = Gen.elements [ Quick; Bench; Paper; Custom "mine"; Custom "custom:x"; Custom "" ]
+
+            return
+                { Name = name
+                  Data =
+                    { Dataset = dataset
+                      Path = path
+                      TrainImages = train
+                      TestImages = test }
+                  Network = network
+                  Pipeline = pipeline
+                  Seed = seed
+                  OutputFolder = "runs/x"
+                  Profile = profile }
+        }

@@ -1,0 +1,200 @@
+module Snn.Dsl.Tests.CompileTests
+
+open Expecto
+open TorchSharp
+open Snn.Core.Activations
+open Snn.Dsl
+open Snn.Dsl.Tests.Common
+
+let private compileOk activation spec =
+    match Compile.compile activation spec with
+    | Ok n -> n
+    | Error es -> failtest $"%A{es}"
+
+[<Tests>]
+let tests =
+    testList
+        "Compile"
+        [ test "fmnistVgg's layers have stable names in execution order" {
+              use net = compileOk (Clip 5.0) Presets.fmnistVgg
+
+              Expect.equal
+                  (net.Leaves |> List.map (fun l -> l.Name, l.Layer.KindName))
+                  [ "conv1", "conv"
+                    "bn1", "bn"
+                    "act1", "act"
+                    "conv2", "conv"
+                    "bn2", "bn"
+                    "act2", "act"
+                    "pool1", "avgPool"
+                    "conv3", "conv"
+                    "bn3", "bn"
+                    "act3", "act"
+                    "conv4", "conv"
+                    "bn4", "bn"
+                    "act4", "act"
+                    "pool2", "avgPool"
+                    "conv5", "conv"
+                    "bn5", "bn"
+                    "act5", "act"
+                    "pool3", "avgPool"
+                    "flatten1", "flatten"
+                    "fc1", "linear"
+                    "act6", "act"
+                    "fc2", "linear" ]
+                  "names and kinds"
+
+              Expect.equal (net.Leaves |> List.map _.Index) [ 0 .. Presets.fmnistVgg.Layers.Length - 1 ] "spec indices"
+          }
+
+          test "ResNet-20's state dict uses layerK.i.part names with projection shortcuts where the shape changes" {
+              use net = compileOk Relu (Presets.resnet20 10)
+              let keys = net.state_dict().Keys |> Set.ofSeq
+
+              for k in
+                  [ "conv1.weight"
+                    "bn1.running_mean"
+                    "layer1.0.conv1.weight"
+                    "layer1.2.bn2.bias"
+                    "layer2.0.shortcut.0.weight"
+                    "layer2.0.shortcut.1.weight"
+                    "layer3.2.conv2.weight"
+                    "fc1.bias" ] do
+                  Expect.contains keys k "state dict key"
+
+              Expect.isFalse (keys.Contains "layer1.0.shortcut.0.weight") "identity shortcut in stage 1"
+
+              Expect.equal
+                  (net.Layers |> List.map _.Name)
+                  [ "conv1"
+                    "bn1"
+                    "act1"
+                    yield!
+                        [ for s in 1..3 do
+                              for b in 0..2 -> $"layer%d{s}.%d{b}" ]
+                    "pool1"
+                    "flatten1"
+                    "fc1" ]
+                  "top-level layers"
+
+              Expect.equal
+                  ((net.Layers |> List.find (fun l -> l.Name = "layer2.0")).Children
+                   |> List.map _.Name)
+                  [ for p in [ "conv1"; "bn1"; "act1"; "conv2"; "bn2"; "shortcut.0"; "shortcut.1"; "act2" ] ->
+                        "layer2.0." + p ]
+                  "block parts in execution order"
+          }
+
+          test "the activation fills every act: ReLU, clip, QC and noisy QC modules with their parameters" {
+              let spec = Presets.resnet20 10
+              use relu = compileOk Relu spec
+              use clip = compileOk (Clip 5.0) spec
+              use qc = compileOk (QC(4, 8.0)) spec
+              use noisy = compileOk (NoisyQC(2, 3.0, 0.1)) spec
+              // stem act + 9 blocks * 2
+              for net in [ relu; clip; qc; noisy ] do
+                  Expect.hasLength (Compile.activations net) 19 "activations"
+
+              Expect.all (Compile.activations relu) (fun l -> l.Module :? Modules.ReLU) "ReLU"
+              Expect.isEmpty (Compile.thresholds relu) "ReLU has no threshold"
+              Expect.all (Compile.thresholds clip) (fun (_, t) -> abs (t - 5.0) < 1e-6) "clip threshold init"
+
+              Expect.all
+                  (Compile.activations qc)
+                  (fun l ->
+                      match l.Module with
+                      | :? QuantizeClipActivation as q ->
+                          q.Levels = 4
+                          && q.NoiseProbability = 0.0
+                          && abs (q.EffectiveThreshold - 8.0) < 1e-6
+                      | _ -> false)
+                  "QC L = 4, theta = 8, p = 0"
+
+              Expect.all
+                  (Compile.activations noisy)
+                  (fun l ->
+                      match l.Module with
+                      | :? QuantizeClipActivation as q -> q.Levels = 2 && q.NoiseProbability = 0.1
+                      | _ -> false)
+                  "noisy QC L = 2, p = 0.1"
+
+              Expect.equal
+                  (Compile.thresholds qc |> List.map fst |> List.take 3)
+                  [ "act1"; "layer1.0.act1"; "layer1.0.act2" ]
+                  "names"
+          }
+
+          for activation in [ QC(4, 2.0); NoisyQC(4, 2.0, 0.5) ] do
+              test $"a compiled %A{activation} activation computes QC_L exactly in evaluation" {
+                  use net = compileOk activation (inputVector 3 --> linear 5 --> act --> linear 2)
+                  net.eval ()
+                  let a = (Compile.activations net).Head.Module
+                  use scope = torch.NewDisposeScope()
+                  let x = torch.linspace (-1.0, 3.0, 401L)
+                  let y = a.forward x
+                  // QC_L(x) = theta * clip(floor(x L / theta + 1/2) / L, 0, 1)
+                  let expected =
+                      ((x * 4.0 / 2.0 + 0.5).floor () / 4.0).clamp_min(0.0.ToScalar()).clamp_max (1.0.ToScalar())
+                      * 2.0
+
+                  Expect.isLessThan
+                      ((y - expected).abs().max().item<float32> () |> float)
+                      Tolerance.qc
+                      "QC_4 with theta 2"
+              }
+
+          test "a residual block computes act2(body(x) + shortcut(x)) from its parts" {
+              use net =
+                  compileOk (Clip 1.5) (input (3, 8, 8) --> residual 4 2 --> flatten --> linear 2)
+
+              net.eval ()
+              let block = net.Layers.Head
+
+              let part name =
+                  (block.Children |> List.find (fun l -> l.Name = "layer1.0." + name)).Module
+
+              use scope = torch.NewDisposeScope()
+              let x = torch.randn ([| 2L; 3L; 8L; 8L |])
+
+              let body =
+                  [ "conv1"; "bn1"; "act1"; "conv2"; "bn2" ]
+                  |> List.fold (fun t n -> (part n).forward t) x
+
+              let shortcut = (part "shortcut.1").forward ((part "shortcut.0").forward x)
+              let expected = (part "act2").forward (body + shortcut)
+              let y = block.Module.forward x
+              Expect.isLessThan ((y - expected).abs().max().item<float32> () |> float) 1e-6 "same computation"
+          }
+
+          test "compiling reports spec and activation errors together" {
+              match Compile.compile (NoisyQC(0, -1.0, 1.0)) (input (1, 4, 4) --> dropout 2.0 --> linear 3) with
+              | Ok _ -> failtest "expected errors"
+              | Error es ->
+                  Expect.equal
+                      (es |> List.map _.Problem)
+                      [ NonPositive("levels L", 0)
+                        ThresholdNotPositive -1.0
+                        NoiseProbabilityOutOfRange 1.0
+                        DropoutOutOfRange 2.0
+                        FlattenMissing(Image(1, 4, 4)) ]
+                      "activation errors first, then the spec's"
+          }
+
+          test "withActivation carries weights, BN state and clip thresholds over to a QC network" {
+              use clip = compileOk (Clip 5.0) Presets.fmnistVgg
+
+              for _, m in clip.named_modules () do
+                  match m with
+                  | :? ClipActivation as c ->
+                      use _ = torch.no_grad ()
+                      c.Threshold.fill_ (3.25) |> ignore
+                  | _ -> ()
+
+              use qc = Compile.withActivation (QC(2, 5.0)) clip
+              Expect.all (Compile.thresholds qc) (fun (_, t) -> t = 3.25) "thresholds carried over"
+
+              let before = clip.state_dict ()
+
+              for KeyValue(k, v) in qc.state_dict () do
+                  Expect.isTrue (v.allclose (before[k], 0.0, 0.0, false)) $"%s{k} carried over"
+          } ]

@@ -1,0 +1,56 @@
+module Snn.Dsl.Tests.DocSnippetTests
+
+open System
+open System.IO
+open Expecto
+open Snn.Dsl
+
+/// The repository root: the first ancestor of the test binary that holds Research.sln.
+let private repoRoot () =
+    let rec up (dir: DirectoryInfo) =
+        if isNull dir then
+            failtest $"Research.sln not found above %s{AppContext.BaseDirectory}"
+        elif File.Exists(Path.Combine(dir.FullName, "Research.sln")) then
+            dir.FullName
+        else
+            up dir.Parent
+
+    up (DirectoryInfo AppContext.BaseDirectory)
+
+let private between (startMarker: string) (endMarker: string) (lines: string list) =
+    lines
+    |> List.skipWhile (fun l -> not (l.Trim().StartsWith startMarker))
+    |> List.tail
+    |> List.takeWhile (fun l -> not (l.Trim().StartsWith endMarker))
+
+[<Tests>]
+let tests =
+    testList
+        "DocSnippet"
+        [ test "docs/DSL.md shows exactly the compiled snippet, in under 15 lines of F#" {
+              let root = repoRoot ()
+
+              let source =
+                  File.ReadAllLines(Path.Combine(root, "tests", "Snn.Dsl.Tests", "DocSnippet.fs"))
+                  |> List.ofArray
+                  |> between "// snippet-start" "// snippet-end"
+
+              let doc =
+                  File.ReadAllLines(Path.Combine(root, "docs", "DSL.md"))
+                  |> List.ofArray
+                  |> between "```fsharp" "```"
+
+              Expect.equal doc source "docs/DSL.md's first F# block is DocSnippet.fs's snippet"
+              let code = source |> List.filter (fun l -> l.Trim() <> "")
+              Expect.isLessThan code.Length 15 "non-blank lines"
+          }
+
+          test "the snippet's network is BENCHMARKS.md's fmnistVgg and its pipeline is the bench profile's" {
+              let shapes spec =
+                  Network.validate spec
+                  |> Result.map (fun i -> i.Parameters, i.Layers |> List.map _.OutputShape)
+
+              Expect.equal (shapes DocSnippet.fmnistVgg) (shapes Presets.fmnistVgg) "same shapes and parameters"
+              Expect.equal DocSnippet.dualPhase Profiles.bench.Pipeline "same pipeline"
+              Expect.isOk (Phases.validate DocSnippet.dualPhase) "valid"
+          } ]
