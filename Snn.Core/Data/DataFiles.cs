@@ -28,6 +28,17 @@ internal static class DataFiles
             using var input = new GZipStream(new MemoryStream(raw), CompressionMode.Decompress);
             using var output = new MemoryStream(raw.Length * 4);
             input.CopyTo(output);
+
+            // The gzip trailer's last 4 bytes hold the uncompressed size mod 2^32 (little-endian); a stream cut
+            // short decompresses without error in .NET, so compare the two.
+            var recorded = System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(raw.AsSpan(raw.Length - 4));
+            if (raw.Length < 18 || (uint)output.Length != recorded)
+            {
+                throw new DataFileException(
+                    path,
+                    $"is not a complete gzip stream: it decompressed to {output.Length} bytes but its trailer records {recorded}; expected a whole gzip file (re-copy or re-install it)");
+            }
+
             return output.ToArray();
         }
         catch (InvalidDataException e)
