@@ -31,15 +31,17 @@ let valuesOf (t: torch.Tensor) =
 
 /// Inputs of T-step runs of a layer of neurons (shape Shape = [B, ...]), with the scalar reference run of each.
 type NeuronCase =
-    { Shape: int64[]
-      /// Currents.[n].[t] = I(t + 1) of neuron n (row-major over Shape).
-      Currents: float[][]
-      /// One threshold per neuron; when PerNeuronThreshold is false all are equal and the tensor is a scalar.
-      Thresholds: float[]
-      PerNeuronThreshold: bool
-      InitialPotentials: float[]
-      /// ScalarIfNeuron.Run of each neuron: the model the tensor neuron must match.
-      References: ScalarIfRunResult[] }
+    {
+        Shape: int64[]
+        /// Currents.[n].[t] = I(t + 1) of neuron n (row-major over Shape).
+        Currents: float[][]
+        /// One threshold per neuron; when PerNeuronThreshold is false all are equal and the tensor is a scalar.
+        Thresholds: float[]
+        PerNeuronThreshold: bool
+        InitialPotentials: float[]
+        /// ScalarIfNeuron.Run of each neuron: the model the tensor neuron must match.
+        References: ScalarIfRunResult[]
+    }
 
     member c.Steps = c.Currents.[0].Length
     member c.Count = c.Currents.Length
@@ -55,28 +57,11 @@ type NeuronCase =
         if c.PerNeuronThreshold then
             (tensorOf c.Shape c.Thresholds).to_type dtype
         else
-            torch.tensor(c.Thresholds.[0], dtype = dtype)
+            torch.tensor (c.Thresholds.[0], dtype = dtype)
 
     /// v(0) as a tensor [B, ...].
     member c.InitialPotentialTensor(dtype: torch.ScalarType) =
         (tensorOf c.Shape c.InitialPotentials).to_type dtype
-
-    override c.ToString() =
-        let neuron n =
-            sprintf
-                "  theta=%.17g v0=%.17g I=[%s] -> spikes=%d vT=%.17g"
-                c.Thresholds.[n]
-                c.InitialPotentials.[n]
-                (c.Currents.[n] |> Array.map (sprintf "%.17g") |> String.concat "; ")
-                c.References.[n].Spikes
-                c.References.[n].FinalPotential
-
-        sprintf
-            "NeuronCase shape=%A T=%d perNeuronTheta=%b\n%s"
-            c.Shape
-            c.Steps
-            c.PerNeuronThreshold
-            ([ 0 .. c.Count - 1 ] |> List.map neuron |> String.concat "\n")
 
 /// Builds a case and runs the scalar reference on every neuron.
 let neuronCase shape currents (thresholds: float[]) perNeuron (initialPotentials: float[]) =
@@ -123,7 +108,12 @@ let neuronCaseGen halfShift =
         let! shared = threshold
         let! own = Gen.arrayOfLength count threshold
         let thetas = if perNeuron then own else Array.create count shared
-        let! currents = thetas |> Array.map (fun th -> Gen.arrayOfLength steps (current th)) |> Gen.sequenceToArray
+
+        let! currents =
+            thetas
+            |> Array.map (fun th -> Gen.arrayOfLength steps (current th))
+            |> Gen.sequenceToArray
+
         let! v0 = thetas |> Array.map (initialPotential halfShift) |> Gen.sequenceToArray
         return neuronCase shape currents thetas perNeuron v0
     }
@@ -145,10 +135,15 @@ let gridCaseGen =
         let gridCurrent th =
             Gen.choose (-8, 16) |> Gen.map (fun j -> th * float j / 8.0)
 
-        let! currents = thetas |> Array.map (fun th -> Gen.arrayOfLength steps (gridCurrent th)) |> Gen.sequenceToArray
+        let! currents =
+            thetas
+            |> Array.map (fun th -> Gen.arrayOfLength steps (gridCurrent th))
+            |> Gen.sequenceToArray
 
         let gridV0 th =
-            Gen.frequency [ 2, Gen.constant (th / 2.0); 1, Gen.choose (-8, 16) |> Gen.map (fun j -> th * float j / 8.0) ]
+            Gen.frequency
+                [ 2, Gen.constant (th / 2.0)
+                  1, Gen.choose (-8, 16) |> Gen.map (fun j -> th * float j / 8.0) ]
 
         let! v0 = thetas |> Array.map gridV0 |> Gen.sequenceToArray
         return neuronCase shape currents thetas perNeuron v0
@@ -207,9 +202,6 @@ type ActivationCase =
       Theta: float
       Inputs: float[] }
 
-    override c.ToString() =
-        sprintf "L=%d theta=%.17g x=[%s]" c.Levels c.Theta (c.Inputs |> Array.map (sprintf "%.17g") |> String.concat "; ")
-
 let activationCaseGen =
     gen {
         let! levels = Gen.choose (1, 32)
@@ -218,12 +210,18 @@ let activationCaseGen =
         let input =
             Gen.frequency
                 [ 4, uniform -theta (2.0 * theta)
-                  1, Gen.choose (-2, 2 * levels + 2) |> Gen.map (fun k -> (float k + 0.5) * theta / float levels)
+                  1,
+                  Gen.choose (-2, 2 * levels + 2)
+                  |> Gen.map (fun k -> (float k + 0.5) * theta / float levels)
                   1, Gen.elements [ 0.0; theta; -theta; 2.0 * theta ] ]
 
         let! count = Gen.choose (1, 24)
         let! inputs = Gen.arrayOfLength count input
-        return { Levels = levels; Theta = theta; Inputs = inputs }
+
+        return
+            { Levels = levels
+              Theta = theta
+              Inputs = inputs }
     }
 
 let shrinkActivationCase (c: ActivationCase) =
@@ -252,7 +250,11 @@ let gradientCaseGen =
         let! count = Gen.choose (1, 24)
         let! inputs = Gen.arrayOfLength count away
         let! levels = Gen.choose (1, 32)
-        return { Levels = levels; Theta = theta; Inputs = inputs }
+
+        return
+            { Levels = levels
+              Theta = theta
+              Inputs = inputs }
     }
 
 let gradientCases = Arb.fromGenShrink (gradientCaseGen, shrinkActivationCase)
@@ -273,7 +275,7 @@ let constantInputGen =
         let! theta = threshold
 
         let notTie (c: float) =
-            [ 1 .. maxConstantSteps ]
+            [ 1..maxConstantSteps ]
             |> List.forall (fun t ->
                 let a = c * float t / theta + 0.5
                 abs (a - Math.Round a) > Tolerances.tieMargin)
@@ -293,23 +295,23 @@ let constantInputs = Arb.fromGen constantInputGen
 
 /// A small convolution (optionally after a non-overlapping pool of size Pool) and spike counts arriving at it.
 type ConvCase =
-    { Batch: int
-      InChannels: int
-      Height: int
-      Width: int
-      OutChannels: int
-      Kernel: int
-      Stride: int
-      Padding: int
-      Groups: int
-      Pool: int
-      /// Counts [B, C, H, W] in row-major order, integers in [0, T].
-      Counts: float[] }
+    {
+        Batch: int
+        InChannels: int
+        Height: int
+        Width: int
+        OutChannels: int
+        Kernel: int
+        Stride: int
+        Padding: int
+        Groups: int
+        Pool: int
+        /// Counts [B, C, H, W] in row-major order, integers in [0, T].
+        Counts: float[]
+    }
 
     member c.CountsTensor() =
         tensorOf [| int64 c.Batch; int64 c.InChannels; int64 c.Height; int64 c.Width |] c.Counts
-
-    override c.ToString() = sprintf "%A" c
 
 let convCaseGen =
     gen {
@@ -345,13 +347,18 @@ let convCaseGen =
 let shrinkConvCase (c: ConvCase) =
     seq {
         if c.Counts |> Array.exists (fun x -> x > 1.0) then
-            yield { c with Counts = c.Counts |> Array.map (fun x -> min x 1.0) }
+            yield
+                { c with
+                    Counts = c.Counts |> Array.map (fun x -> min x 1.0) }
 
         let nonZero = c.Counts |> Array.filter (fun x -> x > 0.0) |> Array.length
 
         if nonZero > 1 then
             let first = c.Counts |> Array.findIndex (fun x -> x > 0.0)
-            yield { c with Counts = c.Counts |> Array.mapi (fun i x -> if i = first then x else 0.0) }
+
+            yield
+                { c with
+                    Counts = c.Counts |> Array.mapi (fun i x -> if i = first then x else 0.0) }
     }
 
 let convCases = Arb.fromGenShrink (convCaseGen, shrinkConvCase)
@@ -384,6 +391,8 @@ let linearCases =
         fun c ->
             seq {
                 if c.Counts |> Array.exists (fun x -> x > 1.0) then
-                    yield { c with Counts = c.Counts |> Array.map (fun x -> min x 1.0) }
+                    yield
+                        { c with
+                            Counts = c.Counts |> Array.map (fun x -> min x 1.0) }
             }
     )

@@ -19,7 +19,10 @@ let tests =
         [ testCase "clip is min(max(x, 0), theta) on hand-worked values"
           <| fun () ->
               use scope = torch.NewDisposeScope()
-              let y = ClipActivation.Functional.Clip(torch.tensor [| -1.0; 0.0; 0.5; 2.0; 3.0 |], torch.tensor 2.0)
+
+              let y =
+                  ClipActivation.Functional.Clip(torch.tensor [| -1.0; 0.0; 0.5; 2.0; 3.0 |], torch.tensor 2.0)
+
               Expect.equal (valuesOf y) [| 0.0; 0.0; 0.5; 2.0; 2.0 |] "clipped"
 
           // Property 9 (clip part)

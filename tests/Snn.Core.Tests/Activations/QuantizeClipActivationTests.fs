@@ -24,7 +24,11 @@ let tests =
               use scope = torch.NewDisposeScope()
               let x = torch.tensor [| -1.0; 0.0; 0.24; 0.25; 0.74; 1.0; 1.9; 2.0; 3.0 |]
               let y = QuantizeClipActivation.Functional.QuantizeClip(x, torch.tensor 2.0, 4)
-              Expect.equal (valuesOf y) [| 0.0; 0.0; 0.0; 0.5; 0.5; 1.0; 2.0; 2.0; 2.0 |] "theta * floor(x L / theta + 1/2) / L, clipped"
+
+              Expect.equal
+                  (valuesOf y)
+                  [| 0.0; 0.0; 0.0; 0.5; 0.5; 1.0; 2.0; 2.0; 2.0 |]
+                  "theta * floor(x L / theta + 1/2) / L, clipped"
 
           // Property 3
           testPropertyWithConfig config "|QC_L(z) - clip(z)| <= theta / (2L) for every z"
@@ -78,13 +82,21 @@ let tests =
               let x = torch.linspace (0.0, 1.0, 1001L, dtype = torch.float64)
               let theta = torch.tensor 1.0
               let exact = valuesOf (QuantizeClipActivation.Functional.QuantizeClip(x, theta, 4))
-              let p0 = valuesOf (QuantizeClipActivation.Functional.NoisyQuantizeClip(x, theta, 4, 0.0))
+
+              let p0 =
+                  valuesOf (QuantizeClipActivation.Functional.NoisyQuantizeClip(x, theta, 4, 0.0))
+
               Expect.equal p0 exact "p = 0 is QC_L"
-              let noisy = valuesOf (QuantizeClipActivation.Functional.NoisyQuantizeClip(x, theta, 4, 0.5))
+
+              let noisy =
+                  valuesOf (QuantizeClipActivation.Functional.NoisyQuantizeClip(x, theta, 4, 0.5))
+
               let xs = valuesOf x
 
               let unrounded =
-                  Array.zip3 xs exact noisy |> Array.filter (fun (xi, e, n) -> n <> e) |> Array.length
+                  Array.zip3 xs exact noisy
+                  |> Array.filter (fun (xi, e, n) -> n <> e)
+                  |> Array.length
 
               Expect.isGreaterThan unrounded 100 "about half of the 1001 entries keep the clip value"
 
@@ -99,6 +111,12 @@ let tests =
               let y = m.forward (torch.tensor [| 0.2f; 0.3f; 0.8f |])
               Expect.equal (valuesOf y) [| 0.0; 0.5; 1.0 |] "QC_2 with theta = 1"
               argumentError "levels" [ "0"; ">= 1" ] (fun () -> new QuantizeClipActivation(0, 1.0, 0.1) |> ignore)
-              argumentError "initialThreshold" [ "-1"; "> 0" ] (fun () -> new QuantizeClipActivation(2, -1.0, 0.1) |> ignore)
-              argumentError "noiseProbability" [ "1"; "[0, 1)" ] (fun () -> new QuantizeClipActivation(2, 1.0, 1.0) |> ignore)
-              argumentError "noiseProbability" [ "-0.1"; "[0, 1)" ] (fun () -> new QuantizeClipActivation(2, 1.0, -0.1) |> ignore) ]
+
+              argumentError "initialThreshold" [ "-1"; "> 0" ] (fun () ->
+                  new QuantizeClipActivation(2, -1.0, 0.1) |> ignore)
+
+              argumentError "noiseProbability" [ "1"; "[0, 1)" ] (fun () ->
+                  new QuantizeClipActivation(2, 1.0, 1.0) |> ignore)
+
+              argumentError "noiseProbability" [ "-0.1"; "[0, 1)" ] (fun () ->
+                  new QuantizeClipActivation(2, 1.0, -0.1) |> ignore) ]

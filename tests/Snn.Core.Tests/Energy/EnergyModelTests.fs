@@ -30,4 +30,6 @@ let tests =
               argumentError "macs" [ "-5"; ">= 0" ] (fun () -> EnergyModel.Default.AnnEnergy(-5.0) |> ignore)
               argumentError "timeSteps" [ "0"; ">= 1" ] (fun () -> EnergyModel.Default.SnnEnergy(1.0, 1.0, 0) |> ignore)
               argumentError "sops" [ "NaN"; ">= 0" ] (fun () -> EnergyModel.Default.SnnEnergy(nan, 1.0, 1) |> ignore)
-              argumentError "annMacs" [ "0"; "undefined" ] (fun () -> EnergyModel.Default.Ratio(0.0, 0.0, 0.0, 1) |> ignore) ]
+
+              argumentError "annMacs" [ "0"; "undefined" ] (fun () ->
+                  EnergyModel.Default.Ratio(0.0, 0.0, 0.0, 1) |> ignore) ]

@@ -23,7 +23,6 @@ let private reach (size: int) kernel stride padding (i: int) =
 /// SOPs by a naive loop over every input position and every output it reaches, with an optional
 /// non-overlapping pool of size c.Pool in front (positions the pool drops reach nothing).
 let private naiveConvSops (c: ConvCase) =
-    let inPerGroup = c.InChannels / c.Groups
     let outPerGroup = c.OutChannels / c.Groups
     let pooledH, pooledW = c.Height / c.Pool, c.Width / c.Pool
     let mutable total = 0.0
@@ -41,7 +40,6 @@ let private naiveConvSops (c: ConvCase) =
                             * reach pooledH c.Kernel c.Stride c.Padding ph
                             * reach pooledW c.Kernel c.Stride c.Padding pw
 
-                        ignore inPerGroup
                         total <- total + count * float fanOut
 
     total
@@ -55,18 +53,31 @@ let tests =
               // 3 -> 64 channels, 32 x 32, 3 x 3, padding 1: 64 * 32 * 32 outputs, 3 * 9 MACs each.
               Expect.equal (OperationCount.ConvMacs(3L, 64L, 32L, 32L, 3L, 1L, 1L)) (64L * 32L * 32L * 27L) "conv"
               // Stride 2, no padding: (32 - 3) / 2 + 1 = 15; groups 2 halve the inputs per output.
-              Expect.equal (OperationCount.ConvMacs(4L, 8L, 32L, 32L, 3L, 2L, 0L, 2L)) (8L * 15L * 15L * 2L * 9L) "grouped"
+              Expect.equal
+                  (OperationCount.ConvMacs(4L, 8L, 32L, 32L, 3L, 2L, 0L, 2L))
+                  (8L * 15L * 15L * 2L * 9L)
+                  "grouped"
+
               Expect.equal (OperationCount.LinearMacs(512L, 100L)) 51200L "linear out x in"
 
           // Property 11 (convolutions, pooled convolutions)
-          testPropertyWithConfig config "conv SOPs equal spikes x fan-out counted by a naive loop, with padding, stride and groups"
+          testPropertyWithConfig
+              config
+              "conv SOPs equal spikes x fan-out counted by a naive loop, with padding, stride and groups"
           <| Prop.forAll convCases (fun c ->
               use scope = torch.NewDisposeScope()
               let counts = c.CountsTensor()
 
               let sops =
                   if c.Pool = 1 then
-                      OperationCount.ConvSops(counts, int64 c.OutChannels, int64 c.Kernel, int64 c.Stride, int64 c.Padding, int64 c.Groups)
+                      OperationCount.ConvSops(
+                          counts,
+                          int64 c.OutChannels,
+                          int64 c.Kernel,
+                          int64 c.Stride,
+                          int64 c.Padding,
+                          int64 c.Groups
+                      )
                   else
                       OperationCount.PooledConvSops(
                           counts,
@@ -87,7 +98,10 @@ let tests =
 
               let ones =
                   torch.ones (
-                      [| int64 c.OutChannels; int64 (c.InChannels / c.Groups); int64 c.Kernel; int64 c.Kernel |],
+                      [| int64 c.OutChannels
+                         int64 (c.InChannels / c.Groups)
+                         int64 c.Kernel
+                         int64 c.Kernel |],
                       dtype = torch.float64
                   )
 
@@ -104,7 +118,14 @@ let tests =
               let generic = OperationCount.Sops(counts, connectivity)
 
               let direct =
-                  OperationCount.ConvSops(counts, int64 c.OutChannels, int64 c.Kernel, int64 c.Stride, int64 c.Padding, int64 c.Groups)
+                  OperationCount.ConvSops(
+                      counts,
+                      int64 c.OutChannels,
+                      int64 c.Kernel,
+                      int64 c.Stride,
+                      int64 c.Padding,
+                      int64 c.Groups
+                  )
 
               Expect.equal generic direct "SOPs")
 
@@ -133,9 +154,14 @@ let tests =
           <| fun () ->
               use scope = torch.NewDisposeScope()
               let counts = torch.ones (1L, 2L, 4L, 4L)
-              argumentError "kernelSize" [ "7"; "<= input size" ] (fun () -> OperationCount.ConvSops(counts, 2L, 7L) |> ignore)
+
+              argumentError "kernelSize" [ "7"; "<= input size" ] (fun () ->
+                  OperationCount.ConvSops(counts, 2L, 7L) |> ignore)
+
               argumentError "stride" [ "0"; ">= 1" ] (fun () -> OperationCount.ConvSops(counts, 2L, 3L, 0L) |> ignore)
-              argumentError "padding" [ "-1"; ">= 0" ] (fun () -> OperationCount.ConvSops(counts, 2L, 3L, 1L, -1L) |> ignore)
+
+              argumentError "padding" [ "-1"; ">= 0" ] (fun () ->
+                  OperationCount.ConvSops(counts, 2L, 3L, 1L, -1L) |> ignore)
 
               argumentError "outChannels" [ "3"; "multiple of 2" ] (fun () ->
                   OperationCount.ConvSops(counts, 3L, 3L, 1L, 1L, 2L) |> ignore)
@@ -147,4 +173,6 @@ let tests =
                   OperationCount.LinearSops(torch.tensor [| 1.0; -1.0 |], 3L) |> ignore)
 
               argumentError "outFeatures" [ "0"; ">= 1" ] (fun () -> OperationCount.LinearMacs(10L, 0L) |> ignore)
-              argumentError "inChannels" [ "3"; "multiple of 2" ] (fun () -> OperationCount.ConvMacs(3L, 4L, 8L, 8L, 3L, groups = 2L) |> ignore) ]
+
+              argumentError "inChannels" [ "3"; "multiple of 2" ] (fun () ->
+                  OperationCount.ConvMacs(3L, 4L, 8L, 8L, 3L, groups = 2L) |> ignore) ]

@@ -16,7 +16,10 @@ let private config =
 /// z, r, v(T) of a float64 run of a case, as tensors [B, ...] in the current dispose scope.
 let private simulate (c: NeuronCase) =
     let currents = c.CurrentsTensor torch.float64
-    let run = IfNeuron.Run(currents, c.ThresholdTensor torch.float64, c.InitialPotentialTensor torch.float64)
+
+    let run =
+        IfNeuron.Run(currents, c.ThresholdTensor torch.float64, c.InitialPotentialTensor torch.float64)
+
     currents.mean [| 0L |], run.Outputs.mean [| 0L |], run.FinalPotential
 
 [<Tests>]
@@ -28,7 +31,10 @@ let tests =
           <| Prop.forAll neuronCases (fun c ->
               use scope = torch.NewDisposeScope()
               let z, r, _ = simulate c
-              use terms = ErrorDecomposition.Decompose(z, r, c.ThresholdTensor torch.float64, c.Steps)
+
+              use terms =
+                  ErrorDecomposition.Decompose(z, r, c.ThresholdTensor torch.float64, c.Steps)
+
               let sum = valuesOf (terms.Residual + terms.Quantization + terms.Clipping)
               let zs, rs = valuesOf z, valuesOf r
 
@@ -51,9 +57,15 @@ let tests =
               for steps in 1..maxConstantSteps do
                   let currents = tensorOf [| int64 steps; 1L |] (Array.create steps current)
                   let thetaT = torch.tensor (theta, dtype = torch.float64)
-                  let run = IfNeuron.Run(currents, thetaT, torch.tensor (theta / 2.0, dtype = torch.float64))
+
+                  let run =
+                      IfNeuron.Run(currents, thetaT, torch.tensor (theta / 2.0, dtype = torch.float64))
+
                   let z = currents.mean [| 0L |]
-                  use terms = ErrorDecomposition.Decompose(z, run.Outputs.mean [| 0L |], thetaT, steps)
+
+                  use terms =
+                      ErrorDecomposition.Decompose(z, run.Outputs.mean [| 0L |], thetaT, steps)
+
                   let residual = (valuesOf terms.Residual).[0]
 
                   Expect.floatClose
@@ -86,7 +98,10 @@ let tests =
               let vT = torch.tensor [| 0.5; -0.5; 1.0; 0.25 |]
               let z = torch.tensor [| 0.5; 0.0; 1.5; 0.75 |]
               let r = z + (0.5 - vT) / 2.0 + torch.tensor [| 0.0; 0.0; 0.0; 0.25 |]
-              let s = ErrorDecomposition.Summarize(z, r, torch.tensor 1.0, 2, torch.tensor 0.5, vT)
+
+              let s =
+                  ErrorDecomposition.Summarize(z, r, torch.tensor 1.0, 2, torch.tensor 0.5, vT)
+
               Expect.equal s.Count 4L "entries"
               Expect.equal s.NegativeCount 1L "v(T) < 0"
               Expect.equal s.OverflowCount 1L "v(T) >= theta"
@@ -107,7 +122,7 @@ let tests =
 
               let part (i: int64) =
                   let pick (t: torch.Tensor) =
-                      if t.dim () = 0L then t else t.narrow(0L, i, 1L)
+                      if t.dim () = 0L then t else t.narrow (0L, i, 1L)
 
                   ErrorDecomposition.Summarize(pick z, pick r, pick theta, c.Steps, pick v0, pick vT)
 
@@ -139,8 +154,12 @@ let tests =
               use scope = torch.NewDisposeScope()
               let z = torch.zeros (2L, 3L)
               let theta = torch.tensor 1.0
-              argumentError "timeSteps" [ "0"; ">= 1" ] (fun () -> ErrorDecomposition.Decompose(z, z, theta, 0) |> ignore)
-              argumentError "threshold" [ "0"; "> 0" ] (fun () -> ErrorDecomposition.Decompose(z, z, torch.tensor 0.0, 2) |> ignore)
+
+              argumentError "timeSteps" [ "0"; ">= 1" ] (fun () ->
+                  ErrorDecomposition.Decompose(z, z, theta, 0) |> ignore)
+
+              argumentError "threshold" [ "0"; "> 0" ] (fun () ->
+                  ErrorDecomposition.Decompose(z, z, torch.tensor 0.0, 2) |> ignore)
 
               argumentError "rate" [ "[3, 2]"; "[2, 3]" ] (fun () ->
                   ErrorDecomposition.Decompose(z, torch.zeros (3L, 2L), theta, 2) |> ignore)

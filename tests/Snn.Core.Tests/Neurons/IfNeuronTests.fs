@@ -25,7 +25,10 @@ type private Observed =
 let private observe dtype (c: NeuronCase) =
     use scope = torch.NewDisposeScope()
     let currents = c.CurrentsTensor dtype
-    let run = IfNeuron.Run(currents, c.ThresholdTensor dtype, c.InitialPotentialTensor dtype)
+
+    let run =
+        IfNeuron.Run(currents, c.ThresholdTensor dtype, c.InitialPotentialTensor dtype)
+
     let outputs = valuesOf run.Outputs
 
     { Rates = valuesOf (run.Outputs.mean [| 0L |])
@@ -67,13 +70,19 @@ let tests =
           testCase "reset subtracts theta from spiking neurons and never zeroes the potential"
           <| fun () ->
               use scope = torch.NewDisposeScope()
-              let v = IfNeuron.Reset(torch.tensor [| 1.75; 0.5; 2.5 |], torch.tensor [| 1.0; 0.0; 1.0 |], torch.tensor 1.0)
+
+              let v =
+                  IfNeuron.Reset(torch.tensor [| 1.75; 0.5; 2.5 |], torch.tensor [| 1.0; 0.0; 1.0 |], torch.tensor 1.0)
+
               Expect.equal (valuesOf v) [| 0.75; 0.5; 1.5 |] "v - theta * s"
 
           testCase "one step charges, fires and resets"
           <| fun () ->
               use scope = torch.NewDisposeScope()
-              let r = IfNeuron.Step(torch.tensor [| 0.5; 0.5 |], torch.tensor [| 0.75; 0.25 |], torch.tensor 1.0)
+
+              let r =
+                  IfNeuron.Step(torch.tensor [| 0.5; 0.5 |], torch.tensor [| 0.75; 0.25 |], torch.tensor 1.0)
+
               Expect.equal (valuesOf r.Spikes) [| 1.0; 0.0 |] "spikes"
               Expect.equal (valuesOf r.Potential) [| 0.25; 0.75 |] "potentials"
 
@@ -83,10 +92,16 @@ let tests =
               // QC_1(1/2) = floor(1/2 + 1/2) = 1 rounds the half step up. The residual is -theta / T and v(T)
               // counts as overflowing (v(T) >= theta): this is the boundary the key fact excludes.
               use scope = torch.NewDisposeScope()
-              let run = IfNeuron.Run(torch.tensor([| 0.5 |]).reshape (1L, 1L), torch.tensor 1.0, torch.tensor 0.5)
+
+              let run =
+                  IfNeuron.Run(torch.tensor([| 0.5 |]).reshape (1L, 1L), torch.tensor 1.0, torch.tensor 0.5)
+
               Expect.equal (valuesOf run.SpikeCounts) [| 0.0 |] "no spike"
               Expect.equal (valuesOf run.FinalPotential) [| 1.0 |] "v(T) = theta"
-              let qc = QuantizeClipActivation.Functional.QuantizeClip(torch.tensor [| 0.5 |], torch.tensor 1.0, 1)
+
+              let qc =
+                  QuantizeClipActivation.Functional.QuantizeClip(torch.tensor [| 0.5 |], torch.tensor 1.0, 1)
+
               Expect.equal (valuesOf qc) [| 1.0 |] "QC rounds the half step up"
 
           testCase "Run leaves no tensors behind in the caller's scope beyond its three results"
@@ -107,7 +122,8 @@ let tests =
                   IfNeuron.Run(torch.ones (2L, 3L), torch.tensor 0.0, torch.tensor 0.0) |> ignore)
 
               argumentError "threshold" [ "-1"; "> 0" ] (fun () ->
-                  IfNeuron.Run(torch.ones (2L, 3L), torch.tensor [| 1.0; -1.0; 2.0 |], torch.tensor 0.0) |> ignore)
+                  IfNeuron.Run(torch.ones (2L, 3L), torch.tensor [| 1.0; -1.0; 2.0 |], torch.tensor 0.0)
+                  |> ignore)
 
           testCase "fewer than one time step is refused"
           <| fun () ->
@@ -124,7 +140,8 @@ let tests =
                   IfNeuron.Run(torch.ones (2L, 4L, 3L), torch.ones 2L, torch.tensor 0.5) |> ignore)
 
               argumentError "initialPotential" [ "[4, 2]"; "[4, 3]" ] (fun () ->
-                  IfNeuron.Run(torch.ones (2L, 4L, 3L), torch.tensor 1.0, torch.ones (4L, 2L)) |> ignore)
+                  IfNeuron.Run(torch.ones (2L, 4L, 3L), torch.tensor 1.0, torch.ones (4L, 2L))
+                  |> ignore)
 
           // Property 1
           testPropertyWithConfig config "r = z + (v(0) - v(T)) / T for every input sequence, threshold and T"
@@ -140,14 +157,18 @@ let tests =
               let z = tensorOf c.Shape o.MeanInputs
 
               let qc =
-                  valuesOf (QuantizeClipActivation.Functional.QuantizeClip(z, c.ThresholdTensor torch.float64, c.Steps))
+                  valuesOf (
+                      QuantizeClipActivation.Functional.QuantizeClip(z, c.ThresholdTensor torch.float64, c.Steps)
+                  )
 
               let inRange =
                   [ for n in 0 .. c.Count - 1 do
                         let theta = c.Thresholds.[n]
                         // Within tieMargin of 0 or theta the floor in QC_T is decided by rounding of z.
-                        if o.Final.[n] >= Tolerances.tieMargin * theta
-                           && o.Final.[n] < theta * (1.0 - Tolerances.tieMargin) then
+                        if
+                            o.Final.[n] >= Tolerances.tieMargin * theta
+                            && o.Final.[n] < theta * (1.0 - Tolerances.tieMargin)
+                        then
                             n ]
 
               for n in inRange do
@@ -167,7 +188,11 @@ let tests =
 
               for n in 0 .. c.Count - 1 do
                   let k = o.Counts.[n]
-                  Expect.isTrue (k >= 0.0 && k <= float c.Steps && k = round k) $"neuron {n}: count {k} in [0, {c.Steps}]"
+
+                  Expect.isTrue
+                      (k >= 0.0 && k <= float c.Steps && k = round k)
+                      $"neuron {n}: count {k} in [0, {c.Steps}]"
+
                   let theta = float (float32 c.Thresholds.[n])
 
                   for t in 0 .. c.Steps - 1 do
@@ -175,22 +200,36 @@ let tests =
                       Expect.isTrue (out = 0.0 || out = theta) $"neuron {n}, step {t + 1}: output {out} is 0 or theta")
 
           // Property 7
-          testPropertyWithConfig config "the float64 tensor neuron equals the scalar reference on random sequences, shapes and thresholds"
+          testPropertyWithConfig
+              config
+              "the float64 tensor neuron equals the scalar reference on random sequences, shapes and thresholds"
           <| Prop.forAll neuronCases (fun c ->
               let o = observe torch.float64 c
 
               for n in 0 .. c.Count - 1 do
                   let reference = c.References.[n]
-                  Expect.equal (Array.init c.Steps (fun t -> o.Outputs.[t].[n])) reference.Outputs $"neuron {n}: outputs"
+
+                  Expect.equal
+                      (Array.init c.Steps (fun t -> o.Outputs.[t].[n]))
+                      reference.Outputs
+                      $"neuron {n}: outputs"
+
                   Expect.equal o.Counts.[n] (float reference.Spikes) $"neuron {n}: spike count"
                   Expect.equal o.Final.[n] reference.FinalPotential $"neuron {n}: v(T)")
 
-          testPropertyWithConfig config "the float32 tensor neuron equals the scalar reference on the dyadic grid, ties included"
+          testPropertyWithConfig
+              config
+              "the float32 tensor neuron equals the scalar reference on the dyadic grid, ties included"
           <| Prop.forAll gridCases (fun c ->
               let o = observe torch.float32 c
 
               for n in 0 .. c.Count - 1 do
                   let reference = c.References.[n]
-                  Expect.equal (Array.init c.Steps (fun t -> o.Outputs.[t].[n])) reference.Outputs $"neuron {n}: outputs"
+
+                  Expect.equal
+                      (Array.init c.Steps (fun t -> o.Outputs.[t].[n]))
+                      reference.Outputs
+                      $"neuron {n}: outputs"
+
                   Expect.equal o.Counts.[n] (float reference.Spikes) $"neuron {n}: spike count"
                   Expect.equal o.Final.[n] reference.FinalPotential $"neuron {n}: v(T)") ]

@@ -30,7 +30,9 @@ let tests =
                   let steps = float c.Steps
                   let r = Array.sum reference.Outputs / steps
                   let z = Array.sum c.Currents.[n] / steps
-                  let scale = c.Thresholds.[n] + abs c.InitialPotentials.[n] + Array.sumBy abs c.Currents.[n]
+
+                  let scale =
+                      c.Thresholds.[n] + abs c.InitialPotentials.[n] + Array.sumBy abs c.Currents.[n]
 
                   Expect.isLessThanOrEqual
                       (abs (r - z - (c.InitialPotentials.[n] - reference.FinalPotential) / steps))
