@@ -21,22 +21,89 @@ public static class Guard
         return value;
     }
 
-    /// <summary>Requires every entry of a tensor to be &gt; 0 (thresholds).</summary>
+    /// <summary>Requires a finite scalar (not NaN, not infinite).</summary>
+    /// <param name="value">The value to check; valid range (-inf, +inf), finite.</param>
+    /// <param name="name">The parameter's name, used in the message.</param>
+    public static double Finite(double value, string name)
+    {
+        if (!double.IsFinite(value))
+        {
+            throw new ArgumentException($"{name} = {value} is out of range: expected a finite value", name);
+        }
+
+        return value;
+    }
+
+    /// <summary>Requires a finite scalar &gt;= 0 (operation counts, energies).</summary>
+    /// <param name="value">The value to check; valid range [0, +inf), finite.</param>
+    /// <param name="name">The parameter's name, used in the message.</param>
+    public static double NonNegative(double value, string name)
+    {
+        if (!(value >= 0) || double.IsInfinity(value))
+        {
+            throw new ArgumentException($"{name} = {value} is out of range: expected a finite value >= 0", name);
+        }
+
+        return value;
+    }
+
+    /// <summary>Requires every entry of a tensor to be finite and &gt; 0 (thresholds).</summary>
     /// <param name="value">The tensor to check; every entry in (0, +inf).</param>
     /// <param name="name">The parameter's name, used in the message.</param>
     public static void Positive(Tensor value, string name)
     {
         if (value.numel() == 0)
         {
-            throw new ArgumentException($"{name} is empty: expected at least one value > 0", name);
+            throw new ArgumentException($"{name} is empty: expected at least one finite value > 0", name);
         }
 
-        using var min = value.min();
-        var m = min.to_type(ScalarType.Float64).item<double>();
+        using var scope = NewDisposeScope();
+        var asDouble = value.detach().to_type(ScalarType.Float64);
+        var m = asDouble.min().item<double>();
+        var big = asDouble.max().item<double>();
         if (!(m > 0))
         {
-            throw new ArgumentException($"{name} has an entry {m}: expected every entry > 0", name);
+            throw new ArgumentException($"{name} has an entry {m}: expected every entry finite and > 0", name);
         }
+
+        if (!double.IsFinite(big))
+        {
+            throw new ArgumentException($"{name} has an entry {big}: expected every entry finite and > 0", name);
+        }
+    }
+
+    /// <summary>Requires every entry of a tensor to be &gt;= 0 (spike counts).</summary>
+    /// <param name="value">The tensor to check; every entry in [0, +inf).</param>
+    /// <param name="name">The parameter's name, used in the message.</param>
+    public static void NonNegative(Tensor value, string name)
+    {
+        if (value.numel() == 0)
+        {
+            return;
+        }
+
+        using var scope = NewDisposeScope();
+        var m = value.detach().min().to_type(ScalarType.Float64).item<double>();
+        if (!(m >= 0))
+        {
+            throw new ArgumentException($"{name} has an entry {m}: expected every entry >= 0", name);
+        }
+    }
+
+    /// <summary>Requires <paramref name="value"/> to be a positive multiple of <paramref name="divisor"/>.</summary>
+    /// <param name="value">The value to check; valid: value = k * divisor for an integer k &gt;= 1.</param>
+    /// <param name="divisor">The divisor, &gt;= 1.</param>
+    /// <param name="name">The parameter's name, used in the message.</param>
+    /// <param name="meaning">What the value is, e.g. "input channels".</param>
+    public static long MultipleOf(long value, long divisor, string name, string meaning)
+    {
+        if (divisor < 1 || value < divisor || value % divisor != 0)
+        {
+            throw new ArgumentException(
+                $"{name}: {meaning} = {value} is out of range: expected a positive multiple of {divisor}", name);
+        }
+
+        return value;
     }
 
     /// <summary>Requires an integer &gt;= <paramref name="minimum"/>.</summary>

@@ -39,7 +39,7 @@ public sealed class ClipActivation : nn.Module<Tensor, Tensor>
     {
         /// <summary>clip(x) = min(max(x, 0), |theta|), differentiable in x and theta.</summary>
         /// <param name="input">x, any shape.</param>
-        /// <param name="threshold">theta, a scalar tensor; |theta| is used.</param>
+        /// <param name="threshold">theta, a tensor broadcastable to x (a scalar per layer or one per neuron); |theta| is used and must be &gt; 0.</param>
         public static Tensor Clip(Tensor input, Tensor threshold)
         {
             using var scope = NewDisposeScope();

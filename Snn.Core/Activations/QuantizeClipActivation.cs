@@ -56,42 +56,50 @@ public sealed class QuantizeClipActivation : nn.Module<Tensor, Tensor>
     public static class Functional
     {
         /// <summary>
-        /// Exact QC_L(x) = |theta| * clip(floor(x L / |theta| + 1/2) / L, 0, 1), with the
-        /// straight-through gradient in x (1 inside (0, |theta|), 0 outside).
+        /// Exact QC_L(x) = |theta| * clip(floor(x L / |theta| + 1/2) / L, 0, 1): the L + 1 values
+        /// k |theta| / L for k = 0..L (half steps round up), with |QC_L(x) - clip(x)| &lt;= |theta| / (2L).
+        /// Straight-through gradient in x (1 inside (0, |theta|), 0 outside).
         /// </summary>
         /// <param name="input">x, any shape.</param>
-        /// <param name="threshold">theta, a scalar tensor; |theta| is used.</param>
+        /// <param name="threshold">theta, a tensor broadcastable to x (a scalar per layer or one per neuron); |theta| is used and must be &gt; 0.</param>
         /// <param name="levels">L &gt;= 1.</param>
         public static Tensor QuantizeClip(Tensor input, Tensor threshold, int levels) =>
             NoisyQuantizeClip(input, threshold, levels, 0.0);
 
         /// <summary>
-        /// Noisy quantization: y = |theta| * (u + m * (round(u) - u)) where u = clip(x / |theta|, 0, 1),
-        /// round(u) = floor(u L + 1/2) / L, and m ~ Bernoulli(1 - p) elementwise (m = 1 when p = 0).
-        /// The rounding term is detached (straight-through estimator).
+        /// Noisy quantization: with u = clip(x / |theta|, 0, 1) and q = floor(u L + 1/2) / L (the
+        /// rounded level, k / L for an integer k in [0, L]), the value is
+        /// <code>y = |theta| * (m q + (1 - m) u),   m ~ Bernoulli(1 - p) elementwise (m = 1 when p = 0)</code>
+        /// so a rounded entry is exactly |theta| * q and an unrounded one is the clip. Gradients are those of
+        /// |theta| * u with the rounding passed straight through (STE): d y / d x = 1 inside (0, |theta|),
+        /// 0 outside; d y / d theta = sign(theta) * (level - x / |theta|) inside, sign(theta) above, 0 below,
+        /// where level is m q + (1 - m) u.
         /// </summary>
         /// <param name="input">x, any shape.</param>
-        /// <param name="threshold">theta, a scalar tensor; |theta| is used.</param>
+        /// <param name="threshold">theta, a tensor broadcastable to x (a scalar per layer or one per neuron); |theta| is used and must be &gt; 0.</param>
         /// <param name="levels">L &gt;= 1.</param>
-        /// <param name="noiseProbability">p in [0, 1).</param>
+        /// <param name="noiseProbability">p in [0, 1): the probability that an entry stays unrounded.</param>
+        /// <exception cref="ArgumentException">L &lt; 1 or p outside [0, 1).</exception>
         public static Tensor NoisyQuantizeClip(Tensor input, Tensor threshold, int levels, double noiseProbability)
         {
             Guard.AtLeast(levels, 1, nameof(levels), "quantization levels L");
             Guard.UnitIntervalOpen(noiseProbability, nameof(noiseProbability));
             using var scope = NewDisposeScope();
             var theta = threshold.abs();
-            var u = (input / theta).clamp_(0.0, 1.0);
-            Tensor step;
+            var u = (input / theta).clamp(0.0, 1.0);
+            Tensor level;
             using (no_grad())
             {
-                step = (u * levels).add_(0.5).floor_().div_(levels).sub_(u);
+                level = (u * levels).add_(0.5).floor_().div_(levels);
                 if (noiseProbability > 0)
                 {
-                    step.mul_(torch.bernoulli(torch.full_like(step, 1.0 - noiseProbability)));
+                    var rounded = torch.bernoulli(torch.full_like(level, 1.0 - noiseProbability)).to_type(ScalarType.Bool);
+                    level = torch.where(rounded, level, u);
                 }
             }
 
-            return ((u + step) * theta).MoveToOuterDisposeScope();
+            // Value: |theta| * level exactly (the second term is u - u = 0); gradient: that of |theta| * u.
+            return (theta * level + theta * (u - u.detach())).MoveToOuterDisposeScope();
         }
     }
 }

@@ -61,21 +61,26 @@ public static class IfNeuron
     }
 
     /// <summary>
-    /// Runs T steps over <paramref name="currents"/> of shape [T, B, ...] from v(0) =
-    /// <paramref name="initialPotential"/>, and returns the theta-weighted outputs [T, B, ...],
-    /// the spike counts [B, ...] in [0, T] and the final potential v(T) [B, ...].
-    /// The identity r = z + (v(0) - v(T)) / T holds for r = mean_t output and z = mean_t I(t).
+    /// Runs T steps of <see cref="Step"/> over <paramref name="currents"/> of shape [T, B, ...] from
+    /// v(0) = <paramref name="initialPotential"/>, and returns the theta-weighted outputs
+    /// x_out(t) = theta * s(t) [T, B, ...], the spike counts sum_t s(t) [B, ...] in [0, T] and the final
+    /// potential v(T) [B, ...], all in the dtype of <paramref name="currents"/>.
+    /// Summing the dynamics gives, for every neuron, r = z + (v(0) - v(T)) / T with r = mean_t x_out(t)
+    /// and z = mean_t I(t) (exact in real arithmetic; up to rounding in floating point).
+    /// The dynamics come only from <see cref="Charge"/>, <see cref="Fire"/> and <see cref="Reset"/>.
+    /// Intended for inference; for backpropagation through time compose <see cref="Step"/> with a
+    /// surrogate spike function instead.
     /// </summary>
-    /// <param name="currents">I(1..T), shape [T, B, ...] with T &gt;= 1.</param>
-    /// <param name="threshold">theta, all entries &gt; 0, broadcastable to [B, ...].</param>
+    /// <param name="currents">I(1..T), shape [T, B, ...] with T &gt;= 1, any finite real values.</param>
+    /// <param name="threshold">theta, all entries finite and &gt; 0, broadcastable to [B, ...] (a scalar per layer or one per neuron).</param>
     /// <param name="initialPotential">v(0), broadcastable to [B, ...]; the paper's default is theta / 2.</param>
-    /// <exception cref="ArgumentException">T &lt; 1, a threshold &lt;= 0, or shapes that do not broadcast.</exception>
+    /// <exception cref="ArgumentException">T &lt; 1, a threshold &lt;= 0 or not finite, or shapes that do not broadcast.</exception>
     public static IfRunResult Run(Tensor currents, Tensor threshold, Tensor initialPotential)
     {
         Guard.Rank(currents, 1, nameof(currents), "[T, B, ...] with T >= 1");
-        Guard.Positive(threshold, nameof(threshold));
         var steps = currents.shape[0];
         Guard.AtLeast(steps, 1, nameof(currents), "time steps T (first dimension)");
+        Guard.Positive(threshold, nameof(threshold));
         var neuronShape = currents.shape[1..];
         Guard.Broadcastable(threshold, neuronShape, nameof(threshold));
         Guard.Broadcastable(initialPotential, neuronShape, nameof(initialPotential));
@@ -88,9 +93,8 @@ public static class IfNeuron
         for (long t = 0; t < steps; t++)
         {
             using var inner = NewDisposeScope();
-            v.add_(currents[t]);
-            var spikes = v.gt(theta).to_type(currents.dtype);
-            v.sub_(spikes * theta);
+            var (spikes, potential) = Step(v, currents[t], theta);
+            v.copy_(potential);
             counts.add_(spikes);
             outputs[t].copy_(spikes * theta);
         }

@@ -1,0 +1,94 @@
+using Snn.Core.Activations;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Snn.Core.Errors;
+
+/// <summary>
+/// The exact split of the ANN-SNN gap of a layer into three terms (PAPER.md):
+/// <code>
+/// r - ReLU(z) = [r - QC_T(z)]          residual-membrane-potential representation error
+///             + [QC_T(z) - clip(z)]    quantization error, |.| &lt;= theta / (2T)
+///             + [clip(z) - ReLU(z)]    clipping error
+/// </code>
+/// with z = (1/T) sum_t I(t) the mean input current, r = (1/T) sum_t theta s(t) the output rate,
+/// QC_T from <see cref="QuantizeClipActivation.Functional.QuantizeClip"/> and clip from
+/// <see cref="ClipActivation.Functional.Clip"/> (one implementation of each equation).
+/// All arithmetic is in float64, without gradients.
+/// </summary>
+public static class ErrorDecomposition
+{
+    /// <summary>The three per-neuron error terms; the caller disposes the result.</summary>
+    /// <param name="meanInput">z, shape [B, ...], finite values.</param>
+    /// <param name="rate">r, the same shape as z.</param>
+    /// <param name="threshold">theta, every entry finite and &gt; 0, broadcastable to z (a scalar or one per neuron).</param>
+    /// <param name="timeSteps">T &gt;= 1, the simulation length (QC uses L = T levels).</param>
+    /// <exception cref="ArgumentException">T &lt; 1, a threshold &lt;= 0, or shapes that do not match.</exception>
+    public static ErrorTerms Decompose(Tensor meanInput, Tensor rate, Tensor threshold, int timeSteps)
+    {
+        Validate(meanInput, rate, threshold, timeSteps);
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        var z = meanInput.to_type(ScalarType.Float64);
+        var r = rate.to_type(ScalarType.Float64);
+        var theta = threshold.to_type(ScalarType.Float64);
+        var quantized = QuantizeClipActivation.Functional.QuantizeClip(z, theta, timeSteps);
+        var clipped = ClipActivation.Functional.Clip(z, theta);
+        var rectified = nn.functional.relu(z);
+        return new ErrorTerms(
+            (r - quantized).MoveToOuterDisposeScope(),
+            (quantized - clipped).MoveToOuterDisposeScope(),
+            (clipped - rectified).MoveToOuterDisposeScope());
+    }
+
+    /// <summary>
+    /// Summarizes one batch of a layer: sums of |e| and e for each term and for r - ReLU(z), counts of
+    /// entries with v(T) &lt; 0 and with v(T) &gt;= theta, and max |r - z - (v(0) - v(T)) / T|.
+    /// Merge the summaries of successive batches with <see cref="LayerErrorSummary.Merge"/>.
+    /// </summary>
+    /// <param name="meanInput">z, shape [B, ...].</param>
+    /// <param name="rate">r, the same shape as z.</param>
+    /// <param name="threshold">theta, every entry finite and &gt; 0, broadcastable to z.</param>
+    /// <param name="timeSteps">T &gt;= 1.</param>
+    /// <param name="initialPotential">v(0), broadcastable to z.</param>
+    /// <param name="finalPotential">v(T), the same shape as z.</param>
+    /// <exception cref="ArgumentException">T &lt; 1, a threshold &lt;= 0, or shapes that do not match.</exception>
+    public static LayerErrorSummary Summarize(
+        Tensor meanInput, Tensor rate, Tensor threshold, int timeSteps, Tensor initialPotential, Tensor finalPotential)
+    {
+        Validate(meanInput, rate, threshold, timeSteps);
+        Guard.Broadcastable(initialPotential, meanInput.shape, nameof(initialPotential));
+        Guard.SameShape(finalPotential, meanInput.shape, nameof(finalPotential));
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        using var terms = Decompose(meanInput, rate, threshold, timeSteps);
+        var z = meanInput.to_type(ScalarType.Float64);
+        var r = rate.to_type(ScalarType.Float64);
+        var theta = threshold.to_type(ScalarType.Float64);
+        var v0 = initialPotential.to_type(ScalarType.Float64);
+        var vT = finalPotential.to_type(ScalarType.Float64);
+        var total = r - nn.functional.relu(z);
+        var deviation = (r - z - (v0 - vT) / timeSteps).abs();
+        var count = meanInput.numel();
+        return new LayerErrorSummary(
+            count,
+            Sums(terms.Residual),
+            Sums(terms.Quantization),
+            Sums(terms.Clipping),
+            Sums(total),
+            vT.lt(0.0).sum().item<long>(),
+            vT.ge(theta).sum().item<long>(),
+            count == 0 ? 0.0 : deviation.max().item<double>());
+    }
+
+    private static ErrorTermSums Sums(Tensor term) =>
+        new(term.abs().sum().item<double>(), term.sum().item<double>());
+
+    private static void Validate(Tensor meanInput, Tensor rate, Tensor threshold, int timeSteps)
+    {
+        Guard.AtLeast(timeSteps, 1, nameof(timeSteps), "time steps T");
+        Guard.SameShape(rate, meanInput.shape, nameof(rate));
+        Guard.Positive(threshold, nameof(threshold));
+        Guard.Broadcastable(threshold, meanInput.shape, nameof(threshold));
+    }
+}
