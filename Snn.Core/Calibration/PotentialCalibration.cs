@@ -39,7 +39,7 @@ public static class PotentialCalibration
             var run = network.Simulate(images, timeSteps, index, record, null, SpikingNetwork.DefaultTimeChunk);
             using var stats = run.Statistics[index]!;
             var target = AnnTargets.For(network, annActivations, images, neuronLayer);
-            var diff = (target - stats.Rate!).sum(0);
+            var diff = (target - stats.Rate!).sum(dim: 0L);
             if (gap is null)
             {
                 gap = diff.MoveToOuterDisposeScope();

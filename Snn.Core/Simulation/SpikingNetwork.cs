@@ -147,7 +147,7 @@ public sealed class SpikingNetwork : IDisposable
                         var source = layer.Inputs[i].Source;
                         if (source != ImageSource)
                         {
-                            inputSum[l][i]!.add_(outputs[source]!.sum(0));
+                            inputSum[l][i]!.add_(outputs[source]!.sum(dim: 0L));
                         }
                     }
 
@@ -186,7 +186,7 @@ public sealed class SpikingNetwork : IDisposable
                     }
                     else
                     {
-                        meanInputSum[l]!.add_(current.sum(0));
+                        meanInputSum[l]!.add_(current.sum(dim: 0L));
                     }
                 }
 
@@ -309,7 +309,7 @@ public sealed class SpikingNetwork : IDisposable
                 continue;
             }
 
-            using var total = sourceCounts.sum(0, keepdim: true);
+            using var total = sourceCounts.sum(dim: 0L, keepdim: true);
             sops += input.Synapse?.ConnectionCount(total) ?? total.sum().to_type(ScalarType.Float64).item<double>();
         }
 
