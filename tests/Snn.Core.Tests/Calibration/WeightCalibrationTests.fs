@@ -23,7 +23,9 @@ let private problem () =
             .Build()
 
     let ann (x: torch.Tensor) =
-        let a1 = torch.nn.functional.linear(x, teacher).clamp(min = (0.0).ToScalar(), max = theta.ToScalar())
+        let a1 =
+            torch.nn.functional.linear(x, teacher).clamp (min = (0.0).ToScalar(), max = theta.ToScalar())
+
         [| a1; torch.zeros (x.shape[0], 5L, dtype = torch.float64) |]
 
     net, ann
@@ -39,7 +41,12 @@ let private heldOutLoss (net: SpikingNetwork) ann (heldOut: torch.Tensor[]) t =
     for x in heldOut do
         use result = net.Run(x, t, SimulationOptions(Record = true))
         let target: torch.Tensor[] = ann x
-        sum <- sum + WeightCalibration.KullbackLeibler(target[0], result.Layers[0].Rate).item<float> () * float x.shape[0]
+
+        sum <-
+            sum
+            + WeightCalibration.KullbackLeibler(target[0], result.Layers[0].Rate).item<float> ()
+              * float x.shape[0]
+
         count <- count + x.shape[0]
 
     sum / float count
@@ -57,12 +64,29 @@ let tests =
               let t = 4
               let before = heldOutLoss net ann heldOut t
               let options = CalibrationOptions(LearningRate = 1e-2, MaxEpochs = 30, Patience = 30)
-              let history = WeightCalibration.CalibrateLayer(net, 0, ann, calibration, heldOut, t, options)
+
+              let history =
+                  WeightCalibration.CalibrateLayer(net, 0, ann, calibration, heldOut, t, options)
+
               let after = heldOutLoss net ann heldOut t
-              Expect.floatClose { absolute = lossTolerance; relative = 0.0 } history.HeldOutLoss[0] before "entry 0 is the loss before training"
+
+              Expect.floatClose
+                  { absolute = lossTolerance
+                    relative = 0.0 }
+                  history.HeldOutLoss[0]
+                  before
+                  "entry 0 is the loss before training"
+
               Expect.isGreaterThan history.BestEpoch 0 "some epoch improved"
               Expect.isLessThan after before "held-out loss is lower"
-              Expect.floatClose { absolute = lossTolerance; relative = 0.0 } after (List.min (List.ofSeq history.HeldOutLoss)) "the kept state has the best held-out loss"
+
+              Expect.floatClose
+                  { absolute = lossTolerance
+                    relative = 0.0 }
+                  after
+                  (List.min (List.ofSeq history.HeldOutLoss))
+                  "the kept state has the best held-out loss"
+
               Expect.isLessThan (Seq.last history.TrainLoss) (Seq.head history.TrainLoss) "training loss went down"
 
           testCase "Phase II passes only the given calibration and held-out batches to the ANN"
@@ -77,7 +101,9 @@ let tests =
                   seen.Add x
                   ann x
 
-              let report = PhaseTwo.Calibrate(net, spy, calibration, heldOut, 2, options = CalibrationOptions(MaxEpochs = 2))
+              let report =
+                  PhaseTwo.Calibrate(net, spy, calibration, heldOut, 2, options = CalibrationOptions(MaxEpochs = 2))
+
               Expect.equal report.Layers.Count 2 "one history per spiking layer"
               let given = Array.append calibration heldOut
               Expect.isNonEmpty seen "the ANN was consulted"

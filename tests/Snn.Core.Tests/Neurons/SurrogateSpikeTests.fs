@@ -15,7 +15,9 @@ let finiteDifferenceTolerance = 1e-6
 let private same (a: torch.Tensor) (b: torch.Tensor) =
     a.shape = b.shape && (a.eq b).all().item<bool> ()
 
-let private config = { FsCheckConfig.defaultConfig with maxTest = 1000 }
+let private config =
+    { FsCheckConfig.defaultConfig with
+        maxTest = 1000 }
 
 /// (v, theta, alpha) with v in [-6, 6], theta in [0.05, 5], alpha in [0.1, 10].
 let private cases =
@@ -42,19 +44,24 @@ let private primitive v theta alpha =
     SurrogateSpike.Primitive(scalar v false, scalar theta false, scalar alpha false).item<float> ()
 
 let private central f (x: float) =
-    (f (x + finiteDifferenceStep) - f (x - finiteDifferenceStep)) / (2.0 * finiteDifferenceStep)
+    (f (x + finiteDifferenceStep) - f (x - finiteDifferenceStep))
+    / (2.0 * finiteDifferenceStep)
 
 [<Tests>]
 let tests =
     testList
         "SurrogateSpike"
-        [ testPropertyWithConfig config "the surrogate's backward in v equals a finite-difference derivative of its forward primitive"
+        [ testPropertyWithConfig
+              config
+              "the surrogate's backward in v equals a finite-difference derivative of its forward primitive"
           <| Prop.forAll cases (fun (v, theta, alpha) ->
               let gv, _, _ = gradients v theta alpha
               let fd = central (fun x -> primitive x theta alpha) v
               abs (gv - fd) < finiteDifferenceTolerance)
 
-          testPropertyWithConfig config "the surrogate's backward in alpha equals a finite-difference derivative of its forward primitive"
+          testPropertyWithConfig
+              config
+              "the surrogate's backward in alpha equals a finite-difference derivative of its forward primitive"
           <| Prop.forAll cases (fun (v, theta, alpha) ->
               let _, _, ga = gradients v theta alpha
               let fd = central (fun a -> primitive v theta a) alpha

@@ -15,7 +15,11 @@ let private same (a: torch.Tensor) (b: torch.Tensor) =
 
 /// (torch seed, T, time chunk): a fresh random network per case.
 let private cases =
-    Gen.map3 (fun seed t chunk -> seed, t, chunk) (Gen.choose (0, System.Int32.MaxValue)) (Gen.choose (1, 9)) (Gen.choose (1, 4))
+    Gen.map3
+        (fun seed t chunk -> seed, t, chunk)
+        (Gen.choose (0, System.Int32.MaxValue))
+        (Gen.choose (1, 9))
+        (Gen.choose (1, 4))
     |> Arb.fromGen
 
 [<Tests>]
@@ -23,8 +27,9 @@ let tests =
     testList
         "NaiveSimulator"
         [ testPropertyWithConfig
-            { FsCheckConfig.defaultConfig with maxTest = 25 }
-            "the naive and the optimized simulator agree on random residual networks"
+              { FsCheckConfig.defaultConfig with
+                  maxTest = 25 }
+              "the naive and the optimized simulator agree on random residual networks"
           <| Prop.forAll cases (fun (seed, t, chunk) ->
               use scope = torch.NewDisposeScope()
               torch.manual_seed (int64 seed) |> ignore

@@ -18,7 +18,7 @@ let private same (a: torch.Tensor) (b: torch.Tensor) =
     a.shape = b.shape && (a.eq b).all().item<bool> ()
 
 let private maxAbs (a: torch.Tensor) (b: torch.Tensor) =
-    use d = (a - b).abs().max()
+    use d = (a - b).abs().max ()
     d.to_type(torch.float64).item<float> ()
 
 [<Tests>]
@@ -36,7 +36,9 @@ let tests =
                   Expect.equal result.Layers.Count net.Layers.Count "one record per layer"
 
                   for stats in result.Layers |> Seq.filter (fun s -> not (isNull s.Rate)) do
-                      let rhs = stats.MeanInput + (stats.InitialPotential - stats.FinalPotential) / float32 t
+                      let rhs =
+                          stats.MeanInput + (stats.InitialPotential - stats.FinalPotential) / float32 t
+
                       let dev = maxAbs stats.Rate rhs
                       Expect.isLessThan dev identityTolerance $"identity at layer {stats.Name}, T = {t}"
 
@@ -57,7 +59,10 @@ let tests =
               let x = images torch.float32 4L
               use result = net.Run(x, t, SimulationOptions(Record = true))
               let current = torch.nn.functional.conv2d (x, w, b, padding = [| 1L; 1L |])
-              let currents = current.unsqueeze(0).expand(Array.append [| int64 t |] current.shape)
+
+              let currents =
+                  current.unsqueeze(0).expand (Array.append [| int64 t |] current.shape)
+
               let reference = IfNeuron.Run(currents, theta, theta / 2.0f)
               let stats = result.Layers[0]
               Expect.isTrue (same stats.SpikeCounts reference.SpikeCounts) "spike counts equal"
@@ -112,8 +117,15 @@ let tests =
               use result = net.Run(images torch.float32 2L, 4, SimulationOptions(Record = true))
               // block1/main: conv 4->4, 3x3, pad 1 on 8x8 from conv1: a spike at (c, i, j) reaches
               // 4 channels x (valid neighbours of (i, j)).
-              let counts = result.Layers[0].SpikeCounts.sum([| 0L; 1L |]) // [8, 8]
-              let neighbours = torch.nn.functional.conv2d (torch.ones (1L, 1L, 8L, 8L), torch.ones (1L, 1L, 3L, 3L), padding = [| 1L; 1L |])
+              let counts = result.Layers[0].SpikeCounts.sum ([| 0L; 1L |]) // [8, 8]
+
+              let neighbours =
+                  torch.nn.functional.conv2d (
+                      torch.ones (1L, 1L, 8L, 8L),
+                      torch.ones (1L, 1L, 3L, 3L),
+                      padding = [| 1L; 1L |]
+                  )
+
               let expected = (counts * neighbours.squeeze ()).sum().item<float32> () * 4.0f
               Expect.floatClose Accuracy.veryHigh (result.Layers[1].SynapticOperations) (float expected) "SOPs"
               // conv1 sees the analog image: MACs = T x B x (4 x 2 x sum of valid neighbours).
@@ -148,5 +160,11 @@ let tests =
               use net = residualNetwork torch.float32
               use x = images torch.float32 2L
               Expect.throwsT<ArgumentException> (fun () -> net.Run(x, 0) |> ignore) "T = 0"
-              Expect.throwsT<ArgumentException> (fun () -> net.Run(torch.zeros (2L, 3L, 8L, 8L), 2) |> ignore) "wrong image shape"
-              Expect.throwsT<ArgumentException> (fun () -> net.Run(x, 2, SimulationOptions(TimeChunk = 0)) |> ignore) "chunk 0" ]
+
+              Expect.throwsT<ArgumentException>
+                  (fun () -> net.Run(torch.zeros (2L, 3L, 8L, 8L), 2) |> ignore)
+                  "wrong image shape"
+
+              Expect.throwsT<ArgumentException>
+                  (fun () -> net.Run(x, 2, SimulationOptions(TimeChunk = 0)) |> ignore)
+                  "chunk 0" ]

@@ -19,7 +19,10 @@ let private rand (dtype: torch.ScalarType) (shape: int64[]) (scale: float) =
 let residualNetwork (dtype: torch.ScalarType) =
     use scope = torch.NewDisposeScope()
     let r = rand dtype
-    let theta1 = torch.rand ([| 4L; 1L; 1L |], dtype = dtype) + torch.tensor (0.5, dtype = dtype)
+
+    let theta1 =
+        torch.rand ([| 4L; 1L; 1L |], dtype = dtype) + torch.tensor (0.5, dtype = dtype)
+
     let scalarTheta (x: float) = torch.tensor (x, dtype = dtype)
 
     SpikingNetworkBuilder(inputShape, dtype)
@@ -40,9 +43,13 @@ let residualNetwork (dtype: torch.ScalarType) =
             Synapse.Conv2d(r [| 6L; 4L; 1L; 1L |] 0.5, null),
             scalarTheta 1.1
         )
-        .Output("fc", Synapse.Linear(r [| classes; 96L |] 0.3, r [| classes |] 0.1, flattenBefore = true, poolBefore = 2L))
+        .Output(
+            "fc",
+            Synapse.Linear(r [| classes; 96L |] 0.3, r [| classes |] 0.1, flattenBefore = true, poolBefore = 2L)
+        )
         .Build()
 
 /// A batch of random images for <see cref="residualNetwork"/>, values around 0.5 +- 1.
 let images (dtype: torch.ScalarType) (batch: int64) =
-    torch.randn (Array.append [| batch |] inputShape, dtype = dtype) + torch.tensor (0.5, dtype = dtype)
+    torch.randn (Array.append [| batch |] inputShape, dtype = dtype)
+    + torch.tensor (0.5, dtype = dtype)
