@@ -1,0 +1,84 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Snn.Core.Simulation;
+
+/// <summary>
+/// One incoming connection of a layer: the spikes of an earlier layer (or the analog image) through a
+/// synapse, or unchanged (an identity shortcut) when <see cref="Synapse"/> is null.
+/// </summary>
+/// <param name="Source">Index of the presynaptic layer in the network, or <see cref="SpikingNetwork.ImageSource"/> (-1) for the analog input image.</param>
+/// <param name="Synapse">The synaptic operation, or null for identity (the source's outputs theta * s(t) are the current).</param>
+public sealed record SpikingInput(int Source, Synapse? Synapse);
+
+/// <summary>
+/// A population of integrate-and-fire neurons (or, for the last layer, a plain accumulator) with its
+/// incoming synapses. At step t its current is I(t) = sum over inputs of Synapse(x_source(t)); the
+/// neurons follow <see cref="Neurons.IfNeuron"/> (charge, fire, soft reset, x_out(t) = theta * s(t))
+/// from v(0) = <see cref="InitialPotential"/>. A layer without a neuron only accumulates: its output is
+/// (1/T) sum_t I(t). The layer owns its synapses, threshold and initial potential.
+/// </summary>
+public sealed class SpikingLayer : IDisposable
+{
+    internal SpikingLayer(string name, IReadOnlyList<SpikingInput> inputs, long[] neuronShape, Tensor? threshold, Tensor? initialPotential)
+    {
+        Name = name;
+        Inputs = inputs;
+        NeuronShape = neuronShape;
+        Threshold = threshold;
+        InitialPotential = initialPotential;
+    }
+
+    /// <summary>The layer's name, e.g. "conv1" or "block1/main".</summary>
+    public string Name { get; }
+
+    /// <summary>The incoming connections; their currents add.</summary>
+    public IReadOnlyList<SpikingInput> Inputs { get; }
+
+    /// <summary>The shape of one sample's neurons: [C, H, W] or [F].</summary>
+    public long[] NeuronShape { get; }
+
+    /// <summary>theta &gt; 0, broadcastable to <see cref="NeuronShape"/> (scalar, per channel [C, 1, 1], or per neuron); null for the output layer.</summary>
+    public Tensor? Threshold { get; }
+
+    /// <summary>v(0), shape <see cref="NeuronShape"/> (default theta / 2); null for the output layer. Phase II changes it in place.</summary>
+    public Tensor? InitialPotential { get; }
+
+    /// <summary>True for integrate-and-fire layers, false for the accumulating output layer.</summary>
+    public bool HasNeuron => Threshold is not null;
+
+    /// <summary>Copies new values into v(0) in place.</summary>
+    /// <param name="initialPotential">New v(0), broadcastable to <see cref="NeuronShape"/>.</param>
+    /// <exception cref="InvalidOperationException">The layer has no neuron.</exception>
+    public void AssignInitialPotential(Tensor initialPotential)
+    {
+        if (InitialPotential is null)
+        {
+            throw new InvalidOperationException($"layer {Name} has no neuron, so no initial potential");
+        }
+
+        Guard.Broadcastable(initialPotential, NeuronShape, nameof(initialPotential));
+        using var noGrad = no_grad();
+        InitialPotential.copy_(initialPotential);
+    }
+
+    /// <summary>A deep copy (synapses, threshold and v(0) copied).</summary>
+    public SpikingLayer Clone()
+    {
+        using var noGrad = no_grad();
+        var inputs = Inputs.Select(i => new SpikingInput(i.Source, i.Synapse?.Clone())).ToArray();
+        return new SpikingLayer(Name, inputs, NeuronShape, Threshold?.clone().DetachFromDisposeScope(), InitialPotential?.clone().DetachFromDisposeScope());
+    }
+
+    /// <summary>Disposes the synapses, threshold and v(0).</summary>
+    public void Dispose()
+    {
+        foreach (var input in Inputs)
+        {
+            input.Synapse?.Dispose();
+        }
+
+        Threshold?.Dispose();
+        InitialPotential?.Dispose();
+    }
+}

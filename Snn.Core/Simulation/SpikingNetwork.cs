@@ -1,0 +1,321 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Snn.Core.Simulation;
+
+/// <summary>
+/// A converted spiking network: layers of integrate-and-fire neurons (soft reset, spikes carry
+/// theta, PAPER.md "Neuron") connected by synapses, ending in an accumulating output layer whose
+/// mean pre-activation over T steps is the network output. Layers may have several inputs whose
+/// currents add (residual blocks). The input image is fed as the same analog current at every step
+/// (direct coding), so its synaptic current is computed once per run.
+/// <para>
+/// The simulation walks time in chunks of <see cref="SimulationOptions.TimeChunk"/> steps: per chunk,
+/// every layer's synapse runs once on the stacked [chunk * B, ...] spikes of its source, then its
+/// neurons scan the chunk step by step in place. Memory depends on the chunk, not on T. The output
+/// layer uses linearity, (1/T) sum_t (W x(t) + b) = W ((1/T) sum_t x(t)) + b, and runs once.
+/// </para>
+/// </summary>
+public sealed class SpikingNetwork : IDisposable
+{
+    /// <summary>The <see cref="SpikingInput.Source"/> index that means the analog input image.</summary>
+    public const int ImageSource = -1;
+
+    /// <summary>The time chunk used when <see cref="SimulationOptions.TimeChunk"/> is null (chosen by measurement, see docs).</summary>
+    public const int DefaultTimeChunk = 1;
+
+    private static int threadsConfigured;
+
+    internal SpikingNetwork(long[] inputShape, IReadOnlyList<SpikingLayer> layers)
+    {
+        if (Interlocked.Exchange(ref threadsConfigured, 1) == 0)
+        {
+            torch.set_num_threads(Environment.ProcessorCount);
+        }
+
+        InputShape = inputShape;
+        Layers = layers;
+        NeuronLayers = Enumerable.Range(0, layers.Count).Where(i => layers[i].HasNeuron).ToArray();
+    }
+
+    /// <summary>The shape of one input image, e.g. [1, 28, 28].</summary>
+    public long[] InputShape { get; }
+
+    /// <summary>The layers in simulation order; every input's source precedes its layer; only the last has no neuron.</summary>
+    public IReadOnlyList<SpikingLayer> Layers { get; }
+
+    /// <summary>Indices (into <see cref="Layers"/>) of the layers with neurons, in order: the layers Phase II calibrates.</summary>
+    public IReadOnlyList<int> NeuronLayers { get; }
+
+    /// <summary>
+    /// Simulates T steps on a batch and returns the mean output over T, [B, classes], and, when
+    /// <see cref="SimulationOptions.Record"/> is set, per-layer statistics.
+    /// </summary>
+    /// <param name="images">The analog input, [B, ...InputShape], B &gt;= 1.</param>
+    /// <param name="timeSteps">T &gt;= 1.</param>
+    /// <param name="options">Chunking and recording; null for defaults.</param>
+    /// <exception cref="ArgumentException">A wrong image shape, T &lt; 1 or a chunk &lt; 1.</exception>
+    public SimulationResult Run(Tensor images, int timeSteps, SimulationOptions? options = null)
+    {
+        options ??= new SimulationOptions();
+        Guard.Rank(images, InputShape.Length + 1, nameof(images), $"[B, {string.Join(", ", InputShape)}]");
+        Guard.SameShape(images, [images.shape[0], .. InputShape], nameof(images));
+        Guard.AtLeast(images.shape[0], 1, nameof(images), "batch size B");
+        Guard.AtLeast(timeSteps, 1, nameof(timeSteps), "time steps T");
+        var chunk = options.TimeChunk ?? DefaultTimeChunk;
+        Guard.AtLeast(chunk, 1, nameof(options), "TimeChunk");
+        var record = options.Record ? Enumerable.Repeat(true, Layers.Count).ToArray() : null;
+        var run = Simulate(images, timeSteps, Layers.Count - 1, record, null, chunk);
+        return new SimulationResult(run.Output!, timeSteps, options.Record ? run.Statistics.Select(s => s!).ToArray() : []);
+    }
+
+    /// <summary>A deep copy (weights, thresholds and v(0) copied), e.g. to compare calibration stages.</summary>
+    public SpikingNetwork Clone() => new(InputShape, Layers.Select(l => l.Clone()).ToArray());
+
+    /// <summary>Disposes every layer.</summary>
+    public void Dispose()
+    {
+        foreach (var layer in Layers)
+        {
+            layer.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// The simulation engine. Runs layers 0..<paramref name="lastLayer"/>; records statistics of
+    /// layers with <paramref name="record"/>[l]; returns the full output trains [T, B, ...] of layers
+    /// with <paramref name="capture"/>[l]. Every returned tensor is moved to the caller's scope.
+    /// </summary>
+    internal EngineOutput Simulate(Tensor images, int timeSteps, int lastLayer, bool[]? record, bool[]? capture, int chunk)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var n = lastLayer + 1;
+        var batch = images.shape[0];
+        var dtype = images.dtype;
+        var imageCurrent = new Tensor?[n];
+        var potential = new Tensor?[n];
+        var theta = new Tensor?[n];
+        var inputSum = new Tensor?[n][];
+        var meanInputSum = new Tensor?[n];
+        var counts = new Tensor?[n];
+        var captured = new List<Tensor>?[n];
+        for (var l = 0; l < n; l++)
+        {
+            var layer = Layers[l];
+            Tensor? current = null;
+            foreach (var input in layer.Inputs.Where(i => i.Source == ImageSource))
+            {
+                var c = input.Synapse is null ? images : input.Synapse.Forward(images);
+                current = current is null ? c : current + c;
+            }
+
+            imageCurrent[l] = current;
+            if (layer.HasNeuron)
+            {
+                theta[l] = layer.Threshold!.to_type(dtype);
+                potential[l] = layer.InitialPotential!.to_type(dtype).expand([batch, .. layer.NeuronShape]).clone();
+                if (record?[l] == true)
+                {
+                    meanInputSum[l] = torch.zeros([batch, .. layer.NeuronShape], dtype);
+                    counts[l] = torch.zeros([batch, .. layer.NeuronShape], dtype);
+                }
+            }
+            else
+            {
+                inputSum[l] = layer.Inputs.Select(i => i.Source == ImageSource ? null : (Tensor?)torch.zeros([batch, .. Layers[i.Source].NeuronShape], dtype)).ToArray();
+            }
+
+            if (capture?[l] == true)
+            {
+                captured[l] = [];
+            }
+        }
+
+        for (var t0 = 0; t0 < timeSteps; t0 += chunk)
+        {
+            var steps = Math.Min(chunk, timeSteps - t0);
+            using var chunkScope = NewDisposeScope();
+            var outputs = new Tensor?[n];
+            for (var l = 0; l < n; l++)
+            {
+                var layer = Layers[l];
+                if (!layer.HasNeuron)
+                {
+                    for (var i = 0; i < layer.Inputs.Count; i++)
+                    {
+                        var source = layer.Inputs[i].Source;
+                        if (source != ImageSource)
+                        {
+                            inputSum[l][i]!.add_(outputs[source]!.sum(dim: 0L));
+                        }
+                    }
+
+                    continue;
+                }
+
+                var current = SpikeCurrent(layer, outputs, steps, batch);
+                if (current is not null && imageCurrent[l] is not null)
+                {
+                    current.add_(imageCurrent[l]!);
+                }
+
+                var output = torch.empty([steps, batch, .. layer.NeuronShape], dtype);
+                var v = potential[l]!;
+                var th = theta[l]!;
+                var recording = record?[l] == true;
+                for (var k = 0; k < steps; k++)
+                {
+                    using var stepScope = NewDisposeScope();
+                    v.add_(current is null ? imageCurrent[l]! : current[k]);
+                    var spikes = v.gt(th);
+                    var o = output[k];
+                    o.copy_(spikes).mul_(th);
+                    v.sub_(o);
+                    if (recording)
+                    {
+                        counts[l]!.add_(spikes.to_type(dtype));
+                    }
+                }
+
+                if (recording)
+                {
+                    if (current is null)
+                    {
+                        meanInputSum[l]!.add_(imageCurrent[l]!, steps);
+                    }
+                    else
+                    {
+                        meanInputSum[l]!.add_(current.sum(dim: 0L));
+                    }
+                }
+
+                if (captured[l] is not null)
+                {
+                    captured[l]!.Add(output.MoveToOuterDisposeScope());
+                }
+
+                outputs[l] = output;
+            }
+        }
+
+        var statistics = new LayerStatistics?[n];
+        Tensor? networkOutput = null;
+        var last = Layers[n - 1];
+        if (!last.HasNeuron)
+        {
+            Tensor? sum = imageCurrent[n - 1];
+            for (var i = 0; i < last.Inputs.Count; i++)
+            {
+                var input = last.Inputs[i];
+                if (input.Source == ImageSource)
+                {
+                    continue;
+                }
+
+                var mean = inputSum[n - 1][i]!.div(timeSteps);
+                var c = input.Synapse is null ? mean : input.Synapse.Forward(mean);
+                sum = sum is null ? c : sum + c;
+            }
+
+            networkOutput = sum!.MoveToOuterDisposeScope();
+        }
+
+        for (var l = 0; l < n; l++)
+        {
+            if (record?[l] != true)
+            {
+                continue;
+            }
+
+            var layer = Layers[l];
+            var (sops, macs) = Operations(layer, images, counts, timeSteps);
+            if (layer.HasNeuron)
+            {
+                var spikeCounts = counts[l]!;
+                statistics[l] = new LayerStatistics(
+                    layer.Name,
+                    meanInputSum[l]!.div(timeSteps).MoveToOuterDisposeScope(),
+                    (spikeCounts * theta[l]!).div_(timeSteps).MoveToOuterDisposeScope(),
+                    spikeCounts.MoveToOuterDisposeScope(),
+                    layer.InitialPotential!.to_type(dtype).clone().MoveToOuterDisposeScope(),
+                    potential[l]!.MoveToOuterDisposeScope(),
+                    theta[l]!.clone().MoveToOuterDisposeScope(),
+                    sops,
+                    macs);
+            }
+            else
+            {
+                statistics[l] = new LayerStatistics(layer.Name, networkOutput!.clone().MoveToOuterDisposeScope(), null, null, null, null, null, sops, macs);
+            }
+        }
+
+        var trains = new Tensor?[n];
+        for (var l = 0; l < n; l++)
+        {
+            if (captured[l] is { } parts)
+            {
+                trains[l] = (parts.Count == 1 ? parts[0] : torch.cat(parts, 0)).MoveToOuterDisposeScope();
+            }
+        }
+
+        return new EngineOutput(networkOutput, statistics, trains);
+    }
+
+    private static Tensor? SpikeCurrent(SpikingLayer layer, Tensor?[] outputs, int steps, long batch)
+    {
+        Tensor? current = null;
+        foreach (var input in layer.Inputs)
+        {
+            if (input.Source == ImageSource)
+            {
+                continue;
+            }
+
+            var x = outputs[input.Source]!;
+            Tensor c;
+            if (input.Synapse is null)
+            {
+                c = current is null ? x.clone() : x;
+            }
+            else
+            {
+                c = input.Synapse.Forward(x.flatten(0, 1)).unflatten(0, [steps, batch]);
+            }
+
+            current = current is null ? c : current.add_(c);
+        }
+
+        return current;
+    }
+
+    private (double Sops, double Macs) Operations(SpikingLayer layer, Tensor images, Tensor?[] counts, int timeSteps)
+    {
+        double sops = 0, macs = 0;
+        foreach (var input in layer.Inputs)
+        {
+            if (input.Source == ImageSource)
+            {
+                using var ones = torch.ones([1, .. InputShape], images.dtype);
+                var perImage = input.Synapse?.ConnectionCount(ones) ?? ones.numel();
+                macs += perImage * images.shape[0] * timeSteps;
+                continue;
+            }
+
+            var sourceCounts = counts[input.Source];
+            if (sourceCounts is null)
+            {
+                sops = double.NaN;
+                continue;
+            }
+
+            using var total = sourceCounts.sum(dim: 0L, keepdim: true);
+            sops += input.Synapse?.ConnectionCount(total) ?? total.sum().to_type(ScalarType.Float64).item<double>();
+        }
+
+        return (sops, macs);
+    }
+}
+
+/// <summary>What <see cref="SpikingNetwork.Simulate"/> returns: the output (when the last layer ran), statistics and captured trains per layer.</summary>
+internal sealed record EngineOutput(Tensor? Output, LayerStatistics?[] Statistics, Tensor?[] Trains);

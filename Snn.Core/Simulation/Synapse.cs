@@ -1,0 +1,184 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Snn.Core.Simulation;
+
+/// <summary>The linear operation of a synapse.</summary>
+public enum SynapseKind
+{
+    /// <summary>2-D convolution, weight [C_out, C_in, k_h, k_w], input [B, C_in, H, W].</summary>
+    Conv2d,
+
+    /// <summary>Fully connected, weight [F_out, F_in], input [B, F_in] (or flattened to it).</summary>
+    Linear,
+}
+
+/// <summary>
+/// A synaptic operation I = W P(x) + b: an optional average pooling P (kernel = stride = k, applied
+/// first, as an ANN's avgpool before the layer), an optional flatten, then a convolution or a linear
+/// map with weight W and bias b. Every step is linear in x, so a spike train's mean current is the
+/// synapse applied to the mean input. The synapse owns copies of its weight and bias.
+/// </summary>
+public sealed class Synapse : IDisposable
+{
+    private Synapse(SynapseKind kind, Tensor weight, Tensor? bias, long stride, long padding, long poolBefore, bool flattenBefore)
+    {
+        Kind = kind;
+        Weight = weight.detach().clone().DetachFromDisposeScope();
+        Bias = bias?.detach().clone().DetachFromDisposeScope();
+        Stride = stride;
+        Padding = padding;
+        PoolBefore = poolBefore;
+        FlattenBefore = flattenBefore;
+    }
+
+    /// <summary>The operation: convolution or linear.</summary>
+    public SynapseKind Kind { get; }
+
+    /// <summary>W: [C_out, C_in, k, k] for a convolution, [F_out, F_in] for a linear map.</summary>
+    public Tensor Weight { get; }
+
+    /// <summary>b: [C_out] or [F_out], or null for no bias.</summary>
+    public Tensor? Bias { get; }
+
+    /// <summary>Convolution stride, &gt;= 1 (1 for linear).</summary>
+    public long Stride { get; }
+
+    /// <summary>Convolution zero padding, &gt;= 0 (0 for linear).</summary>
+    public long Padding { get; }
+
+    /// <summary>Average-pooling kernel (= stride) applied before the operation; 1 means no pooling.</summary>
+    public long PoolBefore { get; }
+
+    /// <summary>Whether the input is flattened to [B, F] (after pooling) before a linear map.</summary>
+    public bool FlattenBefore { get; }
+
+    /// <summary>The number of output channels or features: C_out or F_out.</summary>
+    public long OutputChannels => Weight.shape[0];
+
+    /// <summary>
+    /// A convolution synapse I = conv(P_k(x), W, stride, padding) + b.
+    /// </summary>
+    /// <param name="weight">W, shape [C_out, C_in, k_h, k_w], floating dtype.</param>
+    /// <param name="bias">b, shape [C_out], or null.</param>
+    /// <param name="stride">Convolution stride, &gt;= 1.</param>
+    /// <param name="padding">Zero padding, &gt;= 0.</param>
+    /// <param name="poolBefore">Average-pooling kernel and stride applied first, &gt;= 1 (1 = none).</param>
+    /// <exception cref="ArgumentException">A shape or a value out of its range.</exception>
+    public static Synapse Conv2d(Tensor weight, Tensor? bias, long stride = 1, long padding = 0, long poolBefore = 1)
+    {
+        if (weight.dim() != 4)
+        {
+            throw new ArgumentException(
+                $"weight has shape [{string.Join(", ", weight.shape)}]: expected [C_out, C_in, k_h, k_w]", nameof(weight));
+        }
+
+        if (bias is not null)
+        {
+            Guard.SameShape(bias, [weight.shape[0]], nameof(bias));
+        }
+
+        Guard.AtLeast(stride, 1, nameof(stride), "convolution stride");
+        Guard.AtLeast(padding, 0, nameof(padding), "zero padding");
+        Guard.AtLeast(poolBefore, 1, nameof(poolBefore), "average-pooling kernel");
+        return new Synapse(SynapseKind.Conv2d, weight, bias, stride, padding, poolBefore, false);
+    }
+
+    /// <summary>A linear synapse I = W flatten(P_k(x)) + b.</summary>
+    /// <param name="weight">W, shape [F_out, F_in], floating dtype.</param>
+    /// <param name="bias">b, shape [F_out], or null.</param>
+    /// <param name="flattenBefore">Flatten [B, ...] to [B, F_in] first (after pooling).</param>
+    /// <param name="poolBefore">Average-pooling kernel and stride applied first, &gt;= 1 (1 = none; needs a [B, C, H, W] input).</param>
+    /// <exception cref="ArgumentException">A shape or a value out of its range.</exception>
+    public static Synapse Linear(Tensor weight, Tensor? bias, bool flattenBefore = false, long poolBefore = 1)
+    {
+        if (weight.dim() != 2)
+        {
+            throw new ArgumentException(
+                $"weight has shape [{string.Join(", ", weight.shape)}]: expected [F_out, F_in]", nameof(weight));
+        }
+
+        if (bias is not null)
+        {
+            Guard.SameShape(bias, [weight.shape[0]], nameof(bias));
+        }
+
+        Guard.AtLeast(poolBefore, 1, nameof(poolBefore), "average-pooling kernel");
+        return new Synapse(SynapseKind.Linear, weight, bias, 1, 0, poolBefore, flattenBefore);
+    }
+
+    /// <summary>I = W P(x) + b with this synapse's own weight and bias, for x of shape [B, ...].</summary>
+    /// <param name="input">x, [B, C_in, H, W] or [B, F_in] (or anything flattening to it).</param>
+    public Tensor Forward(Tensor input) => Apply(input, Weight, Bias);
+
+    /// <summary>
+    /// I = W' P(x) + b' with the given weight and bias in place of the synapse's own (same shapes):
+    /// used by weight calibration to differentiate with respect to trainable copies.
+    /// </summary>
+    /// <param name="input">x, [B, ...].</param>
+    /// <param name="weight">W', same shape as <see cref="Weight"/>.</param>
+    /// <param name="bias">b', same shape as <see cref="Bias"/>, or null.</param>
+    public Tensor Apply(Tensor input, Tensor weight, Tensor? bias) => Apply(input, weight, bias, PoolBefore);
+
+    /// <summary>
+    /// The number of synaptic events caused by an input of event counts n [B, ...] (spikes per
+    /// presynaptic neuron): sum over outputs of (1 * S(n)), the synapse applied with every weight
+    /// set to 1, no bias, and sum pooling. Each spike counts once per postsynaptic neuron it reaches,
+    /// so zero padding and pooling borders are exact. With n = 1 everywhere it is the MAC count of one
+    /// dense pass of the layer.
+    /// </summary>
+    /// <param name="inputCounts">n &gt;= 0, shape [B, ...] accepted by <see cref="Forward"/>.</param>
+    public double ConnectionCount(Tensor inputCounts)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var ones = torch.ones_like(Weight).to_type(inputCounts.dtype);
+        var events = Apply(inputCounts, ones, null, PoolBefore, sumPool: true);
+        return events.sum().to_type(ScalarType.Float64).item<double>();
+    }
+
+    /// <summary>Copies new values into the weight and bias in place (shapes must match).</summary>
+    /// <param name="weight">New W, same shape as <see cref="Weight"/>.</param>
+    /// <param name="bias">New b, same shape as <see cref="Bias"/>; ignored when the synapse has no bias.</param>
+    public void Assign(Tensor weight, Tensor? bias)
+    {
+        Guard.SameShape(weight, Weight.shape, nameof(weight));
+        using var noGrad = no_grad();
+        Weight.copy_(weight);
+        if (Bias is not null && bias is not null)
+        {
+            Guard.SameShape(bias, Bias.shape, nameof(bias));
+            Bias.copy_(bias);
+        }
+    }
+
+    /// <summary>A deep copy with its own weight and bias.</summary>
+    public Synapse Clone() => new(Kind, Weight, Bias, Stride, Padding, PoolBefore, FlattenBefore);
+
+    /// <summary>Disposes the weight and bias.</summary>
+    public void Dispose()
+    {
+        Weight.Dispose();
+        Bias?.Dispose();
+    }
+
+    private Tensor Apply(Tensor input, Tensor weight, Tensor? bias, long pool, bool sumPool = false)
+    {
+        using var scope = NewDisposeScope();
+        var x = input;
+        if (pool > 1)
+        {
+            x = nn.functional.avg_pool2d(x, pool, pool, divisor_override: sumPool ? 1 : null);
+        }
+
+        if (FlattenBefore)
+        {
+            x = x.flatten(1);
+        }
+
+        var y = Kind == SynapseKind.Conv2d
+            ? nn.functional.conv2d(x, weight, bias, strides: [Stride, Stride], padding: [Padding, Padding])
+            : nn.functional.linear(x, weight, bias);
+        return y.MoveToOuterDisposeScope();
+    }
+}

@@ -1,0 +1,48 @@
+module Snn.Core.Tests.Simulation.NaiveSimulatorTests
+
+open Expecto
+open FsCheck.FSharp
+open TorchSharp
+open Snn.Core.Simulation
+open Snn.Core.Tests.Simulation.TestNetworks
+
+/// Largest allowed output gap between the naive and the optimized simulator in float64.
+let agreementTolerance = 1e-9
+
+/// Exact equality of two tensors: same shape and every entry equal.
+let private same (a: torch.Tensor) (b: torch.Tensor) =
+    a.shape = b.shape && (a.eq b).all().item<bool> ()
+
+/// (torch seed, T, time chunk): a fresh random network per case.
+let private cases =
+    Gen.map3
+        (fun seed t chunk -> seed, t, chunk)
+        (Gen.choose (0, System.Int32.MaxValue))
+        (Gen.choose (1, 9))
+        (Gen.choose (1, 4))
+    |> Arb.fromGen
+
+[<Tests>]
+let tests =
+    testList
+        "NaiveSimulator"
+        [ testPropertyWithConfig
+              { FsCheckConfig.defaultConfig with
+                  maxTest = 25 }
+              "the naive and the optimized simulator agree on random residual networks"
+          <| Prop.forAll cases (fun (seed, t, chunk) ->
+              use scope = torch.NewDisposeScope()
+              torch.manual_seed (int64 seed) |> ignore
+              use net = residualNetwork torch.float64
+              let x = images torch.float64 4L
+              let naive = NaiveSimulator.Run(net, x, t)
+              use fast = net.Run(x, t, SimulationOptions(TimeChunk = chunk))
+              let gap = (naive - fast.Output).abs().max().item<float> ()
+              let samePredictions = same (naive.argmax (1L)) (fast.Output.argmax (1L))
+              gap < agreementTolerance && samePredictions)
+
+          testCase "the naive simulator rejects T = 0"
+          <| fun () ->
+              use net = residualNetwork torch.float32
+              use x = images torch.float32 1L
+              Expect.throwsT<System.ArgumentException> (fun () -> NaiveSimulator.Run(net, x, 0) |> ignore) "T = 0" ]

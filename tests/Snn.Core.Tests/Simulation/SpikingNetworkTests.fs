@@ -1,0 +1,174 @@
+module Snn.Core.Tests.Simulation.SpikingNetworkTests
+
+open System
+open Expecto
+open TorchSharp
+open Snn.Core.Neurons
+open Snn.Core.Simulation
+open Snn.Core.Tests.Simulation.TestNetworks
+
+/// Largest allowed |r - z - (v(0) - v(T)) / T| in float32 (accumulated rounding of T additions).
+let identityTolerance = 1e-4
+
+/// Largest allowed gap between two float64 computations of the same sums in different orders.
+let float64Tolerance = 1e-9
+
+/// Exact equality of two tensors: same shape and every entry equal.
+let private same (a: torch.Tensor) (b: torch.Tensor) =
+    a.shape = b.shape && (a.eq b).all().item<bool> ()
+
+let private maxAbs (a: torch.Tensor) (b: torch.Tensor) =
+    use d = (a - b).abs().max ()
+    d.to_type(torch.float64).item<float> ()
+
+/// Tensor.TotalCount is process-wide, so this test runs alone, after the parallel tests.
+let private leakTest =
+    testCase "the number of live tensors is stable over many runs"
+    <| fun () ->
+        use net = residualNetwork torch.float32
+        use x = images torch.float32 4L
+
+        let runOnce () =
+            use result = net.Run(x, 3, SimulationOptions(Record = true, TimeChunk = 2))
+            ()
+
+        for _ in 1..3 do
+            runOnce ()
+
+        GC.Collect()
+        GC.WaitForPendingFinalizers()
+        let before = torch.Tensor.TotalCount
+
+        for _ in 1..30 do
+            runOnce ()
+
+        GC.Collect()
+        GC.WaitForPendingFinalizers()
+        Expect.equal torch.Tensor.TotalCount before "no tensor escapes a run"
+
+[<Tests>]
+let tests =
+    testList
+        "SpikingNetwork"
+        [ testCase "the identity r = z + (v0 - vT)/T holds per layer from the recorded statistics"
+          <| fun () ->
+              use scope = torch.NewDisposeScope()
+              use net = residualNetwork torch.float32
+              let x = images torch.float32 6L
+
+              for t in [ 1; 3; 8 ] do
+                  use result = net.Run(x, t, SimulationOptions(Record = true))
+                  Expect.equal result.Layers.Count net.Layers.Count "one record per layer"
+
+                  for stats in result.Layers |> Seq.filter (fun s -> not (isNull s.Rate)) do
+                      let rhs =
+                          stats.MeanInput + (stats.InitialPotential - stats.FinalPotential) / float32 t
+
+                      let dev = maxAbs stats.Rate rhs
+                      Expect.isLessThan dev identityTolerance $"identity at layer {stats.Name}, T = {t}"
+
+          testCase "a one-layer network's neurons equal IfNeuron.Run on the repeated input current"
+          <| fun () ->
+              use scope = torch.NewDisposeScope()
+              let t = 7
+              let w = torch.randn ([| 3L; 2L; 3L; 3L |]) * 0.6f
+              let b = torch.randn ([| 3L |]) * 0.2f
+              let theta = torch.tensor (0.8f)
+
+              use net =
+                  SpikingNetworkBuilder(inputShape)
+                      .Layer("conv", Synapse.Conv2d(w, b, padding = 1L), theta)
+                      .Output("fc", Synapse.Linear(torch.randn ([| 2L; 192L |]), null, flattenBefore = true))
+                      .Build()
+
+              let x = images torch.float32 4L
+              use result = net.Run(x, t, SimulationOptions(Record = true))
+              let current = torch.nn.functional.conv2d (x, w, b, padding = [| 1L; 1L |])
+
+              let currents =
+                  current.unsqueeze(0).expand (Array.append [| int64 t |] current.shape)
+
+              let reference = IfNeuron.Run(currents, theta, theta / 2.0f)
+              let stats = result.Layers[0]
+              Expect.isTrue (same stats.SpikeCounts reference.SpikeCounts) "spike counts equal"
+              Expect.isTrue (same stats.FinalPotential reference.FinalPotential) "v(T) equal"
+              Expect.isLessThan (maxAbs stats.Rate (reference.Outputs.mean [| 0L |])) 1e-6 "rates equal"
+
+          testCase "a network whose weights are all zero outputs its last bias only"
+          <| fun () ->
+              use scope = torch.NewDisposeScope()
+              let bias = torch.randn ([| 4L |])
+
+              use net =
+                  SpikingNetworkBuilder([| 6L |])
+                      .Layer("fc1", Synapse.Linear(torch.zeros (5L, 6L), torch.zeros (5L)), 1.0)
+                      .Layer("fc2", Synapse.Linear(torch.zeros (3L, 5L), torch.zeros (3L)), 1.0)
+                      .Output("fc3", Synapse.Linear(torch.zeros (4L, 3L), bias))
+                      .Build()
+
+              use result = net.Run(torch.randn ([| 9L; 6L |]), 5)
+              Expect.isTrue (same result.Output (bias.expand ([| 9L; 4L |]))) "output = bias"
+
+          testCase "the output has shape [B, classes] for every T"
+          <| fun () ->
+              use scope = torch.NewDisposeScope()
+              use net = residualNetwork torch.float32
+
+              for t in [ 1; 2; 5 ] do
+                  use result = net.Run(images torch.float32 3L, t)
+                  Expect.equal result.Output.shape [| 3L; classes |] $"shape at T = {t}"
+                  Expect.equal result.TimeSteps t "T recorded"
+
+          testCase "every time chunk gives the same spikes and outputs"
+          <| fun () ->
+              use scope = torch.NewDisposeScope()
+              use net = residualNetwork torch.float64
+              let x = images torch.float64 5L
+              use one = net.Run(x, 7, SimulationOptions(TimeChunk = 1, Record = true))
+
+              for chunk in [ 2; 3; 7; 10 ] do
+                  use other = net.Run(x, 7, SimulationOptions(TimeChunk = chunk, Record = true))
+                  Expect.isLessThan (maxAbs one.Output other.Output) float64Tolerance $"outputs, chunk {chunk}"
+
+                  for l in 0 .. net.Layers.Count - 2 do
+                      Expect.isTrue
+                          (same one.Layers[l].SpikeCounts other.Layers[l].SpikeCounts)
+                          $"spike counts of {net.Layers[l].Name}, chunk {chunk}"
+
+          testCase "the synaptic operations of a layer equal its fan-out times the spikes it receives"
+          <| fun () ->
+              use scope = torch.NewDisposeScope()
+              use net = residualNetwork torch.float32
+              use result = net.Run(images torch.float32 2L, 4, SimulationOptions(Record = true))
+              // block1/main: conv 4->4, 3x3, pad 1 on 8x8 from conv1: a spike at (c, i, j) reaches
+              // 4 channels x (valid neighbours of (i, j)).
+              let counts = result.Layers[0].SpikeCounts.sum ([| 0L; 1L |]) // [8, 8]
+
+              let neighbours =
+                  torch.nn.functional.conv2d (
+                      torch.ones (1L, 1L, 8L, 8L),
+                      torch.ones (1L, 1L, 3L, 3L),
+                      padding = [| 1L; 1L |]
+                  )
+
+              let expected = (counts * neighbours.squeeze ()).sum().item<float32> () * 4.0f
+              Expect.floatClose Accuracy.veryHigh (result.Layers[1].SynapticOperations) (float expected) "SOPs"
+              // conv1 sees the analog image: MACs = T x B x (4 x 2 x sum of valid neighbours).
+              let macs = 4.0 * 2.0 * 2.0 * 4.0 * float (neighbours.sum().item<float32> ())
+              Expect.floatClose Accuracy.veryHigh (result.Layers[0].AnalogOperations) macs "MACs"
+
+          testSequenced leakTest
+
+          testCase "invalid arguments name the parameter"
+          <| fun () ->
+              use net = residualNetwork torch.float32
+              use x = images torch.float32 2L
+              Expect.throwsT<ArgumentException> (fun () -> net.Run(x, 0) |> ignore) "T = 0"
+
+              Expect.throwsT<ArgumentException>
+                  (fun () -> net.Run(torch.zeros (2L, 3L, 8L, 8L), 2) |> ignore)
+                  "wrong image shape"
+
+              Expect.throwsT<ArgumentException>
+                  (fun () -> net.Run(x, 2, SimulationOptions(TimeChunk = 0)) |> ignore)
+                  "chunk 0" ]

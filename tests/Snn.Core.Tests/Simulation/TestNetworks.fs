@@ -1,0 +1,55 @@
+/// Small random spiking networks shared by the simulation and calibration tests.
+module Snn.Core.Tests.Simulation.TestNetworks
+
+open TorchSharp
+open Snn.Core.Simulation
+
+/// Input shape of the small convolutional test network.
+let inputShape = [| 2L; 8L; 8L |]
+
+/// Number of classes of the test networks.
+let classes = 5L
+
+let private rand (dtype: torch.ScalarType) (shape: int64[]) (scale: float) =
+    torch.randn (shape, dtype = dtype) * torch.tensor (scale, dtype = dtype)
+
+/// conv(2->4, pad 1) IF (per-channel theta) -> residual block (conv 4->4 IF, conv 4->4 + identity, IF)
+/// -> residual block with a 1x1 projection shortcut (4->6) -> avgpool 2, flatten, linear(96 -> 5).
+/// Weights are random, scaled so that layers fire at moderate rates.
+let residualNetwork (dtype: torch.ScalarType) =
+    use scope = torch.NewDisposeScope()
+    let r = rand dtype
+
+    let theta1 =
+        torch.rand ([| 4L; 1L; 1L |], dtype = dtype) + torch.tensor (0.5, dtype = dtype)
+
+    let scalarTheta (x: float) = torch.tensor (x, dtype = dtype)
+
+    SpikingNetworkBuilder(inputShape, dtype)
+        .Layer("conv1", Synapse.Conv2d(r [| 4L; 2L; 3L; 3L |] 0.5, r [| 4L |] 0.2, padding = 1L), theta1)
+        .ResidualBlock(
+            "block1",
+            Synapse.Conv2d(r [| 4L; 4L; 3L; 3L |] 0.4, r [| 4L |] 0.1, padding = 1L),
+            scalarTheta 1.0,
+            Synapse.Conv2d(r [| 4L; 4L; 3L; 3L |] 0.3, r [| 4L |] 0.1, padding = 1L),
+            null,
+            scalarTheta 1.2
+        )
+        .ResidualBlock(
+            "block2",
+            Synapse.Conv2d(r [| 6L; 4L; 3L; 3L |] 0.4, r [| 6L |] 0.1, padding = 1L),
+            scalarTheta 0.9,
+            Synapse.Conv2d(r [| 6L; 6L; 3L; 3L |] 0.3, r [| 6L |] 0.1, padding = 1L),
+            Synapse.Conv2d(r [| 6L; 4L; 1L; 1L |] 0.5, null),
+            scalarTheta 1.1
+        )
+        .Output(
+            "fc",
+            Synapse.Linear(r [| classes; 96L |] 0.3, r [| classes |] 0.1, flattenBefore = true, poolBefore = 2L)
+        )
+        .Build()
+
+/// A batch of random images for <see cref="residualNetwork"/>, values around 0.5 +- 1.
+let images (dtype: torch.ScalarType) (batch: int64) =
+    torch.randn (Array.append [| batch |] inputShape, dtype = dtype)
+    + torch.tensor (0.5, dtype = dtype)
