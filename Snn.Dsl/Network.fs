@@ -128,6 +128,16 @@ type Problem =
     | OutputNotLinear of last: string
     /// An identity shortcut needs the block to keep its shape.
     | ResidualShapeMismatch of input: Shape * output: Shape
+    /// Conversion: a spiking neuron cannot take a max over spike trains.
+    | MaxPoolNotConvertible
+    /// Conversion: batch norm must be folded into the weights first.
+    | BatchNormNotFolded
+    /// Conversion: the activation has no threshold to become the neuron's (ReLU).
+    | NoThreshold of activation: string
+    /// Conversion: only non-overlapping, unpadded average pooling folds into the next synapse.
+    | PoolNotFoldable of kernel: int * stride: int * padding: int
+    /// Conversion: a pooling or flatten with no weighted layer after it to fold into.
+    | NothingToFoldInto
 
 /// One validation error: the layer (index into `Layers`, None for the network as a whole),
 /// the layer's description and the problem.
@@ -163,6 +173,14 @@ type ValidationError =
             | OutputNotLinear l -> $"the network must end in a linear output layer, but ends in %s{l}"
             | ResidualShapeMismatch(i, o) ->
                 $"identity shortcut needs equal shapes, but the block maps %O{i} to %O{o}: use a projection"
+            | MaxPoolNotConvertible ->
+                "max pooling cannot be converted to spikes: use average pooling (avgPool), or convert with ReplaceMaxPool = true to replace it by average pooling of the same window"
+            | BatchNormNotFolded -> "batch norm is not folded: run foldBatchNorm (Fold.foldBatchNorm) before converting"
+            | NoThreshold a ->
+                $"the activation is %s{a}, which has no threshold: convert a network trained with Clip or QC activations"
+            | PoolNotFoldable(k, s, p) ->
+                $"average pooling %d{k}x%d{k} with stride %d{s} and padding %d{p} cannot be folded into the next synapse: expected stride = kernel and padding 0"
+            | NothingToFoldInto -> "pooling or flatten must be followed by a conv or linear layer to fold into"
 
         $"%s{where}: %s{what}"
 

@@ -1,0 +1,214 @@
+/// Conversion of a trained, batch-norm-folded Clip / QC network into a spiking network
+/// (PAPER.md): every activation becomes integrate-and-fire neurons whose threshold is the
+/// learned |theta|, with v(0) = theta / 2 by default; average pooling and flatten fold into the
+/// next synapse; the last linear layer accumulates; a residual block's two paths add their
+/// currents into the block's output neuron.
+namespace Snn.Dsl
+
+open System
+open TorchSharp
+open Snn.Core.Activations
+open Snn.Core.Simulation
+
+/// How to convert.
+type ConversionOptions =
+    {
+        /// Replace max pooling by average pooling of the same window instead of refusing it.
+        ReplaceMaxPool: bool
+        /// v(0) = share * theta; the paper's half shift is 0.5.
+        InitialPotentialShare: float
+    }
+
+    static member Default =
+        { ReplaceMaxPool = false
+          InitialPotentialShare = 0.5 }
+
+module Convert =
+
+    let private thresholdOf (l: CompiledLayer) =
+        match l.Module with
+        | :? ClipActivation as c -> Some c.EffectiveThreshold
+        | :? QuantizeClipActivation as q -> Some q.EffectiveThreshold
+        | _ -> None
+
+    let private weights (m: torch.nn.Module<torch.Tensor, torch.Tensor>) =
+        match m with
+        | :? Modules.Conv2d as c -> c.weight.detach (), (Option.ofObj c.bias |> Option.map (fun b -> b.detach ()))
+        | :? Modules.Linear as l -> l.weight.detach (), (Option.ofObj l.bias |> Option.map (fun b -> b.detach ()))
+        | other -> invalidArg "m" $"expected a Conv2d or Linear module, got %s{other.GetType().Name}"
+
+    let private synapse (l: CompiledLayer) (pool: int) (flatten: bool) =
+        let w, b = weights l.Module
+        let bias = b |> Option.toObj
+
+        match l.Layer with
+        | Conv c -> Synapse.Conv2d(w, bias, int64 c.Stride, int64 c.Padding, int64 pool)
+        | Linear _ -> Synapse.Linear(w, bias, flatten, int64 pool)
+        | other -> invalidArg "l" $"expected conv or linear, got %s{other.KindName}"
+
+    /// Every reason this network cannot be converted as it is, all at once.
+    let problems (options: ConversionOptions) (network: CompiledNetwork) : ValidationError list =
+        let err (l: CompiledLayer) p =
+            { Index = Some l.Index
+              Layer = l.Layer.Description
+              Problem = p }
+
+        let layers = network.Layers
+
+        [ for i, l in List.indexed layers do
+              let followedByWeighted () =
+                  layers
+                  |> List.skip (i + 1)
+                  |> List.exists (fun n ->
+                      match n.Layer with
+                      | Conv _
+                      | Linear _
+                      | Residual _ -> true
+                      | _ -> false)
+
+              match l.Layer with
+              | BatchNorm -> yield err l BatchNormNotFolded
+              | Residual r when r.BatchNorm -> yield err l BatchNormNotFolded
+              | MaxPool _ when not options.ReplaceMaxPool -> yield err l MaxPoolNotConvertible
+              | MaxPool p
+              | AvgPool p when p.Stride <> p.Kernel || p.Padding <> 0 ->
+                  yield err l (PoolNotFoldable(p.Kernel, p.Stride, p.Padding))
+              | AvgPool _
+              | MaxPool _
+              | GlobalAvgPool
+              | Flatten when not (followedByWeighted ()) -> yield err l NothingToFoldInto
+              | _ -> ()
+
+          for l in network.Leaves do
+              if l.Layer = Act && (thresholdOf l).IsNone then
+                  yield err l (NoThreshold(l.Module.GetType().Name)) ]
+
+    /// The spiking network equivalent of `network` (folded, with Clip or QC activations), or
+    /// every problem at once. The caller owns (disposes) the result.
+    let toSpiking (options: ConversionOptions) (network: CompiledNetwork) : Result<SpikingNetwork, ValidationError list> =
+        match problems options network with
+        | _ :: _ as es -> Error es
+        | [] ->
+            use _ = torch.no_grad ()
+
+            let inputShape =
+                match network.Info.Spec.Input with
+                | Image(c, h, w) -> [| int64 c; int64 h; int64 w |]
+                | Vector n -> [| int64 n |]
+
+            let builder = SpikingNetworkBuilder(inputShape)
+            let theta (l: CompiledLayer) = torch.tensor ((thresholdOf l).Value)
+            let v0 (t: torch.Tensor) = t * options.InitialPotentialShare
+            let mutable pool = 1
+            let mutable flatten = false
+            let mutable pending: (CompiledLayer * Synapse) option = None
+
+            let spatial (s: Shape) =
+                match s with
+                | Image(_, h, _) -> h
+                | Vector _ -> 1
+
+            for l in network.Layers do
+                match l.Layer with
+                | Conv _
+                | Linear _ ->
+                    match pending with
+                    | Some(p, s) -> builder.Output(p.Name, s) |> ignore // unreachable for a valid spec: caught below
+                    | None -> ()
+
+                    pending <- Some(l, synapse l pool flatten)
+                    pool <- 1
+                    flatten <- false
+                | Act ->
+                    let w, s = pending.Value
+                    let t = theta l
+                    builder.Layer(w.Name, s, t, v0 t) |> ignore
+                    pending <- None
+                | AvgPool p
+                | MaxPool p -> pool <- pool * p.Kernel
+                | GlobalAvgPool ->
+                    pool <- pool * spatial l.InputShape
+                    flatten <- true
+                | Flatten -> flatten <- true
+                | Dropout _
+                | BatchNorm -> ()
+                | Residual _ ->
+                    let part name =
+                        l.Children |> List.find (fun c -> c.Name = $"%s{l.Name}.%s{name}")
+
+                    let tryPart name =
+                        l.Children |> List.tryFind (fun c -> c.Name = $"%s{l.Name}.%s{name}")
+
+                    let main1 = synapse (part "conv1") pool false
+                    let main2 = synapse (part "conv2") 1 false
+
+                    let shortcut =
+                        tryPart "shortcut.0"
+                        |> Option.map (fun c -> synapse c pool false)
+                        |> Option.toObj
+
+                    if isNull shortcut && pool <> 1 then
+                        invalidArg "network" $"%s{l.Name}: an identity shortcut cannot follow a pooling layer"
+
+                    let t1 = theta (part "act1")
+                    let t2 = theta (part "act2")
+                    builder.ResidualBlock(l.Name, main1, t1, main2, shortcut, t2) |> ignore
+                    pool <- 1
+
+            match pending with
+            | Some(p, s) -> builder.Output(p.Name, s) |> ignore
+            | None -> invalidArg "network" "the network must end in a linear output layer"
+
+            let net = builder.Build()
+
+            // Apply v(0) = share * theta to residual blocks too (the builder's default is theta / 2).
+            if options.InitialPotentialShare <> 0.5 then
+                for layer in net.Layers do
+                    if layer.HasNeuron then
+                        use v = layer.Threshold * options.InitialPotentialShare
+                        use e = v.expand (layer.NeuronShape)
+                        layer.AssignInitialPotential e
+
+            Ok net
+
+    /// The activation of every spiking layer of the converted network, computed by the ANN
+    /// (in evaluation mode, without gradients): one tensor [B, ...] per neuron layer in the
+    /// spiking network's order (a residual block gives its inner act1, then its output act2).
+    /// This is the target a_l^ANN of Phase II.
+    let annActivations (network: CompiledNetwork) : Func<torch.Tensor, torch.Tensor[]> =
+        Func<torch.Tensor, torch.Tensor[]>(fun images ->
+            network.eval ()
+            use _ = torch.no_grad ()
+            let outputs = Collections.Generic.List<torch.Tensor>()
+            let mutable x = images
+
+            for l in network.Layers do
+                match l.Layer with
+                | Act ->
+                    x <- l.Module.forward x
+                    outputs.Add x
+                | Residual _ ->
+                    let find name =
+                        l.Children |> List.find (fun c -> c.Name = $"%s{l.Name}.%s{name}")
+
+                    let body =
+                        l.Children
+                        |> List.takeWhile (fun c -> not (c.Name.Contains ".shortcut." || c.Name.EndsWith ".act2"))
+
+                    let mutable b = x
+
+                    for c in body do
+                        b <- c.Module.forward b
+
+                        if c.Name.EndsWith ".act1" then
+                            outputs.Add b
+
+                    let shortcut =
+                        l.Children |> List.filter (fun c -> c.Name.Contains ".shortcut.")
+
+                    let s = shortcut |> List.fold (fun t c -> c.Module.forward t) x
+                    x <- (find "act2").Module.forward (b + s)
+                    outputs.Add x
+                | _ -> x <- l.Module.forward x
+
+            outputs.ToArray())
