@@ -26,11 +26,13 @@ type DataArgs =
 /// The `snn` command line: one case per subcommand.
 [<RequireSubcommand>]
 type SnnArgs =
+    | [<CliPrefix(CliPrefix.None)>] Run of ParseResults<RunCommand.RunArgs>
     | [<CliPrefix(CliPrefix.None)>] Data of ParseResults<DataArgs>
 
     interface IArgParserTemplate with
         member this.Usage =
             match this with
+            | Run _ -> "train, convert, calibrate and evaluate an experiment; writes report.md, results.json and plots."
             | Data _ -> "summarise a dataset: images per split and class, pixel mean and std."
 
 let private datasetNames =
@@ -130,6 +132,7 @@ let main argv =
         Snn.Core.Native.TorchRuntime.EnsureNativeCompatibility()
 
         match results.GetSubCommand() with
+        | Run args -> RunCommand.run args
         | Data args -> runData args
     with
     | :? ArguParseException as e ->
@@ -140,4 +143,9 @@ let main argv =
         2
     | :? ArgumentException as e ->
         eprintfn "snn: %s" e.Message
+        if Environment.GetEnvironmentVariable "SNN_DEBUG" = "1" then eprintfn "%O" e
+        1
+    | :? InvalidOperationException as e ->
+        eprintfn "snn: %s" e.Message
+        if Environment.GetEnvironmentVariable "SNN_DEBUG" = "1" then eprintfn "%O" e
         1

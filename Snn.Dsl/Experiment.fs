@@ -547,4 +547,35 @@ module Profiles =
     /// `paper`: all 55,000 training images, E = 30, F = 10.
     let paper = fmnist Paper "runs/paper" None (Phases.dualPhase 30 10 [ 1; 2; 4 ])
 
+    /// `tiny`, a smoke test of the whole pipeline in about a minute (its numbers mean nothing):
+    /// 1,024 training images, 512 test images, one epoch of everything, T in {1, 2}, Phase II
+    /// with 256 calibration and 128 early-stopping images and one weight-calibration epoch.
+    let tiny =
+        let pipeline =
+            [ Phases.trainRelu 1
+              Phases.trainClip 1
+              Phases.foldBatchNorm
+              Phases.fineTuneQC [ 1; 2 ] 1
+              CalibratePotential { CalibrationImages = 256 }
+              (match Phases.calibrateWeights with
+               | CalibrateWeights c ->
+                   CalibrateWeights
+                       { c with
+                           Epochs = 1
+                           CalibrationImages = 256
+                           EarlyStoppingImages = 128 }
+               | p -> p)
+              CalibratePotential { CalibrationImages = 256 }
+              Phases.evaluate [ 1; 2 ]
+              (match Phases.qcfs 1 with
+               | Qcfs q -> Qcfs { q with TimeSteps = [ 1; 2 ] }
+               | p -> p) ]
+
+        { fmnist (Custom "tiny") "runs/tiny" (Some 1024) pipeline with
+            Data =
+                { Dataset = FashionMnist
+                  Path = None
+                  TrainImages = Some 1024
+                  TestImages = Some 512 } }
+
     let all = [ quick; bench; paper ]

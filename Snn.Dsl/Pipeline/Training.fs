@@ -62,7 +62,7 @@ let trainResumable
         | null -> [||]
         | _ ->
             let meta =
-                JsonSerializer.Deserialize<TrainingCheckpoint>(Checkpoint.Load(path, model, optimizer), Snn.Dsl.Reporting.Results.jsonOptions)
+                JsonSerializer.Deserialize<TrainingCheckpoint>(Checkpoint.Load(path, model, optimizer))
 
             if meta.Epochs <> recipe.Epochs then
                 invalidOp

@@ -1,0 +1,113 @@
+/// `snn run`: the default experiment (fmnistVgg on Fashion-MNIST, quick profile), a named
+/// profile, or any experiment JSON; progress bars with ETA; resumes an interrupted run.
+module Snn.Cli.RunCommand
+
+open System
+open Argu
+open Spectre.Console
+open Snn.Dsl
+open Snn.Dsl.Pipeline
+open Snn.Dsl.Reporting.Results
+
+/// Options of `snn run`.
+type RunArgs =
+    | [<AltCommandLine("-p")>] Profile of name: string
+    | [<AltCommandLine("-c")>] Config of path: string
+    | [<AltCommandLine("-d")>] Data of path: string
+    | [<AltCommandLine("-o")>] Out of folder: string
+    | Plain
+
+    interface IArgParserTemplate with
+        member this.Usage =
+            match this with
+            | Profile _ -> "quick (default, ~20 min on 2 cores), bench (E = 10, F = 3), paper (E = 30, F = 10), or tiny (a one-minute smoke test)."
+            | Config _ -> "an experiment JSON file (see docs/DSL.md) instead of a profile."
+            | Data _ -> "dataset folder (else SNN_DATA, else the Debian package's folder)."
+            | Out _ -> "output folder (default: the experiment's, e.g. runs/quick)."
+            | Plain -> "plain progress lines instead of live bars (automatic when output is redirected)."
+
+/// Progress bars with ETA (Spectre.Console), inside one live progress display.
+type private SpectreSink(ctx: ProgressContext) =
+    interface IProgressSink with
+        member _.Log message =
+            AnsiConsole.MarkupLine(Markup.Escape message)
+
+        member _.Start(name, total) =
+            let task = ctx.AddTask(Markup.Escape name, true, float (max 1 total))
+
+            { new IProgressTask with
+                member _.Advance(steps, status) =
+                    task.Increment(float steps)
+
+                    if status <> "" then
+                        task.Description <- Markup.Escape $"{name} {status}"
+
+                member _.Finish() =
+                    task.Value <- task.MaxValue
+                    task.StopTask() }
+
+let private experimentOf (args: ParseResults<RunArgs>) =
+    match args.TryGetResult Config with
+    | Some path ->
+        match Experiment.load path with
+        | Ok e -> e
+        | Error message -> raise (ArgumentException(message, "config"))
+    | None ->
+        match args.GetResult(Profile, "quick").ToLowerInvariant() with
+        | "quick" -> Profiles.quick
+        | "bench" -> Profiles.bench
+        | "paper" -> Profiles.paper
+        | "tiny" -> Profiles.tiny
+        | other -> raise (ArgumentException($"--profile = {other} is not a profile: expected quick, bench, paper or tiny", "profile"))
+
+/// Prints the summary table of a finished run.
+let printSummary (r: RunResults) (folder: string) =
+    let f2 (x: float) = if Double.IsNaN x then "-" else x.ToString("F2")
+    let table = Table().AddColumns("T", "QCFS", "direct", "Phase I", "+ potential", "+ weights", "dual-phase", "E_ANN/E_SNN")
+
+    for d in r.DualPhase |> Array.sortBy (fun d -> d.T) do
+        let q =
+            r.Qcfs.Snn |> Array.tryFind (fun q -> q.T = d.T) |> Option.map (fun q -> f2 q.TestAccuracy) |> Option.defaultValue "-"
+
+        let s = d.Snn
+
+        table.AddRow(string d.T, q, f2 s.Direct, f2 s.Phase1, f2 s.Potential, f2 s.Weights, $"[bold]{f2 s.Final}[/]", f2 d.EnergyRatio)
+        |> ignore
+
+    AnsiConsole.MarkupLine($"ReLU ANN {f2 r.Ann.TestAccuracy}%%, Phase-I clip ANN {f2 r.ClipAnn.TestAccuracy}%%, QCFS QC ANN (L={r.Qcfs.L}) {f2 r.Qcfs.AnnTestAccuracy}%% (test accuracy)")
+    AnsiConsole.Write table
+    AnsiConsole.MarkupLine($"identity max |r - z - (v(0)-v(T))/T| = {r.IdentityMaxAbs:G3}; Phase II / Phase I wall time = {r.WallSeconds.Phase2 / max 1e-9 r.WallSeconds.Phase1:F3}")
+    let report = IO.Path.Combine(folder, "report.md")
+    AnsiConsole.MarkupLine($"report: {Markup.Escape report}")
+
+/// `snn run`.
+let run (args: ParseResults<RunArgs>) =
+    let experiment = experimentOf args
+    let folder = args.TryGetResult Out |> Option.defaultValue experiment.OutputFolder
+
+    let options (sink: IProgressSink) : Runner.RunOptions =
+        { OutputFolder = Some folder
+          DataPath = args.TryGetResult Data
+          Progress = sink }
+
+    AnsiConsole.MarkupLine($"[bold]{Markup.Escape experiment.Name}[/], profile {Markup.Escape(string experiment.Profile)}, seed {experiment.Seed} -> {Markup.Escape folder}")
+
+    let results =
+        if args.Contains Plain || Console.IsOutputRedirected then
+            Runner.run (options (ConsoleLines())) experiment
+        else
+            AnsiConsole
+                .Progress()
+                .AutoClear(false)
+                .Columns(
+                    TaskDescriptionColumn(),
+                    ProgressBarColumn(),
+                    PercentageColumn(),
+                    ElapsedTimeColumn(),
+                    RemainingTimeColumn(),
+                    SpinnerColumn()
+                )
+                .Start(fun ctx -> Runner.run (options (SpectreSink ctx)) experiment)
+
+    printSummary results folder
+    0
