@@ -354,7 +354,11 @@ let run (options: RunOptions) (experiment: Experiment) : RunResults =
     let testBatches = batchesOf (evalLoader test)
     let heldOutBatches = batchesOf (evalLoader splits.HeldOut)
 
-    let compile activation =
+    /// Compiles with the initial weights drawn from a generator seeded by (seed, stage), so a
+    /// resumed run initialises every network exactly as an uninterrupted one does.
+    let compile (stage: int) activation =
+        torch.manual_seed (int64 seed * 7919L + int64 stage) |> ignore
+
         match Compile.compile activation spec with
         | Ok n -> n
         | Error es -> invalidArg "experiment" (String.Join("; ", es |> List.map _.Message))
@@ -398,13 +402,13 @@ let run (options: RunOptions) (experiment: Experiment) : RunResults =
     let reluStage =
         p.Relu
         |> Option.map (fun r ->
-            use net = compile Relu
+            use net = compile 1 Relu
             let s = trainStage "relu" net r.Optimizer r.Epochs (seed + 1)
             sink.Log $"ReLU ANN: test accuracy {s.TestAccuracy:F2}%%"
             s)
 
     // ---- Phase I: clip training, folding, noisy-QC fine-tuning ---------------------------------
-    let clipNet = compile (Clip p.Clip.InitialThreshold)
+    let clipNet = compile 2 (Clip p.Clip.InitialThreshold)
     let clipStage = trainStage "clip" clipNet p.Clip.Optimizer p.Clip.Epochs (seed + 2)
     sink.Log $"Phase I clip ANN: test accuracy {clipStage.TestAccuracy:F2}%%"
     clipNet.eval ()
@@ -607,7 +611,7 @@ let run (options: RunOptions) (experiment: Experiment) : RunResults =
     let qcfs =
         p.Qcfs
         |> Option.map (fun q ->
-            let net = compile (QC(q.Levels, q.InitialThreshold))
+            let net = compile 3 (QC(q.Levels, q.InitialThreshold))
             let s = trainStage "qcfs" net q.Optimizer q.Epochs (seed + 3)
 
             folder.Stage(

@@ -1,0 +1,135 @@
+module Snn.Dsl.Tests.Pipeline.RunnerTests
+
+open System
+open System.Diagnostics
+open System.IO
+open Expecto
+open Snn.Dsl
+open Snn.Dsl.Pipeline
+open Snn.Dsl.Reporting.Results
+
+/// A small but complete experiment: every phase of the dual-phase pipeline and QCFS, on 1,024
+/// Fashion-MNIST training images and 256 test images with a two-conv network.
+let private tinyExperiment folder =
+    let spec =
+        network (Image(1, 28, 28)) [ conv 8; bn; act; avgPool 2; conv 8; bn; act; avgPool 2; flatten; linear 10 ]
+
+    { Profiles.tiny with
+        Name = "resume-test"
+        Network = CustomNetwork spec
+        Data =
+            { Profiles.tiny.Data with
+                TrainImages = Some 1024
+                TestImages = Some 256 }
+        Pipeline =
+            Profiles.tiny.Pipeline
+            |> List.map (function
+                | TrainClip c -> TrainClip { c with Epochs = 3 }
+                | p -> p)
+        OutputFolder = folder }
+
+let private tempFolder name =
+    let path = Path.Combine(Path.GetTempPath(), $"snn-{name}-{Guid.NewGuid():N}")
+    Directory.CreateDirectory path |> ignore
+    path
+
+/// The `snn` CLI built beside the test project (the README's set-up builds the solution).
+let private snnDll () =
+    let root = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", ".."))
+
+    [ "Release"; "Debug" ]
+    |> List.map (fun c -> Path.Combine(root, "Snn.Cli", "bin", c, "net10.0", "snn.dll"))
+    |> List.tryFind File.Exists
+    |> Option.defaultWith (fun () -> failtestf "snn.dll not found under %s/Snn.Cli/bin: build the solution first" root)
+
+/// The numbers of a run that must not depend on interruptions (wall times and commit excluded).
+let private numbers (r: RunResults) =
+    r.Ann,
+    r.ClipAnn,
+    r.Qcfs,
+    r.DualPhase |> Array.map (fun d -> { d with CalibrationSeconds = 0.0 })
+
+type private Recorder() =
+    let lines = Collections.Concurrent.ConcurrentQueue<string>()
+    member _.Lines = List.ofSeq lines
+
+    interface IProgressSink with
+        member _.Log m = lines.Enqueue m
+
+        member _.Start(name, _) =
+            lines.Enqueue $"start {name}"
+
+            { new IProgressTask with
+                member _.Advance(_, _) = ()
+                member _.Finish() = () }
+
+[<Tests>]
+let tests =
+    testList
+        "slow"
+        [ testList
+              "Runner"
+              [ testCase "a killed run resumes without redoing finished epochs and ends with the same numbers as an uninterrupted run"
+                <| fun () ->
+                    let whole = tempFolder "whole"
+                    let killed = tempFolder "killed"
+
+                    let uninterrupted =
+                        Runner.run
+                            { OutputFolder = None
+                              DataPath = None
+                              Progress = SilentProgress() }
+                            (tinyExperiment whole)
+
+                    // Start the same experiment in another process and kill it mid-training.
+                    let config = Path.Combine(killed, "experiment-input.json")
+                    Experiment.save config (tinyExperiment killed)
+
+                    let psi =
+                        ProcessStartInfo("dotnet", $"\"{snnDll ()}\" run --config \"{config}\" --plain", RedirectStandardOutput = true, UseShellExecute = false)
+
+                    use child = Process.Start psi
+                    let mutable line = child.StandardOutput.ReadLine()
+
+                    while not (isNull line) && not (line.StartsWith "clip: epoch 2/3") do
+                        line <- child.StandardOutput.ReadLine()
+
+                    Expect.isNotNull line "the child run reached the clip network's second epoch"
+                    child.Kill true
+                    child.WaitForExit()
+
+                    let meta =
+                        Snn.Core.Checkpoints.Checkpoint.ReadMetadata(Path.Combine(killed, "checkpoints", "clip.ckpt"))
+
+                    Expect.stringContains meta "\"EpochsDone\":2" "the checkpoint holds two finished clip epochs"
+                    Expect.isFalse (File.Exists(Path.Combine(killed, "results.json"))) "the killed run did not finish"
+
+                    let recorder = Recorder()
+
+                    let resumed =
+                        Runner.run
+                            { OutputFolder = None
+                              DataPath = None
+                              Progress = recorder }
+                            (tinyExperiment killed)
+
+                    let lines = recorder.Lines
+
+                    Expect.isTrue
+                        (lines |> List.exists (fun l -> l.StartsWith "clip: resuming after epoch 2 of 3"))
+                        "says it resumes after epoch 2"
+
+                    Expect.isFalse
+                        (lines |> List.exists (fun l -> l.StartsWith "clip: epoch 1/3" || l.StartsWith "clip: epoch 2/3"))
+                        "finished clip epochs are not trained again"
+
+                    Expect.isTrue (lines |> List.exists (fun l -> l.StartsWith "clip: epoch 3/3")) "the last epoch is trained"
+                    Expect.isFalse (lines |> List.exists (fun l -> l.StartsWith "relu: epoch")) "the finished ReLU stage is not trained again"
+                    Expect.equal (numbers resumed) (numbers uninterrupted) "same numbers as the uninterrupted run"
+
+                    // A third run finds everything recorded and trains nothing.
+                    let again = Recorder()
+                    Runner.run { OutputFolder = None; DataPath = None; Progress = again } (tinyExperiment killed) |> ignore
+                    Expect.isEmpty (again.Lines |> List.filter (fun l -> l.StartsWith "start ")) "nothing is redone"
+                    Directory.Delete(whole, true)
+                    Directory.Delete(killed, true) ] ]
