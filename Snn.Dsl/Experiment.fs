@@ -22,7 +22,8 @@ type Data =
         Path: string option
         /// Use only the first n training images (None: the whole training split).
         TrainImages: int option
-        /// Use only the first n test images (None: the whole test split).
+        /// Evaluate spiking networks on only the first n test images (None: the whole test
+        /// split). ANNs are always evaluated on the whole test split.
         TestImages: int option
     }
 
@@ -527,19 +528,30 @@ module Profiles =
           OutputFolder = folder
           Profile = profile }
 
-    /// `quick`, the README's default run, budgeted for about 20 minutes on 2 cores: the first
-    /// 10,000 of the 55,000 training images; ReLU, clip and QCFS training 2 epochs each
-    /// (BENCHMARKS.md: ~100 s per full epoch, so ~40 s per subset epoch); noisy-QC fine-tuning
-    /// 1 epoch per T in {1, 2, 4}; Phase II with 1,024 calibration and 256 early-stopping images
-    /// and 3 weight-calibration epochs per layer; evaluation on the full test set at every T.
+    /// `quick`, the README's default run, budgeted for at most 25 minutes on 2 cores: the first
+    /// 10,000 of the 55,000 training images; ReLU, clip and QCFS training 2 epochs each;
+    /// noisy-QC fine-tuning 1 epoch per T in {1, 2, 4}; Phase II with 512 calibration and 256
+    /// early-stopping images (held-out split) and 2 weight-calibration epochs per layer; ANNs
+    /// evaluated on the full test set, SNNs (every stage at every T in {1, ..., 32}) on the first
+    /// 1,000 test images.
     let quick =
         let pipeline =
             Phases.dualPhase 2 1 [ 1; 2; 4 ]
             |> List.map (function
-                | CalibrateWeights c -> CalibrateWeights { c with Epochs = 3 }
+                | CalibratePotential _ -> CalibratePotential { CalibrationImages = 512 }
+                | CalibrateWeights c ->
+                    CalibrateWeights
+                        { c with
+                            Epochs = 2
+                            CalibrationImages = 512 }
                 | p -> p)
 
-        fmnist Quick "runs/quick" (Some 10000) pipeline
+        { fmnist Quick "runs/quick" (Some 10000) pipeline with
+            Data =
+                { Dataset = FashionMnist
+                  Path = None
+                  TrainImages = Some 10000
+                  TestImages = Some 1000 } }
 
     /// `bench`, the comparison profile: all 55,000 training images, E = 10, F = 3.
     let bench = fmnist Bench "runs/bench" None (Phases.dualPhase 10 3 [ 1; 2; 4 ])

@@ -351,7 +351,10 @@ let run (options: RunOptions) (experiment: Experiment) : RunResults =
         | Error es -> invalidArg "experiment" (String.Join("; ", es |> List.map _.Message))
 
     let evalLoader (d: ImageDataset) = BatchLoader(d, EvalBatch, false, norm)
-    let testBatches = batchesOf (evalLoader test)
+    // ANNs are evaluated on the whole test split; SNNs on the first Data.TestImages test images
+    // when the experiment limits them (the quick profile), else on the whole split too.
+    let testBatches = batchesOf (evalLoader splits.Test)
+    let snnTestBatches = batchesOf (evalLoader test)
     let heldOutBatches = batchesOf (evalLoader splits.HeldOut)
 
     /// Compiles with the initial weights drawn from a generator seeded by (seed, stage), so a
@@ -497,7 +500,7 @@ let run (options: RunOptions) (experiment: Experiment) : RunResults =
         task.Finish()
         r
 
-    let nTest = testBatches.Length
+    let nTest = snnTestBatches.Length
 
     // ---- Conversion, Phase II and evaluation per T ----------------------------------------------
     let dual =
@@ -510,12 +513,12 @@ let run (options: RunOptions) (experiment: Experiment) : RunResults =
                           use directSnn = convert folded
 
                           let direct =
-                              withTask $"T={t}: direct conversion" nTest (evaluateSnn directSnn t testBatches None)
+                              withTask $"T={t}: direct conversion" nTest (evaluateSnn directSnn t snnTestBatches None)
 
                           match modelFor t with
                           | None ->
                               // No fine-tuning in the pipeline: Phase I ends at the folded clip network.
-                              let e = withTask $"T={t}: Phase I" nTest (evaluateSnn directSnn t testBatches (Some "phase1"))
+                              let e = withTask $"T={t}: Phase I" nTest (evaluateSnn directSnn t snnTestBatches (Some "phase1"))
 
                               { Entry =
                                   { T = t
@@ -538,7 +541,7 @@ let run (options: RunOptions) (experiment: Experiment) : RunResults =
                           | Some(l, (qc, qcStage)) ->
                               qc.eval ()
                               use snn = convert qc
-                              let phase1 = withTask $"T={t}: Phase I (L={l})" nTest (evaluateSnn snn t testBatches (Some "phase1"))
+                              let phase1 = withTask $"T={t}: Phase I (L={l})" nTest (evaluateSnn snn t snnTestBatches (Some "phase1"))
                               let ann = Convert.annActivations qc
 
                               let calibrate (stages: PhaseTwoStages) (net: SpikingNetwork) =
@@ -562,7 +565,7 @@ let run (options: RunOptions) (experiment: Experiment) : RunResults =
                                   if p.Potential.IsSome then
                                       use copy = snn.Clone()
                                       calibrate (stagesOf true false) copy |> ignore
-                                      (withTask $"T={t}: + potential calibration" nTest (evaluateSnn copy t testBatches None)).Accuracy
+                                      (withTask $"T={t}: + potential calibration" nTest (evaluateSnn copy t snnTestBatches None)).Accuracy
                                   else
                                       nan
 
@@ -570,7 +573,7 @@ let run (options: RunOptions) (experiment: Experiment) : RunResults =
                                   if p.Weights.IsSome then
                                       use copy = snn.Clone()
                                       calibrate (stagesOf p.Potential.IsSome true) copy |> ignore
-                                      (withTask $"T={t}: + weight calibration" nTest (evaluateSnn copy t testBatches None)).Accuracy
+                                      (withTask $"T={t}: + weight calibration" nTest (evaluateSnn copy t snnTestBatches None)).Accuracy
                                   else
                                       nan
 
@@ -580,7 +583,7 @@ let run (options: RunOptions) (experiment: Experiment) : RunResults =
                                   ||| (if p.PotentialAgain then PhaseTwoStages.PotentialAgain else enum 0)
 
                               let report = calibrate all snn
-                              let final = withTask $"T={t}: dual-phase final" nTest (evaluateSnn snn t testBatches (Some "final"))
+                              let final = withTask $"T={t}: dual-phase final" nTest (evaluateSnn snn t snnTestBatches (Some "final"))
 
                               sink.Log
                                   $"T={t}: direct {direct.Accuracy:F2}%%, Phase I {phase1.Accuracy:F2}%%, + potential {potentialAcc:F2}%%, + weights {weightsAcc:F2}%%, final {final.Accuracy:F2}%% (Phase II {report.Elapsed.TotalSeconds:F0} s)"
@@ -624,7 +627,7 @@ let run (options: RunOptions) (experiment: Experiment) : RunResults =
 
                     let points =
                         [| for t in q.TimeSteps do
-                               let e = withTask $"QCFS T={t}" nTest (evaluateSnn snn t testBatches None)
+                               let e = withTask $"QCFS T={t}" nTest (evaluateSnn snn t snnTestBatches None)
                                sink.Log $"QCFS SNN T={t}: {e.Accuracy:F2}%%"
 
                                yield
@@ -707,6 +710,7 @@ let run (options: RunOptions) (experiment: Experiment) : RunResults =
         x.Dispose()
 
     disposeAll testBatches
+    disposeAll snnTestBatches
     disposeAll heldOutBatches
 
     for KeyValue(_, (net, _)) in fineTuned do
