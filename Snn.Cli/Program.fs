@@ -143,9 +143,15 @@ let main argv =
         2
     | :? ArgumentException as e ->
         eprintfn "snn: %s" e.Message
-        if Environment.GetEnvironmentVariable "SNN_DEBUG" = "1" then eprintfn "%O" e
+
+        if Environment.GetEnvironmentVariable "SNN_DEBUG" = "1" then
+            eprintfn "%O" e
+
         1
     | :? InvalidOperationException as e ->
         eprintfn "snn: %s" e.Message
-        if Environment.GetEnvironmentVariable "SNN_DEBUG" = "1" then eprintfn "%O" e
+
+        if Environment.GetEnvironmentVariable "SNN_DEBUG" = "1" then
+            eprintfn "%O" e
+
         1

@@ -20,7 +20,8 @@ type RunArgs =
     interface IArgParserTemplate with
         member this.Usage =
             match this with
-            | Profile _ -> "quick (default, ~20 min on 2 cores), bench (E = 10, F = 3), paper (E = 30, F = 10), or tiny (a one-minute smoke test)."
+            | Profile _ ->
+                "quick (default, ~20 min on 2 cores), bench (E = 10, F = 3), paper (E = 30, F = 10), or tiny (a one-minute smoke test)."
             | Config _ -> "an experiment JSON file (see docs/DSL.md) instead of a profile."
             | Data _ -> "dataset folder (else SNN_DATA, else the Debian package's folder)."
             | Out _ -> "output folder (default: the experiment's, e.g. runs/quick)."
@@ -58,25 +59,53 @@ let private experimentOf (args: ParseResults<RunArgs>) =
         | "bench" -> Profiles.bench
         | "paper" -> Profiles.paper
         | "tiny" -> Profiles.tiny
-        | other -> raise (ArgumentException($"--profile = {other} is not a profile: expected quick, bench, paper or tiny", "profile"))
+        | other ->
+            raise (
+                ArgumentException(
+                    $"--profile = {other} is not a profile: expected quick, bench, paper or tiny",
+                    "profile"
+                )
+            )
 
 /// Prints the summary table of a finished run.
 let printSummary (r: RunResults) (folder: string) =
-    let f2 (x: float) = if Double.IsNaN x then "-" else x.ToString("F2")
-    let table = Table().AddColumns("T", "QCFS", "direct", "Phase I", "+ potential", "+ weights", "dual-phase", "E_ANN/E_SNN")
+    let f2 (x: float) =
+        if Double.IsNaN x then "-" else x.ToString("F2")
+
+    let table =
+        Table().AddColumns("T", "QCFS", "direct", "Phase I", "+ potential", "+ weights", "dual-phase", "E_ANN/E_SNN")
 
     for d in r.DualPhase |> Array.sortBy (fun d -> d.T) do
         let q =
-            r.Qcfs.Snn |> Array.tryFind (fun q -> q.T = d.T) |> Option.map (fun q -> f2 q.TestAccuracy) |> Option.defaultValue "-"
+            r.Qcfs.Snn
+            |> Array.tryFind (fun q -> q.T = d.T)
+            |> Option.map (fun q -> f2 q.TestAccuracy)
+            |> Option.defaultValue "-"
 
         let s = d.Snn
 
-        table.AddRow(string d.T, q, f2 s.Direct, f2 s.Phase1, f2 s.Potential, f2 s.Weights, $"[bold]{f2 s.Final}[/]", f2 d.EnergyRatio)
+        table.AddRow(
+            string d.T,
+            q,
+            f2 s.Direct,
+            f2 s.Phase1,
+            f2 s.Potential,
+            f2 s.Weights,
+            $"[bold]{f2 s.Final}[/]",
+            f2 d.EnergyRatio
+        )
         |> ignore
 
-    AnsiConsole.MarkupLine($"ReLU ANN {f2 r.Ann.TestAccuracy}%%, Phase-I clip ANN {f2 r.ClipAnn.TestAccuracy}%%, QCFS QC ANN (L={r.Qcfs.L}) {f2 r.Qcfs.AnnTestAccuracy}%% (test accuracy)")
+    AnsiConsole.MarkupLine(
+        $"ReLU ANN {f2 r.Ann.TestAccuracy}%%, Phase-I clip ANN {f2 r.ClipAnn.TestAccuracy}%%, QCFS QC ANN (L={r.Qcfs.L}) {f2 r.Qcfs.AnnTestAccuracy}%% (test accuracy)"
+    )
+
     AnsiConsole.Write table
-    AnsiConsole.MarkupLine($"identity max |r - z - (v(0)-v(T))/T| = {r.IdentityMaxAbs:G3}; Phase II / Phase I wall time = {r.WallSeconds.Phase2 / max 1e-9 r.WallSeconds.Phase1:F3}")
+
+    AnsiConsole.MarkupLine(
+        $"identity max |r - z - (v(0)-v(T))/T| = {r.IdentityMaxAbs:G3}; Phase II / Phase I wall time = {r.WallSeconds.Phase2 / max 1e-9 r.WallSeconds.Phase1:F3}"
+    )
+
     let report = IO.Path.Combine(folder, "report.md")
     AnsiConsole.MarkupLine($"report: {Markup.Escape report}")
 
@@ -90,7 +119,9 @@ let run (args: ParseResults<RunArgs>) =
           DataPath = args.TryGetResult Data
           Progress = sink }
 
-    AnsiConsole.MarkupLine($"[bold]{Markup.Escape experiment.Name}[/], profile {Markup.Escape(string experiment.Profile)}, seed {experiment.Seed} -> {Markup.Escape folder}")
+    AnsiConsole.MarkupLine(
+        $"[bold]{Markup.Escape experiment.Name}[/], profile {Markup.Escape(string experiment.Profile)}, seed {experiment.Seed} -> {Markup.Escape folder}"
+    )
 
     let results =
         if args.Contains Plain || Console.IsOutputRedirected then

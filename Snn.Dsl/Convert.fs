@@ -85,7 +85,10 @@ module Convert =
 
     /// The spiking network equivalent of `network` (folded, with Clip or QC activations), or
     /// every problem at once. The caller owns (disposes) the result.
-    let toSpiking (options: ConversionOptions) (network: CompiledNetwork) : Result<SpikingNetwork, ValidationError list> =
+    let toSpiking
+        (options: ConversionOptions)
+        (network: CompiledNetwork)
+        : Result<SpikingNetwork, ValidationError list> =
         match problems options network with
         | _ :: _ as es -> Error es
         | [] ->
@@ -203,8 +206,7 @@ module Convert =
                         if c.Name.EndsWith ".act1" then
                             outputs.Add b
 
-                    let shortcut =
-                        l.Children |> List.filter (fun c -> c.Name.Contains ".shortcut.")
+                    let shortcut = l.Children |> List.filter (fun c -> c.Name.Contains ".shortcut.")
 
                     let s = shortcut |> List.fold (fun t c -> c.Module.forward t) x
                     x <- (find "act2").Module.forward (b + s)

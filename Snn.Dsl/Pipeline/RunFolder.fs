@@ -17,7 +17,8 @@ type RunFolder(root: string) =
     member _.Root = root
 
     /// Path of the checkpoint named <paramref name="name"/>.
-    member _.Checkpoint(name: string) = Path.Combine(root, "checkpoints", name + ".ckpt")
+    member _.Checkpoint(name: string) =
+        Path.Combine(root, "checkpoints", name + ".ckpt")
 
     /// The recorded result of a finished stage, if there is one.
     member _.TryStage<'T>(name: string) : 'T option =
@@ -27,7 +28,12 @@ type RunFolder(root: string) =
             try
                 Some(JsonSerializer.Deserialize<'T>(File.ReadAllText path, Results.jsonOptions))
             with :? JsonException as e ->
-                raise (InvalidDataException($"{path}: a stage record that cannot be read ({e.Message}); delete it to redo that stage", e))
+                raise (
+                    InvalidDataException(
+                        $"{path}: a stage record that cannot be read ({e.Message}); delete it to redo that stage",
+                        e
+                    )
+                )
         else
             None
 

@@ -118,7 +118,12 @@ let private datasetKind =
 let private gitCommit () =
     try
         let psi =
-            ProcessStartInfo("git", "rev-parse --short=12 HEAD", RedirectStandardOutput = true, RedirectStandardError = true)
+            ProcessStartInfo(
+                "git",
+                "rev-parse --short=12 HEAD",
+                RedirectStandardOutput = true,
+                RedirectStandardError = true
+            )
 
         use p = Process.Start psi
         let out = p.StandardOutput.ReadToEnd().Trim()
@@ -132,7 +137,8 @@ let private gitCommit () =
 let annMacs (info: NetworkInfo) =
     let conv (inShape: Shape) (outShape: Shape) (c: Conv) =
         match inShape, outShape with
-        | Image(ci, _, _), Image(co, ho, wo) -> int64 co * int64 ho * int64 wo * int64 ci * int64 c.Kernel * int64 c.Kernel
+        | Image(ci, _, _), Image(co, ho, wo) ->
+            int64 co * int64 ho * int64 wo * int64 ci * int64 c.Kernel * int64 c.Kernel
         | _ -> 0L
 
     info.Layers
@@ -153,7 +159,13 @@ let annMacs (info: NetworkInfo) =
             | Image(co, ho, wo) ->
                 let hw = int64 ho * int64 wo
                 let body = hw * int64 co * (int64 ci * 9L + int64 co * 9L)
-                let projection = if r.Stride <> 1 || ci <> co || r.Shortcut = Projection then hw * int64 co * int64 ci else 0L
+
+                let projection =
+                    if r.Stride <> 1 || ci <> co || r.Shortcut = Projection then
+                        hw * int64 co * int64 ci
+                    else
+                        0L
+
                 body + (if r.Shortcut = Identity then 0L else projection)
             | _ -> 0L
         | _ -> 0L)
@@ -170,7 +182,13 @@ type SnnEvaluation =
 
 /// Runs the SNN at T on the batches; with `record`, also the per-layer error anatomy (stage
 /// label `stage`), v(T)/theta histograms and the identity check.
-let evaluateSnn (snn: SpikingNetwork) (t: int) (batches: (Tensor * Tensor) list) (record: string option) (task: IProgressTask) =
+let evaluateSnn
+    (snn: SpikingNetwork)
+    (t: int)
+    (batches: (Tensor * Tensor) list)
+    (record: string option)
+    (task: IProgressTask)
+    =
     let mutable correct = 0L
     let mutable seen = 0L
     let mutable sops = 0.0
@@ -183,8 +201,7 @@ let evaluateSnn (snn: SpikingNetwork) (t: int) (batches: (Tensor * Tensor) list)
     for images, labels in batches do
         use scope = torch.NewDisposeScope()
 
-        use result =
-            snn.Run(images, t, SimulationOptions(Record = true))
+        use result = snn.Run(images, t, SimulationOptions(Record = true))
 
         correct <- correct + result.Output.argmax(1L).eq(labels).sum().item<int64> ()
         seen <- seen + labels.shape[0]
@@ -212,8 +229,17 @@ let evaluateSnn (snn: SpikingNetwork) (t: int) (batches: (Tensor * Tensor) list)
                     thresholds[k] <- layer.Threshold.mean().item<float32> () |> float
                     // Bin v(T)/theta on [-1, 2] into PotentialBins equal bins (outside values clamp to the end bins).
                     let ratio = layer.FinalPotential / layer.Threshold
-                    let bins = ((ratio + 1.0) * (float PotentialBins / 3.0)).floor().clamp((0.0).ToScalar(), (float (PotentialBins - 1)).ToScalar())
-                    let counts = torch.bincount(bins.to_type(torch.ScalarType.Int64).flatten(), minlength = int64 PotentialBins).data<int64>().ToArray()
+
+                    let bins =
+                        ((ratio + 1.0) * (float PotentialBins / 3.0))
+                            .floor()
+                            .clamp ((0.0).ToScalar(), (float (PotentialBins - 1)).ToScalar())
+
+                    let counts =
+                        torch
+                            .bincount(bins.to_type(torch.ScalarType.Int64).flatten (), minlength = int64 PotentialBins)
+                            .data<int64>()
+                            .ToArray()
 
                     for b in 0 .. PotentialBins - 1 do
                         hist[k][b] <- hist[k][b] + counts[b]
@@ -222,7 +248,8 @@ let evaluateSnn (snn: SpikingNetwork) (t: int) (batches: (Tensor * Tensor) list)
 
         task.Advance(1, "")
 
-    let identity = summaries |> Array.map (fun s -> s.MaxIdentityDeviation) |> Array.fold max 0.0
+    let identity =
+        summaries |> Array.map (fun s -> s.MaxIdentityDeviation) |> Array.fold max 0.0
 
     if identity > IdentityTolerance then
         failwithf
@@ -320,7 +347,8 @@ let run (options: RunOptions) (experiment: Experiment) : RunResults =
     let json = Experiment.toJson experiment
 
     if File.Exists experimentPath && File.ReadAllText experimentPath <> json then
-        invalidOp $"{experimentPath}: this folder holds a run of a different experiment; choose another output folder (--out) or delete it"
+        invalidOp
+            $"{experimentPath}: this folder holds a run of a different experiment; choose another output folder (--out) or delete it"
 
     File.WriteAllText(experimentPath + ".tmp", json)
     File.Move(experimentPath + ".tmp", experimentPath, true)
@@ -328,7 +356,10 @@ let run (options: RunOptions) (experiment: Experiment) : RunResults =
     let seed = experiment.Seed
     torch.manual_seed (int64 seed) |> ignore
     let kind = datasetKind experiment.Data.Dataset
-    let dataPath = options.DataPath |> Option.orElse experiment.Data.Path |> Option.toObj
+
+    let dataPath =
+        options.DataPath |> Option.orElse experiment.Data.Path |> Option.toObj
+
     use splits = DataSplits.Load(kind, dataPath)
     sink.Log $"data: {splits.Kind} from {splits.Folder}"
 
@@ -385,7 +416,8 @@ let run (options: RunOptions) (experiment: Experiment) : RunResults =
         let clock = Stopwatch.StartNew()
 
         let history =
-            trainResumable folder sink name seed (sgdRecipe o epochs) net loader.BatchCount (fun e -> loader.Epoch e |> pairs)
+            trainResumable folder sink name seed (sgdRecipe o epochs) net loader.BatchCount (fun e ->
+                loader.Epoch e |> pairs)
 
         folder.Stage(
             name,
@@ -419,14 +451,19 @@ let run (options: RunOptions) (experiment: Experiment) : RunResults =
     folded.eval ()
 
     let fineTuneTargets =
-        p.FineTune |> Option.map (fun f -> f.TimeSteps |> List.sort) |> Option.defaultValue []
+        p.FineTune
+        |> Option.map (fun f -> f.TimeSteps |> List.sort)
+        |> Option.defaultValue []
 
     /// The QC network fine-tuned at L (a copy of the folded clip network with noisy QC).
     let fineTuned =
         fineTuneTargets
         |> List.map (fun l ->
             let f = p.FineTune.Value
-            let qc = Compile.withActivation (NoisyQC(l, p.Clip.InitialThreshold, f.NoiseProbability)) folded
+
+            let qc =
+                Compile.withActivation (NoisyQC(l, p.Clip.InitialThreshold, f.NoiseProbability)) folded
+
             let name = $"finetune-L{l}"
             let s = trainStage name qc f.Optimizer f.Epochs (seed + 10 + l)
             sink.Log $"Phase I QC ANN (L = {l}): test accuracy {s.TestAccuracy:F2}%%"
@@ -441,10 +478,7 @@ let run (options: RunOptions) (experiment: Experiment) : RunResults =
     let modelFor (t: int) =
         match fineTuneTargets |> List.filter (fun l -> l <= t) |> List.tryLast with
         | Some l -> Some(l, fineTuned[l])
-        | None ->
-            fineTuneTargets
-            |> List.tryHead
-            |> Option.map (fun l -> l, fineTuned[l])
+        | None -> fineTuneTargets |> List.tryHead |> Option.map (fun l -> l, fineTuned[l])
 
     let convert (net: CompiledNetwork) =
         match Convert.toSpiking ConversionOptions.Default net with
@@ -460,10 +494,14 @@ let run (options: RunOptions) (experiment: Experiment) : RunResults =
         |> min (splits.HeldOut.Count / 2)
 
     let stoppingCount =
-        p.Weights |> Option.map (fun w -> w.EarlyStoppingImages) |> Option.defaultValue 256
+        p.Weights
+        |> Option.map (fun w -> w.EarlyStoppingImages)
+        |> Option.defaultValue 256
         |> min (splits.HeldOut.Count - calibrationCount)
 
-    let calibBatch = p.Weights |> Option.map (fun w -> w.BatchSize) |> Option.defaultValue 128
+    let calibBatch =
+        p.Weights |> Option.map (fun w -> w.BatchSize) |> Option.defaultValue 128
+
     use calibrationSet = splits.HeldOut.Subset(0, calibrationCount)
     use stoppingSet = splits.HeldOut.Subset(calibrationCount, stoppingCount)
 
@@ -518,7 +556,11 @@ let run (options: RunOptions) (experiment: Experiment) : RunResults =
                           match modelFor t with
                           | None ->
                               // No fine-tuning in the pipeline: Phase I ends at the folded clip network.
-                              let e = withTask $"T={t}: Phase I" nTest (evaluateSnn directSnn t snnTestBatches (Some "phase1"))
+                              let e =
+                                  withTask
+                                      $"T={t}: Phase I"
+                                      nTest
+                                      (evaluateSnn directSnn t snnTestBatches (Some "phase1"))
 
                               { Entry =
                                   { T = t
@@ -541,7 +583,13 @@ let run (options: RunOptions) (experiment: Experiment) : RunResults =
                           | Some(l, (qc, qcStage)) ->
                               qc.eval ()
                               use snn = convert qc
-                              let phase1 = withTask $"T={t}: Phase I (L={l})" nTest (evaluateSnn snn t snnTestBatches (Some "phase1"))
+
+                              let phase1 =
+                                  withTask
+                                      $"T={t}: Phase I (L={l})"
+                                      nTest
+                                      (evaluateSnn snn t snnTestBatches (Some "phase1"))
+
                               let ann = Convert.annActivations qc
 
                               let calibrate (stages: PhaseTwoStages) (net: SpikingNetwork) =
@@ -565,7 +613,12 @@ let run (options: RunOptions) (experiment: Experiment) : RunResults =
                                   if p.Potential.IsSome then
                                       use copy = snn.Clone()
                                       calibrate (stagesOf true false) copy |> ignore
-                                      (withTask $"T={t}: + potential calibration" nTest (evaluateSnn copy t snnTestBatches None)).Accuracy
+
+                                      (withTask
+                                          $"T={t}: + potential calibration"
+                                          nTest
+                                          (evaluateSnn copy t snnTestBatches None))
+                                          .Accuracy
                                   else
                                       nan
 
@@ -573,17 +626,30 @@ let run (options: RunOptions) (experiment: Experiment) : RunResults =
                                   if p.Weights.IsSome then
                                       use copy = snn.Clone()
                                       calibrate (stagesOf p.Potential.IsSome true) copy |> ignore
-                                      (withTask $"T={t}: + weight calibration" nTest (evaluateSnn copy t snnTestBatches None)).Accuracy
+
+                                      (withTask
+                                          $"T={t}: + weight calibration"
+                                          nTest
+                                          (evaluateSnn copy t snnTestBatches None))
+                                          .Accuracy
                                   else
                                       nan
 
                               // The method: a, b, c layer by layer, in place.
                               let all =
                                   stagesOf p.Potential.IsSome p.Weights.IsSome
-                                  ||| (if p.PotentialAgain then PhaseTwoStages.PotentialAgain else enum 0)
+                                  ||| (if p.PotentialAgain then
+                                           PhaseTwoStages.PotentialAgain
+                                       else
+                                           enum 0)
 
                               let report = calibrate all snn
-                              let final = withTask $"T={t}: dual-phase final" nTest (evaluateSnn snn t snnTestBatches (Some "final"))
+
+                              let final =
+                                  withTask
+                                      $"T={t}: dual-phase final"
+                                      nTest
+                                      (evaluateSnn snn t snnTestBatches (Some "final"))
 
                               sink.Log
                                   $"T={t}: direct {direct.Accuracy:F2}%%, Phase I {phase1.Accuracy:F2}%%, + potential {potentialAcc:F2}%%, + weights {weightsAcc:F2}%%, final {final.Accuracy:F2}%% (Phase II {report.Elapsed.TotalSeconds:F0} s)"
@@ -604,7 +670,8 @@ let run (options: RunOptions) (experiment: Experiment) : RunResults =
                                     FirstLayerMacsPerImage = final.FirstLayerMacsPerImage
                                     EnergyRatio = ratio final t
                                     CalibrationSeconds = report.Elapsed.TotalSeconds }
-                                IdentityMaxAbs = List.max [ direct.IdentityMaxAbs; phase1.IdentityMaxAbs; final.IdentityMaxAbs ]
+                                IdentityMaxAbs =
+                                  List.max [ direct.IdentityMaxAbs; phase1.IdentityMaxAbs; final.IdentityMaxAbs ]
                                 EvaluationSeconds = clock.Elapsed.TotalSeconds - report.Elapsed.TotalSeconds }
                   )
 
@@ -693,10 +760,14 @@ let run (options: RunOptions) (experiment: Experiment) : RunResults =
             { Ann = reluStage |> Option.map (fun s -> s.Seconds) |> Option.defaultValue 0.0
               Phase1 = phase1Seconds
               Phase2 = dual |> List.sumBy (fun d -> d.Entry.CalibrationSeconds)
-              Qcfs = qcfs |> Option.map (fun q -> q.TrainSeconds + q.EvaluationSeconds) |> Option.defaultValue 0.0
+              Qcfs =
+                qcfs
+                |> Option.map (fun q -> q.TrainSeconds + q.EvaluationSeconds)
+                |> Option.defaultValue 0.0
               Evaluation = dual |> List.sumBy (fun d -> d.EvaluationSeconds)
               Total = total.Elapsed.TotalSeconds }
-          Machine = $"{Runtime.InteropServices.RuntimeInformation.OSDescription}, {Runtime.InteropServices.RuntimeInformation.ProcessArchitecture}"
+          Machine =
+            $"{Runtime.InteropServices.RuntimeInformation.OSDescription}, {Runtime.InteropServices.RuntimeInformation.ProcessArchitecture}"
           Cores = Environment.ProcessorCount }
 
     Reporting.Results.save (Path.Combine(root, "results.json")) results

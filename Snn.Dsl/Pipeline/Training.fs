@@ -76,7 +76,11 @@ let trainResumable
     let startEpoch = history.Length
 
     if startEpoch < recipe.Epochs then
-        let task = sink.Start($"{stage} (epochs {startEpoch + 1}-{recipe.Epochs})", (recipe.Epochs - startEpoch) * batchesPerEpoch)
+        let task =
+            sink.Start(
+                $"{stage} (epochs {startEpoch + 1}-{recipe.Epochs})",
+                (recipe.Epochs - startEpoch) * batchesPerEpoch
+            )
 
         for epoch in startEpoch .. recipe.Epochs - 1 do
             let stats =
@@ -108,7 +112,8 @@ let trainResumable
                   History = history }
             )
 
-            sink.Log $"{stage}: epoch {epoch + 1}/{recipe.Epochs} loss {stats.Loss:F4} train accuracy {stats.Accuracy:F2}%% ({stats.Seconds:F0} s)"
+            sink.Log
+                $"{stage}: epoch {epoch + 1}/{recipe.Epochs} loss {stats.Loss:F4} train accuracy {stats.Accuracy:F2}%% ({stats.Seconds:F0} s)"
 
         task.Finish()
 

@@ -27,13 +27,35 @@ let private line (plt: Plot) (color: int) (label: string) (xs: float[]) (ys: flo
 let accuracyVsT (folder: string) (r: RunResults) =
     use plt = new Plot()
     let dual = r.DualPhase |> Array.sortBy (fun d -> d.T)
-    let ts = Array.append (dual |> Array.map (fun d -> d.T)) (r.Qcfs.Snn |> Array.map (fun q -> q.T)) |> Array.distinct |> Array.sort
+
+    let ts =
+        Array.append (dual |> Array.map (fun d -> d.T)) (r.Qcfs.Snn |> Array.map (fun q -> q.T))
+        |> Array.distinct
+        |> Array.sort
+
     let span = [| log2 ts[0]; log2 ts[ts.Length - 1] |]
     line plt 7 $"ReLU ANN ({r.Ann.TestAccuracy:F2}%%)" span [| r.Ann.TestAccuracy; r.Ann.TestAccuracy |] true
-    line plt 8 $"clip ANN ({r.ClipAnn.TestAccuracy:F2}%%)" span [| r.ClipAnn.TestAccuracy; r.ClipAnn.TestAccuracy |] true
+
+    line
+        plt
+        8
+        $"clip ANN ({r.ClipAnn.TestAccuracy:F2}%%)"
+        span
+        [| r.ClipAnn.TestAccuracy; r.ClipAnn.TestAccuracy |]
+        true
+
     let qs = r.Qcfs.Snn |> Array.sortBy (fun q -> q.T)
-    line plt 3 $"QCFS SNN (L={r.Qcfs.L})" (qs |> Array.map (fun q -> log2 q.T)) (qs |> Array.map (fun q -> q.TestAccuracy)) false
+
+    line
+        plt
+        3
+        $"QCFS SNN (L={r.Qcfs.L})"
+        (qs |> Array.map (fun q -> log2 q.T))
+        (qs |> Array.map (fun q -> q.TestAccuracy))
+        false
+
     let xs = dual |> Array.map (fun d -> log2 d.T)
+
     let stages: (string * (StageAccuracies -> float)) list =
         [ "direct conversion", (fun s -> s.Direct)
           "Phase I (QC fine-tuned)", (fun s -> s.Phase1)
@@ -56,7 +78,10 @@ let accuracyVsT (folder: string) (r: RunResults) =
 /// (Phase I) and after Phase II, as grouped bars.
 let errorsPerLayer (folder: string) (entry: DualPhaseEntry) =
     use plt = new Plot()
-    let layersOf stage = entry.Layers |> Array.filter (fun l -> l.Stage = stage)
+
+    let layersOf stage =
+        entry.Layers |> Array.filter (fun l -> l.Stage = stage)
+
     let before = layersOf "phase1"
     let after = layersOf "final"
     let names = before |> Array.map (fun l -> l.Name)
@@ -75,7 +100,8 @@ let errorsPerLayer (folder: string) (entry: DualPhaseEntry) =
     |> List.iteri (fun k (label, color, values) ->
         let bars =
             values
-            |> Array.mapi (fun i v -> Bar(Position = float i + float k * width, Value = v, FillColor = palette.GetColor color, Size = width))
+            |> Array.mapi (fun i v ->
+                Bar(Position = float i + float k * width, Value = v, FillColor = palette.GetColor color, Size = width))
 
         plt.Add.Bars(bars) |> ignore
         plt.Legend.ManualItems.Add(LegendItem(LabelText = label, FillColor = palette.GetColor color)))
@@ -101,7 +127,13 @@ let potentialDistribution (folder: string) (entry: DualPhaseEntry) =
         let xs = Array.init n (fun i -> h.Low + (float i + 0.5) * step)
         let ys = h.Counts |> Array.map (fun c -> float c / total)
         let color = Array.findIndex ((=) h.Name) names
-        let label = if h.Stage = "final" then $"{h.Name} (after Phase II)" else $"{h.Name} (Phase I)"
+
+        let label =
+            if h.Stage = "final" then
+                $"{h.Name} (after Phase II)"
+            else
+                $"{h.Name} (Phase I)"
+
         let s = plt.Add.Scatter(xs, ys)
         s.LegendText <- label
         s.Color <- palette.GetColor color
@@ -128,9 +160,22 @@ let energyVsT (folder: string) (r: RunResults) =
     use plt = new Plot()
     let dual = r.DualPhase |> Array.sortBy (fun d -> d.T)
     let qs = r.Qcfs.Snn |> Array.sortBy (fun q -> q.T)
-    line plt 2 "dual-phase SNN" (dual |> Array.map (fun d -> log2 d.T)) (dual |> Array.map (fun d -> d.EnergyRatio)) false
+
+    line
+        plt
+        2
+        "dual-phase SNN"
+        (dual |> Array.map (fun d -> log2 d.T))
+        (dual |> Array.map (fun d -> d.EnergyRatio))
+        false
+
     line plt 3 "QCFS SNN" (qs |> Array.map (fun q -> log2 q.T)) (qs |> Array.map (fun q -> q.EnergyRatio)) false
-    let ts = Array.append (dual |> Array.map (fun d -> d.T)) (qs |> Array.map (fun q -> q.T)) |> Array.distinct |> Array.sort
+
+    let ts =
+        Array.append (dual |> Array.map (fun d -> d.T)) (qs |> Array.map (fun q -> q.T))
+        |> Array.distinct
+        |> Array.sort
+
     let one = plt.Add.HorizontalLine(1.0)
     one.Color <- Colors.Gray
     timeAxis plt ts

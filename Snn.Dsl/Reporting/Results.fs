@@ -8,16 +8,18 @@ open System.Text.Json.Serialization
 
 /// SNN test accuracy (%) after each stage of the dual-phase method at one T.
 type StageAccuracies =
-    { /// Direct conversion of the Phase-I clip ANN (before QC fine-tuning).
-      Direct: float
-      /// Conversion of the QC fine-tuned ANN (Phase I complete).
-      Phase1: float
-      /// After the first potential calibration (Phase II a).
-      Potential: float
-      /// After layer-wise weight calibration (Phase II b).
-      Weights: float
-      /// After the second potential calibration (Phase II c): the final SNN.
-      Final: float }
+    {
+        /// Direct conversion of the Phase-I clip ANN (before QC fine-tuning).
+        Direct: float
+        /// Conversion of the QC fine-tuned ANN (Phase I complete).
+        Phase1: float
+        /// After the first potential calibration (Phase II a).
+        Potential: float
+        /// After layer-wise weight calibration (Phase II b).
+        Weights: float
+        /// After the second potential calibration (Phase II c): the final SNN.
+        Final: float
+    }
 
 /// Per-layer error anatomy of one stage, averaged over the evaluated images.
 type LayerErrors =
@@ -44,18 +46,20 @@ type PotentialHistogram =
       Counts: int64[] }
 
 type DualPhaseEntry =
-    { T: int
-      /// L of the QC fine-tuned model used at this T.
-      FineTunedL: int
-      QcAnnTestAccuracy: float
-      Snn: StageAccuracies
-      Layers: LayerErrors[]
-      Potentials: PotentialHistogram[]
-      SopsPerImage: float
-      FirstLayerMacsPerImage: float
-      EnergyRatio: float
-      /// Phase II wall time at this T, seconds.
-      CalibrationSeconds: float }
+    {
+        T: int
+        /// L of the QC fine-tuned model used at this T.
+        FineTunedL: int
+        QcAnnTestAccuracy: float
+        Snn: StageAccuracies
+        Layers: LayerErrors[]
+        Potentials: PotentialHistogram[]
+        SopsPerImage: float
+        FirstLayerMacsPerImage: float
+        EnergyRatio: float
+        /// Phase II wall time at this T, seconds.
+        CalibrationSeconds: float
+    }
 
 type QcfsPoint =
     { T: int
@@ -74,14 +78,16 @@ type AnnResult =
       MacsPerImage: float }
 
 type Splits =
-    { Dataset: string
-      Train: int
-      HeldOut: int
-      Test: int
-      /// Images of the test split used for SNN evaluation (all of them unless the profile says otherwise).
-      SnnTest: int
-      Calibration: int
-      EarlyStopping: int }
+    {
+        Dataset: string
+        Train: int
+        HeldOut: int
+        Test: int
+        /// Images of the test split used for SNN evaluation (all of them unless the profile says otherwise).
+        SnnTest: int
+        Calibration: int
+        EarlyStopping: int
+    }
 
 type WallSeconds =
     { Ann: float

@@ -12,7 +12,9 @@ let main argv =
 
     let tests =
         match Impl.testFromThisAssembly () with
-        | Some t when fast -> t |> Test.filter defaultConfig.joinWith.asString (fun path -> not (List.contains "slow" path))
+        | Some t when fast ->
+            t
+            |> Test.filter defaultConfig.joinWith.asString (fun path -> not (List.contains "slow" path))
         | Some t -> t
         | None -> testList "none" []
 

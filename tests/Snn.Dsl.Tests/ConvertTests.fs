@@ -47,7 +47,9 @@ let tests =
               for layer in result.Layers do
                   if not (isNull layer.Rate) then
                       let dev =
-                          (layer.Rate - layer.MeanInput - (layer.InitialPotential - layer.FinalPotential) / 4.0)
+                          (layer.Rate
+                           - layer.MeanInput
+                           - (layer.InitialPotential - layer.FinalPotential) / 4.0)
                               .abs()
                               .max()
                               .item<float32> ()

@@ -35,7 +35,8 @@ let private tempFolder name =
 
 /// The `snn` CLI built beside the test project (the README's set-up builds the solution).
 let private snnDll () =
-    let root = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", ".."))
+    let root =
+        Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", ".."))
 
     [ "Release"; "Debug" ]
     |> List.map (fun c -> Path.Combine(root, "Snn.Cli", "bin", c, "net10.0", "snn.dll"))
@@ -44,10 +45,7 @@ let private snnDll () =
 
 /// The numbers of a run that must not depend on interruptions (wall times and commit excluded).
 let private numbers (r: RunResults) =
-    r.Ann,
-    r.ClipAnn,
-    r.Qcfs,
-    r.DualPhase |> Array.map (fun d -> { d with CalibrationSeconds = 0.0 })
+    r.Ann, r.ClipAnn, r.Qcfs, r.DualPhase |> Array.map (fun d -> { d with CalibrationSeconds = 0.0 })
 
 type private Recorder() =
     let lines = Collections.Concurrent.ConcurrentQueue<string>()
@@ -69,7 +67,8 @@ let tests =
         "slow"
         [ testList
               "Runner"
-              [ testCase "a killed run resumes without redoing finished epochs and ends with the same numbers as an uninterrupted run"
+              [ testCase
+                    "a killed run resumes without redoing finished epochs and ends with the same numbers as an uninterrupted run"
                 <| fun () ->
                     let whole = tempFolder "whole"
                     let killed = tempFolder "killed"
@@ -86,7 +85,12 @@ let tests =
                     Experiment.save config (tinyExperiment killed)
 
                     let psi =
-                        ProcessStartInfo("dotnet", $"\"{snnDll ()}\" run --config \"{config}\" --plain", RedirectStandardOutput = true, UseShellExecute = false)
+                        ProcessStartInfo(
+                            "dotnet",
+                            $"\"{snnDll ()}\" run --config \"{config}\" --plain",
+                            RedirectStandardOutput = true,
+                            UseShellExecute = false
+                        )
 
                     use child = Process.Start psi
                     let mutable line = child.StandardOutput.ReadLine()
@@ -120,16 +124,30 @@ let tests =
                         "says it resumes after epoch 2"
 
                     Expect.isFalse
-                        (lines |> List.exists (fun l -> l.StartsWith "clip: epoch 1/3" || l.StartsWith "clip: epoch 2/3"))
+                        (lines
+                         |> List.exists (fun l -> l.StartsWith "clip: epoch 1/3" || l.StartsWith "clip: epoch 2/3"))
                         "finished clip epochs are not trained again"
 
-                    Expect.isTrue (lines |> List.exists (fun l -> l.StartsWith "clip: epoch 3/3")) "the last epoch is trained"
-                    Expect.isFalse (lines |> List.exists (fun l -> l.StartsWith "relu: epoch")) "the finished ReLU stage is not trained again"
+                    Expect.isTrue
+                        (lines |> List.exists (fun l -> l.StartsWith "clip: epoch 3/3"))
+                        "the last epoch is trained"
+
+                    Expect.isFalse
+                        (lines |> List.exists (fun l -> l.StartsWith "relu: epoch"))
+                        "the finished ReLU stage is not trained again"
+
                     Expect.equal (numbers resumed) (numbers uninterrupted) "same numbers as the uninterrupted run"
 
                     // A third run finds everything recorded and trains nothing.
                     let again = Recorder()
-                    Runner.run { OutputFolder = None; DataPath = None; Progress = again } (tinyExperiment killed) |> ignore
+
+                    Runner.run
+                        { OutputFolder = None
+                          DataPath = None
+                          Progress = again }
+                        (tinyExperiment killed)
+                    |> ignore
+
                     Expect.isEmpty (again.Lines |> List.filter (fun l -> l.StartsWith "start ")) "nothing is redone"
                     Directory.Delete(whole, true)
                     Directory.Delete(killed, true) ] ]
