@@ -27,11 +27,13 @@ type DataArgs =
 [<RequireSubcommand>]
 type SnnArgs =
     | [<CliPrefix(CliPrefix.None)>] Data of ParseResults<DataArgs>
+    | [<CliPrefix(CliPrefix.None)>] Bench of ParseResults<Bench.BenchArgs>
 
     interface IArgParserTemplate with
         member this.Usage =
             match this with
             | Data _ -> "summarise a dataset: images per split and class, pixel mean and std."
+            | Bench _ -> "measure simulation, training and Phase II speed side by side; write bench.json."
 
 let private datasetNames =
     [ "fashion-mnist", DatasetKind.FashionMnist
@@ -131,6 +133,7 @@ let main argv =
 
         match results.GetSubCommand() with
         | Data args -> runData args
+        | Bench args -> Bench.runBench args
     with
     | :? ArguParseException as e ->
         eprintfn "%s" e.Message

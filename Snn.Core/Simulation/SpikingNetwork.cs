@@ -100,6 +100,8 @@ public sealed class SpikingNetwork : IDisposable
         var meanInputSum = new Tensor?[n];
         var counts = new Tensor?[n];
         var captured = new List<Tensor>?[n];
+        var thetaFull = new Tensor?[n];
+        var fused = NeuronScan.Supports(images);
         for (var l = 0; l < n; l++)
         {
             var layer = Layers[l];
@@ -114,7 +116,8 @@ public sealed class SpikingNetwork : IDisposable
             if (layer.HasNeuron)
             {
                 theta[l] = layer.Threshold!.to_type(dtype);
-                potential[l] = layer.InitialPotential!.to_type(dtype).expand([batch, .. layer.NeuronShape]).clone();
+                thetaFull[l] = theta[l]!.expand(layer.NeuronShape).contiguous();
+                potential[l] = layer.InitialPotential!.to_type(dtype).expand([batch, .. layer.NeuronShape]).contiguous().clone();
                 if (record?[l] == true)
                 {
                     meanInputSum[l] = torch.zeros([batch, .. layer.NeuronShape], dtype);
@@ -164,7 +167,12 @@ public sealed class SpikingNetwork : IDisposable
                 var v = potential[l]!;
                 var th = theta[l]!;
                 var recording = record?[l] == true;
-                for (var k = 0; k < steps; k++)
+                if (fused)
+                {
+                    NeuronScan.Run(v, current?.contiguous(), current is null ? imageCurrent[l]!.contiguous() : null, thetaFull[l]!, output, recording ? counts[l] : null, steps);
+                }
+
+                for (var k = 0; !fused && k < steps; k++)
                 {
                     using var stepScope = NewDisposeScope();
                     v.add_(current is null ? imageCurrent[l]! : current[k]);
