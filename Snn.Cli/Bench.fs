@@ -255,6 +255,53 @@ let private measureSimPeak (plan: Plan) (t: int) : JsonObject =
               "images_per_second", JsonValue.Create(float images / s) ]
     )
 
+/// Development aid: where an ANN pass spends its time (per top-level module), and the
+/// simulator at several time chunks, on one test batch.
+let private profile (plan: Plan) (t: int) : JsonObject =
+    use splits = loadSplits plan
+    let batches = testBatches splits 1
+    let x = batches[0]
+    use folded = foldedClipNetwork ()
+    use ann = Compile.withActivation Relu folded
+    ann.eval ()
+    use snn = spikingOf folded
+    use _ = torch.no_grad ()
+    let layers = ann.named_children () |> Seq.toArray
+
+    let perLayer =
+        [| for _ in 1 .. plan.Repeats do
+               let mutable h = x.alias ()
+
+               [| for struct (name, m) in layers do
+                      let m = m :?> torch.nn.Module<torch.Tensor, torch.Tensor>
+                      let mutable y = null
+                      let s = seconds (fun () -> y <- m.forward h)
+                      h <- y
+                      name, s |] |]
+
+    for i in 0 .. layers.Length - 1 do
+        let name = fst (perLayer[0][i])
+        let s = median [ for r in perLayer -> snd (r[i]) ]
+        log $"  ANN {name,-10} {s * 1000.0,8:F1} ms"
+
+    let chunks =
+        [ for chunk in [ 1; 2; 4; 8 ] do
+              if chunk <= t then
+                  let options = SimulationOptions(TimeChunk = chunk)
+
+                  let s =
+                      median
+                          [ for _ in 1 .. plan.Repeats ->
+                                seconds (fun () ->
+                                    use r = snn.Run(x, t, options)
+                                    ()) ]
+
+                  log $"  simulator T={t} chunk {chunk}: {s:F3} s"
+                  string chunk, JsonValue.Create s :> JsonNode ]
+
+    disposeAll batches
+    JsonObject(dict [ "chunk_seconds", JsonObject(dict chunks) :> JsonNode ])
+
 // ---------------------------------------------------------------------------------------------
 // Measurement: training epochs
 
@@ -482,6 +529,7 @@ let private childMeasurement (plan: Plan) (part: string) (t: int) (reportTo: str
         | "simpeak" -> measureSimPeak plan t
         | "train" -> measureTrain plan
         | "phase2" -> measurePhase2 plan
+        | "profile" -> profile plan t
         | other ->
             raise (ArgumentException($"--only = {other} is not a measurement: expected sim, simpeak, train or phase2", "only"))
 

@@ -30,23 +30,55 @@ internal static class NeuronScan
     /// Shapes: potential [B, N]; current [steps, B, N] or null; imageCurrent [B, N] or null (not both null);
     /// theta [N]; output [steps, B, N]; counts [B, N] or null. All contiguous, same dtype.
     /// </summary>
-    public static void Run(Tensor potential, Tensor? current, Tensor? imageCurrent, Tensor theta, Tensor output, Tensor? counts, int steps)
+    /// <param name="potential">v, [B, N], updated in place.</param>
+    /// <param name="current">Synaptic currents of the chunk, [steps, B, N], or null.</param>
+    /// <param name="imageCurrent">The time-invariant image current, [B, N], or null.</param>
+    /// <param name="theta">theta &gt; 0 per neuron, [N].</param>
+    /// <param name="output">Receives theta * s per step (pooled when <paramref name="pool"/> &gt; 1).</param>
+    /// <param name="counts">Spike counts, [B, N], incremented in place, or null.</param>
+    /// <param name="steps">The chunk's steps, &gt;= 1.</param>
+    /// <param name="pool">
+    /// 1: output holds theta * s. k &gt; 1: output [steps, B, C, H / k, W / k] holds the k x k average
+    /// pooling (stride k, no padding, floor) of theta * s, computed as the sum over the window in row order
+    /// divided by k * k, as avg_pool2d does; the full spike map then never leaves the cache.
+    /// </param>
+    /// <param name="channels">C, when pooling (the neuron shape is [C, H, W]).</param>
+    /// <param name="height">H, when pooling.</param>
+    /// <param name="width">W, when pooling.</param>
+    public static void Run(Tensor potential, Tensor? current, Tensor? imageCurrent, Tensor theta, Tensor output, Tensor? counts, int steps,
+        int pool = 1, int channels = 0, int height = 0, int width = 0)
     {
         var batch = (int)potential.shape[0];
         var neurons = (int)(potential.numel() / Math.Max(1, batch));
+        var shape = new PoolShape(pool, channels, height, width);
         if (potential.dtype == ScalarType.Float32)
         {
-            Run<float>(potential, current, imageCurrent, theta, output, counts, steps, batch, neurons);
+            Run<float>(potential, current, imageCurrent, theta, output, counts, steps, batch, neurons, shape);
         }
         else
         {
-            Run<double>(potential, current, imageCurrent, theta, output, counts, steps, batch, neurons);
+            Run<double>(potential, current, imageCurrent, theta, output, counts, steps, batch, neurons, shape);
         }
     }
 
-    private static unsafe void Run<T>(Tensor potential, Tensor? current, Tensor? imageCurrent, Tensor theta, Tensor output, Tensor? counts, int steps, int batch, int neurons)
+    private readonly record struct PoolShape(int K, int C, int H, int W)
+    {
+        public int OutH => H / K;
+
+        public int OutW => W / K;
+
+        public int OutSize => K == 1 ? C * H * W : C * OutH * OutW;
+    }
+
+    private static unsafe void Run<T>(Tensor potential, Tensor? current, Tensor? imageCurrent, Tensor theta, Tensor output, Tensor? counts, int steps, int batch, int neurons, PoolShape pool)
         where T : unmanaged, INumber<T>
     {
+        if (pool.K > 1)
+        {
+            RunPooled<T>(potential, current, imageCurrent, theta, output, counts, steps, batch, neurons, pool);
+            return;
+        }
+
         var pv = (T*)Pointer(potential);
         var pc = current is null ? null : (T*)Pointer(current);
         var pi = imageCurrent is null ? null : (T*)Pointer(imageCurrent);
@@ -74,6 +106,73 @@ internal static class NeuronScan
         else
         {
             Parallel.For(0, batch, new ParallelOptions { MaxDegreeOfParallelism = workers }, body);
+        }
+    }
+
+    private static unsafe void RunPooled<T>(Tensor potential, Tensor? current, Tensor? imageCurrent, Tensor theta, Tensor output, Tensor? counts, int steps, int batch, int neurons, PoolShape pool)
+        where T : unmanaged, INumber<T>
+    {
+        var pv = (T*)Pointer(potential);
+        var pc = current is null ? null : (T*)Pointer(current);
+        var pi = imageCurrent is null ? null : (T*)Pointer(imageCurrent);
+        var pt = (T*)Pointer(theta);
+        var po = (T*)Pointer(output);
+        var pn = counts is null ? null : (T*)Pointer(counts);
+        var stepStride = (long)batch * neurons;
+        var outSize = pool.OutSize;
+        var outStride = (long)batch * outSize;
+        var workers = Math.Max(1, Math.Min(TorchSharp.torch.get_num_threads(), Environment.ProcessorCount));
+        Parallel.For(
+            0,
+            batch,
+            new ParallelOptions { MaxDegreeOfParallelism = workers },
+            () => new T[neurons],
+            (b, _, scratch) =>
+            {
+                var row = (long)b * neurons;
+                fixed (T* spikes = scratch)
+                {
+                    for (var k = 0; k < steps; k++)
+                    {
+                        var at = (k * stepStride) + row;
+                        Row(pv + row, pc is null ? null : pc + at, pi is null ? null : pi + row, pt, spikes, pn is null ? null : pn + row, neurons);
+                        Pool(spikes, po + (k * outStride) + ((long)b * outSize), pool);
+                    }
+                }
+
+                return scratch;
+            },
+            _ => { });
+    }
+
+    /// <summary>k x k average pooling, stride k, floor: the window sum in row order divided by k * k.</summary>
+    private static unsafe void Pool<T>(T* input, T* output, PoolShape pool)
+        where T : unmanaged, INumber<T>
+    {
+        var (k, h, w) = (pool.K, pool.H, pool.W);
+        var (oh, ow) = (pool.OutH, pool.OutW);
+        var divisor = T.CreateChecked(k * k);
+        for (var c = 0; c < pool.C; c++)
+        {
+            var plane = input + ((long)c * h * w);
+            var outPlane = output + ((long)c * oh * ow);
+            for (var i = 0; i < oh; i++)
+            {
+                for (var j = 0; j < ow; j++)
+                {
+                    var sum = T.Zero;
+                    for (var di = 0; di < k; di++)
+                    {
+                        var line = plane + ((long)((i * k) + di) * w) + (j * k);
+                        for (var dj = 0; dj < k; dj++)
+                        {
+                            sum += line[dj];
+                        }
+                    }
+
+                    outPlane[(i * ow) + j] = sum / divisor;
+                }
+            }
         }
     }
 
