@@ -523,7 +523,7 @@ let private runChild (plan: Plan) (args: string list) : JsonObject =
     node
 
 let private childMeasurement (plan: Plan) (part: string) (t: int) (reportTo: string) =
-    let result =
+    let measure () =
         match part with
         | "sim" -> measureSim plan t
         | "simpeak" -> measureSimPeak plan t
@@ -532,6 +532,14 @@ let private childMeasurement (plan: Plan) (part: string) (t: int) (reportTo: str
         | "profile" -> profile plan t
         | other ->
             raise (ArgumentException($"--only = {other} is not a measurement: expected sim, simpeak, train or phase2", "only"))
+
+    let result =
+        try
+            measure ()
+        with e ->
+            // The parent reports the exit code; the child says exactly what failed.
+            log $"snn bench --only {part}: {e}"
+            reraise ()
 
     result["peak_working_set_mb"] <- JsonValue.Create(peakWorkingSetMb ())
     result["threads"] <- JsonValue.Create(torch.get_num_threads ())

@@ -76,7 +76,7 @@ public static class WeightCalibration
             {
                 using var batchScope = NewDisposeScope();
                 var (inputs, target) = held.Get(b);
-                sum += Loss(inputs, target).item<double>() * target.shape[0];
+                sum += Loss(inputs, target).to_type(ScalarType.Float64).item<double>() * target.shape[0];
                 count += target.shape[0];
             }
 
@@ -103,7 +103,7 @@ public static class WeightCalibration
                 var loss = Loss(inputs, target);
                 loss.backward();
                 adam.step();
-                sum += loss.item<double>() * target.shape[0];
+                sum += loss.detach().to_type(ScalarType.Float64).item<double>() * target.shape[0];
                 count += target.shape[0];
             }
 
