@@ -42,13 +42,15 @@ type BenchArgs =
 
 /// The sizes of one bench run.
 type private Plan =
-    { Quick: bool
-      Repeats: int
-      /// Test batches of 256 timed per simulation repetition.
-      SimBatches: int
-      /// Training batches of 128 timed per epoch estimate.
-      TrainBatches: int
-      DataPath: string option }
+    {
+        Quick: bool
+        Repeats: int
+        /// Test batches of 256 timed per simulation repetition.
+        SimBatches: int
+        /// Training batches of 128 timed per epoch estimate.
+        TrainBatches: int
+        DataPath: string option
+    }
 
 let private timeSteps = [ 1; 2; 4; 8; 16; 32 ]
 let private simBatch = 256L
@@ -57,7 +59,11 @@ let private trainBatch = 128
 let private median (xs: float list) =
     let s = List.sort xs
     let n = s.Length
-    if n % 2 = 1 then s[n / 2] else (s[n / 2 - 1] + s[n / 2]) / 2.0
+
+    if n % 2 = 1 then
+        s[n / 2]
+    else
+        (s[n / 2 - 1] + s[n / 2]) / 2.0
 
 /// Peak resident set of this process in MB: VmHWM from /proc/self/status (Linux), else the
 /// runtime's PeakWorkingSet64.
@@ -122,6 +128,7 @@ let private testBatches (splits: DataSplits) count =
 
 let private annPass (ann: CompiledNetwork) (batches: torch.Tensor[]) =
     use _ = torch.no_grad ()
+
     [| for x in batches do
            use scope = torch.NewDisposeScope()
            (ann.forward x).argmax(1L).MoveToOuterDisposeScope() |]
@@ -137,7 +144,10 @@ let private naivePass (snn: SpikingNetwork) t (batches: torch.Tensor[]) =
            (NaiveSimulator.Run(snn, x, t)).argmax(1L).MoveToOuterDisposeScope() |]
 
 let private agreement (a: torch.Tensor[]) (b: torch.Tensor[]) =
-    let same = Array.map2 (fun (x: torch.Tensor) (y: torch.Tensor) -> x.eq(y).sum().item<int64> ()) a b |> Array.sum
+    let same =
+        Array.map2 (fun (x: torch.Tensor) (y: torch.Tensor) -> x.eq(y).sum().item<int64> ()) a b
+        |> Array.sum
+
     let n = a |> Array.sumBy (fun x -> x.shape[0])
     float same / float n
 
@@ -176,7 +186,7 @@ let private measureSim (plan: Plan) (t: int) : JsonObject =
         // Interleave batch by batch, rotating the order, so that load changes on this shared
         // machine hit the ANN, our simulator and the naive loop alike.
         for b in 0 .. batches.Length - 1 do
-            let one = batches[b .. b]
+            let one = batches[b..b]
 
             let keep (target: ResizeArray<torch.Tensor>) (p: torch.Tensor[]) =
                 if r = 0 then target.AddRange p else disposeAll p
@@ -195,8 +205,7 @@ let private measureSim (plan: Plan) (t: int) : JsonObject =
         ourTimes.Add tOurs
         naiveTimes.Add tNaive
 
-        log
-            $"  T={t} repeat {r + 1}/{plan.Repeats}: ANN {ta:F3} s, ours {tOurs:F3} s, naive {tNaive:F3} s"
+        log $"  T={t} repeat {r + 1}/{plan.Repeats}: ANN {ta:F3} s, ours {tOurs:F3} s, naive {tNaive:F3} s"
 
     let ours = ours.ToArray()
     let naive = naive.ToArray()
@@ -282,7 +291,7 @@ let private profile (plan: Plan) (t: int) : JsonObject =
     for i in 0 .. layers.Length - 1 do
         let name = fst (perLayer[0][i])
         let s = median [ for r in perLayer -> snd (r[i]) ]
-        log $"  ANN {name,-10} {s * 1000.0,8:F1} ms"
+        log $"  ANN {name, -10} {s * 1000.0, 8:F1} ms"
 
     let chunks =
         [ for chunk in [ 1; 2; 4; 8 ] do
@@ -318,6 +327,7 @@ let private trainBatches (plan: Plan) (splits: DataSplits) =
         )
 
     let w = Stopwatch.StartNew()
+
     let batches =
         loader.Epoch 0
         |> Seq.truncate plan.TrainBatches
@@ -328,12 +338,15 @@ let private trainBatches (plan: Plan) (splits: DataSplits) =
     batches, loadSeconds, loader.BatchCount
 
 /// Trains `model` for one pass over copies of `batches` and returns the wall time.
-let private trainPass (model: CompiledNetwork) (optimizer: torch.optim.Optimizer) (batches: (torch.Tensor * torch.Tensor)[]) =
+let private trainPass
+    (model: CompiledNetwork)
+    (optimizer: torch.optim.Optimizer)
+    (batches: (torch.Tensor * torch.Tensor)[])
+    =
     let schedule = CosineSchedule(0.05, 1000000L)
 
     seconds (fun () ->
-        let copies =
-            batches |> Seq.map (fun (x, y) -> struct (x.clone (), y.clone ()))
+        let copies = batches |> Seq.map (fun (x, y) -> struct (x.clone (), y.clone ()))
 
         Trainer.TrainEpoch(model, optimizer, copies, schedule, 0L, 0L) |> ignore)
 
@@ -365,7 +378,9 @@ let private measureTrain (plan: Plan) : JsonObject =
 
         log (
             $"  training repeat {r + 1}/{plan.Repeats}: "
-            + (variants |> List.map (fun (n, _, _) -> $"{n} {times[n][r]:F2} s") |> String.concat ", ")
+            + (variants
+               |> List.map (fun (n, _, _) -> $"{n} {times[n][r]:F2} s")
+               |> String.concat ", ")
         )
 
     let ratioOf n =
@@ -449,7 +464,20 @@ let private measurePhase2 (plan: Plan) : JsonObject =
               use qc = Compile.withActivation (QC(t, 5.0)) folded
               qc.eval ()
               use snn = spikingOf qc
-              let s = seconds (fun () -> PhaseTwo.Calibrate(snn, Convert.annActivations qc, calibration, early, t, PhaseTwoStages.All, options) |> ignore)
+
+              let s =
+                  seconds (fun () ->
+                      PhaseTwo.Calibrate(
+                          snn,
+                          Convert.annActivations qc,
+                          calibration,
+                          early,
+                          t,
+                          PhaseTwoStages.All,
+                          options
+                      )
+                      |> ignore)
+
               log $"  Phase II at T={t}: {s:F1} s"
               t, s ]
 
@@ -538,7 +566,12 @@ let private childMeasurement (plan: Plan) (part: string) (t: int) (reportTo: str
         | "phase2" -> measurePhase2 plan
         | "profile" -> profile plan t
         | other ->
-            raise (ArgumentException($"--only = {other} is not a measurement: expected sim, simpeak, train or phase2", "only"))
+            raise (
+                ArgumentException(
+                    $"--only = {other} is not a measurement: expected sim, simpeak, train or phase2",
+                    "only"
+                )
+            )
 
     let result =
         try
@@ -590,18 +623,39 @@ let runBench (args: ParseResults<BenchArgs>) =
         let reportTo =
             match args.TryGetResult Report_To with
             | Some p -> p
-            | None -> raise (ArgumentException("--only needs --report-to: the file that receives the JSON", "report-to"))
+            | None ->
+                raise (ArgumentException("--only needs --report-to: the file that receives the JSON", "report-to"))
 
         childMeasurement plan part (args.GetResult(Time_Steps, 1)) reportTo
     | None ->
         let clock = Stopwatch.StartNew()
         let cores = Environment.ProcessorCount
-        printfn "snn bench%s: fmnist-vgg, test set batches of %d, inference mode; %d cores" (if quick then " --quick" else "") simBatch cores
+
+        printfn
+            "snn bench%s: fmnist-vgg, test set batches of %d, inference mode; %d cores"
+            (if quick then " --quick" else "")
+            simBatch
+            cores
+
         printfn "network: %s" sourceOfSimulation
-        printfn "timing: median of %d repetitions (min-max in brackets), our simulator, the naive loop and the ANN interleaved" plan.Repeats
+
+        printfn
+            "timing: median of %d repetitions (min-max in brackets), our simulator, the naive loop and the ANN interleaved"
+            plan.Repeats
+
         printfn "each measurement runs in its own process; peak working set = that process's VmHWM"
         printfn ""
-        printfn "%4s %22s %22s %7s %9s %9s %9s %8s" "T" "sim_ratio" "naive_ratio" "agree" "img/s" "naive" "ANN img/s" "peak MB"
+
+        printfn
+            "%4s %22s %22s %7s %9s %9s %9s %8s"
+            "T"
+            "sim_ratio"
+            "naive_ratio"
+            "agree"
+            "img/s"
+            "naive"
+            "ANN img/s"
+            "peak MB"
 
         let sims =
             [ for t in timeSteps do
@@ -660,12 +714,20 @@ let runBench (args: ParseResults<BenchArgs>) =
             (num train "peak_working_set_mb")
 
         printfn ""
-        let resultsPath = args.GetResult(Results, Path.Combine("runs", "bench", "results.json"))
+
+        let resultsPath =
+            args.GetResult(Results, Path.Combine("runs", "bench", "results.json"))
 
         let phase2Share, phase2Node, phase2Peak =
             match phase2FromResults resultsPath with
             | Some(share, p1, p2) ->
-                printfn "phase2_share = %.3f (MEASURED by the pipeline: %s, Phase I %.0f s, Phase II %.0f s)" share resultsPath p1 p2
+                printfn
+                    "phase2_share = %.3f (MEASURED by the pipeline: %s, Phase I %.0f s, Phase II %.0f s)"
+                    share
+                    resultsPath
+                    p1
+                    p2
+
                 share, JsonObject(dict [ "source", JsonValue.Create resultsPath :> JsonNode ]), None
             | None ->
                 let p = runChild plan [ "--only"; "phase2" ]
@@ -675,7 +737,9 @@ let runBench (args: ParseResults<BenchArgs>) =
                     "phase2_share = %.3f (ESTIMATED, no %s: Phase II measured at T=1, T=2,4 as T x that: %s s; one Phase-I epoch %.1f s x %d epochs)"
                     (num p "share")
                     resultsPath
-                    (secs |> Seq.map (fun kv -> $"{kv.Value.GetValue<float>():F1}") |> String.concat " + ")
+                    (secs
+                     |> Seq.map (fun kv -> $"{kv.Value.GetValue<float>():F1}")
+                     |> String.concat " + ")
                     (num p "phase1_epoch_seconds")
                     (int (num p "phase1_epochs"))
 
@@ -712,7 +776,11 @@ let runBench (args: ParseResults<BenchArgs>) =
                       "network", JsonValue.Create sourceOfSimulation
                       "sim", simArray
                       "train_epoch_ratio",
-                      JsonObject(dict [ "clip", JsonValue.Create(num train "clip") :> JsonNode; "noisy_qc", JsonValue.Create(num train "noisy_qc") ])
+                      JsonObject(
+                          dict
+                              [ "clip", JsonValue.Create(num train "clip") :> JsonNode
+                                "noisy_qc", JsonValue.Create(num train "noisy_qc") ]
+                      )
                       "train", JsonNode.Parse(train.ToJsonString())
                       "phase2_share", JsonValue.Create phase2Share
                       "phase2", JsonNode.Parse(phase2Node.ToJsonString())
@@ -723,7 +791,9 @@ let runBench (args: ParseResults<BenchArgs>) =
         let out = args.GetResult(Output, "bench.json")
         File.WriteAllText(out, bench.ToJsonString(JsonSerializerOptions(WriteIndented = true)))
         printfn ""
-        printfn "targets: sim_ratio <= 1.0 for T >= 2 and <= naive_ratio; clip and noisy-QC epochs <= 1.15 x ReLU; phase2_share <= 0.25; peak at T=32 <= 3072 MB"
+
+        printfn
+            "targets: sim_ratio <= 1.0 for T >= 2 and <= naive_ratio; clip and noisy-QC epochs <= 1.15 x ReLU; phase2_share <= 0.25; peak at T=32 <= 3072 MB"
 
         let check name ok =
             printfn "  %-44s %s" name (if ok then "holds" else "DOES NOT HOLD")
