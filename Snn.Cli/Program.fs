@@ -28,12 +28,14 @@ type DataArgs =
 type SnnArgs =
     | [<CliPrefix(CliPrefix.None)>] Run of ParseResults<RunCommand.RunArgs>
     | [<CliPrefix(CliPrefix.None)>] Data of ParseResults<DataArgs>
+    | [<CliPrefix(CliPrefix.None)>] Bench of ParseResults<Bench.BenchArgs>
 
     interface IArgParserTemplate with
         member this.Usage =
             match this with
             | Run _ -> "train, convert, calibrate and evaluate an experiment; writes report.md, results.json and plots."
             | Data _ -> "summarise a dataset: images per split and class, pixel mean and std."
+            | Bench _ -> "measure simulation, training and Phase II speed side by side; write bench.json."
 
 let private datasetNames =
     [ "fashion-mnist", DatasetKind.FashionMnist
@@ -134,6 +136,7 @@ let main argv =
         match results.GetSubCommand() with
         | Run args -> RunCommand.run args
         | Data args -> runData args
+        | Bench args -> Bench.runBench args
     with
     | :? ArguParseException as e ->
         eprintfn "%s" e.Message

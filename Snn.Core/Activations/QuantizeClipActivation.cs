@@ -93,13 +93,14 @@ public sealed class QuantizeClipActivation : nn.Module<Tensor, Tensor>
                 level = (u * levels).add_(0.5).floor_().div_(levels);
                 if (noiseProbability > 0)
                 {
-                    var rounded = torch.bernoulli(torch.full_like(level, 1.0 - noiseProbability)).to_type(ScalarType.Bool);
+                    // m ~ Bernoulli(1 - p): a uniform draw below 1 - p, one pass straight to a mask.
+                    var rounded = torch.rand_like(level).lt(1.0 - noiseProbability);
                     level = torch.where(rounded, level, u);
                 }
             }
 
-            // Value: |theta| * level exactly (the second term is u - u = 0); gradient: that of |theta| * u.
-            return (theta * level + theta * (u - u.detach())).MoveToOuterDisposeScope();
+            // Value: |theta| * (level + 0) = |theta| * level exactly (u - u = 0); gradient: that of |theta| * u.
+            return (theta * (level + (u - u.detach()))).MoveToOuterDisposeScope();
         }
     }
 }

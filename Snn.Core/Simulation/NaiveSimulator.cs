@@ -29,6 +29,8 @@ public static class NaiveSimulator
         Tensor? sum = null;
         for (var t = 0; t < timeSteps; t++)
         {
+            // What a step creates dies with the step, as in an eager PyTorch loop; only v(t) and the sum carry over.
+            using var stepScope = NewDisposeScope();
             var outputs = new Tensor[layers.Count];
             for (var l = 0; l < layers.Count; l++)
             {
@@ -46,16 +48,24 @@ public static class NaiveSimulator
                 }
                 else
                 {
-                    sum = sum is null ? current! : sum + current!;
+                    var next = (sum is null ? current!.clone() : sum + current!).DetachFromDisposeScope();
+                    sum?.Dispose();
+                    sum = next;
                 }
             }
+        }
+
+        scope.Attach(sum!);
+        foreach (var neuron in neurons)
+        {
+            neuron?.Dispose();
         }
 
         return (sum! / timeSteps).MoveToOuterDisposeScope();
     }
 
     /// <summary>A neuron module holding v(t) and advancing it with the pure <see cref="IfNeuron.Step"/>.</summary>
-    private sealed class StatefulNeuron(SpikingLayer layer, long batch, ScalarType dtype)
+    private sealed class StatefulNeuron(SpikingLayer layer, long batch, ScalarType dtype) : IDisposable
     {
         private readonly Tensor threshold = layer.Threshold!.to_type(dtype);
         private Tensor potential = layer.InitialPotential!.to_type(dtype).expand([batch, .. layer.NeuronShape]);
@@ -63,8 +73,12 @@ public static class NaiveSimulator
         public Tensor Step(Tensor current)
         {
             var (spikes, next) = IfNeuron.Step(potential, current, threshold);
+            next.DetachFromDisposeScope();
+            potential.Dispose();
             potential = next;
             return spikes * threshold;
         }
+
+        public void Dispose() => potential.Dispose();
     }
 }

@@ -100,6 +100,8 @@ public sealed class SpikingNetwork : IDisposable
         var meanInputSum = new Tensor?[n];
         var counts = new Tensor?[n];
         var captured = new List<Tensor>?[n];
+        var thetaFull = new Tensor?[n];
+        var fused = NeuronScan.Supports(images);
         for (var l = 0; l < n; l++)
         {
             var layer = Layers[l];
@@ -114,7 +116,8 @@ public sealed class SpikingNetwork : IDisposable
             if (layer.HasNeuron)
             {
                 theta[l] = layer.Threshold!.to_type(dtype);
-                potential[l] = layer.InitialPotential!.to_type(dtype).expand([batch, .. layer.NeuronShape]).clone();
+                thetaFull[l] = theta[l]!.expand(layer.NeuronShape).contiguous();
+                potential[l] = layer.InitialPotential!.to_type(dtype).expand([batch, .. layer.NeuronShape]).contiguous().clone();
                 if (record?[l] == true)
                 {
                     meanInputSum[l] = torch.zeros([batch, .. layer.NeuronShape], dtype);
@@ -132,6 +135,7 @@ public sealed class SpikingNetwork : IDisposable
             }
         }
 
+        var pooled = PooledOutputs(n, fused, capture);
         for (var t0 = 0; t0 < timeSteps; t0 += chunk)
         {
             var steps = Math.Min(chunk, timeSteps - t0);
@@ -154,17 +158,28 @@ public sealed class SpikingNetwork : IDisposable
                     continue;
                 }
 
-                var current = SpikeCurrent(layer, outputs, steps, batch);
+                var current = SpikeCurrent(layer, outputs, pooled, steps, batch);
                 if (current is not null && imageCurrent[l] is not null)
                 {
                     current.add_(imageCurrent[l]!);
                 }
 
-                var output = torch.empty([steps, batch, .. layer.NeuronShape], dtype);
+                var poolK = pooled[l];
+                var shape = layer.NeuronShape;
+                var output = poolK > 1
+                    ? torch.empty([steps, batch, shape[0], shape[1] / poolK, shape[2] / poolK], dtype)
+                    : torch.empty([steps, batch, .. shape], dtype);
                 var v = potential[l]!;
                 var th = theta[l]!;
                 var recording = record?[l] == true;
-                for (var k = 0; k < steps; k++)
+                if (fused)
+                {
+                    NeuronScan.Run(
+                        v, current?.contiguous(), current is null ? imageCurrent[l]!.contiguous() : null, thetaFull[l]!, output, recording ? counts[l] : null, steps,
+                        poolK, poolK > 1 ? (int)shape[0] : 0, poolK > 1 ? (int)shape[1] : 0, poolK > 1 ? (int)shape[2] : 0);
+                }
+
+                for (var k = 0; !fused && k < steps; k++)
                 {
                     using var stepScope = NewDisposeScope();
                     v.add_(current is null ? imageCurrent[l]! : current[k]);
@@ -262,7 +277,43 @@ public sealed class SpikingNetwork : IDisposable
         return new EngineOutput(networkOutput, statistics, trains);
     }
 
-    private static Tensor? SpikeCurrent(SpikingLayer layer, Tensor?[] outputs, int steps, long batch)
+    /// <summary>
+    /// Per layer, the pooling k &gt; 1 to fuse into its neuron scan, or 1: a layer whose spikes reach only
+    /// neuron layers (among the first <paramref name="n"/>) through synapses that all pool by the same k
+    /// first, and whose trains are not captured, hands on P_k(theta * s) instead of theta * s.
+    /// </summary>
+    private int[] PooledOutputs(int n, bool fused, bool[]? capture)
+    {
+        var pooled = Enumerable.Repeat(1, n).ToArray();
+        for (var l = 0; fused && l < n; l++)
+        {
+            if (!Layers[l].HasNeuron || capture?[l] == true || Layers[l].NeuronShape.Length != 3)
+            {
+                continue;
+            }
+
+            long? k = null;
+            var ok = true;
+            for (var m = l + 1; m < n; m++)
+            {
+                foreach (var input in Layers[m].Inputs.Where(i => i.Source == l))
+                {
+                    var p = input.Synapse?.PoolBefore ?? 1;
+                    ok &= Layers[m].HasNeuron && p > 1 && (k is null || k == p);
+                    k = p;
+                }
+            }
+
+            if (ok && k is > 1 && k <= Math.Min(Layers[l].NeuronShape[1], Layers[l].NeuronShape[2]))
+            {
+                pooled[l] = (int)k.Value;
+            }
+        }
+
+        return pooled;
+    }
+
+    private static Tensor? SpikeCurrent(SpikingLayer layer, Tensor?[] outputs, int[] pooled, int steps, long batch)
     {
         Tensor? current = null;
         foreach (var input in layer.Inputs)
@@ -280,7 +331,8 @@ public sealed class SpikingNetwork : IDisposable
             }
             else
             {
-                c = input.Synapse.Forward(x.flatten(0, 1)).unflatten(0, [steps, batch]);
+                var flat = x.flatten(0, 1);
+                c = (pooled[input.Source] > 1 ? input.Synapse.ForwardPooled(flat) : input.Synapse.Forward(flat)).unflatten(0, [steps, batch]);
             }
 
             current = current is null ? c : current.add_(c);

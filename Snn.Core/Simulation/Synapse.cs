@@ -111,6 +111,10 @@ public sealed class Synapse : IDisposable
     /// <param name="input">x, [B, C_in, H, W] or [B, F_in] (or anything flattening to it).</param>
     public Tensor Forward(Tensor input) => Apply(input, Weight, Bias);
 
+    /// <summary>I = W x' + b for an input x' that is already P(x), pooled by <see cref="PoolBefore"/> (flatten still applies).</summary>
+    /// <param name="pooledInput">P(x), [B, C_in, H / k, W / k].</param>
+    internal Tensor ForwardPooled(Tensor pooledInput) => Apply(pooledInput, Weight, Bias, 1);
+
     /// <summary>
     /// I = W' P(x) + b' with the given weight and bias in place of the synapse's own (same shapes):
     /// used by weight calibration to differentiate with respect to trainable copies.

@@ -9,6 +9,10 @@ open Snn.Core.Tests.Simulation.TestNetworks
 /// Largest allowed output gap between the naive and the optimized simulator in float64.
 let agreementTolerance = 1e-9
 
+/// Largest allowed output gap in float32: hidden layers match exactly, the output layer sums
+/// (1/T) sum_t W x(t) in another order than W (1/T) sum_t x(t).
+let float32Tolerance = 1e-4f
+
 /// Exact equality of two tensors: same shape and every entry equal.
 let private same (a: torch.Tensor) (b: torch.Tensor) =
     a.shape = b.shape && (a.eq b).all().item<bool> ()
@@ -40,6 +44,33 @@ let tests =
               let gap = (naive - fast.Output).abs().max().item<float> ()
               let samePredictions = same (naive.argmax (1L)) (fast.Output.argmax (1L))
               gap < agreementTolerance && samePredictions)
+
+          testPropertyWithConfig
+              { FsCheckConfig.defaultConfig with
+                  maxTest = 25 }
+              "the naive and the optimized simulator agree when spiking layers pool between them"
+          <| Prop.forAll cases (fun (seed, t, chunk) ->
+              use scope = torch.NewDisposeScope()
+              torch.manual_seed (int64 seed) |> ignore
+              use net = pooledNetwork torch.float64
+              let x = images torch.float64 4L
+              let naive = NaiveSimulator.Run(net, x, t)
+              use fast = net.Run(x, t, SimulationOptions(TimeChunk = chunk))
+              let gap = (naive - fast.Output).abs().max().item<float> ()
+              gap < agreementTolerance && same (naive.argmax (1L)) (fast.Output.argmax (1L)))
+
+          testPropertyWithConfig
+              { FsCheckConfig.defaultConfig with
+                  maxTest = 25 }
+              "the float32 simulator agrees with the naive loop up to float32 rounding of the output sum"
+          <| Prop.forAll cases (fun (seed, t, _) ->
+              use scope = torch.NewDisposeScope()
+              torch.manual_seed (int64 seed) |> ignore
+              use net = pooledNetwork torch.float32
+              let x = images torch.float32 4L
+              let naive = NaiveSimulator.Run(net, x, t)
+              use fast = net.Run(x, t)
+              (naive - fast.Output).abs().max().item<float32> () < float32Tolerance)
 
           testCase "the naive simulator rejects T = 0"
           <| fun () ->

@@ -53,3 +53,27 @@ let residualNetwork (dtype: torch.ScalarType) =
 let images (dtype: torch.ScalarType) (batch: int64) =
     torch.randn (Array.append [| batch |] inputShape, dtype = dtype)
     + torch.tensor (0.5, dtype = dtype)
+
+/// conv(2->4, pad 1) IF -> avgpool 2 folded into conv(4->6, pad 1) IF -> avgpool 2 folded into
+/// flatten, linear(24 -> 5): spiking layers that pool between them, as in VGG (the simulator
+/// fuses that pooling into the first layer's scan).
+let pooledNetwork (dtype: torch.ScalarType) =
+    use scope = torch.NewDisposeScope()
+    let r = rand dtype
+
+    SpikingNetworkBuilder(inputShape, dtype)
+        .Layer(
+            "conv1",
+            Synapse.Conv2d(r [| 4L; 2L; 3L; 3L |] 0.5, r [| 4L |] 0.2, padding = 1L),
+            torch.tensor (0.8, dtype = dtype)
+        )
+        .Layer(
+            "conv2",
+            Synapse.Conv2d(r [| 6L; 4L; 3L; 3L |] 0.6, r [| 6L |] 0.1, padding = 1L, poolBefore = 2L),
+            torch.tensor (0.7, dtype = dtype)
+        )
+        .Output(
+            "fc",
+            Synapse.Linear(r [| classes; 24L |] 0.3, r [| classes |] 0.1, flattenBefore = true, poolBefore = 2L)
+        )
+        .Build()
