@@ -363,6 +363,15 @@ let run (options: RunOptions) (experiment: Experiment) : RunResults =
     use splits = DataSplits.Load(kind, dataPath)
     sink.Log $"data: {splits.Kind} from {splits.Folder}"
 
+    let perClass (d: ImageDataset) =
+        d.ClassCounts()
+        |> Array.distinct
+        |> Array.map (fun c -> c.ToString "N0")
+        |> String.concat "/"
+
+    sink.Log
+        $"data: {splits.FullTrain.Count:N0} training images ({splits.Train.Count:N0} train + {splits.HeldOut.Count:N0} held-out), {splits.Test.Count:N0} test images; per class {perClass splits.FullTrain} training, {perClass splits.Test} test"
+
     use train =
         match experiment.Data.TrainImages with
         | Some n when n < splits.Train.Count -> splits.Train.Subset(0, n)
