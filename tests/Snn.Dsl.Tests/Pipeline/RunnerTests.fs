@@ -61,9 +61,12 @@ type private Recorder() =
                 member _.Advance(_, _) = ()
                 member _.Finish() = () }
 
+// Sequenced: the run draws initial weights from torch's process-wide generator, which tests
+// running in parallel would otherwise draw from too.
 [<Tests>]
 let tests =
-    testList
+    testSequenced
+    <| testList
         "slow"
         [ testList
               "Runner"
