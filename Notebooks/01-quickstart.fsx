@@ -2,7 +2,7 @@
 # 01 · Quick start: from a network declaration to a low-latency SNN
 
 This walk-through declares BENCHMARKS.md's `fmnist-vgg` network and the dual-phase pipeline with
-the F# DSL, runs a deliberately small experiment (a subset of Fashion-MNIST and one epoch per
+the F# DSL, runs a deliberately small experiment (2,048 training images of Fashion-MNIST and one epoch per
 phase, so it finishes in a few minutes on a laptop), and shows the accuracy of the ANN, the QCFS
 baseline and every dual-phase stage against the number of time steps T.
 
@@ -46,7 +46,13 @@ Show.table
     [ for l in info.Layers ->
           [ string l.Index; l.Layer.KindName; string l.InputShape; string l.OutputShape; string l.Parameters ] ]
 
-printfn "%d parameters (the preset Presets.fmnistVgg is the same network: %b)" info.Parameters (fmnistVgg = Presets.fmnistVgg)
+let presetParameters =
+    match Network.validate Presets.fmnistVgg with
+    | Ok i -> i.Parameters
+    | Error _ -> -1L
+
+// The preset spells out linear's in-features (linearFrom 1152 256); otherwise the same layers.
+printfn "%d parameters (the preset Presets.fmnistVgg: %d)" info.Parameters presetParameters
 
 (**
 ## The pipeline
@@ -56,14 +62,18 @@ folding, noisy quantize-clip fine-tuning at L = T), Phase II (potential, weight 
 calibration), evaluation at several T, and the QCFS baseline. `Phases.dualPhase E F [T...]` builds
 the full-size list; here every training phase gets one epoch, T is 1 and 2, and Phase II uses
 128 calibration and 64 early-stopping images (Phase II runs three times per T: potential alone,
-potential and weights, and the whole method, for the ablation).
+potential and weights, and the whole method, for the ablation). The learnable thresholds start at
+2.0 instead of the recipe's 5.0 (clip) and 8.0 (QCFS): one short epoch does not move them far, and
+a threshold far above the activations quantizes everything to zero at L = 1 or 2.
 *)
 
 let timeSteps = [ 1; 2 ]
 
 let pipeline =
     [ trainRelu 1
-      trainClip 1
+      (match trainClip 1 with
+       | TrainClip c -> TrainClip { c with InitialThreshold = 2.0 }
+       | p -> p)
       foldBatchNorm
       fineTuneQC [ 1; 2 ] 1
       CalibratePotential { CalibrationImages = 128 }
@@ -73,7 +83,7 @@ let pipeline =
       CalibratePotential { CalibrationImages = 128 }
       evaluate timeSteps
       (match qcfs 1 with
-       | Qcfs q -> Qcfs { q with TimeSteps = timeSteps }
+       | Qcfs q -> Qcfs { q with InitialThreshold = 2.0; TimeSteps = timeSteps }
        | p -> p) ]
 
 match Phases.validate pipeline with
@@ -94,7 +104,7 @@ let experiment =
       Data =
         { Dataset = FashionMnist
           Path = None
-          TrainImages = Some 1024
+          TrainImages = Some 2048
           TestImages = Some 256 }
       Network = CustomNetwork fmnistVgg
       Pipeline = pipeline

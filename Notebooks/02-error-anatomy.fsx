@@ -32,8 +32,8 @@ let theta = 1.0
 let T = 4
 
 let sequences =
-    [ "steady 0.3", [| 0.3; 0.3; 0.3; 0.3 |]
-      "steady 0.6", [| 0.6; 0.6; 0.6; 0.6 |]
+    [ "steady 0.4", [| 0.4; 0.4; 0.4; 0.4 |]
+      "steady 0.9", [| 0.9; 0.9; 0.9; 0.9 |]
       "early burst, then inhibition", [| 1.2; -0.6; -0.6; 0.2 |]
       "late burst", [| 0.0; 0.0; 0.0; 2.0 |] ]
 

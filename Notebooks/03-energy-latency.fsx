@@ -113,8 +113,10 @@ let perLayer =
 
           yield
               t,
+              // Every layer fed by spikes (not the input layer, which does analog MACs), even when
+              // no spike reached it at this T.
               [ for l in result.Layers do
-                    if l.SynapticOperations > 0.0 then
+                    if l.AnalogOperations = 0.0 then
                         yield l.Name, l.SynapticOperations / n ] ]
 
 let layerNames = perLayer |> List.head |> snd |> List.map fst

@@ -12,7 +12,10 @@
 // - `Show.*` displays a chart, table or image inline in a notebook; in a script it prints the table
 //   and writes the chart as a self-contained HTML file under Notebooks/out/.
 
-#nowarn "3520" // the Snn.Dsl sources start with a file-level /// comment, which fsi reports as info FS3520
+// Silences two compiler infos on the Snn.Dsl sources: a file-level /// comment (FS3520) and
+// one-element lists of tuples (FS3886).
+#nowarn "3520"
+#nowarn "3886"
 #r "../Snn.Cli/bin/Release/net10.0/TorchSharp.dll"
 #r "../Snn.Cli/bin/Release/net10.0/Snn.Core.dll"
 #r "../Snn.Cli/bin/Release/net10.0/ScottPlot.dll"
@@ -171,6 +174,10 @@ module Show =
 
     /// Shows a table given as a header and rows: an HTML table in a notebook, aligned text in a script.
     let table (header: string list) (rows: string list list) =
+        for r in rows do
+            if r.Length <> header.Length then
+                invalidArg "rows" $"a row has {r.Length} cells, the header {header.Length}: %A{r}"
+
         if inNotebook then
             let cells tag (r: string list) =
                 r |> List.map (fun c -> $"<{tag}>{WebUtility.HtmlEncode c}</{tag}>") |> String.concat ""

@@ -7,11 +7,14 @@
 # Needs the README's set-up (scripts/setup.sh: tools restored, Release build). The notebooks share
 # the run folder Notebooks/runs/quickstart, made by 01; delete it (or pass --fresh) to retrain.
 #
+# Usage: run-all.sh [--fresh] [NAME...]   (NAME: e.g. 02-error-anatomy; default: every walk-through)
+#
 # Output: one line per check, `notebook <name>: passed` / `notebook <name>: failed (...)`,
 # `script <name>: ...`, and last `notebooks: N passed, N failed`. Exit status 0 iff all passed.
 set -uo pipefail
 cd "$(dirname "$0")"
-[ "${1:-}" = "--fresh" ] && rm -rf runs/quickstart
+if [ "${1:-}" = "--fresh" ]; then rm -rf runs/quickstart; shift; fi
+only=("$@")
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 mkdir -p out
@@ -29,6 +32,7 @@ else fail "notebooks in sync with scripts" "$(tail -1 out/generate.log)"; fi
 
 for script in [0-9][0-9]-*.fsx; do
   name=${script%.fsx}
+  if [ ${#only[@]} -gt 0 ] && [[ ! " ${only[*]} " == *" $name "* ]]; then continue; fi
   # The notebook, in a .NET Interactive kernel. dotnet-repl exits non-zero when a cell fails; the
   # executed notebook is also scanned for error outputs so that no failing cell can slip through.
   start=$SECONDS
@@ -40,7 +44,7 @@ for script in [0-9][0-9]-*.fsx; do
 
   # The same walk-through as a plain F# script.
   start=$SECONDS
-  if dotnet fsi --quiet --nowarn:3520 --exec "$script" > "out/$name.script.log" 2>&1; then pass "script $name" $((SECONDS - start))
+  if dotnet fsi --quiet --nowarn:3520,3886 --exec "$script" > "out/$name.script.log" 2>&1; then pass "script $name" $((SECONDS - start))
   else fail "script $name" "exit code $?; see Notebooks/out/$name.script.log"; fi
 done
 
