@@ -27,8 +27,8 @@ for check in "${checks[@]}"; do
   log=$(mktemp)
   "$check" 2>&1 | tee "$log"
   [ "${PIPESTATUS[0]}" = 0 ] || status=1
-  passed=$((passed + $(grep -c -E ': passed$' "$log")))
-  failed=$((failed + $(grep -c -E ': failed' "$log")))
+  passed=$((passed + $(grep -c -E ': passed( |$)' "$log")))
+  failed=$((failed + $(grep -c -E ': failed( |$)' "$log")))
   rm -f "$log"
 done
 echo "$passed passed, $failed failed"

@@ -1,0 +1,179 @@
+(**
+# 01 · Quick start: from a network declaration to a low-latency SNN
+
+This walk-through declares BENCHMARKS.md's `fmnist-vgg` network and the dual-phase pipeline with
+the F# DSL, runs a deliberately small experiment (2,048 training images of Fashion-MNIST and one epoch per
+phase, so it finishes in a few minutes on a laptop), and shows the accuracy of the ANN, the QCFS
+baseline and every dual-phase stage against the number of time steps T.
+
+The numbers of such a short run are far from the paper's: the point is the shape of the pipeline.
+`snn run --profile quick` (about 20 minutes) or `--profile bench` give meaningful accuracies.
+
+Run this notebook after the README's set-up (`./run.sh` or `./test.sh` once, which builds the
+Release binaries). The same walk-through runs without a notebook front end:
+`dotnet fsi Notebooks/01-quickstart.fsx`.
+*)
+
+#load "Setup.fsx"
+open Setup
+open Snn.Dsl
+open Snn.Dsl.Phases
+
+(**
+## The network
+
+`-->` appends a layer; `act` is the activation slot that each stage fills in (ReLU, clip,
+quantize-clip). The spec is validated before any tensor exists: every error at once, with layer
+index and shapes.
+*)
+
+let fmnistVgg =
+    input (1, 28, 28)
+    --> conv 32 --> bn --> act --> conv 32 --> bn --> act --> avgPool 2
+    --> conv 64 --> bn --> act --> conv 64 --> bn --> act --> avgPool 2
+    --> conv 128 --> bn --> act --> avgPool 2
+    --> flatten --> linear 256 --> act --> linear 10
+
+let info =
+    match Network.validate fmnistVgg with
+    | Ok info -> info
+    | Error errors -> failwithf "invalid network: %A" errors
+
+// ----
+
+Show.table
+    [ "layer"; "kind"; "input"; "output"; "parameters" ]
+    [ for l in info.Layers ->
+          [ string l.Index; l.Layer.KindName; string l.InputShape; string l.OutputShape; string l.Parameters ] ]
+
+let presetParameters =
+    match Network.validate Presets.fmnistVgg with
+    | Ok i -> i.Parameters
+    | Error _ -> -1L
+
+// The preset spells out linear's in-features (linearFrom 1152 256); otherwise the same layers.
+printfn "%d parameters (the preset Presets.fmnistVgg: %d)" info.Parameters presetParameters
+
+(**
+## The pipeline
+
+The dual-phase method as a list of phases: ReLU baseline, Phase I (clip training, batch-norm
+folding, noisy quantize-clip fine-tuning at L = T), Phase II (potential, weight and potential
+calibration), evaluation at several T, and the QCFS baseline. `Phases.dualPhase E F [T...]` builds
+the full-size list; here every training phase gets one epoch, T is 1 and 2, and Phase II uses
+128 calibration and 64 early-stopping images (Phase II runs three times per T: potential alone,
+potential and weights, and the whole method, for the ablation). The learnable thresholds start at
+2.0 instead of the recipe's 5.0 (clip) and 8.0 (QCFS): one short epoch does not move them far, and
+a threshold far above the activations quantizes everything to zero at L = 1 or 2.
+*)
+
+let timeSteps = [ 1; 2 ]
+
+let pipeline =
+    [ trainRelu 1
+      (match trainClip 1 with
+       | TrainClip c -> TrainClip { c with InitialThreshold = 2.0 }
+       | p -> p)
+      foldBatchNorm
+      fineTuneQC [ 1; 2 ] 1
+      CalibratePotential { CalibrationImages = 128 }
+      (match calibrateWeights with
+       | CalibrateWeights c -> CalibrateWeights { c with Epochs = 1; CalibrationImages = 128; EarlyStoppingImages = 64 }
+       | p -> p)
+      CalibratePotential { CalibrationImages = 128 }
+      evaluate timeSteps
+      (match qcfs 1 with
+       | Qcfs q -> Qcfs { q with InitialThreshold = 2.0; TimeSteps = timeSteps }
+       | p -> p) ]
+
+match Phases.validate pipeline with
+| Ok phases -> printfn "pipeline: %s" (phases |> List.map (fun p -> p.Name) |> String.concat " -> ")
+| Error errors -> failwithf "invalid pipeline: %A" errors
+
+(**
+## The experiment and the run
+
+An experiment is a plain value (it round-trips through JSON). `Runner.run` trains, converts,
+calibrates and evaluates, writes `report.md`, `results.json` and PNG plots into the run folder,
+and records every finished stage there: running this cell again resumes instead of retraining.
+The run folder `Notebooks/runs/quickstart` is shared with notebooks 02 and 03.
+*)
+
+let experiment =
+    { Name = "fmnist-vgg quick start"
+      Data =
+        { Dataset = FashionMnist
+          Path = None
+          TrainImages = Some 2048
+          TestImages = Some 256 }
+      Network = CustomNetwork fmnistVgg
+      Pipeline = pipeline
+      Seed = 0
+      OutputFolder = System.IO.Path.Combine(runsFolder, "quickstart")
+      Profile = Custom "notebook" }
+
+let options: Pipeline.Runner.RunOptions =
+    { OutputFolder = None
+      DataPath = None
+      Progress = Pipeline.ConsoleLines() }
+
+let results = Pipeline.Runner.run options experiment
+
+(**
+## Accuracy against time steps
+
+The ANNs are flat references; the SNN curves show what each stage of the method adds: direct
+conversion of the clip ANN, Phase I (the QC fine-tuned ANN converted), and Phase II's potential
+calibration, weight calibration and final potential calibration.
+*)
+
+let dual = results.DualPhase |> Array.sortBy (fun d -> d.T)
+let ts = dual |> Array.map (fun d -> float d.T)
+let span = [ ts[0]; ts[ts.Length - 1] ]
+
+let stages: (string * (Reporting.Results.StageAccuracies -> float)) list =
+    [ "direct conversion", (fun s -> s.Direct)
+      "Phase I (QC fine-tuned)", (fun s -> s.Phase1)
+      "+ potential calibration", (fun s -> s.Potential)
+      "+ weight calibration", (fun s -> s.Weights)
+      "dual-phase final", (fun s -> s.Final) ]
+
+let qcfsPoints = results.Qcfs.Snn |> Array.sortBy (fun q -> q.T)
+
+Show.chart (
+    Chart.figure
+        "01-accuracy-vs-T"
+        $"{results.Splits.Dataset}: test accuracy vs time steps"
+        "time steps T"
+        "test accuracy (%)"
+        true
+        ([ Chart.line $"ReLU ANN" span [ results.Ann.TestAccuracy; results.Ann.TestAccuracy ] true
+           Chart.line $"clip ANN (Phase I)" span [ results.ClipAnn.TestAccuracy; results.ClipAnn.TestAccuracy ] true
+           Chart.line
+               $"QCFS SNN (L = {results.Qcfs.L})"
+               (qcfsPoints |> Array.map (fun q -> float q.T))
+               (qcfsPoints |> Array.map (fun q -> q.TestAccuracy))
+               false ]
+         @ [ for name, get in stages -> Chart.line name ts (dual |> Array.map (fun d -> get d.Snn)) false ])
+)
+
+(**
+## The report's table
+
+The same table as in `report.md` (test accuracy in %; the last column is the energy ratio
+E_ANN / E_SNN of the final SNN), then the plot the run wrote next to it.
+*)
+
+Show.markdownTable (Reporting.Markdown.summaryTable results)
+
+printfn
+    "ReLU ANN %s%%, clip ANN %s%%, QCFS QC ANN (L = %d) %s%%; identity max |r - z - (v(0)-v(T))/T| = %s"
+    (f2 results.Ann.TestAccuracy)
+    (f2 results.ClipAnn.TestAccuracy)
+    results.Qcfs.L
+    (f2 results.Qcfs.AnnTestAccuracy)
+    (sci results.IdentityMaxAbs)
+
+// ----
+
+Show.image (System.IO.Path.Combine(experiment.OutputFolder, "accuracy_vs_T.png"))
