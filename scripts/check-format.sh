@@ -4,7 +4,15 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 status=0
-fs_files=$(git ls-files '*.fs' '*.fsx' | grep -v -x -F -f <(grep -v '^#' .fantomasignore 2>/dev/null || true))
+# .fantomasignore: one path per line, or a folder ending in '/'; '#' starts a comment.
+ignored=$(grep -v -e '^#' -e '^$' .fantomasignore 2>/dev/null || true)
+fs_files=$(git ls-files '*.fs' '*.fsx' | while read -r f; do
+  skip=0
+  for pattern in $ignored; do
+    case "$f" in "$pattern" | "$pattern"*) [ "${pattern%/}" != "$pattern" ] || [ "$f" = "$pattern" ] && skip=1 ;; esac
+  done
+  [ "$skip" = 1 ] || echo "$f"
+done)
 if dotnet fantomas --check $fs_files >/tmp/snn-fantomas.log 2>&1; then
   echo "format fantomas: passed"
 else
