@@ -119,8 +119,15 @@ let run (args: ParseResults<RunArgs>) =
           DataPath = args.TryGetResult Data
           Progress = sink }
 
+    let profile =
+        match experiment.Profile with
+        | Quick -> "quick"
+        | Bench -> "bench"
+        | Paper -> "paper"
+        | Custom name -> name
+
     AnsiConsole.MarkupLine(
-        $"[bold]{Markup.Escape experiment.Name}[/], profile {Markup.Escape(string experiment.Profile)}, seed {experiment.Seed} -> {Markup.Escape folder}"
+        $"[bold]{Markup.Escape experiment.Name}[/], profile {Markup.Escape profile}, seed {experiment.Seed} -> {Markup.Escape folder}"
     )
 
     let results =
