@@ -530,20 +530,22 @@ module Profiles =
 
     /// `quick`, the README's default run, budgeted for at most 25 minutes on 2 cores: the first
     /// 10,000 of the 55,000 training images; ReLU, clip and QCFS training 2 epochs each;
-    /// noisy-QC fine-tuning 1 epoch per T in {1, 2, 4}; Phase II with 512 calibration and 256
-    /// early-stopping images (held-out split) and 2 weight-calibration epochs per layer; ANNs
+    /// noisy-QC fine-tuning 1 epoch per T in {1, 2, 4}; Phase II with 256 calibration and 128
+    /// early-stopping images (held-out split) and 1 weight-calibration epoch per layer (Phase II
+    /// costs grow with T: at T = 8 it took 338 s with 512 + 256 images and 2 epochs); ANNs
     /// evaluated on the full test set, SNNs (every stage at every T in {1, ..., 32}) on the first
     /// 1,000 test images.
     let quick =
         let pipeline =
             Phases.dualPhase 2 1 [ 1; 2; 4 ]
             |> List.map (function
-                | CalibratePotential _ -> CalibratePotential { CalibrationImages = 512 }
+                | CalibratePotential _ -> CalibratePotential { CalibrationImages = 256 }
                 | CalibrateWeights c ->
                     CalibrateWeights
                         { c with
-                            Epochs = 2
-                            CalibrationImages = 512 }
+                            Epochs = 1
+                            CalibrationImages = 256
+                            EarlyStoppingImages = 128 }
                 | p -> p)
 
         { fmnist Quick "runs/quick" (Some 10000) pipeline with
