@@ -15,4 +15,14 @@ public sealed record SimulationOptions
     /// operations) for error analysis and energy estimates. Costs a few [B, ...] tensors per layer.
     /// </summary>
     public bool Record { get; init; }
+
+    /// <summary>
+    /// Earlier step counts t at which to read the network out as well, strictly increasing with
+    /// 1 &lt;= t &lt; T. The dynamics are causal and v(0) does not depend on T, so the readout at t is
+    /// exactly <see cref="SpikingNetwork.Run"/> with T = t (output (1/t) sum_{s &lt;= t} of the
+    /// output layer's input, and, with <see cref="Record"/>, the statistics after t steps), at no
+    /// extra simulation cost: one run at T = 32 with readouts 1, 2, 4, 8, 16 replaces six runs.
+    /// Null or empty: none. Results are in <see cref="SimulationResult.Readouts"/>.
+    /// </summary>
+    public IReadOnlyList<int>? Readouts { get; init; }
 }

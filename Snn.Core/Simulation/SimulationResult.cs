@@ -67,8 +67,9 @@ public sealed class LayerStatistics : IDisposable
 /// <summary>The outcome of a T-step simulation of a batch.</summary>
 public sealed class SimulationResult : IDisposable
 {
-    internal SimulationResult(Tensor output, int timeSteps, IReadOnlyList<LayerStatistics> layers)
+    internal SimulationResult(Tensor output, int timeSteps, IReadOnlyList<LayerStatistics> layers, IReadOnlyList<SimulationResult> readouts)
     {
+        Readouts = readouts;
         Output = output;
         TimeSteps = timeSteps;
         Layers = layers;
@@ -83,13 +84,25 @@ public sealed class SimulationResult : IDisposable
     /// <summary>Per-layer statistics in network order when <see cref="SimulationOptions.Record"/> is set; empty otherwise.</summary>
     public IReadOnlyList<LayerStatistics> Layers { get; }
 
-    /// <summary>Disposes the output and every recorded tensor.</summary>
+    /// <summary>
+    /// The results at the earlier step counts of <see cref="SimulationOptions.Readouts"/>, in that
+    /// order, each equal to a run with T = its <see cref="TimeSteps"/>; empty when none were asked
+    /// for. Disposed with this result.
+    /// </summary>
+    public IReadOnlyList<SimulationResult> Readouts { get; }
+
+    /// <summary>Disposes the output, every recorded tensor and the readouts.</summary>
     public void Dispose()
     {
         Output.Dispose();
         foreach (var layer in Layers)
         {
             layer.Dispose();
+        }
+
+        foreach (var readout in Readouts)
+        {
+            readout.Dispose();
         }
     }
 }

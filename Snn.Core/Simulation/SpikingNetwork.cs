@@ -64,9 +64,22 @@ public sealed class SpikingNetwork : IDisposable
         Guard.AtLeast(timeSteps, 1, nameof(timeSteps), "time steps T");
         var chunk = options.TimeChunk ?? DefaultTimeChunk;
         Guard.AtLeast(chunk, 1, nameof(options), "TimeChunk");
+        var readouts = options.Readouts ?? [];
+        for (var i = 0; i < readouts.Count; i++)
+        {
+            if (readouts[i] < 1 || readouts[i] >= timeSteps || (i > 0 && readouts[i] <= readouts[i - 1]))
+            {
+                throw new ArgumentException(
+                    $"Readouts[{i}] = {readouts[i]} is out of range: expected strictly increasing step counts t with 1 <= t < T = {timeSteps}",
+                    nameof(options));
+            }
+        }
+
         var record = options.Record ? Enumerable.Repeat(true, Layers.Count).ToArray() : null;
-        var run = Simulate(images, timeSteps, Layers.Count - 1, record, null, chunk);
-        return new SimulationResult(run.Output!, timeSteps, options.Record ? run.Statistics.Select(s => s!).ToArray() : []);
+        var early = new List<SimulationResult>();
+        var run = Simulate(images, timeSteps, Layers.Count - 1, record, null, chunk, readouts, (t, o) =>
+            early.Add(new SimulationResult(o.Output!, t, options.Record ? o.Statistics.Select(s => s!).ToArray() : [], [])));
+        return new SimulationResult(run.Output!, timeSteps, options.Record ? run.Statistics.Select(s => s!).ToArray() : [], early);
     }
 
     /// <summary>A deep copy (weights, thresholds and v(0) copied), e.g. to compare calibration stages.</summary>
@@ -86,7 +99,9 @@ public sealed class SpikingNetwork : IDisposable
     /// layers with <paramref name="record"/>[l]; returns the full output trains [T, B, ...] of layers
     /// with <paramref name="capture"/>[l]. Every returned tensor is moved to the caller's scope.
     /// </summary>
-    internal EngineOutput Simulate(Tensor images, int timeSteps, int lastLayer, bool[]? record, bool[]? capture, int chunk)
+    internal EngineOutput Simulate(
+        Tensor images, int timeSteps, int lastLayer, bool[]? record, bool[]? capture, int chunk,
+        IReadOnlyList<int>? readouts = null, Action<int, EngineOutput>? onReadout = null)
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
@@ -136,9 +151,26 @@ public sealed class SpikingNetwork : IDisposable
         }
 
         var pooled = PooledOutputs(n, fused, capture);
-        for (var t0 = 0; t0 < timeSteps; t0 += chunk)
+        var nextReadout = 0;
+        for (var t0 = 0; t0 < timeSteps;)
         {
-            var steps = Math.Min(chunk, timeSteps - t0);
+            var stop = readouts is not null && nextReadout < readouts.Count ? readouts[nextReadout] : timeSteps;
+            var steps = Math.Min(chunk, stop - t0);
+            RunChunk(steps);
+            t0 += steps;
+            if (t0 == stop && stop < timeSteps)
+            {
+                // A readout: the state after t steps is exactly that of a run with T = t (causal
+                // dynamics, v(0) independent of T); counts and v are copied because they keep changing.
+                onReadout?.Invoke(t0, Finish(t0, true));
+                nextReadout++;
+            }
+        }
+
+        return Finish(timeSteps, false);
+
+        void RunChunk(int steps)
+        {
             using var chunkScope = NewDisposeScope();
             var outputs = new Tensor?[n];
             for (var l = 0; l < n; l++)
@@ -214,67 +246,72 @@ public sealed class SpikingNetwork : IDisposable
             }
         }
 
-        var statistics = new LayerStatistics?[n];
-        Tensor? networkOutput = null;
-        var last = Layers[n - 1];
-        if (!last.HasNeuron)
+        // Statistics and output after t steps; with copy, state that keeps changing is copied. New
+        // tensors belong to the engine's scope and are moved to the caller's.
+        EngineOutput Finish(int t, bool copy)
         {
-            Tensor? sum = imageCurrent[n - 1];
-            for (var i = 0; i < last.Inputs.Count; i++)
+            var statistics = new LayerStatistics?[n];
+            Tensor? networkOutput = null;
+            var last = Layers[n - 1];
+            if (!last.HasNeuron)
             {
-                var input = last.Inputs[i];
-                if (input.Source == ImageSource)
+                Tensor? sum = imageCurrent[n - 1];
+                for (var i = 0; i < last.Inputs.Count; i++)
+                {
+                    var input = last.Inputs[i];
+                    if (input.Source == ImageSource)
+                    {
+                        continue;
+                    }
+
+                    var mean = inputSum[n - 1][i]!.div(t);
+                    var c = input.Synapse is null ? mean : input.Synapse.Forward(mean);
+                    sum = sum is null ? c : sum + c;
+                }
+
+                networkOutput = sum!.MoveToOuterDisposeScope();
+            }
+
+            for (var l = 0; l < n; l++)
+            {
+                if (record?[l] != true)
                 {
                     continue;
                 }
 
-                var mean = inputSum[n - 1][i]!.div(timeSteps);
-                var c = input.Synapse is null ? mean : input.Synapse.Forward(mean);
-                sum = sum is null ? c : sum + c;
+                var layer = Layers[l];
+                var (sops, macs) = Operations(layer, images, counts, t);
+                if (layer.HasNeuron)
+                {
+                    var spikeCounts = counts[l]!;
+                    statistics[l] = new LayerStatistics(
+                        layer.Name,
+                        meanInputSum[l]!.div(t).MoveToOuterDisposeScope(),
+                        (spikeCounts * theta[l]!).div_(t).MoveToOuterDisposeScope(),
+                        (copy ? spikeCounts.clone() : spikeCounts).MoveToOuterDisposeScope(),
+                        layer.InitialPotential!.to_type(dtype).clone().MoveToOuterDisposeScope(),
+                        (copy ? potential[l]!.clone() : potential[l]!).MoveToOuterDisposeScope(),
+                        theta[l]!.clone().MoveToOuterDisposeScope(),
+                        sops,
+                        macs);
+                }
+                else
+                {
+                    statistics[l] = new LayerStatistics(layer.Name, networkOutput!.clone().MoveToOuterDisposeScope(), null, null, null, null, null, sops, macs);
+                }
             }
 
-            networkOutput = sum!.MoveToOuterDisposeScope();
+            var trains = new Tensor?[n];
+            for (var l = 0; l < n; l++)
+            {
+                if (!copy && captured[l] is { } parts)
+                {
+                    trains[l] = (parts.Count == 1 ? parts[0] : torch.cat(parts, 0)).MoveToOuterDisposeScope();
+                }
+            }
+
+            return new EngineOutput(networkOutput, statistics, trains);
         }
-
-        for (var l = 0; l < n; l++)
-        {
-            if (record?[l] != true)
-            {
-                continue;
-            }
-
-            var layer = Layers[l];
-            var (sops, macs) = Operations(layer, images, counts, timeSteps);
-            if (layer.HasNeuron)
-            {
-                var spikeCounts = counts[l]!;
-                statistics[l] = new LayerStatistics(
-                    layer.Name,
-                    meanInputSum[l]!.div(timeSteps).MoveToOuterDisposeScope(),
-                    (spikeCounts * theta[l]!).div_(timeSteps).MoveToOuterDisposeScope(),
-                    spikeCounts.MoveToOuterDisposeScope(),
-                    layer.InitialPotential!.to_type(dtype).clone().MoveToOuterDisposeScope(),
-                    potential[l]!.MoveToOuterDisposeScope(),
-                    theta[l]!.clone().MoveToOuterDisposeScope(),
-                    sops,
-                    macs);
-            }
-            else
-            {
-                statistics[l] = new LayerStatistics(layer.Name, networkOutput!.clone().MoveToOuterDisposeScope(), null, null, null, null, null, sops, macs);
-            }
-        }
-
-        var trains = new Tensor?[n];
-        for (var l = 0; l < n; l++)
-        {
-            if (captured[l] is { } parts)
-            {
-                trains[l] = (parts.Count == 1 ? parts[0] : torch.cat(parts, 0)).MoveToOuterDisposeScope();
-            }
-        }
-
-        return new EngineOutput(networkOutput, statistics, trains);
     }
 
     /// <summary>

@@ -135,6 +135,41 @@ let tests =
                           (same one.Layers[l].SpikeCounts other.Layers[l].SpikeCounts)
                           $"spike counts of {net.Layers[l].Name}, chunk {chunk}"
 
+          testCase "a readout at t equals a run with T = t: output, rates, v(T), counts and operations"
+          <| fun () ->
+              use scope = torch.NewDisposeScope()
+
+              for net in [ residualNetwork torch.float32; pooledNetwork torch.float32 ] do
+                  use net = net
+                  let x = images torch.float32 4L
+                  let readouts = [| 1; 2; 4; 5 |]
+                  use long = net.Run(x, 8, SimulationOptions(Record = true, Readouts = readouts))
+                  Expect.equal (long.Readouts |> Seq.map _.TimeSteps |> Array.ofSeq) readouts "readout times"
+
+                  for r in long.Readouts do
+                      use short = net.Run(x, r.TimeSteps, SimulationOptions(Record = true))
+                      Expect.isTrue (same r.Output short.Output) $"output at t = {r.TimeSteps}"
+
+                      for l in 0 .. net.Layers.Count - 1 do
+                          let a, b = r.Layers[l], short.Layers[l]
+                          Expect.isTrue (same a.MeanInput b.MeanInput) $"z of {a.Name} at t = {r.TimeSteps}"
+                          Expect.equal a.SynapticOperations b.SynapticOperations $"SOPs of {a.Name}"
+                          Expect.equal a.AnalogOperations b.AnalogOperations $"MACs of {a.Name}"
+
+                          if not (isNull b.Rate) then
+                              Expect.isTrue (same a.Rate b.Rate) $"r of {a.Name} at t = {r.TimeSteps}"
+                              Expect.isTrue (same a.SpikeCounts b.SpikeCounts) $"counts of {a.Name}"
+                              Expect.isTrue (same a.FinalPotential b.FinalPotential) $"v(t) of {a.Name}"
+
+                  // The full run is unchanged by reading out on the way.
+                  use plain = net.Run(x, 8, SimulationOptions(Record = true))
+                  Expect.isTrue (same long.Output plain.Output) "output at T"
+
+                  for l in 0 .. net.Layers.Count - 2 do
+                      Expect.isTrue
+                          (same long.Layers[l].FinalPotential plain.Layers[l].FinalPotential)
+                          $"v(T) of {net.Layers[l].Name}"
+
           testCase "the synaptic operations of a layer equal its fan-out times the spikes it receives"
           <| fun () ->
               use scope = torch.NewDisposeScope()
@@ -171,4 +206,9 @@ let tests =
 
               Expect.throwsT<ArgumentException>
                   (fun () -> net.Run(x, 2, SimulationOptions(TimeChunk = 0)) |> ignore)
-                  "chunk 0" ]
+                  "chunk 0"
+
+              for bad in [ [| 0 |]; [| 2 |]; [| 1; 1 |]; [| 3 |] ] do
+                  Expect.throwsC (fun () -> net.Run(x, 2, SimulationOptions(Readouts = bad)) |> ignore) (fun e ->
+                      Expect.isTrue (e :? ArgumentException) "an argument error"
+                      Expect.stringContains e.Message "Readouts" $"readouts {bad}") ]
