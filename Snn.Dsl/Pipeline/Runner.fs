@@ -180,36 +180,45 @@ type SnnEvaluation =
       FirstLayerMacsPerImage: float
       IdentityMaxAbs: float }
 
-/// Runs the SNN at T on the batches; with `record`, also the per-layer error anatomy (stage
-/// label `stage`), v(T)/theta histograms and the identity check.
-let evaluateSnn
+/// What one T's evaluation accumulates over the batches.
+type private Tally(layers: int) =
+    member val Correct = 0L with get, set
+    member val Seen = 0L with get, set
+    member val Sops = 0.0 with get, set
+    member val Analog = 0.0 with get, set
+    member val Summaries = Array.create layers LayerErrorSummary.Empty
+    member val Thresholds = Array.zeroCreate<float> layers
+    member val Histogram = Array.init layers (fun _ -> Array.zeroCreate<int64> PotentialBins)
+
+/// Runs the SNN on the batches once, at the largest T of `ts`, and reads every smaller T of `ts`
+/// out on the way (a readout at t equals a run with T = t: the dynamics are causal and v(0) does
+/// not depend on T). Per T: accuracy, SOPs and the identity check; with `record`, also the
+/// per-layer error anatomy (stage label `record`) and v(T)/theta histograms. Fails loudly when the
+/// identity r = z + (v(0) - v(T))/T is violated by more than IdentityTolerance at any T.
+let evaluateSnnAt
     (snn: SpikingNetwork)
-    (t: int)
+    (ts: int list)
     (batches: (Tensor * Tensor) list)
     (record: string option)
     (task: IProgressTask)
-    =
-    let mutable correct = 0L
-    let mutable seen = 0L
-    let mutable sops = 0.0
-    let mutable analog = 0.0
+    : (int * SnnEvaluation) list =
+    let ts = ts |> List.distinct |> List.sort
+    let tMax = List.last ts
     let names = snn.NeuronLayers |> Seq.map (fun i -> snn.Layers[i].Name) |> Array.ofSeq
-    let summaries = Array.create names.Length LayerErrorSummary.Empty
-    let thresholds = Array.zeroCreate<float> names.Length
-    let hist = Array.init names.Length (fun _ -> Array.zeroCreate<int64> PotentialBins)
+    let tallies = ts |> List.map (fun t -> t, Tally names.Length) |> dict
 
-    for images, labels in batches do
-        use scope = torch.NewDisposeScope()
+    let options =
+        SimulationOptions(Record = true, Readouts = (ts |> List.filter (fun t -> t < tMax) |> Array.ofList))
 
-        use result = snn.Run(images, t, SimulationOptions(Record = true))
-
-        correct <- correct + result.Output.argmax(1L).eq(labels).sum().item<int64> ()
-        seen <- seen + labels.shape[0]
+    let add (tally: Tally) (result: SimulationResult) (labels: Tensor) =
+        let t = result.TimeSteps
+        tally.Correct <- tally.Correct + result.Output.argmax(1L).eq(labels).sum().item<int64> ()
+        tally.Seen <- tally.Seen + labels.shape[0]
         let mutable k = 0
 
         for layer in result.Layers do
-            sops <- sops + layer.SynapticOperations
-            analog <- analog + layer.AnalogOperations
+            tally.Sops <- tally.Sops + layer.SynapticOperations
+            tally.Analog <- tally.Analog + layer.AnalogOperations
 
             if not (isNull layer.Rate) then
                 // Summarised in every evaluation: the identity is checked even when not reported.
@@ -223,10 +232,10 @@ let evaluateSnn
                         layer.FinalPotential
                     )
 
-                summaries[k] <- summaries[k] + s
+                tally.Summaries[k] <- tally.Summaries[k] + s
 
                 if record.IsSome then
-                    thresholds[k] <- layer.Threshold.mean().item<float32> () |> float
+                    tally.Thresholds[k] <- layer.Threshold.mean().item<float32> () |> float
                     // Bin v(T)/theta on [-1, 2] into PotentialBins equal bins (outside values clamp to the end bins).
                     let ratio = layer.FinalPotential / layer.Threshold
 
@@ -242,57 +251,79 @@ let evaluateSnn
                             .ToArray()
 
                     for b in 0 .. PotentialBins - 1 do
-                        hist[k][b] <- hist[k][b] + counts[b]
+                        tally.Histogram[k][b] <- tally.Histogram[k][b] + counts[b]
 
                 k <- k + 1
 
+    for images, labels in batches do
+        use scope = torch.NewDisposeScope()
+        use result = snn.Run(images, tMax, options)
+
+        for r in Seq.append result.Readouts [ result ] do
+            add tallies[r.TimeSteps] r labels
+
         task.Advance(1, "")
 
-    let identity =
-        summaries |> Array.map (fun s -> s.MaxIdentityDeviation) |> Array.fold max 0.0
+    let finish t (tally: Tally) =
+        let identity =
+            tally.Summaries
+            |> Array.map (fun s -> s.MaxIdentityDeviation)
+            |> Array.fold max 0.0
 
-    if identity > IdentityTolerance then
-        failwithf
-            "the identity r = z + (v(0) - v(T))/T is violated by %g (> %g) at T = %d: the simulation is wrong"
-            identity
-            IdentityTolerance
-            t
+        if identity > IdentityTolerance then
+            failwithf
+                "the identity r = z + (v(0) - v(T))/T is violated by %g (> %g) at T = %d: the simulation is wrong"
+                identity
+                IdentityTolerance
+                t
 
-    let stage = defaultArg record ""
+        let stage = defaultArg record ""
 
-    { Accuracy = 100.0 * float correct / float (max 1L seen)
-      Layers =
-        if record.IsNone then
-            [||]
-        else
-            Array.init names.Length (fun k ->
-                let s = summaries[k]
+        { Accuracy = 100.0 * float tally.Correct / float (max 1L tally.Seen)
+          Layers =
+            if record.IsNone then
+                [||]
+            else
+                Array.init names.Length (fun k ->
+                    let s = tally.Summaries[k]
 
-                { Name = names[k]
-                  Stage = stage
-                  ResidualMeanAbs = s.MeanAbsoluteResidual
-                  QuantizationMeanAbs = s.MeanAbsoluteQuantization
-                  ClippingMeanAbs = s.MeanAbsoluteClipping
-                  ResidualMean = s.SignedMeanResidual
-                  QuantizationMean = s.SignedMeanQuantization
-                  ClippingMean = s.SignedMeanClipping
-                  TotalMeanAbs = s.MeanAbsoluteTotal
-                  NegativeShare = s.NegativeShare
-                  OverflowShare = s.OverflowShare
-                  Threshold = thresholds[k] })
-      Potentials =
-        if record.IsNone then
-            [||]
-        else
-            Array.init names.Length (fun k ->
-                { Name = names[k]
-                  Stage = stage
-                  Low = -1.0
-                  High = 2.0
-                  Counts = hist[k] })
-      SopsPerImage = sops / float (max 1L seen)
-      FirstLayerMacsPerImage = analog / float (max 1L seen) / float t
-      IdentityMaxAbs = identity }
+                    { Name = names[k]
+                      Stage = stage
+                      ResidualMeanAbs = s.MeanAbsoluteResidual
+                      QuantizationMeanAbs = s.MeanAbsoluteQuantization
+                      ClippingMeanAbs = s.MeanAbsoluteClipping
+                      ResidualMean = s.SignedMeanResidual
+                      QuantizationMean = s.SignedMeanQuantization
+                      ClippingMean = s.SignedMeanClipping
+                      TotalMeanAbs = s.MeanAbsoluteTotal
+                      NegativeShare = s.NegativeShare
+                      OverflowShare = s.OverflowShare
+                      Threshold = tally.Thresholds[k] })
+          Potentials =
+            if record.IsNone then
+                [||]
+            else
+                Array.init names.Length (fun k ->
+                    { Name = names[k]
+                      Stage = stage
+                      Low = -1.0
+                      High = 2.0
+                      Counts = tally.Histogram[k] })
+          SopsPerImage = tally.Sops / float (max 1L tally.Seen)
+          FirstLayerMacsPerImage = tally.Analog / float (max 1L tally.Seen) / float t
+          IdentityMaxAbs = identity }
+
+    ts |> List.map (fun t -> t, finish t tallies[t])
+
+/// Runs the SNN at T on the batches (see evaluateSnnAt).
+let evaluateSnn
+    (snn: SpikingNetwork)
+    (t: int)
+    (batches: (Tensor * Tensor) list)
+    (record: string option)
+    (task: IProgressTask)
+    =
+    evaluateSnnAt snn [ t ] batches record task |> List.exactlyOne |> snd
 
 /// A learned threshold |theta| of one activation layer.
 type NamedThreshold = { Layer: string; Threshold: float }
@@ -309,6 +340,13 @@ type DualStage =
     { Entry: DualPhaseEntry
       IdentityMaxAbs: float
       EvaluationSeconds: float }
+
+/// Direct conversion of the folded clip ANN at one T.
+type DirectPoint =
+    { T: int
+      Accuracy: float
+      IdentityMaxAbs: float
+      Seconds: float }
 
 /// The record of the QCFS baseline.
 type QcfsStage =
@@ -548,144 +586,102 @@ let run (options: RunOptions) (experiment: Experiment) : RunResults =
 
     let nTest = snnTestBatches.Length
 
-    // ---- Conversion, Phase II and evaluation per T ----------------------------------------------
-    let dual =
-        [ for t in p.Evaluate do
-              let stage =
-                  folder.Stage(
-                      $"dual-T{t}",
-                      fun () ->
-                          let clock = Stopwatch.StartNew()
-                          use directSnn = convert folded
+    let listOf (ts: int list) = String.Join(", ", ts)
 
-                          let direct =
-                              withTask $"T={t}: direct conversion" nTest (evaluateSnn directSnn t snnTestBatches None)
+    // ---- Phase II and its evaluation, at each T Phase I fine-tuned for (L = T) ------------------
+    // Phase II calibrates the network fine-tuned at L = T for exactly that T; these figures come
+    // first because they are the method's. Direct conversion is filled in from the "direct" stage.
+    let phase2Ts = p.Evaluate |> List.filter fineTuned.ContainsKey
 
-                          match modelFor t with
-                          | None ->
-                              // No fine-tuning in the pipeline: Phase I ends at the folded clip network.
-                              let e =
-                                  withTask
-                                      $"T={t}: Phase I"
-                                      nTest
-                                      (evaluateSnn directSnn t snnTestBatches (Some "phase1"))
+    let calibrated =
+        [ for t in phase2Ts do
+              folder.Stage(
+                  $"phase2-T{t}",
+                  fun () ->
+                      let clock = Stopwatch.StartNew()
+                      let qc, qcStage = fineTuned[t]
+                      qc.eval ()
+                      use snn = convert qc
 
-                              { Entry =
-                                  { T = t
-                                    FineTunedL = 0
-                                    QcAnnTestAccuracy = clipStage.TestAccuracy
-                                    Snn =
-                                      { Direct = direct.Accuracy
-                                        Phase1 = e.Accuracy
-                                        Potential = nan
-                                        Weights = nan
-                                        Final = e.Accuracy }
-                                    Layers = e.Layers
-                                    Potentials = e.Potentials
-                                    SopsPerImage = e.SopsPerImage
-                                    FirstLayerMacsPerImage = e.FirstLayerMacsPerImage
-                                    EnergyRatio = ratio e t
-                                    CalibrationSeconds = 0.0 }
-                                IdentityMaxAbs = max direct.IdentityMaxAbs e.IdentityMaxAbs
-                                EvaluationSeconds = clock.Elapsed.TotalSeconds }
-                          | Some(l, (qc, qcStage)) ->
-                              qc.eval ()
-                              use snn = convert qc
+                      let phase1 =
+                          withTask $"T={t}: Phase I (L={t})" nTest (evaluateSnn snn t snnTestBatches (Some "phase1"))
 
-                              let phase1 =
-                                  withTask
-                                      $"T={t}: Phase I (L={l})"
-                                      nTest
-                                      (evaluateSnn snn t snnTestBatches (Some "phase1"))
+                      let ann = Convert.annActivations qc
 
-                              let ann = Convert.annActivations qc
+                      let calibrate (stages: PhaseTwoStages) (net: SpikingNetwork) =
+                          PhaseTwo.Calibrate(
+                              net,
+                              ann,
+                              calibrationImages,
+                              stoppingImages,
+                              t,
+                              stages,
+                              Option.toObj calibrationOptions,
+                              Action<string>(fun m -> sink.Log $"  T={t} {m}")
+                          )
 
-                              let calibrate (stages: PhaseTwoStages) (net: SpikingNetwork) =
-                                  PhaseTwo.Calibrate(
-                                      net,
-                                      ann,
-                                      calibrationImages,
-                                      stoppingImages,
-                                      t,
-                                      stages,
-                                      Option.toObj calibrationOptions,
-                                      Action<string>(fun m -> sink.Log $"  T={t} {m}")
-                                  )
+                      let stagesOf a b =
+                          (if a then PhaseTwoStages.Potential else enum 0)
+                          ||| (if b then PhaseTwoStages.Weights else enum 0)
 
-                              let stagesOf a b =
-                                  (if a then PhaseTwoStages.Potential else enum 0)
-                                  ||| (if b then PhaseTwoStages.Weights else enum 0)
+                      // Ablation: a alone, then a+b, each on its own copy.
+                      let potentialAcc =
+                          if p.Potential.IsSome then
+                              use copy = snn.Clone()
+                              calibrate (stagesOf true false) copy |> ignore
 
-                              // Ablation: a alone, then a+b, each on its own copy.
-                              let potentialAcc =
-                                  if p.Potential.IsSome then
-                                      use copy = snn.Clone()
-                                      calibrate (stagesOf true false) copy |> ignore
+                              (withTask $"T={t}: + potential calibration" nTest (evaluateSnn copy t snnTestBatches None))
+                                  .Accuracy
+                          else
+                              nan
 
-                                      (withTask
-                                          $"T={t}: + potential calibration"
-                                          nTest
-                                          (evaluateSnn copy t snnTestBatches None))
-                                          .Accuracy
-                                  else
-                                      nan
+                      let weightsAcc =
+                          if p.Weights.IsSome then
+                              use copy = snn.Clone()
+                              calibrate (stagesOf p.Potential.IsSome true) copy |> ignore
 
-                              let weightsAcc =
-                                  if p.Weights.IsSome then
-                                      use copy = snn.Clone()
-                                      calibrate (stagesOf p.Potential.IsSome true) copy |> ignore
+                              (withTask $"T={t}: + weight calibration" nTest (evaluateSnn copy t snnTestBatches None))
+                                  .Accuracy
+                          else
+                              nan
 
-                                      (withTask
-                                          $"T={t}: + weight calibration"
-                                          nTest
-                                          (evaluateSnn copy t snnTestBatches None))
-                                          .Accuracy
-                                  else
-                                      nan
+                      // The method: a, b, c layer by layer, in place.
+                      let all =
+                          stagesOf p.Potential.IsSome p.Weights.IsSome
+                          ||| (if p.PotentialAgain then
+                                   PhaseTwoStages.PotentialAgain
+                               else
+                                   enum 0)
 
-                              // The method: a, b, c layer by layer, in place.
-                              let all =
-                                  stagesOf p.Potential.IsSome p.Weights.IsSome
-                                  ||| (if p.PotentialAgain then
-                                           PhaseTwoStages.PotentialAgain
-                                       else
-                                           enum 0)
+                      let report = calibrate all snn
 
-                              let report = calibrate all snn
+                      let final =
+                          withTask $"T={t}: dual-phase final" nTest (evaluateSnn snn t snnTestBatches (Some "final"))
 
-                              let final =
-                                  withTask
-                                      $"T={t}: dual-phase final"
-                                      nTest
-                                      (evaluateSnn snn t snnTestBatches (Some "final"))
+                      sink.Log
+                          $"T={t}: Phase I {phase1.Accuracy:F2}%%, + potential {potentialAcc:F2}%%, + weights {weightsAcc:F2}%%, final {final.Accuracy:F2}%% (Phase II {report.Elapsed.TotalSeconds:F0} s)"
 
-                              sink.Log
-                                  $"T={t}: direct {direct.Accuracy:F2}%%, Phase I {phase1.Accuracy:F2}%%, + potential {potentialAcc:F2}%%, + weights {weightsAcc:F2}%%, final {final.Accuracy:F2}%% (Phase II {report.Elapsed.TotalSeconds:F0} s)"
+                      { Entry =
+                          { T = t
+                            FineTunedL = t
+                            QcAnnTestAccuracy = qcStage.TestAccuracy
+                            Snn =
+                              { Direct = nan
+                                Phase1 = phase1.Accuracy
+                                Potential = potentialAcc
+                                Weights = weightsAcc
+                                Final = final.Accuracy }
+                            Layers = Array.append phase1.Layers final.Layers
+                            Potentials = Array.append phase1.Potentials final.Potentials
+                            SopsPerImage = final.SopsPerImage
+                            FirstLayerMacsPerImage = final.FirstLayerMacsPerImage
+                            EnergyRatio = ratio final t
+                            CalibrationSeconds = report.Elapsed.TotalSeconds }
+                        IdentityMaxAbs = max phase1.IdentityMaxAbs final.IdentityMaxAbs
+                        EvaluationSeconds = clock.Elapsed.TotalSeconds - report.Elapsed.TotalSeconds }
+              ) ]
 
-                              { Entry =
-                                  { T = t
-                                    FineTunedL = l
-                                    QcAnnTestAccuracy = qcStage.TestAccuracy
-                                    Snn =
-                                      { Direct = direct.Accuracy
-                                        Phase1 = phase1.Accuracy
-                                        Potential = potentialAcc
-                                        Weights = weightsAcc
-                                        Final = final.Accuracy }
-                                    Layers = Array.append phase1.Layers final.Layers
-                                    Potentials = Array.append phase1.Potentials final.Potentials
-                                    SopsPerImage = final.SopsPerImage
-                                    FirstLayerMacsPerImage = final.FirstLayerMacsPerImage
-                                    EnergyRatio = ratio final t
-                                    CalibrationSeconds = report.Elapsed.TotalSeconds }
-                                IdentityMaxAbs =
-                                  List.max [ direct.IdentityMaxAbs; phase1.IdentityMaxAbs; final.IdentityMaxAbs ]
-                                EvaluationSeconds = clock.Elapsed.TotalSeconds - report.Elapsed.TotalSeconds }
-                  )
-
-              yield stage ]
-
-    // ---- QCFS baseline --------------------------------------------------------------------------
+    // ---- QCFS baseline: trained once, converted, every T read out of one run ---------------------
     let qcfs =
         p.Qcfs
         |> Option.map (fun q ->
@@ -700,9 +696,14 @@ let run (options: RunOptions) (experiment: Experiment) : RunResults =
                     use qcFolded = Fold.foldBatchNorm net
                     use snn = convert qcFolded
 
+                    let evaluations =
+                        withTask
+                            $"QCFS T={listOf q.TimeSteps}"
+                            nTest
+                            (evaluateSnnAt snn q.TimeSteps snnTestBatches None)
+
                     let points =
-                        [| for t in q.TimeSteps do
-                               let e = withTask $"QCFS T={t}" nTest (evaluateSnn snn t snnTestBatches None)
+                        [| for t, e in evaluations do
                                sink.Log $"QCFS SNN T={t}: {e.Accuracy:F2}%%"
 
                                yield
@@ -720,6 +721,97 @@ let run (options: RunOptions) (experiment: Experiment) : RunResults =
                       EvaluationSeconds = clock.Elapsed.TotalSeconds
                       IdentityMaxAbs = points |> Array.map snd |> Array.fold max 0.0 }
             ))
+
+    // ---- Direct conversion of the folded clip ANN: every T read out of one run ------------------
+    let direct =
+        if p.Evaluate.IsEmpty then
+            [||]
+        else
+            folder.Stage(
+                "direct",
+                fun () ->
+                    let clock = Stopwatch.StartNew()
+                    use snn = convert folded
+
+                    let evaluations =
+                        withTask
+                            $"direct conversion, T={listOf p.Evaluate}"
+                            nTest
+                            (evaluateSnnAt snn p.Evaluate snnTestBatches None)
+
+                    let seconds = clock.Elapsed.TotalSeconds / float evaluations.Length
+
+                    [| for t, e in evaluations ->
+                           { T = t
+                             Accuracy = e.Accuracy
+                             IdentityMaxAbs = e.IdentityMaxAbs
+                             Seconds = seconds } |]
+            )
+
+    // ---- Every other T: the Phase-I network with the largest L <= T, converted (no Phase II) ----
+    // Phase II calibrates for one T; it runs where Phase I fine-tuned for that T. Each Phase-I
+    // network is simulated once, at its largest T, and read out at the smaller ones.
+    let uncalibrated =
+        p.Evaluate
+        |> List.filter (fun t -> not (fineTuned.ContainsKey t))
+        |> List.groupBy (fun t -> modelFor t |> Option.map fst |> Option.defaultValue 0)
+        |> List.collect (fun (l, ts) ->
+            folder.Stage(
+                $"phase1-L{l}-T{String.Join('-', ts)}",
+                fun () ->
+                    let clock = Stopwatch.StartNew()
+
+                    let net, qcAccuracy =
+                        match modelFor (List.head ts) with
+                        | Some(_, (qc, st)) -> qc, st.TestAccuracy
+                        | None -> folded, clipStage.TestAccuracy
+
+                    net.eval ()
+                    use snn = convert net
+                    let label = if l = 0 then "clip ANN" else $"L={l}"
+
+                    let evaluations =
+                        withTask
+                            $"T={listOf ts}: Phase I ({label})"
+                            nTest
+                            (evaluateSnnAt snn ts snnTestBatches (Some "phase1"))
+
+                    let seconds = clock.Elapsed.TotalSeconds / float evaluations.Length
+
+                    [| for t, e in evaluations ->
+                           { Entry =
+                               { T = t
+                                 FineTunedL = l
+                                 QcAnnTestAccuracy = qcAccuracy
+                                 Snn =
+                                   { Direct = nan
+                                     Phase1 = e.Accuracy
+                                     Potential = nan
+                                     Weights = nan
+                                     // Without fine-tuning the pipeline ends at the converted clip ANN.
+                                     Final = if l = 0 then e.Accuracy else nan }
+                                 Layers = e.Layers
+                                 Potentials = e.Potentials
+                                 SopsPerImage = e.SopsPerImage
+                                 FirstLayerMacsPerImage = e.FirstLayerMacsPerImage
+                                 EnergyRatio = ratio e t
+                                 CalibrationSeconds = 0.0 }
+                             IdentityMaxAbs = e.IdentityMaxAbs
+                             EvaluationSeconds = seconds } |]
+            )
+            |> List.ofArray)
+
+    let dual =
+        calibrated @ uncalibrated
+        |> List.sortBy (fun d -> d.Entry.T)
+        |> List.map (fun d ->
+            match direct |> Array.tryFind (fun x -> x.T = d.Entry.T) with
+            | Some x ->
+                { d with
+                    Entry =
+                        { d.Entry with
+                            Snn = { d.Entry.Snn with Direct = x.Accuracy } } }
+            | None -> d)
 
     let annResult (s: AnnStage option) =
         match s with
@@ -762,6 +854,7 @@ let run (options: RunOptions) (experiment: Experiment) : RunResults =
           DualPhase = dual |> List.map (fun d -> d.Entry) |> Array.ofList
           IdentityMaxAbs =
             (dual |> List.map (fun d -> d.IdentityMaxAbs))
+            @ (direct |> Array.map (fun x -> x.IdentityMaxAbs) |> List.ofArray)
             @ (qcfs |> Option.map (fun q -> q.IdentityMaxAbs) |> Option.toList)
             |> List.fold max 0.0
           WallSeconds =
@@ -772,7 +865,9 @@ let run (options: RunOptions) (experiment: Experiment) : RunResults =
                 qcfs
                 |> Option.map (fun q -> q.TrainSeconds + q.EvaluationSeconds)
                 |> Option.defaultValue 0.0
-              Evaluation = dual |> List.sumBy (fun d -> d.EvaluationSeconds)
+              Evaluation =
+                (dual |> List.sumBy (fun d -> d.EvaluationSeconds))
+                + (direct |> Array.sumBy (fun x -> x.Seconds))
               Total = total.Elapsed.TotalSeconds }
           Machine =
             $"{Runtime.InteropServices.RuntimeInformation.OSDescription}, {Runtime.InteropServices.RuntimeInformation.ProcessArchitecture}"

@@ -1,12 +1,17 @@
 /// report.md of a run: every table is rendered from the RunResults the same run measured.
 module Snn.Dsl.Reporting.Markdown
 
+open System
 open System.IO
 open System.Text
 open Snn.Dsl.Reporting.Results
 
+/// Two decimals; "—" for a figure the run did not produce (NaN: e.g. no Phase II at that T).
 let private f2 (x: float) =
-    x.ToString("F2", System.Globalization.CultureInfo.InvariantCulture)
+    if Double.IsNaN x then
+        "—"
+    else
+        x.ToString("F2", System.Globalization.CultureInfo.InvariantCulture)
 
 let private f4 (x: float) =
     x.ToString("F4", System.Globalization.CultureInfo.InvariantCulture)
@@ -90,7 +95,7 @@ let render (r: RunResults) (plots: string list) =
     line (summaryTable r)
 
     line
-        "Stages: direct = the Phase-I clip ANN converted as is; Phase I = the QC ANN fine-tuned at L (= T where a fine-tuned model exists) converted; + potential / + weights / final = Phase II steps a, b, c of PAPER.md."
+        "Stages: direct = the Phase-I clip ANN converted as is; Phase I = the QC ANN fine-tuned at L converted (L = T where Phase I fine-tuned for T, else the largest L below T); + potential / + weights / final = Phase II steps a, b, c of PAPER.md. Phase II calibrates a network for one T, so it runs at the T that Phase I fine-tuned for; at any other T its columns are —."
 
     line ""
     line "![accuracy vs T](accuracy_vs_T.png)"

@@ -63,8 +63,15 @@ let accuracyVsT (folder: string) (r: RunResults) =
           "+ weight calibration", (fun s -> s.Weights)
           "dual-phase final", (fun s -> s.Final) ]
 
+    // Stages a T did not run (NaN, e.g. no Phase II there) are left out of their line.
     stages
-    |> List.iteri (fun i (label, get) -> line plt i label xs (dual |> Array.map (fun d -> get d.Snn)) false)
+    |> List.iteri (fun i (label, get) ->
+        let points =
+            Array.zip xs (dual |> Array.map (fun d -> get d.Snn))
+            |> Array.filter (fun (_, y) -> not (System.Double.IsNaN y))
+
+        if points.Length > 0 then
+            line plt i label (Array.map fst points) (Array.map snd points) false)
 
     timeAxis plt ts
     plt.YLabel "test accuracy (%)"

@@ -25,6 +25,10 @@ let private tinyExperiment folder =
             Profiles.tiny.Pipeline
             |> List.map (function
                 | TrainClip c -> TrainClip { c with Epochs = 3 }
+                // T = 4 has no network fine-tuned for it: the Phase-I network at L = 2 is read
+                // out of a longer run there, without Phase II.
+                | Evaluate _ -> Evaluate [ 1; 2; 4 ]
+                | Qcfs q -> Qcfs { q with TimeSteps = [ 1; 2; 4 ] }
                 | p -> p)
         OutputFolder = folder }
 
@@ -44,8 +48,12 @@ let private snnDll () =
     |> Option.defaultWith (fun () -> failtestf "snn.dll not found under %s/Snn.Cli/bin: build the solution first" root)
 
 /// The numbers of a run that must not depend on interruptions (wall times and commit excluded).
+/// Compared as JSON text: figures a run does not produce are NaN, and NaN <> NaN.
 let private numbers (r: RunResults) =
-    r.Ann, r.ClipAnn, r.Qcfs, r.DualPhase |> Array.map (fun d -> { d with CalibrationSeconds = 0.0 })
+    Text.Json.JsonSerializer.Serialize(
+        (r.Ann, r.ClipAnn, r.Qcfs, r.DualPhase |> Array.map (fun d -> { d with CalibrationSeconds = 0.0 })),
+        jsonOptions
+    )
 
 type private Recorder() =
     let lines = Collections.Concurrent.ConcurrentQueue<string>()
@@ -140,6 +148,27 @@ let tests =
                         "the finished ReLU stage is not trained again"
 
                     Expect.equal (numbers resumed) (numbers uninterrupted) "same numbers as the uninterrupted run"
+
+                    // Phase II where Phase I fine-tuned (T = 1, 2); at T = 4 the L = 2 network, converted.
+                    let byT = resumed.DualPhase |> Array.map (fun d -> d.T, d) |> Map.ofArray
+                    Expect.sequenceEqual (Map.keys byT) [ 1; 2; 4 ] "every evaluated T is reported"
+
+                    for t in [ 1; 2 ] do
+                        Expect.equal byT[t].FineTunedL t $"T = {t} uses the network fine-tuned at L = T"
+                        Expect.isFalse (Double.IsNaN byT[t].Snn.Final) $"Phase II ran at T = {t}"
+
+                    Expect.equal byT[4].FineTunedL 2 "T = 4 uses the largest L below it"
+
+                    Expect.isTrue
+                        (Double.IsNaN byT[4].Snn.Final && Double.IsNaN byT[4].Snn.Weights)
+                        "no Phase II at T = 4"
+
+                    Expect.isFalse
+                        (Double.IsNaN byT[4].Snn.Phase1 || Double.IsNaN byT[4].Snn.Direct)
+                        "T = 4 is evaluated"
+
+                    Expect.isNonEmpty byT[4].Layers "the error anatomy at T = 4 is recorded"
+                    Expect.sequenceEqual (resumed.Qcfs.Snn |> Array.map _.T) [ 1; 2; 4 ] "QCFS at every T"
 
                     // A third run finds everything recorded and trains nothing.
                     let again = Recorder()
