@@ -278,7 +278,9 @@ let fusedCaseGen =
         let! magnitude = threshold
         let! negative = Gen.elements [ false; true ]
         let t = float32 magnitude
-        let halfStep k = float32 ((float k + 0.5) * float t / float levels)
+
+        let halfStep k =
+            float32 ((float k + 0.5) * float t / float levels)
 
         let special =
             Gen.oneof

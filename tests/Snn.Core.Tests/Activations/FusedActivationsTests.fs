@@ -25,8 +25,8 @@ let private floatsOf (t: torch.Tensor) =
 /// the value of y, dL/dx and dL/dtheta.
 let private run (f: torch.Tensor -> torch.Tensor -> torch.Tensor) (x: float32[]) (theta: float32) (g: float32[]) =
     use scope = torch.NewDisposeScope()
-    let xs = torch.tensor(x, requires_grad = true)
-    let th = torch.tensor(theta, requires_grad = true)
+    let xs = torch.tensor (x, requires_grad = true)
+    let th = torch.tensor (theta, requires_grad = true)
     let y = f xs th
     (y * torch.tensor g).sum().backward ()
     bitsOf y, floatsOf xs.grad, th.grad.item<float32> ()
@@ -70,7 +70,9 @@ let private composite mask (c: FusedCase) x theta =
 let private binomialBound (n: int64) (p: float) (k: float) =
     let n = float n
     let mean = n * (1.0 - p)
-    abs (k - mean) <= 6.0 * sqrt (n * p * (1.0 - p)) + n * Math.Pow(2.0, -24.0) + 1.0
+
+    abs (k - mean)
+    <= 6.0 * sqrt (n * p * (1.0 - p)) + n * Math.Pow(2.0, -24.0) + 1.0
 
 let private seedFrom (high: int) (low: int) =
     (uint64 (uint32 high) <<< 32) ||| uint64 (uint32 low)
@@ -85,7 +87,7 @@ let private leakTest =
         let step () =
             use scope = torch.NewDisposeScope()
             let x = x0.clone().requires_grad_ true
-            (qc.forward(clip.forward (x * 3.0f))).sum().backward ()
+            (qc.forward (clip.forward (x * 3.0f))).sum().backward ()
             clip.Threshold.grad.zero_ () |> ignore
             qc.Threshold.grad.zero_ () |> ignore
 
@@ -112,7 +114,7 @@ let private seedTest =
         use scope = torch.NewDisposeScope()
         use m = new QuantizeClipActivation(3, 1.5, 0.3)
         m.train ()
-        let x = torch.linspace(-1.0, 3.0, 4099L, dtype = torch.float32)
+        let x = torch.linspace (-1.0, 3.0, 4099L, dtype = torch.float32)
 
         torch.manual_seed (int64 seed) |> ignore
         let first = bitsOf (m.forward x)
@@ -121,7 +123,9 @@ let private seedTest =
         let again = bitsOf (m.forward x)
         torch.manual_seed (int64 seed) |> ignore
         let drawn = FusedActivations.DrawSeed()
-        let direct = bitsOf (FusedActivations.NoisyQuantizeClip(x, m.Threshold, 3, 0.3, drawn))
+
+        let direct =
+            bitsOf (FusedActivations.NoisyQuantizeClip(x, m.Threshold, 3, 0.3, drawn))
 
         Expect.equal again first "same seed, same output"
         Expect.notEqual second first "the next call draws afresh"
@@ -133,7 +137,8 @@ let tests =
         "FusedActivations"
         [ testPropertyWithConfig config "the fused clip equals the composite clip bit for bit, with the same gradients"
           <| Prop.forAll fusedCases (fun c ->
-              let fused = run (fun x t -> FusedActivations.Clip(x, t)) c.Inputs c.Theta c.Gradients
+              let fused =
+                  run (fun x t -> FusedActivations.Clip(x, t)) c.Inputs c.Theta c.Gradients
 
               let reference =
                   run (fun x t -> ClipActivation.Functional.Clip(x, t)) c.Inputs c.Theta c.Gradients
@@ -161,8 +166,7 @@ let tests =
               use scope = torch.NewDisposeScope()
               let p = c.NoiseProbability
 
-              let mask =
-                  roundingMask ([| int64 c.Inputs.Length |], p, c.Seed)
+              let mask = roundingMask ([| int64 c.Inputs.Length |], p, c.Seed)
 
               let fused =
                   run
@@ -179,7 +183,7 @@ let tests =
               use scope = torch.NewDisposeScope()
               use _ = torch.no_grad ()
               let x = torch.tensor c.Inputs
-              let theta = torch.tensor(c.Theta, requires_grad = true)
+              let theta = torch.tensor (c.Theta, requires_grad = true)
               let mask = roundingMask (x.shape, c.NoiseProbability, c.Seed)
 
               Expect.equal
@@ -231,11 +235,13 @@ let tests =
                   (run (fun x t -> FusedActivations.NoisyQuantizeClip(x, t, 5, 0.25, seed)) x 1.7f g,
                    run (fun x t -> QuantizeClipActivation.Functional.NoisyQuantizeClip(x, t, 5, mask)) x 1.7f g)
 
-          testCase "inputs the kernels do not take (float64, non-contiguous, per-neuron theta) give the composite's result"
+          testCase
+              "inputs the kernels do not take (float64, non-contiguous, per-neuron theta) give the composite's result"
           <| fun () ->
               use scope = torch.NewDisposeScope()
               let x = torch.linspace(-1.0, 3.0, 24L, dtype = torch.float64).reshape (4L, 6L)
               let theta = torch.tensor 1.5
+
               let cases =
                   [ "float64", x, theta
                     "non-contiguous", x.to_type(torch.float32).t (), theta.to_type torch.float32
@@ -261,7 +267,9 @@ let tests =
                       (valuesOf (QuantizeClipActivation.Functional.NoisyQuantizeClip(xs, th, 3, mask)))
                       $"{name}: noisy QC with a seed uses that seed's mask"
 
-              Expect.isTrue (FusedActivations.Supports(x.to_type torch.float32, theta.to_type torch.float32)) "float32 is taken"
+              Expect.isTrue
+                  (FusedActivations.Supports(x.to_type torch.float32, theta.to_type torch.float32))
+                  "float32 is taken"
 
           testSequenced seedTest
           testSequenced leakTest
