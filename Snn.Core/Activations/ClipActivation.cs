@@ -32,7 +32,11 @@ public sealed class ClipActivation : nn.Module<Tensor, Tensor>
 
     /// <summary>y = min(max(x, 0), |theta|), elementwise; any input shape.</summary>
     /// <param name="input">x, any shape and real values.</param>
-    public override Tensor forward(Tensor input) => Functional.Clip(input, threshold);
+    /// <remarks>
+    /// Float32 CPU input runs the fused single-node kernel of <see cref="FusedActivations"/> (same values,
+    /// same gradients); other input runs the composite <see cref="Functional.Clip"/>.
+    /// </remarks>
+    public override Tensor forward(Tensor input) => FusedActivations.Clip(input, threshold);
 
     /// <summary>The stateless forms of the clip activation.</summary>
     public static class Functional

@@ -47,10 +47,14 @@ public sealed class QuantizeClipActivation : nn.Module<Tensor, Tensor>
 
     /// <summary>QC_L(x) in evaluation; noisy STE quantization in training.</summary>
     /// <param name="input">x, any shape.</param>
+    /// <remarks>
+    /// Float32 CPU input runs the fused single-node kernels of <see cref="FusedActivations"/> (same
+    /// values, same gradients); other input runs the composite <see cref="Functional"/> forms.
+    /// </remarks>
     public override Tensor forward(Tensor input) =>
         training
-            ? Functional.NoisyQuantizeClip(input, threshold, Levels, NoiseProbability)
-            : Functional.QuantizeClip(input, threshold, Levels);
+            ? FusedActivations.NoisyQuantizeClip(input, threshold, Levels, NoiseProbability)
+            : FusedActivations.QuantizeClip(input, threshold, Levels);
 
     /// <summary>The stateless forms of the quantize-clip activation.</summary>
     public static class Functional
@@ -84,6 +88,31 @@ public sealed class QuantizeClipActivation : nn.Module<Tensor, Tensor>
         {
             Guard.AtLeast(levels, 1, nameof(levels), "quantization levels L");
             Guard.UnitIntervalOpen(noiseProbability, nameof(noiseProbability));
+
+            // m ~ Bernoulli(1 - p): a uniform draw below 1 - p, one pass straight to a mask.
+            return Compose(input, threshold, levels, noiseProbability > 0 ? level => torch.rand_like(level).lt(1.0 - noiseProbability) : null);
+        }
+
+        /// <summary>
+        /// Noisy quantization with a given rounding mask m: with u = clip(x / |theta|, 0, 1) and
+        /// q = floor(u L + 1/2) / L, <code>y = |theta| * (m q + (1 - m) u)</code> with the gradients of
+        /// <see cref="NoisyQuantizeClip(Tensor, Tensor, int, double)"/> (the value is |theta| * level, the
+        /// gradient that of |theta| * u with the rounding passed straight through).
+        /// </summary>
+        /// <param name="input">x, any shape.</param>
+        /// <param name="threshold">theta, a tensor broadcastable to x; |theta| is used and must be &gt; 0.</param>
+        /// <param name="levels">L &gt;= 1.</param>
+        /// <param name="rounded">m, a bool tensor broadcastable to x: true where the entry is rounded; null rounds every entry.</param>
+        /// <exception cref="ArgumentException">L &lt; 1.</exception>
+        public static Tensor NoisyQuantizeClip(Tensor input, Tensor threshold, int levels, Tensor? rounded)
+        {
+            Guard.AtLeast(levels, 1, nameof(levels), "quantization levels L");
+            return Compose(input, threshold, levels, rounded is null ? null : _ => rounded);
+        }
+
+        /// <summary>The composite: <paramref name="rounded"/> maps the rounded levels q to the mask m (null: m = 1).</summary>
+        private static Tensor Compose(Tensor input, Tensor threshold, int levels, Func<Tensor, Tensor>? rounded)
+        {
             using var scope = NewDisposeScope();
             var theta = threshold.abs();
             var u = (input / theta).clamp(0.0, 1.0);
@@ -91,11 +120,9 @@ public sealed class QuantizeClipActivation : nn.Module<Tensor, Tensor>
             using (no_grad())
             {
                 level = (u * levels).add_(0.5).floor_().div_(levels);
-                if (noiseProbability > 0)
+                if (rounded is not null)
                 {
-                    // m ~ Bernoulli(1 - p): a uniform draw below 1 - p, one pass straight to a mask.
-                    var rounded = torch.rand_like(level).lt(1.0 - noiseProbability);
-                    level = torch.where(rounded, level, u);
+                    level = torch.where(rounded(level), level, u);
                 }
             }
 

@@ -259,6 +259,76 @@ let gradientCaseGen =
 
 let gradientCases = Arb.fromGenShrink (gradientCaseGen, shrinkActivationCase)
 
+/// Inputs of the fused float32 activations: L in 1..32, theta of either sign (|theta| is used), float32 values x
+/// mixing uniform draws over [-|theta|, 2|theta|] with the points where the maths changes case (zeros of both
+/// signs, +-|theta|, the half steps (k + 1/2)|theta|/L) and their float32 neighbours, an output gradient g per
+/// value, a noise probability p in [0, 0.9] and a 64-bit seed for the rounding draws. Up to 40 values, so
+/// both the SIMD loop and the scalar tail of the kernels run.
+type FusedCase =
+    { Levels: int
+      Theta: float32
+      Inputs: float32[]
+      Gradients: float32[]
+      NoiseProbability: float
+      Seed: uint64 }
+
+let fusedCaseGen =
+    gen {
+        let! levels = Gen.choose (1, 32)
+        let! magnitude = threshold
+        let! negative = Gen.elements [ false; true ]
+        let t = float32 magnitude
+
+        let halfStep k =
+            float32 ((float k + 0.5) * float t / float levels)
+
+        let special =
+            Gen.oneof
+                [ Gen.elements [ 0.0f; -0.0f; t; -t; 2.0f * t ]
+                  Gen.choose (-2, 2 * levels + 2) |> Gen.map halfStep ]
+
+        let input =
+            Gen.frequency
+                [ 3, uniform (-magnitude) (2.0 * magnitude) |> Gen.map float32
+                  1, special
+                  1, special |> Gen.map MathF.BitIncrement
+                  1, special |> Gen.map MathF.BitDecrement ]
+
+        let! count = Gen.choose (1, 40)
+        let! inputs = Gen.arrayOfLength count input
+        let! gradients = Gen.arrayOfLength count (uniform -1.0 1.0 |> Gen.map float32)
+        let! p = Gen.frequency [ 1, Gen.constant 0.0; 3, uniform 0.0 0.9 ]
+        let! high = Gen.choose (Int32.MinValue, Int32.MaxValue)
+        let! low = Gen.choose (Int32.MinValue, Int32.MaxValue)
+
+        return
+            { Levels = levels
+              Theta = (if negative then -t else t)
+              Inputs = inputs
+              Gradients = gradients
+              NoiseProbability = p
+              Seed = (uint64 (uint32 high) <<< 32) ||| uint64 (uint32 low) }
+    }
+
+let shrinkFusedCase (c: FusedCase) =
+    seq {
+        if c.Inputs.Length > 1 then
+            yield
+                { c with
+                    Inputs = [| c.Inputs.[0] |]
+                    Gradients = [| c.Gradients.[0] |] }
+
+            yield
+                { c with
+                    Inputs = c.Inputs.[1..]
+                    Gradients = c.Gradients.[1..] }
+
+        if c.Levels > 1 then
+            yield { c with Levels = c.Levels / 2 }
+    }
+
+let fusedCases = Arb.fromGenShrink (fusedCaseGen, shrinkFusedCase)
+
 // ---------------------------------------------------------------------------------------------
 // Constant inputs in [0, theta], away from half-step ties
 // ---------------------------------------------------------------------------------------------
