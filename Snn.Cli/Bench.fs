@@ -601,6 +601,52 @@ let private phase2FromResults (path: string) =
     else
         None
 
+/// phase2_share from the stage records of a pipeline run that has not finished yet: Phase I = the
+/// clip stage plus every fine-tune stage, Phase II = the calibration time of every phase2-T{T}
+/// stage; only when Phase II is recorded for every fine-tuned L (= T).
+let private phase2FromStages (stages: string) =
+    let read (name: string) =
+        let path = Path.Combine(stages, name)
+
+        if File.Exists path then
+            Some(JsonNode.Parse(File.ReadAllText path))
+        else
+            None
+
+    try
+        match read "clip.json" with
+        | None -> None
+        | Some clip ->
+            let fineTuned =
+                if Directory.Exists stages then
+                    Directory.GetFiles(stages, "finetune-L*.json")
+                    |> Array.map (fun f -> int (Path.GetFileNameWithoutExtension(f).Substring("finetune-L".Length)))
+                    |> Array.sort
+                else
+                    [||]
+
+            let phase2 = fineTuned |> Array.map (fun l -> read $"phase2-T{l}.json")
+
+            if fineTuned.Length = 0 || phase2 |> Array.exists Option.isNone then
+                None
+            else
+                let p1 =
+                    clip["seconds"].GetValue<float>()
+                    + (fineTuned
+                       |> Array.sumBy (fun l ->
+                           let stage = (read $"finetune-L{l}.json").Value
+                           stage["seconds"].GetValue<float>()))
+
+                let p2 =
+                    phase2
+                    |> Array.sumBy (fun s ->
+                        let entry: JsonNode = s.Value["entry"]
+                        entry["calibration_seconds"].GetValue<float>())
+
+                if p1 > 0.0 then Some(p2 / p1, p1, p2) else None
+    with _ ->
+        None
+
 let private sourceOfSimulation =
     "fmnistVgg with its default seeded initialisation (seed 0), clip thresholds 5.0, batch norm folded and converted "
     + "with v(0) = theta/2; the simulation is dense, so its cost does not depend on spike activity."
@@ -718,17 +764,35 @@ let runBench (args: ParseResults<BenchArgs>) =
         let resultsPath =
             args.GetResult(Results, Path.Combine("runs", "bench", "results.json"))
 
+        let stagesPath =
+            Path.Combine(Path.GetDirectoryName(Path.GetFullPath resultsPath), "stages")
+
+        let recorded =
+            phase2FromResults resultsPath
+            |> Option.map (fun r -> r, resultsPath)
+            |> Option.orElse (
+                phase2FromStages stagesPath
+                |> Option.map (fun r -> r, stagesPath + " (run not finished)")
+            )
+
         let phase2Share, phase2Node, phase2Peak =
-            match phase2FromResults resultsPath with
-            | Some(share, p1, p2) ->
+            match recorded with
+            | Some((share, p1, p2), source) ->
                 printfn
                     "phase2_share = %.3f (MEASURED by the pipeline: %s, Phase I %.0f s, Phase II %.0f s)"
                     share
-                    resultsPath
+                    source
                     p1
                     p2
 
-                share, JsonObject(dict [ "source", JsonValue.Create resultsPath :> JsonNode ]), None
+                share,
+                JsonObject(
+                    dict
+                        [ "source", JsonValue.Create source :> JsonNode
+                          "phase1_seconds", JsonValue.Create p1
+                          "phase2_seconds", JsonValue.Create p2 ]
+                ),
+                None
             | None ->
                 let p = runChild plan [ "--only"; "phase2" ]
                 let secs = p["phase2_seconds"].AsObject()

@@ -530,11 +530,11 @@ module Profiles =
 
     /// `quick`, the README's default run, budgeted for at most 25 minutes on 2 cores: the first
     /// 10,000 of the 55,000 training images; ReLU, clip and QCFS training 2 epochs each;
-    /// noisy-QC fine-tuning 1 epoch per T in {1, 2, 4}; Phase II with 256 calibration and 128
-    /// early-stopping images (held-out split) and 1 weight-calibration epoch per layer (Phase II
-    /// costs grow with T: at T = 8 it took 338 s with 512 + 256 images and 2 epochs); ANNs
-    /// evaluated on the full test set, SNNs (every stage at every T in {1, ..., 32}) on the first
-    /// 1,000 test images.
+    /// noisy-QC fine-tuning 1 epoch per T in {1, 2, 4}; Phase II at those T with 256 calibration
+    /// and 128 early-stopping images (held-out split) and 1 weight-calibration epoch per layer
+    /// (Phase II costs grow with T and images: at T = 8 it took 338 s with 512 + 256 images and
+    /// 2 epochs); ANNs evaluated on the full test set, SNNs (T in {1, ..., 32}) on the first 1,000
+    /// test images.
     let quick =
         let pipeline =
             Phases.dualPhase 2 1 [ 1; 2; 4 ]
