@@ -160,9 +160,11 @@ internal static unsafe class FusedActivationKernels
     }
 
     /// <summary>
-    /// With r = x / t, inside = [0 &lt;= r &lt;= 1] (clamp's closed interval), u, q, level as in the
-    /// forward: dx = inside ? g : 0, written to <paramref name="gradInput"/>; returns
-    /// sum of g * (level - (inside ? u : 0)) (the gradient wrt |theta|).
+    /// Autograd of PAPER.md's t * clip(STE(floor(r L + 1/2)) / L, 0, 1), r = x / t, in that order: with
+    /// a = floor(r L + 1/2) / L, a rounded entry is inside when a is in [0, 1] (the clip's closed
+    /// interval, i.e. r in [-1/(2L), 1 + 1/(2L))), an unrounded one (t * clip(r, 0, 1)) when r is in
+    /// [0, 1]; level as in the forward. dx = inside ? g : 0, written to <paramref name="gradInput"/>;
+    /// returns sum of g * (level - (inside ? r : 0)) (the gradient wrt |theta|).
     /// </summary>
     public static double QuantizeClipBackward(Tensor input, Tensor gradOutput, Tensor gradInput, float t, int levels, uint cut, ulong seed)
     {
@@ -192,16 +194,19 @@ internal static unsafe class FusedActivationKernels
                     {
                         var r = Vector.Load(x + i) / tv;
                         var gv = Vector.Load(g + i);
-                        var inside = Vector.BitwiseAnd(Vector.GreaterThanOrEqual(r, zero), Vector.LessThanOrEqual(r, one));
-                        var u = Unit(r);
-                        var level = Vector.Floor((u * lv) + new Vector<float>(0.5f)) / lv;
+                        var a = Vector.Floor((r * lv) + new Vector<float>(0.5f)) / lv;
+                        var inside = Vector.BitwiseAnd(Vector.GreaterThanOrEqual(a, zero), Vector.LessThanOrEqual(a, one));
+                        var level = Unit(a);
                         if (noisy)
                         {
-                            level = Vector.ConditionalSelect(RoundedLanes(start + i, seed, cut), level, u);
+                            var lanes = RoundedLanes(start + i, seed, cut);
+                            level = Vector.ConditionalSelect(lanes, level, Unit(r));
+                            inside = Vector.ConditionalSelect(
+                                Vector.AsVectorInt32(lanes), inside, Vector.BitwiseAnd(Vector.GreaterThanOrEqual(r, zero), Vector.LessThanOrEqual(r, one)));
                         }
 
                         Vector.Store(Vector.ConditionalSelect(inside, gv, zero), d + i);
-                        sum += gv * (level - Vector.ConditionalSelect(inside, u, zero));
+                        sum += gv * (level - Vector.ConditionalSelect(inside, r, zero));
                     }
 
                     total += Vector.Sum(sum);
@@ -211,16 +216,17 @@ internal static unsafe class FusedActivationKernels
             for (; i < length; i++)
             {
                 var r = x[i] / t;
-                var inside = r >= 0f && r <= 1f;
-                var u = Unit(r);
-                var level = MathF.Floor((u * l) + 0.5f) / l;
+                var a = MathF.Floor((r * l) + 0.5f) / l;
+                var inside = a >= 0f && a <= 1f;
+                var level = Unit(a);
                 if (noisy && !Rounded(start + i, seed, cut))
                 {
-                    level = u;
+                    level = Unit(r);
+                    inside = r >= 0f && r <= 1f;
                 }
 
                 d[i] = inside ? g[i] : 0f;
-                total += g[i] * (level - (inside ? u : 0f));
+                total += g[i] * (level - (inside ? r : 0f));
             }
 
             return total;

@@ -62,7 +62,9 @@ public sealed class QuantizeClipActivation : nn.Module<Tensor, Tensor>
         /// <summary>
         /// Exact QC_L(x) = |theta| * clip(floor(x L / |theta| + 1/2) / L, 0, 1): the L + 1 values
         /// k |theta| / L for k = 0..L (half steps round up), with |QC_L(x) - clip(x)| &lt;= |theta| / (2L).
-        /// Straight-through gradient in x (1 inside (0, |theta|), 0 outside).
+        /// Straight-through gradient of that expression in its order (rounding passed straight through,
+        /// then the clip): d y / d x = 1 where floor(x L / |theta| + 1/2) / L lies in [0, 1], i.e. for
+        /// x / |theta| in [-1/(2L), 1 + 1/(2L)), 0 outside.
         /// </summary>
         /// <param name="input">x, any shape.</param>
         /// <param name="threshold">theta, a tensor broadcastable to x (a scalar per layer or one per neuron); |theta| is used and must be &gt; 0.</param>
@@ -74,10 +76,12 @@ public sealed class QuantizeClipActivation : nn.Module<Tensor, Tensor>
         /// Noisy quantization: with u = clip(x / |theta|, 0, 1) and q = floor(u L + 1/2) / L (the
         /// rounded level, k / L for an integer k in [0, L]), the value is
         /// <code>y = |theta| * (m q + (1 - m) u),   m ~ Bernoulli(1 - p) elementwise (m = 1 when p = 0)</code>
-        /// so a rounded entry is exactly |theta| * q and an unrounded one is the clip. Gradients are those of
-        /// |theta| * u with the rounding passed straight through (STE): d y / d x = 1 inside (0, |theta|),
-        /// 0 outside; d y / d theta = sign(theta) * (level - x / |theta|) inside, sign(theta) above, 0 below,
-        /// where level is m q + (1 - m) u.
+        /// so a rounded entry is exactly |theta| * q and an unrounded one is the clip. Gradients are autograd's
+        /// on PAPER.md's expression |theta| * clip(floor(r L + 1/2) / L, 0, 1), r = x / |theta|, with the
+        /// rounding passed straight through (STE) before the clip: for a rounded entry, with
+        /// a = floor(r L + 1/2) / L, "inside" means a in [0, 1] (r in [-1/(2L), 1 + 1/(2L))); for an
+        /// unrounded entry r in [0, 1]. Then d y / d x = 1 inside, 0 outside, and
+        /// d y / d theta = sign(theta) * (level - r) inside, sign(theta) * level outside (1 above, 0 below).
         /// </summary>
         /// <param name="input">x, any shape.</param>
         /// <param name="threshold">theta, a tensor broadcastable to x (a scalar per layer or one per neuron); |theta| is used and must be &gt; 0.</param>
@@ -97,7 +101,7 @@ public sealed class QuantizeClipActivation : nn.Module<Tensor, Tensor>
         /// Noisy quantization with a given rounding mask m: with u = clip(x / |theta|, 0, 1) and
         /// q = floor(u L + 1/2) / L, <code>y = |theta| * (m q + (1 - m) u)</code> with the gradients of
         /// <see cref="NoisyQuantizeClip(Tensor, Tensor, int, double)"/> (the value is |theta| * level, the
-        /// gradient that of |theta| * u with the rounding passed straight through).
+        /// gradient autograd's on PAPER.md's expression with the rounding passed straight through).
         /// </summary>
         /// <param name="input">x, any shape.</param>
         /// <param name="threshold">theta, a tensor broadcastable to x; |theta| is used and must be &gt; 0.</param>
@@ -110,24 +114,37 @@ public sealed class QuantizeClipActivation : nn.Module<Tensor, Tensor>
             return Compose(input, threshold, levels, rounded is null ? null : _ => rounded);
         }
 
-        /// <summary>The composite: <paramref name="rounded"/> maps the rounded levels q to the mask m (null: m = 1).</summary>
+        /// <summary>
+        /// The composite: <paramref name="rounded"/> maps the rounded levels q to the mask m (null: m = 1).
+        /// The value is |theta| * level exactly; the gradient is autograd's on PAPER.md's expression in its
+        /// order, |theta| * clip(STE(floor(r L + 1/2)) / L, 0, 1) with r = x / |theta| for a rounded entry
+        /// and |theta| * clip(r, 0, 1) for an unrounded one, carried by |theta| * (s - s.detach()) with
+        /// s = r where the clip passes gradient (a = floor(r L + 1/2) / L in [0, 1], resp. r in [0, 1]), else 0.
+        /// </summary>
         private static Tensor Compose(Tensor input, Tensor threshold, int levels, Func<Tensor, Tensor>? rounded)
         {
             using var scope = NewDisposeScope();
             var theta = threshold.abs();
-            var u = (input / theta).clamp(0.0, 1.0);
-            Tensor level;
+            var r = input / theta;
+            Tensor level, inside;
             using (no_grad())
             {
-                level = (u * levels).add_(0.5).floor_().div_(levels);
+                var a = (r * levels).add_(0.5).floor_().div_(levels);
+                level = a.clamp(0.0, 1.0);
+                inside = a.ge(0.0).logical_and_(a.le(1.0));
                 if (rounded is not null)
                 {
-                    level = torch.where(rounded(level), level, u);
+                    var u = r.clamp(0.0, 1.0);
+                    var mask = rounded(level);
+                    level = torch.where(mask, level, u);
+                    inside = torch.where(mask, inside, r.ge(0.0).logical_and_(r.le(1.0)));
                 }
             }
 
-            // Value: |theta| * (level + 0) = |theta| * level exactly (u - u = 0); gradient: that of |theta| * u.
-            return (theta * (level + (u - u.detach()))).MoveToOuterDisposeScope();
+            var s = r * inside.to_type(r.dtype);
+
+            // Value: |theta| * (level + 0) = |theta| * level exactly (s - s = 0); gradient: that of |theta| * s.
+            return (theta * (level + (s - s.detach()))).MoveToOuterDisposeScope();
         }
     }
 }

@@ -63,7 +63,12 @@ let tests =
                       $"x = {c.Inputs.[i]}: QC is k theta / L"))
 
           // Property 9 (QC part)
-          testPropertyWithConfig config "QC's straight-through gradient is 1 inside (0, theta) and 0 outside"
+          // The rounding is passed straight through before the clip (PAPER.md's order,
+          // theta * clip(floor(x L / theta + 1/2) / L, 0, 1)), so the gradient is 1 wherever the
+          // rounded level lies in [0, 1]: on (0, theta) and on the half steps beyond either end.
+          testPropertyWithConfig
+              config
+              "QC's straight-through gradient is 1 inside (0, theta), 1 where the rounded level is still in [0, 1], else 0"
           <| Prop.forAll gradientCases (fun c ->
               use scope = torch.NewDisposeScope()
               let x = torch.tensor (c.Inputs, dtype = torch.float64, requires_grad = true)
@@ -73,8 +78,13 @@ let tests =
               g
               |> Array.iteri (fun i gi ->
                   let xi = c.Inputs.[i]
-                  let expected = if xi > 0.0 && xi < c.Theta then 1.0 else 0.0
-                  Expect.equal gi expected $"d QC / d x at x = {xi}"))
+                  let level = floor (xi / c.Theta * float c.Levels + 0.5) / float c.Levels
+
+                  if xi > 0.0 && xi < c.Theta then
+                      Expect.equal gi 1.0 $"d QC / d x at x = {xi} inside (0, theta)"
+
+                  let expected = if level >= 0.0 && level <= 1.0 then 1.0 else 0.0
+                  Expect.equal gi expected $"d QC / d x at x = {xi} (rounded level {level})"))
 
           testCase "noisy quantization rounds every entry when p = 0 and leaves some unrounded when p > 0"
           <| fun () ->
