@@ -19,9 +19,11 @@ namespace Snn.Core.Activations;
 /// measure zero but are kept so that the gradient equals the composite's everywhere.</item>
 /// <item>QC_L: with r = x / t, u = clamp(r, 0, 1), q = floor(u L + 1/2) / L, level = q for a rounded
 /// element and u for an unrounded one, y = t * level, bit for bit in float32 (same operation order).
-/// Straight-through gradient: dL/dx = g where 0 &lt;= r &lt;= 1 (clamp's closed interval), 0 elsewhere;
-/// dL/dtheta = sign(theta) * sum of g * (level - [0 &lt;= r &lt;= 1] u), i.e. g * (q - u) for a rounded
-/// element in range, 0 for an unrounded one in range, g above (r &gt; 1), 0 below (r &lt; 0).</item>
+/// Gradient: autograd's on PAPER.md's expression t * clip(STE(floor(r L + 1/2)) / L, 0, 1) in that
+/// order (the rounding passed straight through, then the clip). A rounded element is "inside" when
+/// a = floor(r L + 1/2) / L is in [0, 1] (r in [-1/(2L), 1 + 1/(2L))), an unrounded one when r is in
+/// [0, 1]; dL/dx = g inside, 0 elsewhere; dL/dtheta = sign(theta) * sum of g * (level - [inside] r):
+/// g * (q - r) for an element inside, g above, 0 below.</item>
 /// </list>
 /// The composite's dL/dx is (g t) / t, which can differ from g by one rounding; the theta-gradient is
 /// summed here in float64 per block, in block order, so it can differ from torch's float32 sum by rounding.
