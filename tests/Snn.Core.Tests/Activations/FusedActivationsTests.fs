@@ -91,19 +91,7 @@ let private leakTest =
             clip.Threshold.grad.zero_ () |> ignore
             qc.Threshold.grad.zero_ () |> ignore
 
-        for _ in 1..3 do
-            step ()
-
-        GC.Collect()
-        GC.WaitForPendingFinalizers()
-        let before = torch.Tensor.TotalCount
-
-        for _ in 1..30 do
-            step ()
-
-        GC.Collect()
-        GC.WaitForPendingFinalizers()
-        Expect.equal torch.Tensor.TotalCount before "no tensor escapes a step"
+        LeakChecks.expectStableTensorCount "no tensor escapes a step" step
 
 let private seedTest =
     testPropertyWithConfig

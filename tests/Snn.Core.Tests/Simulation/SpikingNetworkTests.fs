@@ -5,6 +5,7 @@ open Expecto
 open TorchSharp
 open Snn.Core.Neurons
 open Snn.Core.Simulation
+open Snn.Core.Tests
 open Snn.Core.Tests.Simulation.TestNetworks
 
 /// Largest allowed |r - z - (v(0) - v(T)) / T| in float32 (accumulated rounding of T additions).
@@ -32,19 +33,7 @@ let private leakTest =
             use result = net.Run(x, 3, SimulationOptions(Record = true, TimeChunk = 2))
             ()
 
-        for _ in 1..3 do
-            runOnce ()
-
-        GC.Collect()
-        GC.WaitForPendingFinalizers()
-        let before = torch.Tensor.TotalCount
-
-        for _ in 1..30 do
-            runOnce ()
-
-        GC.Collect()
-        GC.WaitForPendingFinalizers()
-        Expect.equal torch.Tensor.TotalCount before "no tensor escapes a run"
+        LeakChecks.expectStableTensorCount "no tensor escapes a run" runOnce
 
 [<Tests>]
 let tests =
