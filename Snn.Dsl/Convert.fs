@@ -174,6 +174,42 @@ module Convert =
 
             Ok net
 
+    /// Runs the ANN forward layer by layer and hands every activation layer's input to `act`,
+    /// which returns that layer's output; the network's output is returned. Residual blocks run
+    /// body, shortcut and their final activation in the same order as their own forward. The
+    /// order in which `act` is called is the spiking network's order of neuron layers (a residual
+    /// block gives its inner act1, then its output act2).
+    let forwardThroughActivations
+        (network: CompiledNetwork)
+        (act: CompiledLayer -> torch.Tensor -> torch.Tensor)
+        (images: torch.Tensor)
+        : torch.Tensor =
+        let mutable x = images
+
+        for l in network.Layers do
+            match l.Layer with
+            | Act -> x <- act l x
+            | Residual _ ->
+                let find name =
+                    l.Children |> List.find (fun c -> c.Name = $"%s{l.Name}.%s{name}")
+
+                let body =
+                    l.Children
+                    |> List.takeWhile (fun c -> not (c.Name.Contains ".shortcut." || c.Name.EndsWith ".act2"))
+
+                let mutable b = x
+
+                for c in body do
+                    b <- if c.Layer = Act then act c b else c.Module.forward b
+
+                let shortcut = l.Children |> List.filter (fun c -> c.Name.Contains ".shortcut.")
+
+                let s = shortcut |> List.fold (fun t c -> c.Module.forward t) x
+                x <- act (find "act2") (b + s)
+            | _ -> x <- l.Module.forward x
+
+        x
+
     /// The activation of every spiking layer of the converted network, computed by the ANN
     /// (in evaluation mode, without gradients): one tensor [B, ...] per neuron layer in the
     /// spiking network's order (a residual block gives its inner act1, then its output act2).
@@ -183,34 +219,14 @@ module Convert =
             network.eval ()
             use _ = torch.no_grad ()
             let outputs = Collections.Generic.List<torch.Tensor>()
-            let mutable x = images
 
-            for l in network.Layers do
-                match l.Layer with
-                | Act ->
-                    x <- l.Module.forward x
-                    outputs.Add x
-                | Residual _ ->
-                    let find name =
-                        l.Children |> List.find (fun c -> c.Name = $"%s{l.Name}.%s{name}")
-
-                    let body =
-                        l.Children
-                        |> List.takeWhile (fun c -> not (c.Name.Contains ".shortcut." || c.Name.EndsWith ".act2"))
-
-                    let mutable b = x
-
-                    for c in body do
-                        b <- c.Module.forward b
-
-                        if c.Name.EndsWith ".act1" then
-                            outputs.Add b
-
-                    let shortcut = l.Children |> List.filter (fun c -> c.Name.Contains ".shortcut.")
-
-                    let s = shortcut |> List.fold (fun t c -> c.Module.forward t) x
-                    x <- (find "act2").Module.forward (b + s)
-                    outputs.Add x
-                | _ -> x <- l.Module.forward x
+            forwardThroughActivations
+                network
+                (fun l z ->
+                    let y = l.Module.forward z
+                    outputs.Add y
+                    y)
+                images
+            |> ignore
 
             outputs.ToArray())

@@ -165,7 +165,8 @@ module Experiment =
                 [ "time_steps", arr i x.TimeSteps
                   "epochs", i x.Epochs
                   "optimizer", sgd x.Optimizer
-                  "noise_probability", f x.NoiseProbability ]
+                  "noise_probability", f x.NoiseProbability
+                  "fit_thresholds", JsonValue.Create x.FitThresholds :> JsonNode ]
         | CalibratePotential c -> named [ "calibration_images", i c.CalibrationImages ]
         | CalibrateWeights c ->
             named
@@ -389,7 +390,8 @@ module Experiment =
                 { TimeSteps = garr path x "time_steps" dint
                   Epochs = gi path x "epochs"
                   Optimizer = dsgd opt' (field path x "optimizer")
-                  NoiseProbability = gf path x "noise_probability" }
+                  NoiseProbability = gf path x "noise_probability"
+                  FitThresholds = gb path x "fit_thresholds" }
         | "calibratePotential" -> CalibratePotential { CalibrationImages = gi path x "calibration_images" }
         | "calibrateWeights" ->
             CalibrateWeights

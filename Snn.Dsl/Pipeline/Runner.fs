@@ -501,6 +501,15 @@ let run (options: RunOptions) (experiment: Experiment) : RunResults =
         |> Option.map (fun f -> f.TimeSteps |> List.sort)
         |> Option.defaultValue []
 
+    /// Training images (no augmentation) to fit fine-tune thresholds on: the first 512 of the
+    /// training split.
+    let fitImages () =
+        use d = train.Subset(0, min 512 train.Count)
+        let loader = BatchLoader(d, 512, false, norm)
+        let x, y = loader.Epoch 0 |> pairs |> Seq.head
+        y.Dispose()
+        x
+
     /// The QC network fine-tuned at L (a copy of the folded clip network with noisy QC).
     let fineTuned =
         fineTuneTargets
@@ -511,6 +520,23 @@ let run (options: RunOptions) (experiment: Experiment) : RunResults =
                 Compile.withActivation (NoisyQC(l, p.Clip.InitialThreshold, f.NoiseProbability)) folded
 
             let name = $"finetune-L{l}"
+
+            // The fit is deterministic (training images, no augmentation), so a resumed run
+            // starts from the same thresholds; a checkpoint, when there is one, overrides them.
+            if f.FitThresholds && not (folder.TryStage<AnnStage> name).IsSome then
+                qc.eval ()
+                let copied = evaluateAnn qc heldOutBatches
+                use images = fitImages ()
+                let fits = ThresholdFit.fit folded qc images
+                let fitted = evaluateAnn qc heldOutBatches
+
+                for x in fits do
+                    sink.Log
+                        $"{name}: {x.Layer} theta {x.ClipThreshold:F3} -> {x.Threshold:F3} (mean square to the clip activation {x.CopiedError:G3} -> {x.FittedError:G3})"
+
+                sink.Log
+                    $"{name}: QC ANN before fine-tuning, held-out accuracy {copied:F2}%% with the clip thresholds, {fitted:F2}%% with the fitted ones"
+
             let s = trainStage name qc f.Optimizer f.Epochs (seed + 10 + l)
             sink.Log $"Phase I QC ANN (L = {l}): test accuracy {s.TestAccuracy:F2}%%"
             l, (qc, s))

@@ -110,13 +110,15 @@ module Generators =
                   let! e = Gen.choose (0, 10)
                   let! o = sgd
                   let! p = Gen.choose (0, 99) |> Gen.map (fun k -> float k / 100.0)
+                  let! fit = Gen.elements [ false; true ]
 
                   return
                       FineTuneQC
                           { TimeSteps = ts
                             Epochs = e
                             Optimizer = o
-                            NoiseProbability = p }
+                            NoiseProbability = p
+                            FitThresholds = fit }
               }
               Gen.choose (1, 5000)
               |> Gen.map (fun n -> CalibratePotential { CalibrationImages = n })
