@@ -212,6 +212,26 @@ let tests =
                   Expect.equal one several "same summary"
           )
 
+          testSequenced (
+              testCase "a summary leaves no tensor alive, with or without the one-pass kernel"
+              <| fun () ->
+                  use scope = torch.NewDisposeScope()
+                  let z, r, theta, v0, vT = randomLayer 3L 12L
+                  let perChannel = torch.rand (3L, 1L) + 0.5f
+
+                  let zc, rc, vc =
+                      z.reshape (3L, 3L, 4L), r.reshape (3L, 3L, 4L), vT.reshape (3L, 3L, 4L)
+
+                  let half = torch.tensor 0.5f
+                  let zt, rt, vt = z.t (), r.t (), vT.t ()
+                  let thetaColumn, v0Column = theta.unsqueeze 1L, v0.unsqueeze 1L
+
+                  LeakChecks.expectStableTensorCount "no tensor escapes a summary" (fun () ->
+                      ErrorDecomposition.Summarize(z, r, theta, 3, v0, vT) |> ignore
+                      ErrorDecomposition.Summarize(zc, rc, perChannel, 3, half, vc) |> ignore
+                      ErrorDecomposition.Summarize(zt, rt, thetaColumn, 3, v0Column, vt) |> ignore)
+          )
+
           testCase "inputs the one-pass summary does not take give the whole-tensor summary"
           <| fun () ->
               use scope = torch.NewDisposeScope()
