@@ -45,6 +45,16 @@ public static class ErrorDecomposition
     /// Summarizes one batch of a layer: sums of |e| and e for each term and for r - ReLU(z), counts of
     /// entries with v(T) &lt; 0 and with v(T) &gt;= theta, and max |r - z - (v(0) - v(T)) / T|.
     /// Merge the summaries of successive batches with <see cref="LayerErrorSummary.Merge"/>.
+    /// <para>
+    /// Every per-entry term is computed in float64 with the operations of <see cref="Decompose"/> in their
+    /// order. When z, r and v(T) are contiguous float32 CPU tensors and theta and v(0) are float32 CPU tensors
+    /// with one element, one entry per neuron (the same for every sample of the batch) or z's full shape, this
+    /// runs in one parallel pass over the memory (each term bit-identical to the tensor form; the sums are
+    /// accumulated in float64 per fixed block of entries and the blocks added in order, so they are
+    /// deterministic and differ from the tensor form's summation only by float64 rounding, about 1e-12
+    /// relative). Other inputs (other dtypes or devices, non-contiguous z, r or v(T), theta or v(0) varying
+    /// along the batch axis without z's shape) take the whole-tensor float64 form.
+    /// </para>
     /// </summary>
     /// <param name="meanInput">z, shape [B, ...].</param>
     /// <param name="rate">r, the same shape as z.</param>
@@ -59,6 +69,17 @@ public static class ErrorDecomposition
         Validate(meanInput, rate, threshold, timeSteps);
         Guard.Broadcastable(initialPotential, meanInput.shape, nameof(initialPotential));
         Guard.SameShape(finalPotential, meanInput.shape, nameof(finalPotential));
+        return ErrorSummaryKernel.TrySummarize(meanInput, rate, threshold, timeSteps, initialPotential, finalPotential)
+            ?? SummarizeTensors(meanInput, rate, threshold, timeSteps, initialPotential, finalPotential);
+    }
+
+    /// <summary>
+    /// <see cref="Summarize"/> as whole-tensor float64 operations (arguments already validated): the form
+    /// for inputs the kernel does not take, and the reference the kernel is tested against.
+    /// </summary>
+    private static LayerErrorSummary SummarizeTensors(
+        Tensor meanInput, Tensor rate, Tensor threshold, int timeSteps, Tensor initialPotential, Tensor finalPotential)
+    {
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
         using var terms = Decompose(meanInput, rate, threshold, timeSteps);

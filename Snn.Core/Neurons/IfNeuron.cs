@@ -33,10 +33,17 @@ public readonly record struct IfRunResult(Tensor Outputs, Tensor SpikeCounts, Te
 /// </summary>
 public static class IfNeuron
 {
+    /// <summary>
+    /// The alpha = 1 of add/sub, held for the process: TorchSharp's implicit temporary Scalar (a + b is
+    /// a.add(b, 1)) is unreachable once its handle is passed to native code, so a garbage collection on
+    /// another thread can finalize it during the call (c10 "toDouble" check failures under parallel tests).
+    /// </summary>
+    private static readonly Scalar One = 1.ToScalar();
+
     /// <summary>Charge: v(t) = v(t-1) + I(t). Shapes must broadcast.</summary>
     /// <param name="potential">v(t-1), any real values.</param>
     /// <param name="current">I(t) = W x(t) + b, any real values.</param>
-    public static Tensor Charge(Tensor potential, Tensor current) => potential + current;
+    public static Tensor Charge(Tensor potential, Tensor current) => potential.add(current, One);
 
     /// <summary>Fire: s(t) = 1 where v(t) &gt; theta, else 0 (a strict comparison), in the dtype of v.</summary>
     /// <param name="potential">v(t) after charging.</param>
@@ -95,7 +102,7 @@ public static class IfNeuron
             using var inner = NewDisposeScope();
             var (spikes, potential) = Step(v, currents[t], theta);
             v.copy_(potential);
-            counts.add_(spikes);
+            counts.add_(spikes, One);
             outputs[t].copy_(spikes * theta);
         }
 

@@ -18,3 +18,8 @@ let finiteDifferenceStep = 1e-4
 
 /// Allowed gap between an autograd gradient and its central finite difference (float64, piecewise-linear f).
 let finiteDifference = 1e-7
+
+/// Two float64 sums of the same n terms added in different orders (e.g. a blocked SIMD loop and torch's
+/// cascade sum), relative to the sum of the terms' magnitudes: each order's error is at most about
+/// (its longest chain of additions) x 2^-53, a few hundred roundings for the kernels' chunked sums.
+let float64Summation = 1e-12

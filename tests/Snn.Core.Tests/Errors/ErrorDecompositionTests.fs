@@ -22,6 +22,42 @@ let private simulate (c: NeuronCase) =
 
     currents.mean [| 0L |], run.Outputs.mean [| 0L |], run.FinalPotential
 
+/// The summary through the whole-tensor float64 form (float64 inputs never take the float32 kernel).
+let private reference (z: torch.Tensor) r theta steps v0 vT =
+    let f64 (t: torch.Tensor) = t.to_type torch.float64
+
+    ErrorDecomposition.Summarize(f64 z, f64 r, f64 theta, steps, f64 v0, f64 vT)
+
+/// Counts and the maximum deviation exactly equal (each term is computed by the same float64 operations);
+/// the sums within float64Summation of the sum of magnitudes (they differ only in the order of addition).
+let private expectSameSummary (actual: LayerErrorSummary) (expected: LayerErrorSummary) =
+    Expect.equal actual.Count expected.Count "entries"
+    Expect.equal actual.NegativeCount expected.NegativeCount "v(T) < 0"
+    Expect.equal actual.OverflowCount expected.OverflowCount "v(T) >= theta"
+    Expect.equal actual.MaxIdentityDeviation expected.MaxIdentityDeviation "max |r - z - (v(0) - v(T)) / T|"
+
+    let sums (name: string) (a: ErrorTermSums) (e: ErrorTermSums) =
+        let bound = Tolerances.float64Summation * e.AbsoluteSum
+        Expect.isLessThanOrEqual (abs (a.AbsoluteSum - e.AbsoluteSum)) bound $"{name}: sum |e|"
+        Expect.isLessThanOrEqual (abs (a.SignedSum - e.SignedSum)) bound $"{name}: sum e"
+
+    sums "residual" actual.Residual expected.Residual
+    sums "quantization" actual.Quantization expected.Quantization
+    sums "clipping" actual.Clipping expected.Clipping
+    sums "total" actual.Total expected.Total
+
+/// z, r, v(T) of a random float32 layer [B, N] with per-neuron theta in [0.5, 1.5] and v(0) = theta / 2.
+let private randomLayer (batch: int64) (neurons: int64) =
+    let theta = torch.rand (neurons) + 0.5f
+    let z = (torch.rand (batch, neurons) * 3.0f - 1.0f) * theta
+
+    let r =
+        (torch.randint (0L, 5L, [| batch; neurons |]) * 0.25f).to_type (torch.float32)
+        * theta
+
+    let vT = (torch.rand (batch, neurons) * 3.0f - 1.0f) * theta
+    z, r, theta, theta / 2.0f, vT
+
 [<Tests>]
 let tests =
     testList
@@ -141,6 +177,80 @@ let tests =
               close merged.MeanAbsoluteQuantization whole.MeanAbsoluteQuantization "quantization"
               close merged.SignedMeanClipping whole.SignedMeanClipping "clipping"
               close merged.MeanAbsoluteTotal whole.MeanAbsoluteTotal "total")
+
+          testPropertyWithConfig config "the one-pass summary of float32 layers equals the whole-tensor float64 summary"
+          <| Prop.forAll summaryCases (fun c ->
+              use scope = torch.NewDisposeScope()
+              let z, r, vT = c.MeanInputTensor, c.RateTensor, c.FinalPotentialTensor
+              let theta, v0 = c.ThresholdTensor, c.InitialPotentialTensor
+              let fused = ErrorDecomposition.Summarize(z, r, theta, c.Steps, v0, vT)
+              expectSameSummary fused (reference z r theta c.Steps v0 vT))
+
+          testCase "a layer of several blocks gives the whole-tensor summary"
+          <| fun () ->
+              use scope = torch.NewDisposeScope()
+              // 3 x 50001 entries: three parallel blocks, with sample boundaries inside blocks.
+              let z, r, theta, v0, vT = randomLayer 3L 50001L
+              let fused = ErrorDecomposition.Summarize(z, r, theta, 4, v0, vT)
+              expectSameSummary fused (reference z r theta 4 v0 vT)
+
+          testSequenced (
+              testCase "the one-pass summary is bit-identical with one thread and with several"
+              <| fun () ->
+                  use scope = torch.NewDisposeScope()
+                  let z, r, theta, v0, vT = randomLayer 4L 70001L
+                  let threads = torch.get_num_threads ()
+                  let several = ErrorDecomposition.Summarize(z, r, theta, 7, v0, vT)
+                  torch.set_num_threads 1
+
+                  let one =
+                      try
+                          ErrorDecomposition.Summarize(z, r, theta, 7, v0, vT)
+                      finally
+                          torch.set_num_threads threads
+
+                  Expect.equal one several "same summary"
+          )
+
+          testSequenced (
+              testCase "a summary leaves no tensor alive, with or without the one-pass kernel"
+              <| fun () ->
+                  use scope = torch.NewDisposeScope()
+                  let z, r, theta, v0, vT = randomLayer 3L 12L
+                  let perChannel = torch.rand (3L, 1L) + 0.5f
+
+                  let zc, rc, vc =
+                      z.reshape (3L, 3L, 4L), r.reshape (3L, 3L, 4L), vT.reshape (3L, 3L, 4L)
+
+                  let half = torch.tensor 0.5f
+                  let zt, rt, vt = z.t (), r.t (), vT.t ()
+                  let thetaColumn, v0Column = theta.unsqueeze 1L, v0.unsqueeze 1L
+
+                  LeakChecks.expectStableTensorCount "no tensor escapes a summary" (fun () ->
+                      ErrorDecomposition.Summarize(z, r, theta, 3, v0, vT) |> ignore
+                      ErrorDecomposition.Summarize(zc, rc, perChannel, 3, half, vc) |> ignore
+                      ErrorDecomposition.Summarize(zt, rt, thetaColumn, 3, v0Column, vt) |> ignore)
+          )
+
+          testCase "inputs the one-pass summary does not take give the whole-tensor summary"
+          <| fun () ->
+              use scope = torch.NewDisposeScope()
+              let z, r, theta, v0, vT = randomLayer 6L 10L
+              let t (x: torch.Tensor) = x.t ()
+              // z, r, v(T) transposed views [N, B] (not contiguous); theta per neuron along the new batch axis.
+              let transposed =
+                  ErrorDecomposition.Summarize(t z, t r, theta.unsqueeze 1L, 3, v0.unsqueeze 1L, t vT)
+
+              expectSameSummary transposed (reference (t z) (t r) (theta.unsqueeze 1L) 3 (v0.unsqueeze 1L) (t vT))
+              // theta varying along the batch axis only ([B, 1]).
+              let perSample = torch.rand (6L, 1L) + 0.5f
+              let batchTheta = ErrorDecomposition.Summarize(z, r, perSample, 3, v0, vT)
+              expectSameSummary batchTheta (reference z r perSample 3 v0 vT)
+              // float64 z with float32 theta.
+              let mixed =
+                  ErrorDecomposition.Summarize(z.to_type torch.float64, r, theta, 3, v0, vT)
+
+              expectSameSummary mixed (reference z r theta 3 v0 vT)
 
           testCase "the empty summary is neutral and reports zero means"
           <| fun () ->
