@@ -30,13 +30,38 @@ let ratios =
     let lo, hi, n = log (1.0 / 32.0), log 1.5, 64
     1.0 :: [ for k in 0 .. n - 1 -> exp (lo + (hi - lo) * float k / float (n - 1)) ]
 
-/// mean over all elements of (QC_L(z; theta) - a)^2.
-let private meanSquare (z: torch.Tensor) (a: torch.Tensor) (levels: int) (theta: float) =
-    use scope = torch.NewDisposeScope()
-    use t = torch.tensor (float32 theta)
-    let q = QuantizeClipActivation.Functional.QuantizeClip(z, t, levels)
-    let d = q - a
-    (d * d).mean().item<float32> () |> float
+/// mean over all elements of (QC_L(z; theta) - a)^2, with QC_L in float32 in the order of
+/// QuantizeClipActivation.Functional.QuantizeClip (r = z / theta, floor(r L + 1/2) / L, clip to
+/// [0, 1], times theta) and the sum in float64. Plain arrays: the grid search allocates nothing.
+let private meanSquare (z: float32[]) (a: float32[]) (levels: int) (theta: float) =
+    let t = float32 theta
+    let l = float32 levels
+    let chunk = 1 <<< 16
+    let chunks = (z.Length + chunk - 1) / chunk
+    let sums = Array.zeroCreate<float> chunks
+
+    Threading.Tasks.Parallel.For(
+        0,
+        chunks,
+        fun c ->
+            let mutable s = 0.0
+
+            for i in c * chunk .. min z.Length ((c + 1) * chunk) - 1 do
+                let level = MathF.Floor((z[i] / t) * l + 0.5f) / l
+
+                let level =
+                    if level < 0.0f then 0.0f
+                    elif level > 1.0f then 1.0f
+                    else level
+
+                let d = float (t * level - a[i])
+                s <- s + d * d
+
+            sums[c] <- s
+    )
+    |> ignore
+
+    Array.sum sums / float (max 1 z.Length)
 
 /// For each QC activation of `qc` in execution order, sets |theta_l| to the ratio from `ratios`
 /// times the clip network's |theta_l| that minimises mean (QC_L(z_l; theta) - a_l)^2 over
@@ -70,8 +95,11 @@ let fit (clip: CompiledNetwork) (qc: CompiledNetwork) (images: torch.Tensor) : L
             match l.Module, clipLayers[k].Module with
             | (:? QuantizeClipActivation as q), (:? ClipActivation as c) ->
                 let thetaClip = c.EffectiveThreshold
-                let a = targets[k]
-                let err = meanSquare z a q.Levels
+
+                let values (x: torch.Tensor) =
+                    x.contiguous().data<float32>().ToArray()
+
+                let err = meanSquare (values z) (values targets[k]) q.Levels
 
                 let best = ratios |> List.map (fun r -> thetaClip * r) |> List.minBy err
 
