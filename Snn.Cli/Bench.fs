@@ -23,6 +23,7 @@ type BenchArgs =
     | Results of path: string
     | Output of path: string
     | Repeats of count: int
+    | Train_Repeats of count: int
     | [<Hidden>] Only of part: string
     | [<Hidden; CustomCommandLine("--T")>] Time_Steps of steps: int
     | [<Hidden>] Report_To of path: string
@@ -35,7 +36,9 @@ type BenchArgs =
             | Results _ ->
                 "results.json of a bench-profile run (default runs/bench/results.json): phase2_share from its wall_seconds."
             | Output _ -> "where to write the figures (default bench.json)."
-            | Repeats _ -> "repetitions of every timing, the median is reported (default 3, quick 2)."
+            | Repeats _ -> "repetitions of every simulation timing, the median is reported (default 3, quick 2)."
+            | Train_Repeats _ ->
+                "repetitions of the training-epoch timing (ReLU, clip, noisy QC interleaved), the median ratio is reported (default 7, quick 2)."
             | Only _ -> "internal: run one measurement (sim, simpeak, train, phase2) in this process."
             | Time_Steps _ -> "internal: T of an --only sim / simpeak measurement."
             | Report_To _ -> "internal: file that receives the measurement's JSON."
@@ -45,6 +48,8 @@ type private Plan =
     {
         Quick: bool
         Repeats: int
+        /// Repetitions of the training timing (short passes vary by a few per cent, so more).
+        TrainRepeats: int
         /// Test batches of 256 timed per simulation repetition.
         SimBatches: int
         /// Training batches of 128 timed per epoch estimate.
@@ -370,21 +375,21 @@ let private measureTrain (plan: Plan) : JsonObject =
 
     let times = variants |> List.map (fun (n, _, _) -> n, ResizeArray<float>()) |> dict
 
-    for r in 0 .. plan.Repeats - 1 do
+    for r in 0 .. plan.TrainRepeats - 1 do
         let k = r % variants.Length
 
         for n, m, o in variants[k..] @ variants[.. k - 1] do
             times[n].Add(trainPass m o batches)
 
         log (
-            $"  training repeat {r + 1}/{plan.Repeats}: "
+            $"  training repeat {r + 1}/{plan.TrainRepeats}: "
             + (variants
                |> List.map (fun (n, _, _) -> $"{n} {times[n][r]:F2} s")
                |> String.concat ", ")
         )
 
     let ratioOf n =
-        [ for r in 0 .. plan.Repeats - 1 -> times[n][r] / times["relu"][r] ]
+        [ for r in 0 .. plan.TrainRepeats - 1 -> times[n][r] / times["relu"][r] ]
 
     let perEpoch n =
         median (List.ofSeq times[n]) / float batches.Length * float batchesPerEpoch
@@ -536,7 +541,10 @@ let private runChild (plan: Plan) (args: string list) : JsonObject =
         @ args
         @ [ "--report-to"; report ]
         @ (if plan.Quick then [ "--quick" ] else [])
-        @ [ "--repeats"; string plan.Repeats ]
+        @ [ "--repeats"
+            string plan.Repeats
+            "--train-repeats"
+            string plan.TrainRepeats ]
         @ (match plan.DataPath with
            | Some p -> [ "--data"; p ]
            | None -> [])
@@ -657,12 +665,18 @@ let runBench (args: ParseResults<BenchArgs>) =
     let plan =
         { Quick = quick
           Repeats = args.GetResult(Repeats, (if quick then 2 else 3))
+          TrainRepeats = args.GetResult(Train_Repeats, (if quick then 2 else 7))
           SimBatches = (if quick then 1 else 4)
           TrainBatches = (if quick then 6 else 20)
           DataPath = args.TryGetResult BenchArgs.Data }
 
     if plan.Repeats < 1 then
         raise (ArgumentException($"--repeats = {plan.Repeats} is out of range: expected >= 1", "repeats"))
+
+    if plan.TrainRepeats < 1 then
+        raise (
+            ArgumentException($"--train-repeats = {plan.TrainRepeats} is out of range: expected >= 1", "train-repeats")
+        )
 
     match args.TryGetResult Only with
     | Some part ->
@@ -686,8 +700,9 @@ let runBench (args: ParseResults<BenchArgs>) =
         printfn "network: %s" sourceOfSimulation
 
         printfn
-            "timing: median of %d repetitions (min-max in brackets), our simulator, the naive loop and the ANN interleaved"
+            "timing: median of %d repetitions (min-max in brackets), our simulator, the naive loop and the ANN interleaved; training: median of %d interleaved repetitions"
             plan.Repeats
+            plan.TrainRepeats
 
         printfn "each measurement runs in its own process; peak working set = that process's VmHWM"
         printfn ""
@@ -837,6 +852,7 @@ let runBench (args: ParseResults<BenchArgs>) =
                       "batch", JsonValue.Create simBatch
                       "quick", JsonValue.Create quick
                       "repeats", JsonValue.Create plan.Repeats
+                      "train_repeats", JsonValue.Create plan.TrainRepeats
                       "network", JsonValue.Create sourceOfSimulation
                       "sim", simArray
                       "train_epoch_ratio",
