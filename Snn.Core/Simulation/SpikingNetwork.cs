@@ -132,7 +132,10 @@ public sealed class SpikingNetwork : IDisposable
             {
                 theta[l] = layer.Threshold!.to_type(dtype);
                 thetaFull[l] = theta[l]!.expand(layer.NeuronShape).contiguous();
-                potential[l] = layer.InitialPotential!.to_type(dtype).expand([batch, .. layer.NeuronShape]).contiguous().clone();
+                // One allocation and one write: v(0) broadcast over the batch (expand + contiguous +
+                // clone wrote the state twice, a fixed cost per run that small T cannot amortise).
+                potential[l] = torch.empty([batch, .. layer.NeuronShape], dtype);
+                potential[l]!.copy_(layer.InitialPotential!.to_type(dtype));
                 if (record?[l] == true)
                 {
                     meanInputSum[l] = torch.zeros([batch, .. layer.NeuronShape], dtype);
