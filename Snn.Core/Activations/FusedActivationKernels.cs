@@ -13,17 +13,49 @@ namespace Snn.Core.Activations;
 /// Work is split into fixed blocks of <see cref="BlockSize"/> elements over at most the cores torch uses;
 /// the theta-gradient is summed per block in float64 and the block sums are added in block order, so
 /// results do not depend on thread scheduling.
+/// The noisy rounding draws are 16-bit halves of a 32-bit counter hash, two per hash, mapped onto
+/// elements in groups of <see cref="GroupSize"/> independently of the SIMD width and the blocks (see
+/// <see cref="Draw"/>); with 8-lane vectors one vector hash masks 16 elements.
 /// </summary>
 internal static unsafe class FusedActivationKernels
 {
-    /// <summary>Elements per parallel work item (a multiple of every SIMD width).</summary>
+    /// <summary>Elements per parallel work item (a multiple of every SIMD width and of <see cref="GroupSize"/>).</summary>
     public const int BlockSize = 1 << 16;
+
+    /// <summary>
+    /// Elements per draw group: group g = e / 16 owns the 8 hash words 8g .. 8g + 7, whose low halves
+    /// are the draws of its elements 0..7 and whose high halves those of its elements 8..15.
+    /// </summary>
+    public const int GroupSize = 16;
+
+    /// <summary>Hash words per draw group (two 16-bit draws per 32-bit word).</summary>
+    private const int WordsPerGroup = GroupSize / 2;
+
+    /// <summary>
+    /// Compile-time check that every block starts on a group boundary (start = b * BlockSize), so that
+    /// the paired vector path sees (start + i) % 16 == 0: the constant 256 does not fit a byte, so this
+    /// line fails to compile unless BlockSize is a multiple of GroupSize.
+    /// </summary>
+    private const byte BlockSizeIsWholeGroups = BlockSize % GroupSize == 0 ? 0 : 256;
 
     /// <summary>Elements summed in float32 before the partial sum is folded into float64.</summary>
     private const int SumChunk = 1024;
 
-    /// <summary>Resolution of the rounding draw: a 24-bit uniform integer per element.</summary>
-    public const int DrawBits = 24;
+    /// <summary>Resolution of the rounding draw: a 16-bit uniform integer per element (half of a 32-bit hash).</summary>
+    public const int DrawBits = 16;
+
+    /// <summary>2^16: the number of values of a draw; a cut of DrawRange rounds every element.</summary>
+    private const uint DrawRange = 1u << DrawBits;
+
+    /// <summary>The low 16 bits of a hash word: the draw of an element in the first half of its group.</summary>
+    private const uint LowDraw = DrawRange - 1;
+
+    /// <summary>
+    /// Whether the noisy kernels take the paired vector path: the vector width divides the 8 words of a
+    /// group (8 lanes with AVX2: one hash per 16 elements; 4 lanes: two). Otherwise (16 lanes) noisy
+    /// kernels run the scalar path with the same draws.
+    /// </summary>
+    private static bool PairedLanes => Vector.IsHardwareAccelerated && WordsPerGroup % Vector<uint>.Count == 0;
 
     /// <summary>y = min(max(x, 0), t) with max(x, 0) = (x &lt; 0 ? 0 : x), min(r, t) = (r &gt; t ? t : r).</summary>
     public static void ClipForward(Tensor input, Tensor output, float t)
@@ -113,33 +145,41 @@ internal static unsafe class FusedActivationKernels
     /// <summary>
     /// r = x / t, u = (r &lt; 0 ? 0 : r) then (u &gt; 1 ? 1 : u), q = floor(u L + 1/2) / L,
     /// level = rounded ? q : u, y = t * (level + 0) (the + 0 is the composite's u - u.detach()).
-    /// Rounded is every element when <paramref name="cut"/> is 2^24, else the hash draw below cut.
+    /// Rounded is every element when <paramref name="cut"/> is 2^16, else those whose draw
+    /// (<see cref="Draw"/>) is below cut.
     /// </summary>
     public static void QuantizeClipForward(Tensor input, Tensor output, float t, int levels, uint cut, ulong seed)
     {
         var px = (float*)Pointer(input);
         var py = (float*)Pointer(output);
-        var noisy = cut < (1u << DrawBits);
+        var noisy = cut < DrawRange;
         ForBlocks(input.numel(), (start, length) =>
         {
             var x = px + start;
             var y = py + start;
             var i = 0;
             float l = levels;
-            if (Vector.IsHardwareAccelerated)
+            var tv = new Vector<float>(t);
+            var lv = new Vector<float>(l);
+            if (!noisy && Vector.IsHardwareAccelerated)
             {
-                var tv = new Vector<float>(t);
-                var lv = new Vector<float>(l);
                 for (; i <= length - Vector<float>.Count; i += Vector<float>.Count)
                 {
-                    var u = Unit(Vector.Load(x + i) / tv);
-                    var level = Vector.Floor((u * lv) + new Vector<float>(0.5f)) / lv;
-                    if (noisy)
+                    QuantizeClipLanes(x + i, y + i, tv, lv, default, false);
+                }
+            }
+            else if (noisy && PairedLanes)
+            {
+                // start is a multiple of BlockSize and i of GroupSize: each iteration is one whole group.
+                for (; i <= length - GroupSize; i += GroupSize)
+                {
+                    for (var j = 0; j < WordsPerGroup; j += Vector<uint>.Count)
                     {
-                        level = Vector.ConditionalSelect(RoundedLanes(start + i, seed, cut), level, u);
+                        var h = GroupHash(start + i, j, seed);
+                        QuantizeClipLanes(x + i + j, y + i + j, tv, lv, Below(h & new Vector<uint>(LowDraw), cut), true);
+                        QuantizeClipLanes(
+                            x + i + WordsPerGroup + j, y + i + WordsPerGroup + j, tv, lv, Below(Vector.ShiftRightLogical(h, DrawBits), cut), true);
                     }
-
-                    Vector.Store(tv * (level + Vector<float>.Zero), y + i);
                 }
             }
 
@@ -171,7 +211,7 @@ internal static unsafe class FusedActivationKernels
         var px = (float*)Pointer(input);
         var pg = (float*)Pointer(gradOutput);
         var pd = (float*)Pointer(gradInput);
-        var noisy = cut < (1u << DrawBits);
+        var noisy = cut < DrawRange;
         return ForBlocks(input.numel(), (start, length) =>
         {
             var x = px + start;
@@ -180,33 +220,39 @@ internal static unsafe class FusedActivationKernels
             var total = 0.0;
             var i = 0;
             float l = levels;
-            if (Vector.IsHardwareAccelerated)
+            var tv = new Vector<float>(t);
+            var lv = new Vector<float>(l);
+            if (!noisy && Vector.IsHardwareAccelerated)
             {
-                var tv = new Vector<float>(t);
-                var lv = new Vector<float>(l);
-                var zero = Vector<float>.Zero;
-                var one = Vector<float>.One;
                 while (i <= length - Vector<float>.Count)
                 {
-                    var sum = zero;
+                    var sum = Vector<float>.Zero;
                     var end = Math.Min(length, i + SumChunk);
                     for (; i <= end - Vector<float>.Count; i += Vector<float>.Count)
                     {
-                        var r = Vector.Load(x + i) / tv;
-                        var gv = Vector.Load(g + i);
-                        var a = Vector.Floor((r * lv) + new Vector<float>(0.5f)) / lv;
-                        var inside = Vector.BitwiseAnd(Vector.GreaterThanOrEqual(a, zero), Vector.LessThanOrEqual(a, one));
-                        var level = Unit(a);
-                        if (noisy)
-                        {
-                            var lanes = RoundedLanes(start + i, seed, cut);
-                            level = Vector.ConditionalSelect(lanes, level, Unit(r));
-                            inside = Vector.ConditionalSelect(
-                                Vector.AsVectorInt32(lanes), inside, Vector.BitwiseAnd(Vector.GreaterThanOrEqual(r, zero), Vector.LessThanOrEqual(r, one)));
-                        }
+                        sum += QuantizeClipGradLanes(x + i, g + i, d + i, tv, lv, default, false);
+                    }
 
-                        Vector.Store(Vector.ConditionalSelect(inside, gv, zero), d + i);
-                        sum += gv * (level - Vector.ConditionalSelect(inside, r, zero));
+                    total += Vector.Sum(sum);
+                }
+            }
+            else if (noisy && PairedLanes)
+            {
+                // As in the forward: each iteration is one whole group of GroupSize elements.
+                while (i <= length - GroupSize)
+                {
+                    var sum = Vector<float>.Zero;
+                    var end = Math.Min(length, i + SumChunk);
+                    for (; i <= end - GroupSize; i += GroupSize)
+                    {
+                        for (var j = 0; j < WordsPerGroup; j += Vector<uint>.Count)
+                        {
+                            var h = GroupHash(start + i, j, seed);
+                            var k = i + j;
+                            sum += QuantizeClipGradLanes(x + k, g + k, d + k, tv, lv, Below(h & new Vector<uint>(LowDraw), cut), true);
+                            k += WordsPerGroup;
+                            sum += QuantizeClipGradLanes(x + k, g + k, d + k, tv, lv, Below(Vector.ShiftRightLogical(h, DrawBits), cut), true);
+                        }
                     }
 
                     total += Vector.Sum(sum);
@@ -233,7 +279,10 @@ internal static unsafe class FusedActivationKernels
         });
     }
 
-    /// <summary>Writes 1 where element i is rounded (its draw is below <paramref name="cut"/>), else 0.</summary>
+    /// <summary>
+    /// Writes 1 where element i is rounded (its draw <see cref="Draw"/> is below <paramref name="cut"/>),
+    /// else 0: element by element through the scalar definition, the reference for the vector paths.
+    /// </summary>
     public static void RoundingMask(Tensor mask, uint cut, ulong seed)
     {
         var pm = (float*)Pointer(mask);
@@ -245,23 +294,82 @@ internal static unsafe class FusedActivationKernels
     }
 
     /// <summary>
-    /// The 24-bit draw of element i: h = mix(mix(i + k0) ^ k1) &gt;&gt; 8 with k0, k1 the low and high
-    /// halves of the seed and mix the "lowbias32" integer hash (a bijection of 32-bit words with full
-    /// avalanche). Counter-based: any element's draw is recomputed from (seed, i) alone.
+    /// The 16-bit draw of element e (0 &lt;= e &lt; 2^32): with group g = e &gt;&gt; 4 and word
+    /// w = (g &lt;&lt; 3) | (e &amp; 7), the hash H(w) = mix(mix(w + k0) ^ k1) (k0, k1 the low and high
+    /// halves of the seed, sums mod 2^32, mix the "lowbias32" integer hash, a bijection of 32-bit words
+    /// with full avalanche); the draw is the low 16 bits of H(w) when bit 3 of e is 0 (elements 0..7 of
+    /// the group) and the high 16 bits when it is 1 (elements 8..15). So each hash serves elements e and
+    /// e + 8 of one group, the mapping depends neither on the SIMD width nor on the blocks, and any
+    /// element's draw is recomputed from (seed, e) alone.
     /// </summary>
-    public static uint Draw(long index, ulong seed) =>
-        Mix(Mix(unchecked((uint)index + (uint)seed)) ^ (uint)(seed >> 32)) >> (32 - DrawBits);
+    public static uint Draw(long index, ulong seed)
+    {
+        var word = unchecked((uint)(((index >> 4) << 3) | (index & 7)));
+        var h = Hash(word, seed);
+        return ((index >> 3) & 1) == 0 ? h & LowDraw : h >> DrawBits;
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static bool Rounded(long index, ulong seed, uint cut) => Draw(index, seed) < cut;
 
+    /// <summary>H(w) = mix(mix(w + k0) ^ k1).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector<float> RoundedLanes(long start, ulong seed, uint cut)
+    private static uint Hash(uint word, ulong seed) => Mix(Mix(unchecked(word + (uint)seed)) ^ (uint)(seed >> 32));
+
+    /// <summary>
+    /// H of the words 8g + j + lane (lane = 0 .. Count - 1) of group g = element / 16, for an
+    /// <paramref name="element"/> on a group boundary and a word offset j with j + Count &lt;= 8.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector<uint> GroupHash(long element, int j, ulong seed)
     {
-        var index = new Vector<uint>(unchecked((uint)start + (uint)seed)) + Lanes;
-        var h = Mix(Mix(index) ^ new Vector<uint>((uint)(seed >> 32)));
-        var draw = Vector.AsVectorInt32(Vector.ShiftRightLogical(h, 32 - DrawBits));
-        return Vector.AsVectorSingle(Vector.LessThan(draw, new Vector<int>((int)cut)));
+        var first = unchecked((uint)((element >> 4) << 3) + (uint)j + (uint)seed);
+        return Mix(Mix(new Vector<uint>(first) + Lanes) ^ new Vector<uint>((uint)(seed >> 32)));
+    }
+
+    /// <summary>All-ones float lanes where the 16-bit draw is below cut (both below 2^31, so a signed compare).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector<float> Below(Vector<uint> draws, uint cut) =>
+        Vector.AsVectorSingle(Vector.LessThan(Vector.AsVectorInt32(draws), new Vector<int>((int)cut)));
+
+    /// <summary>The forward of <see cref="QuantizeClipForward"/> on one vector; rounded lanes apply only when noisy.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void QuantizeClipLanes(float* x, float* y, Vector<float> tv, Vector<float> lv, Vector<float> rounded, bool noisy)
+    {
+        var u = Unit(Vector.Load(x) / tv);
+        var level = Vector.Floor((u * lv) + new Vector<float>(0.5f)) / lv;
+        if (noisy)
+        {
+            level = Vector.ConditionalSelect(rounded, level, u);
+        }
+
+        Vector.Store(tv * (level + Vector<float>.Zero), y);
+    }
+
+    /// <summary>
+    /// The backward of <see cref="QuantizeClipBackward"/> on one vector: stores dx and returns the lanes of
+    /// g * (level - [inside] r); rounded lanes apply only when noisy.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector<float> QuantizeClipGradLanes(
+        float* x, float* g, float* d, Vector<float> tv, Vector<float> lv, Vector<float> rounded, bool noisy)
+    {
+        var zero = Vector<float>.Zero;
+        var one = Vector<float>.One;
+        var r = Vector.Load(x) / tv;
+        var gv = Vector.Load(g);
+        var a = Vector.Floor((r * lv) + new Vector<float>(0.5f)) / lv;
+        var inside = Vector.BitwiseAnd(Vector.GreaterThanOrEqual(a, zero), Vector.LessThanOrEqual(a, one));
+        var level = Unit(a);
+        if (noisy)
+        {
+            level = Vector.ConditionalSelect(rounded, level, Unit(r));
+            inside = Vector.ConditionalSelect(
+                Vector.AsVectorInt32(rounded), inside, Vector.BitwiseAnd(Vector.GreaterThanOrEqual(r, zero), Vector.LessThanOrEqual(r, one)));
+        }
+
+        Vector.Store(Vector.ConditionalSelect(inside, gv, zero), d);
+        return gv * (level - Vector.ConditionalSelect(inside, r, zero));
     }
 
     private static readonly Vector<uint> Lanes = LaneIndices();

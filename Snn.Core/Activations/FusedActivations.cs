@@ -33,7 +33,7 @@ namespace Snn.Core.Activations;
 /// </summary>
 public static class FusedActivations
 {
-    /// <summary>2^24: the number of values of an element's rounding draw.</summary>
+    /// <summary>2^16: the number of values of an element's rounding draw.</summary>
     private const double DrawRange = 1 << FusedActivationKernels.DrawBits;
 
     /// <summary>
@@ -163,8 +163,10 @@ public static class FusedActivations
     /// <summary>
     /// The rounding mask of noisy quantization for <paramref name="seed"/>: a float32 CPU tensor of the
     /// given shape holding 1 where element i (row-major) is rounded and 0 where it stays unrounded.
-    /// Element i is rounded when its 24-bit draw h_i (a hash of (i, seed), uniform on 0..2^24 - 1) is
-    /// below round((1 - p) 2^24), so P(rounded) = 1 - p to within 2^-25; with p = 0 every element is rounded.
+    /// Element i is rounded when its 16-bit draw h_i (one half of a 32-bit hash of (i, seed) that serves
+    /// two elements of a group of 16, uniform on 0..2^16 - 1) is below round((1 - p) 2^16), so
+    /// P(rounded) = 1 - p to within 2^-17: p is resolved in steps of 2^-16 (p &lt; 2^-17 rounds every
+    /// element, as p = 0 does).
     /// </summary>
     /// <param name="shape">The shape of x (at most 2^32 elements).</param>
     /// <param name="noiseProbability">p in [0, 1).</param>
@@ -186,7 +188,7 @@ public static class FusedActivations
         return mask;
     }
 
-    /// <summary>round((1 - p) 2^24): the draws below it round.</summary>
+    /// <summary>round((1 - p) 2^16): the draws below it round (p in steps of 2^-16).</summary>
     private static uint Cut(double noiseProbability) => (uint)Math.Round((1.0 - noiseProbability) * DrawRange);
 
     private static bool NeedsGraph(Tensor input, Tensor threshold) =>

@@ -66,13 +66,43 @@ let private composite mask (c: FusedCase) x theta =
     QuantizeClipActivation.Functional.NoisyQuantizeClip(x, theta, c.Levels, (mask: torch.Tensor))
 
 /// The rounded count k of n entries is within six standard deviations of n (1 - p), widened by the
-/// 2^-24 quantisation of 1 - p in the draws.
+/// quantisation of 1 - p to a multiple of 2^-16 in the draws (at most 2^-17 per entry).
 let private binomialBound (n: int64) (p: float) (k: float) =
     let n = float n
     let mean = n * (1.0 - p)
 
     abs (k - mean)
-    <= 6.0 * sqrt (n * p * (1.0 - p)) + n * Math.Pow(2.0, -24.0) + 1.0
+    <= 6.0 * sqrt (n * p * (1.0 - p)) + n * Math.Pow(2.0, -17.0) + 1.0
+
+/// The share of entries the draws round for p: round((1 - p) 2^16) / 2^16, the documented cut.
+let private roundedShare (p: float) =
+    Math.Round((1.0 - p) * 65536.0) / 65536.0
+
+/// The "lowbias32" mixer, written out again so that the tests pin the documented draw mapping.
+let private mix (x: uint32) =
+    let x = x ^^^ (x >>> 16)
+    let x = x * 0x7feb352du
+    let x = x ^^^ (x >>> 15)
+    let x = x * 0x846ca68bu
+    x ^^^ (x >>> 16)
+
+/// The documented 16-bit draw of element e: group g = e >> 4, word w = (g << 3) | (e & 7),
+/// H(w) = mix(mix(w + k0) ^ k1) for the seed halves k0, k1; the low half of H(w) when bit 3 of e is 0, else the high half.
+let private documentedDraw (seed: uint64) (e: int64) =
+    let w = uint32 (((e >>> 4) <<< 3) ||| (e &&& 7L))
+    let h = mix (mix (w + uint32 seed) ^^^ uint32 (seed >>> 32))
+    if (e >>> 3) &&& 1L = 0L then h &&& 0xFFFFu else h >>> 16
+
+/// Within six standard deviations of a binomial(n, q) mean.
+let private withinSixDeviations (n: int64) (q: float) (k: float) =
+    let n = float n
+    abs (k - n * q) <= 6.0 * sqrt (n * q * (1.0 - q)) + 1.0
+
+/// Entries (e, e + 8) of each group of 16 in the rounding mask of 2^20 entries: the low and the high halves of one hash.
+let private hashHalves (p: float) (seed: uint64) =
+    let n = 1L <<< 20
+    let mask = FusedActivations.RoundingMask([| n |], p, seed).reshape (n / 16L, 2L, 8L)
+    mask.select (1L, 0L), mask.select (1L, 1L), n / 2L
 
 let private seedFrom (high: int) (low: int) =
     (uint64 (uint32 high) <<< 32) ||| uint64 (uint32 low)
@@ -201,10 +231,51 @@ let tests =
                   (binomialBound (n / 2L) (1.0 - bothRounded) pairs)
                   $"{pairs} of {n / 2L} pairs (2i, 2i + 1) both rounded at p = {p}"
 
+          testPropertyWithConfig
+              config
+              "the rounding mask rounds element e exactly when the documented 16-bit half of H((e >> 4) << 3 | e & 7) is below round((1 - p) 2^16)"
+          <| fun (p: FsCheck.NormalFloat) (high: int) (low: int) ->
+              use scope = torch.NewDisposeScope()
+              let p = abs (p.Get % 1.0)
+              let seed = seedFrom high low
+              let n = 4099L
+              let cut = uint32 (Math.Round((1.0 - p) * 65536.0))
+              let mask = floatsOf (FusedActivations.RoundingMask([| n |], p, seed))
+
+              for e in 0L .. n - 1L do
+                  let expected = if documentedDraw seed e < cut then 1.0f else 0.0f
+                  Expect.equal mask.[int e] expected $"entry {e} at p = {p}, seed {seed}"
+
+          testPropertyWithConfig
+              { FsCheckConfig.defaultConfig with
+                  maxTest = 100 }
+              "the low and high halves of one hash agree at p = 1/2 in half of 2^19 pairs, within six binomial deviations"
+          <| fun (high: int) (low: int) ->
+              use scope = torch.NewDisposeScope()
+              let first, second, pairs = hashHalves 0.5 (seedFrom high low)
+              let agree = first.eq(second).sum().item<int64> () |> float
+              Expect.isTrue (withinSixDeviations pairs 0.5 agree) $"{agree} of {pairs} pairs (e, e + 8) agree"
+
+          testPropertyWithConfig
+              { FsCheckConfig.defaultConfig with
+                  maxTest = 100 }
+              "the low and high halves of one hash are both rounded with probability (1 - p)^2, within six binomial deviations"
+          <| fun (p: FsCheck.NormalFloat) (high: int) (low: int) ->
+              use scope = torch.NewDisposeScope()
+              let p = abs (p.Get % 1.0)
+              let q = roundedShare p
+              let first, second, pairs = hashHalves p (seedFrom high low)
+              let both = (first * second).sum().item<float32> () |> float
+
+              Expect.isTrue
+                  (withinSixDeviations pairs (q * q) both)
+                  $"{both} of {pairs} pairs (e, e + 8) both rounded at p = {p}"
+
           testCase "tensors spanning several parallel blocks match the composite"
           <| fun () ->
               use scope = torch.NewDisposeScope()
-              // 2^16 elements per block: three full blocks, a partial one, and a scalar tail.
+              // 2^16 elements per block: three full blocks and a partial one of 4099 elements, which is
+              // not a multiple of the 16-element draw group, so the paired SIMD loop ends in a scalar tail.
               let n = 3 * 65536 + 4099
               let x = ((torch.rand (int64 n) * 4.0f) - 1.0f).data<float32>().ToArray()
               let g = (torch.rand (int64 n) - 0.5f).data<float32>().ToArray()
