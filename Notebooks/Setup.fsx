@@ -26,6 +26,7 @@
 #load "../Snn.Dsl/Fold.fs"
 #load "../Snn.Dsl/Phases.fs"
 #load "../Snn.Dsl/Convert.fs"
+#load "../Snn.Dsl/ThresholdFit.fs"
 #load "../Snn.Dsl/Experiment.fs"
 #load "../Snn.Dsl/Reporting/Results.fs"
 #load "../Snn.Dsl/Reporting/Plots.fs"

@@ -11,6 +11,9 @@ module Tolerance =
     let fold = 1e-5
     /// Max |y - QC_L(x)| of a compiled QC activation in eval, float32 arithmetic.
     let qc = 1e-5
+    /// Relative difference of two mean squares over the same float32 values summed in a different
+    /// order and precision (float64 per chunk against this test's float64 tensor mean).
+    let meanSquare = 1e-6
 
 /// Small random networks, valid by construction where the shapes allow, with a simple model:
 /// the number of BN layers and of weighted layers they contain.

@@ -53,4 +53,33 @@ let tests =
               Expect.equal (shapes DocSnippet.fmnistVgg) (shapes Presets.fmnistVgg) "same shapes and parameters"
               Expect.equal DocSnippet.dualPhase Profiles.bench.Pipeline "same pipeline"
               Expect.isOk (Phases.validate DocSnippet.dualPhase) "valid"
+          }
+
+          test "Notebooks/Setup.fsx loads every Snn.Dsl source file in the project's compile order" {
+              let root = repoRoot ()
+
+              let compiled =
+                  File.ReadAllLines(Path.Combine(root, "Snn.Dsl", "Snn.Dsl.fsproj"))
+                  |> Array.choose (fun l ->
+                      let l = l.Trim()
+
+                      if l.StartsWith "<Compile Include=\"" then
+                          Some(l.Split('"').[1].Replace('\\', '/'))
+                      else
+                          None)
+                  |> List.ofArray
+
+              let loaded =
+                  File.ReadAllLines(Path.Combine(root, "Notebooks", "Setup.fsx"))
+                  |> Array.choose (fun l ->
+                      let prefix = "#load \"../Snn.Dsl/"
+
+                      if l.StartsWith prefix then
+                          Some(l.Substring(prefix.Length).TrimEnd('"'))
+                      else
+                          None)
+                  |> List.ofArray
+
+              Expect.isNonEmpty compiled "Snn.Dsl.fsproj lists its sources"
+              Expect.equal loaded compiled "the notebooks' #load list is Snn.Dsl.fsproj's Compile list"
           } ]
