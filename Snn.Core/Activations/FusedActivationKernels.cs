@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using Snn.Core.Native;
 using static TorchSharp.torch;
 
 namespace Snn.Core.Activations;
@@ -20,7 +21,7 @@ namespace Snn.Core.Activations;
 internal static unsafe class FusedActivationKernels
 {
     /// <summary>Elements per parallel work item (a multiple of every SIMD width and of <see cref="GroupSize"/>).</summary>
-    public const int BlockSize = 1 << 16;
+    public const int BlockSize = RawBlocks.BlockSize;
 
     /// <summary>
     /// Elements per draw group: group g = e / 16 owns the 8 hash words 8g .. 8g + 7, whose low halves
@@ -425,34 +426,11 @@ internal static unsafe class FusedActivationKernels
         return u > 1f ? 1f : u;
     }
 
-    /// <summary>
-    /// Runs <paramref name="block"/>(start, length) over consecutive blocks of <see cref="BlockSize"/>
-    /// elements, in parallel when there are several, and returns the sum of the block results in block order.
-    /// </summary>
+    /// <summary>The block results of <see cref="RawBlocks.Run"/> folded in block order.</summary>
     private static double ForBlocks(long count, Func<long, int, double> block)
     {
-        var blocks = (int)((count + BlockSize - 1) / BlockSize);
-        var workers = Math.Max(1, Math.Min(get_num_threads(), Environment.ProcessorCount));
-        var partial = new double[blocks];
-        var body = (int b) =>
-        {
-            var start = (long)b * BlockSize;
-            partial[b] = block(start, (int)Math.Min(BlockSize, count - start));
-        };
-        if (workers == 1 || blocks == 1)
-        {
-            for (var b = 0; b < blocks; b++)
-            {
-                body(b);
-            }
-        }
-        else
-        {
-            Parallel.For(0, blocks, new ParallelOptions { MaxDegreeOfParallelism = workers }, body);
-        }
-
         var total = 0.0;
-        foreach (var p in partial)
+        foreach (var p in RawBlocks.Run(count, block))
         {
             total += p;
         }
@@ -460,16 +438,5 @@ internal static unsafe class FusedActivationKernels
         return total;
     }
 
-    private static void* Pointer(Tensor t)
-    {
-        if (!t.is_contiguous() || t.dtype != ScalarType.Float32 || t.device_type != TorchSharp.DeviceType.CPU)
-        {
-            throw new InvalidOperationException("the fused activation kernels need contiguous float32 CPU tensors");
-        }
-
-        fixed (byte* p = t.bytes)
-        {
-            return p;
-        }
-    }
+    private static void* Pointer(Tensor t) => RawBlocks.Float32Pointer(t, "the fused activation kernels");
 }

@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using Snn.Core.Native;
 using static TorchSharp.torch;
 
 namespace Snn.Core.Errors;
@@ -21,7 +22,7 @@ namespace Snn.Core.Errors;
 internal static unsafe class ErrorSummaryKernel
 {
     /// <summary>Elements per parallel work item (a multiple of every SIMD width).</summary>
-    public const int BlockSize = 1 << 16;
+    public const int BlockSize = RawBlocks.BlockSize;
 
     /// <summary>Elements summed per lane before the partial sums are folded into the block's sums.</summary>
     private const int SumChunk = 1024;
@@ -286,34 +287,11 @@ internal static unsafe class ErrorSummaryKernel
         s.MaxDeviation = Vector.ConditionalSelect(Vector.GreaterThan(deviation, s.MaxDeviation), deviation, s.MaxDeviation);
     }
 
-    /// <summary>
-    /// Runs <paramref name="block"/>(start, length) over consecutive blocks of <see cref="BlockSize"/>
-    /// elements, in parallel when there are several, and merges the block results in block order.
-    /// </summary>
+    /// <summary>The block results of <see cref="RawBlocks.Run"/> folded in block order.</summary>
     private static Partial ForBlocks(long count, Func<long, int, Partial> block)
     {
-        var blocks = (int)((count + BlockSize - 1) / BlockSize);
-        var workers = Math.Max(1, Math.Min(get_num_threads(), Environment.ProcessorCount));
-        var partial = new Partial[blocks];
-        var body = (int b) =>
-        {
-            var start = (long)b * BlockSize;
-            partial[b] = block(start, (int)Math.Min(BlockSize, count - start));
-        };
-        if (workers == 1 || blocks == 1)
-        {
-            for (var b = 0; b < blocks; b++)
-            {
-                body(b);
-            }
-        }
-        else
-        {
-            Parallel.For(0, blocks, new ParallelOptions { MaxDegreeOfParallelism = workers }, body);
-        }
-
         var total = default(Partial);
-        foreach (var p in partial)
+        foreach (var p in RawBlocks.Run(count, block))
         {
             total.Add(p);
         }
@@ -321,16 +299,5 @@ internal static unsafe class ErrorSummaryKernel
         return total;
     }
 
-    private static void* Pointer(Tensor t)
-    {
-        if (!t.is_contiguous() || t.dtype != ScalarType.Float32 || t.device_type != TorchSharp.DeviceType.CPU)
-        {
-            throw new InvalidOperationException("the error summary kernel needs contiguous float32 CPU tensors");
-        }
-
-        fixed (byte* p = t.bytes)
-        {
-            return p;
-        }
-    }
+    private static void* Pointer(Tensor t) => RawBlocks.Float32Pointer(t, "the error summary kernel");
 }
