@@ -15,6 +15,25 @@ module Tolerance =
     /// order and precision (float64 per chunk against this test's float64 tensor mean).
     let meanSquare = 1e-6
 
+/// Fixed small specs shared by several test files.
+module Specs =
+    open Snn.Dsl.Network
+
+    /// conv-act, one residual block (stride 2, projection shortcut, no batch norm), flatten, linear:
+    /// three spiking layers (act, the block's act1 and act2), no folding needed.
+    let residualBlock =
+        network
+            (Image(2, 8, 8))
+            [ conv 4
+              act
+              Residual
+                  { OutChannels = 6
+                    Stride = 2
+                    Shortcut = Auto
+                    BatchNorm = false }
+              flatten
+              linear 3 ]
+
 /// Small random networks, valid by construction where the shapes allow, with a simple model:
 /// the number of BN layers and of weighted layers they contain.
 module Generators =

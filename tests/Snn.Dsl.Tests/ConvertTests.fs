@@ -110,18 +110,7 @@ let tests =
           <| fun () ->
               use scope = torch.NewDisposeScope()
 
-              let spec =
-                  network
-                      (Image(2, 8, 8))
-                      [ conv 4
-                        act
-                        Residual
-                            { OutChannels = 6
-                              Stride = 2
-                              Shortcut = Auto
-                              BatchNorm = false }
-                        flatten
-                        linear 3 ]
+              let spec = Common.Specs.residualBlock
 
               use ann = compiled (QC(4, 1.0)) spec
               use snn = converted ConversionOptions.Default ann

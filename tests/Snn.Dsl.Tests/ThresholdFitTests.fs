@@ -3,7 +3,6 @@ module Snn.Dsl.Tests.ThresholdFitTests
 open Expecto
 open TorchSharp
 open Snn.Dsl
-open Snn.Dsl.Network
 open Snn.Core.Activations
 open Snn.Dsl.Tests.Common
 
@@ -11,20 +10,6 @@ let private compiled activation spec =
     match Compile.compile activation spec with
     | Ok n -> n
     | Error es -> failwithf "%A" (es |> List.map _.Message)
-
-/// A small network with a residual block (no batch norm, so no folding is needed).
-let private residualSpec =
-    network
-        (Image(2, 8, 8))
-        [ conv 4
-          act
-          Residual
-              { OutChannels = 6
-                Stride = 2
-                Shortcut = Auto
-                BatchNorm = false }
-          flatten
-          linear 3 ]
 
 let private meanSquare (z: torch.Tensor) (a: torch.Tensor) levels (theta: float) =
     use scope = torch.NewDisposeScope()
@@ -43,7 +28,7 @@ let tests =
           <| fun () ->
               use scope = torch.NewDisposeScope()
               torch.manual_seed 3L |> ignore
-              use net = compiled (Clip 1.0) residualSpec
+              use net = compiled (Clip 1.0) Specs.residualBlock
               net.eval ()
               use _ = torch.no_grad ()
               let x = torch.randn (4L, 2L, 8L, 8L)
@@ -69,7 +54,7 @@ let tests =
           <| fun () ->
               use scope = torch.NewDisposeScope()
               torch.manual_seed 4L |> ignore
-              use clip = compiled (Clip 1.5) residualSpec
+              use clip = compiled (Clip 1.5) Specs.residualBlock
               use qc = Compile.withActivation (QC(1, 5.0)) clip
               let x = torch.randn (16L, 2L, 8L, 8L)
               let fits = ThresholdFit.fit clip qc x
@@ -117,7 +102,7 @@ let tests =
 
           testCase "networks of different specs are refused"
           <| fun () ->
-              use clip = compiled (Clip 1.0) residualSpec
+              use clip = compiled (Clip 1.0) Specs.residualBlock
               use other = compiled (QC(2, 1.0)) Presets.fmnistVgg
 
               Expect.throwsC (fun () -> ThresholdFit.fit clip other (torch.zeros (1L, 2L, 8L, 8L)) |> ignore) (fun e ->
