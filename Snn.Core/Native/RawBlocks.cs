@@ -14,30 +14,18 @@ internal static unsafe class RawBlocks
 
     /// <summary>
     /// Runs <paramref name="block"/>(start, length) over consecutive blocks of <see cref="BlockSize"/> elements
-    /// covering [0, <paramref name="count"/>), in parallel over at most the cores torch uses when there are
-    /// several, and returns the block results in block order.
+    /// covering [0, <paramref name="count"/>), in parallel on torch's threads (<see cref="TorchThreads"/>),
+    /// and returns the block results in block order.
     /// </summary>
     public static T[] Run<T>(long count, Func<long, int, T> block)
     {
         var blocks = (int)((count + BlockSize - 1) / BlockSize);
-        var workers = Math.Max(1, Math.Min(get_num_threads(), Environment.ProcessorCount));
         var results = new T[blocks];
-        var body = (int b) =>
+        TorchThreads.For(blocks, b =>
         {
             var start = (long)b * BlockSize;
             results[b] = block(start, (int)Math.Min(BlockSize, count - start));
-        };
-        if (workers == 1 || blocks == 1)
-        {
-            for (var b = 0; b < blocks; b++)
-            {
-                body(b);
-            }
-        }
-        else
-        {
-            Parallel.For(0, blocks, new ParallelOptions { MaxDegreeOfParallelism = workers }, body);
-        }
+        });
 
         return results;
     }

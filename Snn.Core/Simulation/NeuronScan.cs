@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using Snn.Core.Native;
 using static TorchSharp.torch;
 
 namespace Snn.Core.Simulation;
@@ -16,7 +17,7 @@ namespace Snn.Core.Simulation;
 /// </code>
 /// exactly the operations (and float rounding) of <see cref="Neurons.IfNeuron.Step"/>, but without a
 /// temporary tensor per operation: each sample's potential row stays in cache while the chunk's steps
-/// stream past it. Samples are split over <see cref="Parallel"/> workers (at most the cores torch uses).
+/// stream past it. Samples are split over torch's own threads (<see cref="TorchThreads"/>).
 /// Works on contiguous CPU float32 / float64 tensors; <see cref="Supports"/> says when.
 /// </summary>
 internal static class NeuronScan
@@ -86,8 +87,7 @@ internal static class NeuronScan
         var po = (T*)Pointer(output);
         var pn = counts is null ? null : (T*)Pointer(counts);
         var stepStride = (long)batch * neurons;
-        var workers = Math.Max(1, Math.Min(TorchSharp.torch.get_num_threads(), Environment.ProcessorCount));
-        var body = (int b) =>
+        TorchThreads.For(batch, b =>
         {
             var row = (long)b * neurons;
             for (var k = 0; k < steps; k++)
@@ -95,18 +95,7 @@ internal static class NeuronScan
                 var at = (k * stepStride) + row;
                 Row(pv + row, pc is null ? null : pc + at, pi is null ? null : pi + row, pt, po + at, pn is null ? null : pn + row, neurons);
             }
-        };
-        if (workers == 1 || batch == 1)
-        {
-            for (var b = 0; b < batch; b++)
-            {
-                body(b);
-            }
-        }
-        else
-        {
-            Parallel.For(0, batch, new ParallelOptions { MaxDegreeOfParallelism = workers }, body);
-        }
+        });
     }
 
     private static unsafe void RunPooled<T>(Tensor potential, Tensor? current, Tensor? imageCurrent, Tensor theta, Tensor output, Tensor? counts, int steps, int batch, int neurons, PoolShape pool)
@@ -121,28 +110,38 @@ internal static class NeuronScan
         var stepStride = (long)batch * neurons;
         var outSize = pool.OutSize;
         var outStride = (long)batch * outSize;
-        var workers = Math.Max(1, Math.Min(TorchSharp.torch.get_num_threads(), Environment.ProcessorCount));
-        Parallel.For(
-            0,
-            batch,
-            new ParallelOptions { MaxDegreeOfParallelism = workers },
-            () => new T[neurons],
-            (b, _, scratch) =>
+        TorchThreads.For(batch, b =>
+        {
+            var row = (long)b * neurons;
+            var scratch = Scratch<T>.Get(neurons);
+            fixed (T* spikes = scratch)
             {
-                var row = (long)b * neurons;
-                fixed (T* spikes = scratch)
+                for (var k = 0; k < steps; k++)
                 {
-                    for (var k = 0; k < steps; k++)
-                    {
-                        var at = (k * stepStride) + row;
-                        Row(pv + row, pc is null ? null : pc + at, pi is null ? null : pi + row, pt, spikes, pn is null ? null : pn + row, neurons);
-                        Pool(spikes, po + (k * outStride) + ((long)b * outSize), pool);
-                    }
+                    var at = (k * stepStride) + row;
+                    Row(pv + row, pc is null ? null : pc + at, pi is null ? null : pi + row, pt, spikes, pn is null ? null : pn + row, neurons);
+                    Pool(spikes, po + (k * outStride) + ((long)b * outSize), pool);
                 }
+            }
+        });
+    }
 
-                return scratch;
-            },
-            _ => { });
+    /// <summary>A per-thread spike row for the pooled scan, reused across calls (grown when a layer is larger).</summary>
+    private static class Scratch<T>
+        where T : unmanaged
+    {
+        [ThreadStatic]
+        private static T[]? row;
+
+        public static T[] Get(int length)
+        {
+            if (row is null || row.Length < length)
+            {
+                row = new T[length];
+            }
+
+            return row;
+        }
     }
 
     /// <summary>k x k average pooling, stride k, floor: the window sum in row order divided by k * k.</summary>
