@@ -108,6 +108,39 @@ let tests =
                   Expect.equal result.Output.shape [| 3L; classes |] $"shape at T = {t}"
                   Expect.equal result.TimeSteps t "T recorded"
 
+          testCase "runs that reuse the kept state equal runs of a fresh copy, whatever ran in between"
+          <| fun () ->
+              use scope = torch.NewDisposeScope()
+
+              for build in [ residualNetwork; pooledNetwork ] do
+                  use net = build torch.float32
+                  let x = images torch.float32 5L
+                  let y = (images torch.float32 5L).flip (0L)
+
+                  let fresh (images: torch.Tensor) t (options: SimulationOptions) =
+                      use copy = net.Clone()
+                      use r = copy.Run(images, t, options)
+                      r.Output.clone ()
+
+                  let chunked = SimulationOptions(TimeChunk = 2)
+
+                  let sequence =
+                      [ x, 3, SimulationOptions()
+                        y, 3, SimulationOptions()
+                        images torch.float32 3L, 2, SimulationOptions()
+                        x, 3, chunked
+                        y, 5, chunked
+                        x, 4, SimulationOptions(Record = true)
+                        y, 3, SimulationOptions()
+                        x, 3, SimulationOptions() ]
+
+                  for (input, t, options) in sequence do
+                      use r = net.Run(input, t, options)
+
+                      Expect.isTrue
+                          (same r.Output (fresh input t options))
+                          $"output at T = {t}, batch {input.shape[0]}, chunk {options.TimeChunk}"
+
           testCase "every time chunk gives the same spikes and outputs"
           <| fun () ->
               use scope = torch.NewDisposeScope()
