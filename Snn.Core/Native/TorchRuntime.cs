@@ -28,11 +28,18 @@ public static class TorchRuntime
     private static readonly object Gate = new();
     private static bool _done;
 
-    /// <summary>Runs <see cref="EnsureNativeCompatibility"/> when Snn.Core is first loaded.</summary>
+    /// <summary>
+    /// Runs <see cref="EnsureNativeCompatibility"/> and <see cref="NativeAllocator.Configure"/> when
+    /// Snn.Core is first loaded.
+    /// </summary>
 #pragma warning disable CA2255 // a library initializer is the point: it must run before TorchSharp loads
     [ModuleInitializer]
 #pragma warning restore CA2255
-    internal static void Initialize() => EnsureNativeCompatibility();
+    internal static void Initialize()
+    {
+        EnsureNativeCompatibility();
+        NativeAllocator.Configure();
+    }
 
     /// <summary>
     /// Patches every copy of <c>libLibTorchSharp.so</c> next to the running application and next
