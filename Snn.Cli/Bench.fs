@@ -36,7 +36,7 @@ type BenchArgs =
             | Results _ ->
                 "results.json of a bench-profile run (default runs/bench/results.json): phase2_share from its wall_seconds."
             | Output _ -> "where to write the figures (default bench.json)."
-            | Repeats _ -> "repetitions of every simulation timing, the median is reported (default 3, quick 2)."
+            | Repeats _ -> "repetitions of every simulation timing, the median is reported (default 5, quick 2)."
             | Train_Repeats _ ->
                 "repetitions of the training-epoch timing (ReLU, clip, noisy QC interleaved), the median ratio is reported (default 7, quick 2)."
             | Only _ -> "internal: run one measurement (sim, simpeak, train, phase2) in this process."
@@ -342,7 +342,8 @@ let private trainBatches (plan: Plan) (splits: DataSplits) =
     let loadSeconds = w.Elapsed.TotalSeconds
     batches, loadSeconds, loader.BatchCount
 
-/// Trains `model` for one pass over copies of `batches` and returns the wall time.
+/// Trains `model` for one pass over copies of `batches` and returns the wall time (the copies are
+/// made inside the timed span, as a loader hands out fresh tensors).
 let private trainPass
     (model: CompiledNetwork)
     (optimizer: torch.optim.Optimizer)
@@ -375,11 +376,22 @@ let private measureTrain (plan: Plan) : JsonObject =
 
     let times = variants |> List.map (fun (n, _, _) -> n, ResizeArray<float>()) |> dict
 
+    // Interleaved batch by batch (the order of the three networks rotating), so that slow drifts of
+    // this machine's speed hit all three alike; one repetition = every batch once per network.
     for r in 0 .. plan.TrainRepeats - 1 do
-        let k = r % variants.Length
+        let sums = Collections.Generic.Dictionary<string, float>()
 
-        for n, m, o in variants[k..] @ variants[.. k - 1] do
-            times[n].Add(trainPass m o batches)
+        for n, _, _ in variants do
+            sums[n] <- 0.0
+
+        for b in 0 .. batches.Length - 1 do
+            let k = (r + b) % variants.Length
+
+            for n, m, o in variants[k..] @ variants[.. k - 1] do
+                sums[n] <- sums[n] + trainPass m o batches[b..b]
+
+        for n, _, _ in variants do
+            times[n].Add sums[n]
 
         log (
             $"  training repeat {r + 1}/{plan.TrainRepeats}: "
@@ -425,6 +437,57 @@ let private measureTrain (plan: Plan) : JsonObject =
               "images_per_second",
               JsonValue.Create(float (batches.Length * trainBatch) / median (List.ofSeq times["clip"])) ]
     )
+
+/// Development aid: where a training step of the three networks spends its time (zero_grad,
+/// forward + loss, backward, optimizer step), interleaved batch by batch; the first repetition is a warm-up.
+let private trainProfile (plan: Plan) : JsonObject =
+    use splits = loadSplits plan
+    let batches, _, _ = trainBatches plan splits
+
+    let variants =
+        [ "relu", Relu; "clip", Clip 5.0; "noisy_qc", NoisyQC(4, 5.0, 0.1) ]
+        |> List.map (fun (name, act) ->
+            torch.manual_seed 0L |> ignore
+            let m = compileOrFail act Presets.fmnistVgg
+            m.train ()
+            name, m, sgd m)
+
+    let acc = Collections.Generic.Dictionary<string, float[]>()
+
+    for n, _, _ in variants do
+        acc[n] <- Array.zeroCreate 4
+
+    for r in 0 .. plan.TrainRepeats - 1 do
+        for b in 0 .. batches.Length - 1 do
+            let k = (r + b) % 3
+
+            for n, m, o in variants[k..] @ variants[.. k - 1] do
+                use scope = torch.NewDisposeScope()
+                let x, y = batches[b]
+                let x, y = x.clone (), y.clone ()
+                let w = Stopwatch.StartNew()
+                o.zero_grad ()
+                let t0 = w.Elapsed.TotalSeconds
+                let logits = m.forward x
+                let loss = torch.nn.functional.cross_entropy (logits, y)
+                let t1 = w.Elapsed.TotalSeconds
+                loss.backward ()
+                let t2 = w.Elapsed.TotalSeconds
+                o.step () |> ignore
+                let t3 = w.Elapsed.TotalSeconds
+
+                if r > 0 then
+                    let a = acc[n]
+                    a[0] <- a[0] + t0
+                    a[1] <- a[1] + t1 - t0
+                    a[2] <- a[2] + t2 - t1
+                    a[3] <- a[3] + t3 - t2
+
+    for n, _, _ in variants do
+        let a = acc[n]
+        log $"  {n}: zero_grad {a[0]:F2} forward {a[1]:F2} backward {a[2]:F2} step {a[3]:F2} total {Array.sum a:F2}"
+
+    JsonObject()
 
 // ---------------------------------------------------------------------------------------------
 // Measurement: Phase II proxy
@@ -573,6 +636,7 @@ let private childMeasurement (plan: Plan) (part: string) (t: int) (reportTo: str
         | "train" -> measureTrain plan
         | "phase2" -> measurePhase2 plan
         | "profile" -> profile plan t
+        | "trainprofile" -> trainProfile plan
         | other ->
             raise (
                 ArgumentException(
@@ -655,6 +719,12 @@ let private phase2FromStages (stages: string) =
     with _ ->
         None
 
+let private kernelThreads =
+    if Snn.Core.Native.TorchThreads.UsesTorchTeam then
+        "libtorch's OpenMP team"
+    else
+        ".NET's thread pool"
+
 let private sourceOfSimulation =
     "fmnistVgg with its default seeded initialisation (seed 0), clip thresholds 5.0, batch norm folded and converted "
     + "with v(0) = theta/2; the simulation is dense, so its cost does not depend on spike activity."
@@ -664,7 +734,7 @@ let runBench (args: ParseResults<BenchArgs>) =
 
     let plan =
         { Quick = quick
-          Repeats = args.GetResult(Repeats, (if quick then 2 else 3))
+          Repeats = args.GetResult(Repeats, (if quick then 2 else 5))
           TrainRepeats = args.GetResult(Train_Repeats, (if quick then 2 else 7))
           SimBatches = (if quick then 1 else 4)
           TrainBatches = (if quick then 6 else 20)
@@ -700,11 +770,20 @@ let runBench (args: ParseResults<BenchArgs>) =
         printfn "network: %s" sourceOfSimulation
 
         printfn
-            "timing: median of %d repetitions (min-max in brackets), our simulator, the naive loop and the ANN interleaved; training: median of %d interleaved repetitions"
+            "timing: median of %d repetitions (min-max in brackets), our simulator, the naive loop and the ANN interleaved batch by batch; training: median of %d repetitions, the three networks interleaved batch by batch"
             plan.Repeats
             plan.TrainRepeats
 
         printfn "each measurement runs in its own process; peak working set = that process's VmHWM"
+
+        printfn
+            "kernels (neuron scan, clip / QC activations) run on %s; malloc thresholds %s"
+            kernelThreads
+            (if Snn.Core.Native.NativeAllocator.Tuned then
+                 "fixed (Snn.Core.Native.NativeAllocator)"
+             else
+                 "glibc's defaults")
+
         printfn ""
 
         printfn
@@ -849,6 +928,8 @@ let runBench (args: ParseResults<BenchArgs>) =
             JsonObject(
                 dict
                     [ "cores", JsonValue.Create cores :> JsonNode
+                      "kernel_threads", JsonValue.Create kernelThreads
+                      "malloc_tuned", JsonValue.Create Snn.Core.Native.NativeAllocator.Tuned
                       "batch", JsonValue.Create simBatch
                       "quick", JsonValue.Create quick
                       "repeats", JsonValue.Create plan.Repeats
