@@ -24,6 +24,7 @@ type BenchArgs =
     | Output of path: string
     | Repeats of count: int
     | Train_Repeats of count: int
+    | Sim_Processes of count: int
     | [<Hidden>] Only of part: string
     | [<Hidden; CustomCommandLine("--T")>] Time_Steps of steps: int
     | [<Hidden>] Report_To of path: string
@@ -39,6 +40,8 @@ type BenchArgs =
             | Repeats _ -> "repetitions of every simulation timing, the median is reported (default 5, quick 2)."
             | Train_Repeats _ ->
                 "repetitions of the training-epoch timing (ReLU, clip, noisy QC interleaved), the median ratio is reported (default 7, quick 2)."
+            | Sim_Processes _ ->
+                "child processes per simulation timing, their repetitions pooled (default 2, quick 1): the ANN's and the simulator's speeds vary from process to process."
             | Only _ -> "internal: run one measurement (sim, simpeak, train, phase2) in this process."
             | Time_Steps _ -> "internal: T of an --only sim / simpeak measurement."
             | Report_To _ -> "internal: file that receives the measurement's JSON."
@@ -50,6 +53,8 @@ type private Plan =
         Repeats: int
         /// Repetitions of the training timing (short passes vary by a few per cent, so more).
         TrainRepeats: int
+        /// Child processes per simulation timing (repetitions pooled).
+        SimProcesses: int
         /// Test batches of 256 timed per simulation repetition.
         SimBatches: int
         /// Training batches of 128 timed per epoch estimate.
@@ -167,6 +172,9 @@ let private simBatchesAt (plan: Plan) t =
     elif t <= 8 then max 1 (plan.SimBatches / 2)
     else max 1 (plan.SimBatches / 4)
 
+let private floats (xs: float list) : JsonNode =
+    JsonArray(xs |> List.map (fun x -> JsonValue.Create x :> JsonNode) |> Array.ofList)
+
 let private measureSim (plan: Plan) (t: int) : JsonObject =
     use splits = loadSplits plan
     let batches = testBatches splits (simBatchesAt plan t)
@@ -241,7 +249,12 @@ let private measureSim (plan: Plan) (t: int) : JsonObject =
                   "naive_seconds", JsonValue.Create(median (List.ofSeq naiveTimes))
                   "images_per_second", JsonValue.Create(float images / median (List.ofSeq ourTimes))
                   "naive_images_per_second", JsonValue.Create(float images / median (List.ofSeq naiveTimes))
-                  "ann_images_per_second", JsonValue.Create(float images / median (List.ofSeq annTimes)) ]
+                  "ann_images_per_second", JsonValue.Create(float images / median (List.ofSeq annTimes))
+                  "ratios", floats o
+                  "naive_ratios", floats nv
+                  "ann_times", floats (List.ofSeq annTimes)
+                  "our_times", floats (List.ofSeq ourTimes)
+                  "naive_times", floats (List.ofSeq naiveTimes) ]
         )
 
     disposeAll ours
@@ -660,6 +673,42 @@ let private childMeasurement (plan: Plan) (part: string) (t: int) (reportTo: str
 
 let private num (o: JsonObject) (key: string) = o[key].GetValue<float>()
 
+/// One simulation figure from several child processes: the repetitions of all of them pooled
+/// (median, min, max), agreement the lowest, peak the highest.
+let private mergeSims (parts: JsonObject list) : JsonObject =
+    let all (key: string) =
+        parts
+        |> List.collect (fun (p: JsonObject) ->
+            p[key].AsArray() |> Seq.map (fun n -> n.GetValue<float>()) |> List.ofSeq)
+
+    let o, nv = all "ratios", all "naive_ratios"
+    let images = num parts.Head "images"
+    let perSecond key = images / median (all key)
+
+    JsonObject(
+        dict
+            [ "T", JsonValue.Create(int (num parts.Head "T")) :> JsonNode
+              "processes", JsonValue.Create parts.Length
+              "ratio", JsonValue.Create(median o)
+              "ratio_min", JsonValue.Create(List.min o)
+              "ratio_max", JsonValue.Create(List.max o)
+              "naive_ratio", JsonValue.Create(median nv)
+              "naive_ratio_min", JsonValue.Create(List.min nv)
+              "naive_ratio_max", JsonValue.Create(List.max nv)
+              "ratio_per_process", floats [ for p in parts -> num p "ratio" ]
+              "agree", JsonValue.Create(parts |> List.map (fun p -> num p "agree") |> List.min)
+              "agree_with_ann", JsonValue.Create(parts |> List.map (fun p -> num p "agree_with_ann") |> List.min)
+              "images", JsonValue.Create(int images)
+              "ann_seconds", JsonValue.Create(median (all "ann_times"))
+              "seconds", JsonValue.Create(median (all "our_times"))
+              "naive_seconds", JsonValue.Create(median (all "naive_times"))
+              "images_per_second", JsonValue.Create(perSecond "our_times")
+              "naive_images_per_second", JsonValue.Create(perSecond "naive_times")
+              "ann_images_per_second", JsonValue.Create(perSecond "ann_times")
+              "peak_working_set_mb",
+              JsonValue.Create(parts |> List.map (fun p -> num p "peak_working_set_mb") |> List.max) ]
+    )
+
 /// phase2_share from a pipeline's results.json, when it exists and has both wall times.
 let private phase2FromResults (path: string) =
     if File.Exists path then
@@ -736,12 +785,18 @@ let runBench (args: ParseResults<BenchArgs>) =
         { Quick = quick
           Repeats = args.GetResult(Repeats, (if quick then 2 else 5))
           TrainRepeats = args.GetResult(Train_Repeats, (if quick then 2 else 7))
+          SimProcesses = args.GetResult(Sim_Processes, (if quick then 1 else 2))
           SimBatches = (if quick then 1 else 4)
           TrainBatches = (if quick then 6 else 20)
           DataPath = args.TryGetResult BenchArgs.Data }
 
     if plan.Repeats < 1 then
         raise (ArgumentException($"--repeats = {plan.Repeats} is out of range: expected >= 1", "repeats"))
+
+    if plan.SimProcesses < 1 then
+        raise (
+            ArgumentException($"--sim-processes = {plan.SimProcesses} is out of range: expected >= 1", "sim-processes")
+        )
 
     if plan.TrainRepeats < 1 then
         raise (
@@ -770,8 +825,9 @@ let runBench (args: ParseResults<BenchArgs>) =
         printfn "network: %s" sourceOfSimulation
 
         printfn
-            "timing: median of %d repetitions (min-max in brackets), our simulator, the naive loop and the ANN interleaved batch by batch; training: median of %d repetitions, the three networks interleaved batch by batch"
+            "timing: median of %d repetitions x %d processes, pooled (min-max in brackets), our simulator, the naive loop and the ANN interleaved batch by batch; training: median of %d repetitions, the three networks interleaved batch by batch"
             plan.Repeats
+            plan.SimProcesses
             plan.TrainRepeats
 
         printfn "each measurement runs in its own process; peak working set = that process's VmHWM"
@@ -799,7 +855,9 @@ let runBench (args: ParseResults<BenchArgs>) =
 
         let sims =
             [ for t in timeSteps do
-                  let s = runChild plan [ "--only"; "sim"; "--T"; string t ]
+                  let s =
+                      mergeSims
+                          [ for _ in 1 .. plan.SimProcesses -> runChild plan [ "--only"; "sim"; "--T"; string t ] ]
 
                   printfn
                       "%4d %8.3f [%5.3f-%5.3f] %8.3f [%5.3f-%5.3f] %7.4f %9.0f %9.0f %9.0f %8.0f"
@@ -934,6 +992,7 @@ let runBench (args: ParseResults<BenchArgs>) =
                       "quick", JsonValue.Create quick
                       "repeats", JsonValue.Create plan.Repeats
                       "train_repeats", JsonValue.Create plan.TrainRepeats
+                      "sim_processes", JsonValue.Create plan.SimProcesses
                       "network", JsonValue.Create sourceOfSimulation
                       "sim", simArray
                       "train_epoch_ratio",
