@@ -671,7 +671,14 @@ let private childMeasurement (plan: Plan) (part: string) (t: int) (reportTo: str
     File.WriteAllText(reportTo, result.ToJsonString())
     0
 
-let private num (o: JsonObject) (key: string) = o[key].GetValue<float>()
+/// A number of a measurement's JSON, whether it was parsed from a child's report or built here
+/// (an in-memory JsonValue keeps its .NET type, and an int does not convert to float by itself).
+let private num (o: JsonObject) (key: string) =
+    let v = o[key].AsValue()
+
+    match v.TryGetValue<float>() with
+    | true, x -> x
+    | _ -> float (v.GetValue<int>())
 
 /// One simulation figure from several child processes: the repetitions of all of them pooled
 /// (median, min, max), agreement the lowest, peak the highest.
