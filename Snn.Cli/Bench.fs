@@ -90,6 +90,9 @@ let peakWorkingSetMb () =
     | Some mb -> mb
     | None -> float (Process.GetCurrentProcess().PeakWorkingSet64) / 1048576.0
 
+/// xs started at index k and wrapped around: the rotating order of interleaved measurements.
+let private rotated k (xs: 'a list) = xs[k..] @ xs[.. k - 1]
+
 let private seconds (f: unit -> unit) =
     let w = Stopwatch.StartNew()
     f ()
@@ -211,7 +214,7 @@ let private measureSim (plan: Plan) (t: int) : JsonObject =
 
             let k = (r + b) % 3
 
-            for f in runs[k..] @ runs[.. k - 1] do
+            for f in rotated k runs do
                 f ()
 
         annTimes.Add ta
@@ -372,16 +375,19 @@ let private trainPass
 let private sgd (model: CompiledNetwork) =
     torch.optim.SGD(model.parameters (), 0.05, momentum = 0.9, weight_decay = 5e-4)
 
+/// The three networks whose training steps are compared (same seeded initialisation), each with its optimizer.
+let private trainingNetworks () =
+    [ "relu", Relu; "clip", Clip 5.0; "noisy_qc", NoisyQC(4, 5.0, 0.1) ]
+    |> List.map (fun (name, act) ->
+        torch.manual_seed 0L |> ignore
+        let m = compileOrFail act Presets.fmnistVgg
+        name, m, sgd m)
+
 let private measureTrain (plan: Plan) : JsonObject =
     use splits = loadSplits plan
     let batches, loadSeconds, batchesPerEpoch = trainBatches plan splits
 
-    let variants =
-        [ "relu", Relu; "clip", Clip 5.0; "noisy_qc", NoisyQC(4, 5.0, 0.1) ]
-        |> List.map (fun (name, act) ->
-            torch.manual_seed 0L |> ignore
-            let m = compileOrFail act Presets.fmnistVgg
-            name, m, sgd m)
+    let variants = trainingNetworks ()
 
     // Warm-up pass of each on two batches.
     for _, m, o in variants do
@@ -400,7 +406,7 @@ let private measureTrain (plan: Plan) : JsonObject =
         for b in 0 .. batches.Length - 1 do
             let k = (r + b) % variants.Length
 
-            for n, m, o in variants[k..] @ variants[.. k - 1] do
+            for n, m, o in rotated k variants do
                 sums[n] <- sums[n] + trainPass m o batches[b..b]
 
         for n, _, _ in variants do
@@ -457,13 +463,10 @@ let private trainProfile (plan: Plan) : JsonObject =
     use splits = loadSplits plan
     let batches, _, _ = trainBatches plan splits
 
-    let variants =
-        [ "relu", Relu; "clip", Clip 5.0; "noisy_qc", NoisyQC(4, 5.0, 0.1) ]
-        |> List.map (fun (name, act) ->
-            torch.manual_seed 0L |> ignore
-            let m = compileOrFail act Presets.fmnistVgg
-            m.train ()
-            name, m, sgd m)
+    let variants = trainingNetworks ()
+
+    for _, m, _ in variants do
+        m.train ()
 
     let acc = Collections.Generic.Dictionary<string, float[]>()
 
@@ -474,7 +477,7 @@ let private trainProfile (plan: Plan) : JsonObject =
         for b in 0 .. batches.Length - 1 do
             let k = (r + b) % 3
 
-            for n, m, o in variants[k..] @ variants[.. k - 1] do
+            for n, m, o in rotated k variants do
                 use scope = torch.NewDisposeScope()
                 let x, y = batches[b]
                 let x, y = x.clone (), y.clone ()

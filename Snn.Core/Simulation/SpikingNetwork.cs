@@ -131,7 +131,7 @@ public sealed class SpikingNetwork : IDisposable
         // The state may be reused when nothing of it leaves the run (see reusableState).
         var reuse = record is null && (capture is null || !capture.Contains(true));
         var state = reuse ? Interlocked.Exchange(ref reusableState, null) : null;
-        if (state is not null && !state.Fits(n, batch, dtype, chunk, device: images.device))
+        if (state is not null && !state.Fits(n, batch, dtype, chunk, images.device))
         {
             state.Dispose();
             state = null;
@@ -448,12 +448,8 @@ internal sealed class StateBuffers(int layers, long batch, ScalarType dtype, int
     private readonly Tensor?[] outputs = new Tensor?[layers];
 
     /// <summary>Whether these buffers serve a run of this size.</summary>
-    public bool Fits(int n, long b, ScalarType type, int c, Device device) =>
-        n == layers && b == batch && type == dtype && c == chunk && device.type == DeviceType && device.index == DeviceIndex;
-
-    private TorchSharp.DeviceType DeviceType { get; } = device.type;
-
-    private long DeviceIndex { get; } = device.index;
+    public bool Fits(int n, long b, ScalarType type, int c, Device other) =>
+        n == layers && b == batch && type == dtype && c == chunk && other.type == device.type && other.index == device.index;
 
     /// <summary>Layer l's potential buffer, [B, ...neuron shape].</summary>
     public Tensor Potential(int l, long[] neuronShape)
