@@ -7,7 +7,7 @@ namespace Snn.Core.Training;
 /// </summary>
 /// <param name="InitialRate">lr0 &gt; 0.</param>
 /// <param name="TotalSteps">S &gt;= 1: epochs x batches per epoch.</param>
-public sealed record CosineSchedule(double InitialRate, long TotalSteps)
+public sealed record CosineSchedule(double InitialRate, long TotalSteps) : ILearningRateSchedule
 {
     /// <summary>The rate at step <paramref name="step"/> (clamped to [0, S]).</summary>
     /// <param name="step">s, the number of optimisation steps already taken.</param>

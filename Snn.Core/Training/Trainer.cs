@@ -33,7 +33,7 @@ public static class Trainer
         nn.Module<Tensor, Tensor> model,
         optim.Optimizer optimizer,
         IEnumerable<(Tensor Images, Tensor Labels)> batches,
-        CosineSchedule schedule,
+        ILearningRateSchedule schedule,
         long firstStep,
         long seed,
         Action<int, double>? onBatch = null)
