@@ -17,7 +17,9 @@ Release binaries). The same walk-through runs without a notebook front end:
 #load "Setup.fsx"
 open Setup
 open Snn.Dsl
-open Snn.Dsl.Phases
+open Snn.Dsl.Steps
+open Snn.Dsl.Pipeline
+open Snn.Dsl.Pipeline.Steps
 
 (**
 ## The network
@@ -57,45 +59,52 @@ printfn "%d parameters (the preset Presets.fmnistVgg: %d)" info.Parameters prese
 (**
 ## The pipeline
 
-The dual-phase method as a list of phases: ReLU baseline, Phase I (clip training, batch-norm
-folding, noisy quantize-clip fine-tuning at L = T), Phase II (potential, weight and potential
-calibration), evaluation at several T, and the QCFS baseline. `Phases.dualPhase E F [T...]` builds
-the full-size list; here every training phase gets one epoch, T is 1 and 2, and Phase II uses
-128 calibration and 64 early-stopping images (Phase II runs three times per T: potential alone,
-potential and weights, and the whole method, for the ablation). The learnable thresholds start at
-2.0 instead of the recipe's 5.0 (clip) and 8.0 (QCFS): one short epoch does not move them far, and
-a threshold far above the activations quantizes everything to zero at L = 1 or 2.
+The dual-phase method as a list of steps, run in the order written: the ReLU baseline, Phase I
+(clip training, batch-norm folding, noisy quantize-clip fine-tuning at L = T), conversion, Phase II
+(potential, weight and potential calibration, layer by layer), evaluations after the stages the
+report compares, the Phase II ablation, and the QCFS baseline. `dualPhase E F [T...]` builds the
+full-size list; here every training step gets one epoch, T is 1 and 2, and Phase II uses 128
+calibration and 64 early-stopping images. The learnable thresholds start at 2.0 instead of the
+recipe's 5.0 (clip) and 8.0 (QCFS): one short epoch does not move them far, and a threshold far
+above the activations quantizes everything to zero at L = 1 or 2. Each step's settings live in
+its module (`TrainClip.defaults`, `CalibrateWeights.defaults`, ...).
 *)
 
 let timeSteps = [ 1; 2 ]
+let potential = CalibratePotential.step 128
+
+let weights =
+    LayerStep.create
+        CalibrateWeights.definition
+        { CalibrateWeights.defaults with
+            Epochs = 1
+            CalibrationImages = 128
+            EarlyStoppingImages = 64 }
 
 let pipeline =
     [ trainRelu 1
-      (match trainClip 1 with
-       | TrainClip c -> TrainClip { c with InitialThreshold = 2.0 }
-       | p -> p)
+      Step.create TrainClip.definition { TrainClip.defaults with Epochs = 1; InitialThreshold = 2.0 }
       foldBatchNorm
-      fineTuneQC [ 1; 2 ] 1
-      CalibratePotential { CalibrationImages = 128 }
-      (match calibrateWeights with
-       | CalibrateWeights c -> CalibrateWeights { c with Epochs = 1; CalibrationImages = 128; EarlyStoppingImages = 64 }
-       | p -> p)
-      CalibratePotential { CalibrationImages = 128 }
+      evaluateDirect timeSteps
+      fineTuneQC timeSteps 1
+      convert
       evaluate timeSteps
-      (match qcfs 1 with
-       | Qcfs q -> Qcfs { q with InitialThreshold = 2.0; TimeSteps = timeSteps }
-       | p -> p) ]
+      ablation [ potential; weights ]
+      phaseTwo [ potential; weights; potential ]
+      evaluate timeSteps
+      Step.create Qcfs.definition { Qcfs.defaults with Epochs = 1; InitialThreshold = 2.0; TimeSteps = timeSteps }
+      report ]
 
-match Phases.validate pipeline with
-| Ok phases -> printfn "pipeline: %s" (phases |> List.map (fun p -> p.Name) |> String.concat " -> ")
-| Error errors -> failwithf "invalid pipeline: %A" errors
+match Plan.problems fmnistVgg None pipeline with
+| [] -> printfn "pipeline: %s" (pipeline |> List.map (fun p -> p.Name) |> String.concat " -> ")
+| errors -> failwithf "invalid pipeline: %A" (errors |> List.map (fun e -> e.Message))
 
 (**
 ## The experiment and the run
 
-An experiment is a plain value (it round-trips through JSON). `Runner.run` trains, converts,
-calibrates and evaluates, writes `report.md`, `results.json` and PNG plots into the run folder,
-and records every finished stage there: running this cell again resumes instead of retraining.
+An experiment is a plain value (it round-trips through JSON). `Runner.run` runs its steps in
+order; the report step writes `report.md`, `results.json` and PNG plots into the run folder, and
+every finished step is recorded there: running this cell again resumes instead of retraining.
 The run folder `Notebooks/runs/quickstart` is shared with notebooks 02 and 03.
 *)
 
@@ -105,19 +114,20 @@ let experiment =
         { Dataset = FashionMnist
           Path = None
           TrainImages = Some 2048
-          TestImages = Some 256 }
+          TestImages = Some 256
+          HeldOut = None }
       Network = CustomNetwork fmnistVgg
       Pipeline = pipeline
       Seed = 0
       OutputFolder = System.IO.Path.Combine(runsFolder, "quickstart")
       Profile = Custom "notebook" }
 
-let options: Pipeline.Runner.RunOptions =
+let options: Runner.RunOptions =
     { OutputFolder = None
       DataPath = None
-      Progress = Pipeline.ConsoleLines() }
+      Progress = ConsoleLines() }
 
-let results = Pipeline.Runner.run options experiment
+let results = Runner.run options experiment
 
 (**
 ## Accuracy against time steps

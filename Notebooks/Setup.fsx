@@ -20,21 +20,53 @@
 #r "../Snn.Cli/bin/Release/net10.0/Snn.Core.dll"
 #r "../Snn.Cli/bin/Release/net10.0/ScottPlot.dll"
 #r "../Snn.Cli/bin/Release/net10.0/SkiaSharp.dll"
+#load "../Snn.Dsl/Json/Codec.fs"
 #load "../Snn.Dsl/Network.fs"
 #load "../Snn.Dsl/Presets.fs"
+#load "../Snn.Dsl/Json/SpecCodec.fs"
 #load "../Snn.Dsl/Compile.fs"
 #load "../Snn.Dsl/Fold.fs"
-#load "../Snn.Dsl/Phases.fs"
 #load "../Snn.Dsl/Convert.fs"
 #load "../Snn.Dsl/ThresholdFit.fs"
-#load "../Snn.Dsl/Experiment.fs"
+#load "../Snn.Dsl/Data.fs"
 #load "../Snn.Dsl/Reporting/Results.fs"
 #load "../Snn.Dsl/Reporting/Plots.fs"
 #load "../Snn.Dsl/Reporting/Markdown.fs"
 #load "../Snn.Dsl/Pipeline/Progress.fs"
-#load "../Snn.Dsl/Pipeline/RunFolder.fs"
+#load "../Snn.Dsl/Pipeline/Artifacts.fs"
+#load "../Snn.Dsl/Pipeline/Records.fs"
+#load "../Snn.Dsl/Pipeline/RunData.fs"
+#load "../Snn.Dsl/Pipeline/Step.fs"
+#load "../Snn.Dsl/Pipeline/LayerStep.fs"
+#load "../Snn.Dsl/Pipeline/Evaluation.fs"
 #load "../Snn.Dsl/Pipeline/Training.fs"
+#load "../Snn.Dsl/Pipeline/AnnTraining.fs"
+#load "../Snn.Dsl/Pipeline/SpikingRuns.fs"
+#load "../Snn.Dsl/Pipeline/RunFolder.fs"
+#load "../Snn.Dsl/Pipeline/ArtifactStore.fs"
+#load "../Snn.Dsl/Pipeline/Plan.fs"
+#load "../Snn.Dsl/Pipeline/Explain.fs"
+#load "../Snn.Dsl/Pipeline/Context.fs"
+#load "../Snn.Dsl/Reporting/Build.fs"
+#load "../Snn.Dsl/Pipeline/Steps/TrainRelu.fs"
+#load "../Snn.Dsl/Pipeline/Steps/TrainClip.fs"
+#load "../Snn.Dsl/Pipeline/Steps/FoldBatchNorm.fs"
+#load "../Snn.Dsl/Pipeline/Steps/FineTuneQC.fs"
+#load "../Snn.Dsl/Pipeline/Steps/Conversion.fs"
+#load "../Snn.Dsl/Pipeline/Steps/CalibratePotential.fs"
+#load "../Snn.Dsl/Pipeline/Steps/CalibrateWeights.fs"
+#load "../Snn.Dsl/Pipeline/Steps/LayerSteps.fs"
+#load "../Snn.Dsl/Pipeline/Steps/PhaseTwo.fs"
+#load "../Snn.Dsl/Pipeline/Steps/Ablation.fs"
+#load "../Snn.Dsl/Pipeline/Steps/Evaluate.fs"
+#load "../Snn.Dsl/Pipeline/Steps/Qcfs.fs"
+#load "../Snn.Dsl/Pipeline/Steps/Report.fs"
+#load "../Snn.Dsl/Pipeline/Steps/Registry.fs"
+#load "../Snn.Dsl/Steps.fs"
+#load "../Snn.Dsl/Experiment.fs"
+#load "../Snn.Dsl/Profiles.fs"
 #load "../Snn.Dsl/Pipeline/Runner.fs"
+#load "../Snn.Dsl/Pipeline/Run.fs"
 
 Snn.Core.Native.TorchRuntime.EnsureNativeCompatibility()
 
@@ -235,42 +267,20 @@ module Quickstart =
     /// The run folder of 01-quickstart.
     let folder = Path.Combine(runsFolder, "quickstart")
 
-    /// The run's experiment and results; fails with a clear message when 01 has not run.
+    /// The run of 01 (read without locking it); fails with a clear message when 01 has not run.
+    let run () =
+        if not (File.Exists(Path.Combine(folder, "results.json"))) then
+            failwithf "%s has no results: run 01-quickstart first (it trains the network this notebook analyses)" folder
+
+        Pipeline.Run folder
+
+    /// The run's experiment and results.
     let load () =
-        let results = Path.Combine(folder, "results.json")
+        let r = run ()
+        r.Experiment, r.Results
 
-        if not (File.Exists results) then
-            failwithf "%s not found: run 01-quickstart first (it trains the network this notebook analyses)" results
-
-        let experiment =
-            match Experiment.load (Path.Combine(folder, "experiment.json")) with
-            | Ok e -> e
-            | Error message -> failwith message
-
-        experiment, Reporting.Results.load results
-
-    /// The Phase-I QC network fine-tuned at L (batch norm folded), read from the run's checkpoint, in eval mode.
-    let fineTuned (experiment: Experiment) (l: int) =
-        let clip =
-            experiment.Pipeline
-            |> List.pick (function
-                | TrainClip c -> Some c
-                | _ -> None)
-
-        let noise =
-            experiment.Pipeline
-            |> List.pick (function
-                | FineTuneQC f -> Some f.NoiseProbability
-                | _ -> None)
-
-        let net =
-            match Compile.compile (NoisyQC(l, clip.InitialThreshold, noise)) (Fold.foldSpec (Experiment.spec experiment)) with
-            | Ok n -> n
-            | Error es -> failwithf "%A" es
-
-        Snn.Core.Checkpoints.Checkpoint.Load(Path.Combine(folder, "checkpoints", $"finetune-L{l}.ckpt"), net, null) |> ignore
-        net.eval ()
-        net
+    /// The Phase-I QC network fine-tuned at L (batch norm folded), in eval mode.
+    let fineTuned (_: Experiment) (l: int) = (run ()).Ann(Pipeline.QcAnn l)
 
     /// The spiking network converted from a compiled network.
     let toSpiking (net: CompiledNetwork) =

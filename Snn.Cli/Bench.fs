@@ -525,10 +525,7 @@ let private measurePhase2 (plan: Plan) : JsonObject =
     let calibration = held[.. 1024 / trainBatch - 1]
     let early = held[1024 / trainBatch ..]
 
-    let weights =
-        match Phases.calibrateWeights with
-        | CalibrateWeights c -> c
-        | _ -> failwith "unreachable"
+    let weights = Snn.Dsl.Pipeline.Steps.CalibrateWeights.defaults
 
     let options =
         CalibrationOptions(

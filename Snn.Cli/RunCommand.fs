@@ -14,6 +14,7 @@ type RunArgs =
     | [<AltCommandLine("-p")>] Profile of name: string
     | [<AltCommandLine("-c")>] Config of path: string
     | [<AltCommandLine("-d")>] Data of path: string
+    | Dataset of name: string
     | [<AltCommandLine("-o")>] Out of folder: string
     | Plain
 
@@ -24,6 +25,8 @@ type RunArgs =
                 "quick (default, ~20 min on 2 cores), bench (E = 10, F = 3), paper (E = 30, F = 10), or tiny (a one-minute smoke test)."
             | Config _ -> "an experiment JSON file (see docs/DSL.md) instead of a profile."
             | Data _ -> "dataset folder (else SNN_DATA, else the Debian package's folder)."
+            | Dataset _ ->
+                "run the experiment on another dataset: fashion-mnist, mnist, cifar10, cifar100 or imagenet (the network must fit its images and classes)."
             | Out _ -> "output folder (default: the experiment's, e.g. runs/quick)."
             | Plain -> "plain progress lines instead of live bars (automatic when output is redirected)."
 
@@ -48,24 +51,29 @@ type private SpectreSink(ctx: ProgressContext) =
                     task.StopTask() }
 
 let private experimentOf (args: ParseResults<RunArgs>) =
-    match args.TryGetResult Config with
-    | Some path ->
-        match Experiment.load path with
-        | Ok e -> e
-        | Error message -> raise (ArgumentException(message, "config"))
-    | None ->
-        match args.GetResult(Profile, "quick").ToLowerInvariant() with
-        | "quick" -> Profiles.quick
-        | "bench" -> Profiles.bench
-        | "paper" -> Profiles.paper
-        | "tiny" -> Profiles.tiny
-        | other ->
-            raise (
-                ArgumentException(
-                    $"--profile = {other} is not a profile: expected quick, bench, paper or tiny",
-                    "profile"
-                )
-            )
+    let experiment =
+        match args.TryGetResult Config with
+        | Some path ->
+            match Experiment.load path with
+            | Ok e -> e
+            | Error problems -> raise (Runner.ExperimentInvalidException problems)
+        | None ->
+            let name = args.GetResult(Profile, "quick").ToLowerInvariant()
+
+            match Profiles.named |> List.tryFind (fun (n, _) -> n = name) with
+            | Some(_, e) -> e
+            | None ->
+                let known = Profiles.named |> List.map fst |> String.concat ", "
+                raise (ArgumentException($"--profile = {name} is not a profile: expected one of {known}", "profile"))
+
+    match args.TryGetResult Dataset with
+    | None -> experiment
+    | Some name ->
+        match Data.tryParse name with
+        | Ok d ->
+            { experiment with
+                Data = { experiment.Data with Dataset = d } }
+        | Error m -> raise (ArgumentException($"--dataset: {m}", "dataset"))
 
 /// Prints the summary table of a finished run.
 let printSummary (r: RunResults) (folder: string) =
@@ -119,12 +127,7 @@ let run (args: ParseResults<RunArgs>) =
           DataPath = args.TryGetResult Data
           Progress = sink }
 
-    let profile =
-        match experiment.Profile with
-        | Quick -> "quick"
-        | Bench -> "bench"
-        | Paper -> "paper"
-        | Custom name -> name
+    let profile = experiment.Profile.Name
 
     AnsiConsole.MarkupLine(
         $"[bold]{Markup.Escape experiment.Name}[/], profile {Markup.Escape profile}, seed {experiment.Seed} -> {Markup.Escape folder}"

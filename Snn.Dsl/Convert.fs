@@ -46,42 +46,64 @@ module Convert =
         | Linear _ -> Synapse.Linear(w, bias, flatten, int64 pool)
         | other -> invalidArg "l" $"expected conv or linear, got %s{other.KindName}"
 
-    /// Every reason this network cannot be converted as it is, all at once.
-    let problems (options: ConversionOptions) (network: CompiledNetwork) : ValidationError list =
-        let err (l: CompiledLayer) p =
-            { Index = Some l.Index
-              Layer = l.Layer.Description
+    /// The reasons a list of (index, layer) cannot be converted, by the layer rules alone.
+    let private layerProblems (options: ConversionOptions) (layers: (int * Layer) list) =
+        let err i (l: Layer) p =
+            { Index = Some i
+              Layer = l.Description
               Problem = p }
 
-        let layers = network.Layers
-
-        [ for i, l in List.indexed layers do
+        [ for k, (i, l) in List.indexed layers do
               let followedByWeighted () =
                   layers
-                  |> List.skip (i + 1)
-                  |> List.exists (fun n ->
-                      match n.Layer with
+                  |> List.skip (k + 1)
+                  |> List.exists (fun (_, n) ->
+                      match n with
                       | Conv _
                       | Linear _
                       | Residual _ -> true
                       | _ -> false)
 
-              match l.Layer with
-              | BatchNorm -> yield err l BatchNormNotFolded
-              | Residual r when r.BatchNorm -> yield err l BatchNormNotFolded
-              | MaxPool _ when not options.ReplaceMaxPool -> yield err l MaxPoolNotConvertible
+              match l with
+              | BatchNorm -> yield err i l BatchNormNotFolded
+              | Residual r when r.BatchNorm -> yield err i l BatchNormNotFolded
+              | MaxPool _ when not options.ReplaceMaxPool -> yield err i l MaxPoolNotConvertible
               | MaxPool p
               | AvgPool p when p.Stride <> p.Kernel || p.Padding <> 0 ->
-                  yield err l (PoolNotFoldable(p.Kernel, p.Stride, p.Padding))
+                  yield err i l (PoolNotFoldable(p.Kernel, p.Stride, p.Padding))
               | AvgPool _
               | MaxPool _
               | GlobalAvgPool
-              | Flatten when not (followedByWeighted ()) -> yield err l NothingToFoldInto
-              | _ -> ()
+              | Flatten when not (followedByWeighted ()) -> yield err i l NothingToFoldInto
+              | _ -> () ]
 
-          for l in network.Leaves do
-              if l.Layer = Act && (thresholdOf l).IsNone then
-                  yield err l (NoThreshold(l.Module.GetType().Name)) ]
+    /// Every reason this network cannot be converted as it is, all at once.
+    let problems (options: ConversionOptions) (network: CompiledNetwork) : ValidationError list =
+        layerProblems options (network.Layers |> List.map (fun l -> l.Index, l.Layer))
+        @ [ for l in network.Leaves do
+                if l.Layer = Act && (thresholdOf l).IsNone then
+                    { Index = Some l.Index
+                      Layer = l.Layer.Description
+                      Problem = NoThreshold(l.Module.GetType().Name) } ]
+
+    /// Every reason a network of this spec and activation could not be converted, before any
+    /// tensor exists: the layer rules of `problems`, an activation without a threshold (ReLU), and
+    /// a network without activations (nothing would become a spiking neuron).
+    let specProblems (options: ConversionOptions) (spec: NetworkSpec) (activation: Activation) : string list =
+        let layers = List.indexed spec.Layers
+
+        let activations =
+            spec.Layers
+            |> List.exists (function
+                | Act
+                | Residual _ -> true
+                | _ -> false)
+
+        (layerProblems options layers |> List.map _.Message)
+        @ [ if not activations then
+                "the network has no activations: nothing would become a spiking neuron"
+            if activation = Relu && activations then
+                "the activations are ReLU, which have no threshold: convert a network trained with clip or QC activations" ]
 
     /// The spiking network equivalent of `network` (folded, with Clip or QC activations), or
     /// every problem at once. The caller owns (disposes) the result.

@@ -1,53 +1,179 @@
-/// The folder of one run: checkpoints and finished-stage records, so that running the same
-/// command again resumes where it stopped and never redoes finished work. Every file is written
-/// atomically (temporary file, then rename).
+/// The folder of one run: step records, artifacts and training checkpoints, each written
+/// atomically and with its SHA-256, so that running the same experiment again resumes where it
+/// stopped, never redoes finished work, and never loads a damaged file without saying so. An OS
+/// lock on the folder keeps a second run out while one is running.
 namespace Snn.Dsl.Pipeline
 
+open System
+open System.Diagnostics
 open System.IO
+open System.Security.Cryptography
 open System.Text.Json
-open Snn.Dsl.Reporting
+open System.Text.Json.Nodes
 
-/// The run folder: <root>/checkpoints/*.ckpt (modules, per epoch and per phase) and
-/// <root>/stages/*.json (results of finished stages), beside report.md, results.json and the plots.
+/// The run folder is in use by another run (the message names its process and start time).
+type RunFolderLockedException(message: string) =
+    inherit IOException(message)
+
+module Hash =
+
+    /// SHA-256 of bytes as lowercase hex.
+    let bytes (b: byte[]) =
+        Convert.ToHexString(SHA256.HashData b).ToLowerInvariant()
+
+    /// SHA-256 of a string's UTF-8 bytes.
+    let text (s: string) = bytes (Text.Encoding.UTF8.GetBytes s)
+
+    /// SHA-256 of a file's bytes.
+    let file (path: string) =
+        use s = File.OpenRead path
+        Convert.ToHexString(SHA256.HashData s).ToLowerInvariant()
+
+/// The run folder at `root`: created if missing, locked for the lifetime of the value.
 type RunFolder(root: string) =
-    do Directory.CreateDirectory(Path.Combine(root, "checkpoints")) |> ignore
-    do Directory.CreateDirectory(Path.Combine(root, "stages")) |> ignore
+    let full = Path.GetFullPath root
 
-    /// The folder's path.
-    member _.Root = root
+    let fail (what: string) (e: exn) : 'a =
+        raise (IOException($"{full}: cannot {what} ({e.Message}); choose another output folder (--out)", e))
 
-    /// Path of the checkpoint named <paramref name="name"/>.
-    member _.Checkpoint(name: string) =
-        Path.Combine(root, "checkpoints", name + ".ckpt")
+    do
+        if File.Exists full then
+            raise (IOException($"{full}: is a file, not a folder; choose another output folder (--out)"))
 
-    /// The recorded result of a finished stage, if there is one.
-    member _.TryStage<'T>(name: string) : 'T option =
-        let path = Path.Combine(root, "stages", name + ".json")
+        try
+            for sub in [ ""; "steps"; "artifacts"; "checkpoints" ] do
+                Directory.CreateDirectory(Path.Combine(full, sub)) |> ignore
+        with
+        | :? IOException as e -> fail "create the run folder" e
+        | :? UnauthorizedAccessException as e -> fail "create the run folder" e
 
-        if File.Exists path then
-            try
-                Some(JsonSerializer.Deserialize<'T>(File.ReadAllText path, Results.jsonOptions))
-            with :? JsonException as e ->
-                raise (
-                    InvalidDataException(
-                        $"{path}: a stage record that cannot be read ({e.Message}); delete it to redo that stage",
-                        e
-                    )
+    let lockPath = Path.Combine(full, ".lock")
+    let infoPath = Path.Combine(full, ".lock.info")
+
+    let lockStream =
+        try
+            new FileStream(lockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None)
+        with
+        | :? UnauthorizedAccessException as e -> fail "write into the run folder" e
+        | :? IOException ->
+            let holder =
+                try
+                    File.ReadAllText(infoPath).Trim()
+                with _ ->
+                    "another process"
+
+            raise (
+                RunFolderLockedException(
+                    $"{full}: the run folder is in use by {holder}; wait for that run to end or choose another output folder (--out)"
                 )
-        else
-            None
+            )
 
-    /// Records a finished stage's result atomically.
-    member _.SaveStage<'T>(name: string, value: 'T) =
-        let path = Path.Combine(root, "stages", name + ".json")
-        File.WriteAllText(path + ".tmp", JsonSerializer.Serialize(value, Results.jsonOptions))
-        File.Move(path + ".tmp", path, true)
+    do
+        let started = DateTime.Now.ToString("yyyy-MM-dd HH:mm:ss")
 
-    /// Runs <paramref name="work"/> unless the stage <paramref name="name"/> is already recorded.
-    member this.Stage<'T>(name: string, work: unit -> 'T) : 'T =
-        match this.TryStage<'T> name with
-        | Some v -> v
-        | None ->
-            let v = work ()
-            this.SaveStage(name, v)
-            v
+        try
+            File.WriteAllText(infoPath, $"process {Environment.ProcessId} (started {started})")
+        with
+        | :? IOException as e -> fail "write into the run folder" e
+        | :? UnauthorizedAccessException as e -> fail "write into the run folder" e
+
+        // Temporary files of a killed or failed write: nobody else writes here while we hold the lock.
+        for f in
+            Directory.EnumerateFiles(full, "*.tmp", SearchOption.AllDirectories)
+            |> Array.ofSeq do
+            File.Delete f
+
+    member _.Root = full
+    member _.Steps = Path.Combine(full, "steps")
+    member _.Artifacts = Path.Combine(full, "artifacts")
+    member _.Checkpoints = Path.Combine(full, "checkpoints")
+
+    /// Writes `write` to `path` through a temporary file, then renames it over the target; a
+    /// failed write removes the temporary file and names the path. Returns the file's SHA-256.
+    member _.WriteAtomic(path: string, write: Stream -> unit) =
+        let tmp = $"{path}.{Environment.ProcessId}.tmp"
+
+        try
+            using (new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None)) (fun s ->
+                write s
+                s.Flush(true))
+
+            File.Move(tmp, path, true)
+            Hash.file path
+        with
+        | :? IOException
+        | :? UnauthorizedAccessException as e ->
+            (try
+                File.Delete tmp
+             with _ ->
+                 ())
+
+            raise (
+                IOException(
+                    $"{path}: cannot write ({e.Message}); the records of finished steps are kept, so the run resumes from them once the problem is fixed",
+                    e
+                )
+            )
+
+    /// Writes text to a file of the run folder atomically.
+    member this.WriteText(name: string, text: string) =
+        let b = Text.Encoding.UTF8.GetBytes text
+
+        this.WriteAtomic(Path.Combine(full, name), (fun s -> s.Write(b, 0, b.Length)))
+        |> ignore
+
+    /// Writes a JSON record with its SHA-256: {"sha256": ..., "body": ...}.
+    member this.WriteRecord(path: string, body: JsonNode) =
+        let text = body.ToJsonString(JsonSerializerOptions(WriteIndented = true))
+        let o = JsonObject()
+        o["sha256"] <- JsonValue.Create(Hash.text text)
+        o["body"] <- JsonNode.Parse text
+
+        this.WriteAtomic(
+            path,
+            fun s ->
+                let b =
+                    Text.Encoding.UTF8.GetBytes(o.ToJsonString(JsonSerializerOptions(WriteIndented = true)))
+
+                s.Write(b, 0, b.Length)
+        )
+        |> ignore
+
+    /// Reads a record written by WriteRecord, checking its hash (see RunFolder.ReadRecordFile).
+    member _.ReadRecord(path: string) : JsonNode = RunFolder.ReadRecordFile path
+
+    /// Reads a record written by WriteRecord, checking its hash; a damaged record is an error
+    /// that names the file and what to do. Needs no lock (for readers of finished runs).
+    static member ReadRecordFile(path: string) : JsonNode =
+        let damaged (found: string) =
+            InvalidDataException(
+                $"{path}: a damaged record: expected a JSON object with \"sha256\" and \"body\" whose hash matches, found {found}; delete it to recompute that step"
+            )
+
+        let node =
+            try
+                JsonNode.Parse(File.ReadAllText path)
+            with :? JsonException as e ->
+                raise (damaged $"text that is not JSON ({e.Message})")
+
+        match node with
+        | :? JsonObject as o when o.ContainsKey "sha256" && o.ContainsKey "body" && not (isNull o["body"]) ->
+            let body = o["body"]
+            let text = body.ToJsonString(JsonSerializerOptions(WriteIndented = true))
+            let expected = o["sha256"].GetValue<string>()
+            let found = Hash.text text
+
+            if found <> expected then
+                raise (damaged $"content whose SHA-256 is {found}, not the recorded {expected}")
+
+            body
+        | _ -> raise (damaged "no hash or no body")
+
+    interface IDisposable with
+        member _.Dispose() =
+            (try
+                File.Delete infoPath
+             with _ ->
+                 ())
+
+            lockStream.Dispose()

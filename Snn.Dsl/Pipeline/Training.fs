@@ -3,93 +3,148 @@
 /// order and noise masks depend only on the seed and the epoch number).
 module Snn.Dsl.Pipeline.Training
 
+open System.IO
 open System.Text.Json
 open TorchSharp
 open Snn.Core.Training
 open Snn.Core.Checkpoints
+open Snn.Dsl.Json
 
 type Tensor = torch.Tensor
 
-/// SGD with momentum, weight decay and a per-step cosine schedule, for a number of epochs.
-type SgdRecipe =
-    { Epochs: int
-      LearningRate: float
+/// Learning-rate schedule over the steps of a training run.
+type Schedule =
+    /// lr(s) = lr0 * (1 + cos(pi * s / S)) / 2 over the S steps of the run.
+    | Cosine
+    /// lr(s) = lr0.
+    | Constant
+
+/// Stochastic gradient descent with momentum and weight decay.
+type Sgd =
+    { LearningRate: float
       Momentum: float
-      WeightDecay: float }
+      WeightDecay: float
+      Schedule: Schedule
+      BatchSize: int }
 
-/// One finished epoch.
-type EpochRecord =
-    { Epoch: int
-      TrainLoss: float
-      TrainAccuracy: float
-      Seconds: float }
+module Sgd =
 
-/// What a checkpoint of a training stage says about itself.
+    /// The paper's training recipe: SGD momentum 0.9, lr 0.05, weight decay 5e-4, cosine, batch 128.
+    let paper =
+        { LearningRate = 0.05
+          Momentum = 0.9
+          WeightDecay = 5e-4
+          Schedule = Cosine
+          BatchSize = 128 }
+
+    let schedule = Codec.enum [ "cosine", Cosine; "constant", Constant ]
+
+    let codec: Codec<Sgd> =
+        Codec.record (fun lr m wd s b ->
+            { LearningRate = lr
+              Momentum = m
+              WeightDecay = wd
+              Schedule = s
+              BatchSize = b })
+        |> Codec.field "learning_rate" _.LearningRate Codec.float
+        |> Codec.field "momentum" _.Momentum Codec.float
+        |> Codec.field "weight_decay" _.WeightDecay Codec.float
+        |> Codec.fieldOr "schedule" _.Schedule schedule Cosine
+        |> Codec.fieldOr "batch_size" _.BatchSize Codec.int 128
+        |> Codec.build
+
+    /// Every problem with the settings (prefixed with `what`, e.g. "optimizer").
+    let problems (what: string) (o: Sgd) =
+        [ if not (o.LearningRate > 0.0 && o.LearningRate <= 10.0) then
+              $"%s{what}.learning_rate = %g{o.LearningRate} is out of range: expected (0, 10]"
+          if not (o.Momentum >= 0.0 && o.Momentum < 1.0) then
+              $"%s{what}.momentum = %g{o.Momentum} is out of range: expected [0, 1)"
+          if not (o.WeightDecay >= 0.0 && o.WeightDecay < 1.0) then
+              $"%s{what}.weight_decay = %g{o.WeightDecay} is out of range: expected [0, 1)"
+          if o.BatchSize < 1 || o.BatchSize > 65536 then
+              $"%s{what}.batch_size = %d{o.BatchSize} is out of range: expected [1, 65536]" ]
+
+    /// The learning rate per global step of a run of `totalSteps` steps.
+    let scheduleOf (o: Sgd) (totalSteps: int64) : ILearningRateSchedule =
+        match o.Schedule with
+        | Cosine -> CosineSchedule(o.LearningRate, max 1L totalSteps)
+        | Constant -> ConstantSchedule(o.LearningRate)
+
+/// The largest number of epochs a training step accepts.
+[<Literal>]
+let MaxEpochs = 100000
+
+/// What a checkpoint of a training run says about itself.
 type TrainingCheckpoint =
-    { Stage: string
+    { Artifact: string
       EpochsDone: int
       Epochs: int
       History: EpochRecord[] }
 
-/// Trains <paramref name="model"/> in stage <paramref name="stage"/> of the run folder, resuming
-/// from its checkpoint when one exists. <paramref name="epochBatches"/> e gives the batches of
-/// epoch e (0-based), deterministic in e. Returns the epoch history (complete).
+/// The history of a training run, and how many of its epochs an earlier (interrupted) run trained.
+type TrainingResult =
+    { History: EpochRecord[]
+      ResumedAfter: int }
+
+    /// Seconds of the epochs trained before a resume.
+    member this.PriorSeconds =
+        this.History |> Array.take this.ResumedAfter |> Array.sumBy _.Seconds
+
+/// Trains `model` for `epochs` epochs with `sgd`, resuming from the checkpoint at `path` when one
+/// exists. `epochBatches e` gives the batches of epoch e (0-based), deterministic in e; `seed`
+/// seeds each epoch's stochastic layers. `name` labels progress and log lines. Returns the whole
+/// epoch history (epochs before a resume included) and where it resumed.
 let trainResumable
-    (folder: RunFolder)
+    (path: string)
     (sink: IProgressSink)
-    (stage: string)
+    (name: string)
     (seed: int)
-    (recipe: SgdRecipe)
+    (sgd: Sgd)
+    (epochs: int)
     (model: torch.nn.Module<Tensor, Tensor>)
     (batchesPerEpoch: int)
     (epochBatches: int -> seq<Tensor * Tensor>)
-    : EpochRecord[] =
-    let path = folder.Checkpoint stage
-
+    : TrainingResult =
     use optimizer =
-        torch.optim.SGD(
-            model.parameters (),
-            recipe.LearningRate,
-            momentum = recipe.Momentum,
-            weight_decay = recipe.WeightDecay
-        )
+        torch.optim.SGD(model.parameters (), sgd.LearningRate, momentum = sgd.Momentum, weight_decay = sgd.WeightDecay)
 
-    let schedule =
-        CosineSchedule(recipe.LearningRate, int64 (max 1 (recipe.Epochs * batchesPerEpoch)))
+    let schedule = Sgd.scheduleOf sgd (int64 epochs * int64 batchesPerEpoch)
 
     let mutable history =
-        match Checkpoint.ReadMetadata path with
-        | null -> [||]
-        | _ ->
+        if File.Exists path then
             let meta =
                 JsonSerializer.Deserialize<TrainingCheckpoint>(Checkpoint.Load(path, model, optimizer))
 
-            if meta.Epochs <> recipe.Epochs then
-                invalidOp
-                    $"{path}: checkpoint of stage '{stage}' was made for {meta.Epochs} epochs, the experiment asks for {recipe.Epochs}; use another output folder or delete the checkpoint"
+            if meta.Epochs <> epochs then
+                raise (
+                    InvalidDataException(
+                        $"{path}: a training checkpoint for {meta.Epochs} epochs where {epochs} are asked; delete it to recompute that step"
+                    )
+                )
 
             if meta.EpochsDone > 0 && meta.EpochsDone < meta.Epochs then
-                sink.Log $"{stage}: resuming after epoch {meta.EpochsDone} of {meta.Epochs} from {path}"
+                sink.Log $"{name}: resuming after epoch {meta.EpochsDone} of {meta.Epochs} from {path}"
 
             meta.History
+        else
+            [||]
 
     let startEpoch = history.Length
 
-    if startEpoch < recipe.Epochs then
+    if startEpoch < epochs then
         let task =
-            sink.Start(
-                $"{stage} (epochs {startEpoch + 1}-{recipe.Epochs})",
-                (recipe.Epochs - startEpoch) * batchesPerEpoch
-            )
+            sink.Start($"{name} (epochs {startEpoch + 1}-{epochs})", (epochs - startEpoch) * batchesPerEpoch)
 
-        for epoch in startEpoch .. recipe.Epochs - 1 do
+        for epoch in startEpoch .. epochs - 1 do
+            let firstStep = int64 epoch * int64 batchesPerEpoch
+
             let stats =
                 Trainer.TrainEpoch(
                     model,
                     optimizer,
                     epochBatches epoch |> Seq.map (fun (x, y) -> struct (x, y)),
                     schedule,
-                    int64 (epoch * batchesPerEpoch),
+                    firstStep,
                     int64 seed * 1000003L + int64 epoch,
                     (fun _ loss -> task.Advance(1, $"epoch {epoch + 1} loss {loss:F3}"))
                 )
@@ -100,21 +155,23 @@ let trainResumable
                     [| { Epoch = epoch + 1
                          TrainLoss = stats.Loss
                          TrainAccuracy = stats.Accuracy
+                         LearningRate = schedule.RateAt firstStep
                          Seconds = stats.Seconds } |]
 
             Checkpoint.Save(
                 path,
                 model,
                 optimizer,
-                { Stage = stage
+                { Artifact = name
                   EpochsDone = epoch + 1
-                  Epochs = recipe.Epochs
+                  Epochs = epochs
                   History = history }
             )
 
             sink.Log
-                $"{stage}: epoch {epoch + 1}/{recipe.Epochs} loss {stats.Loss:F4} train accuracy {stats.Accuracy:F2}%% ({stats.Seconds:F0} s)"
+                $"{name}: epoch {epoch + 1}/{epochs} loss {stats.Loss:F4} train accuracy {stats.Accuracy:F2}%% ({stats.Seconds:F0} s)"
 
         task.Finish()
 
-    history
+    { History = history
+      ResumedAfter = startEpoch }

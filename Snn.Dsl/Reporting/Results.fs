@@ -45,6 +45,15 @@ type PotentialHistogram =
       High: float
       Counts: int64[] }
 
+/// One SNN evaluation at a T, in pipeline order: what had been done to the network, and its accuracy.
+type StageRow =
+    {
+        Label: string
+        Accuracy: float
+        /// Evaluated on a copy (an ablation row).
+        Probe: bool
+    }
+
 type DualPhaseEntry =
     {
         T: int
@@ -59,17 +68,27 @@ type DualPhaseEntry =
         EnergyRatio: float
         /// Phase II wall time at this T, seconds.
         CalibrationSeconds: float
+        /// Every SNN evaluation at this T, in pipeline order (custom steps' rows included).
+        Stages: StageRow[]
     }
 
 type QcfsPoint =
-    { T: int
-      TestAccuracy: float
-      SopsPerImage: float
-      EnergyRatio: float }
+    {
+        T: int
+        TestAccuracy: float
+        SopsPerImage: float
+        EnergyRatio: float
+        /// Per-layer error anatomy of the QCFS SNN at this T.
+        Layers: LayerErrors[]
+    }
+
+/// A learned threshold |theta| of one layer.
+type ThresholdEntry = { Layer: string; Threshold: float }
 
 type QcfsResult =
     { L: int
       AnnTestAccuracy: float
+      Thresholds: ThresholdEntry[]
       Snn: QcfsPoint[] }
 
 type AnnResult =
@@ -97,11 +116,21 @@ type WallSeconds =
       Evaluation: float
       Total: float }
 
+/// The data a run read.
+type DataRecord =
+    {
+        Dataset: string
+        Folder: string
+        /// SHA-256 over the dataset's files (see RunData).
+        Identity: string
+    }
+
 type RunResults =
     { Profile: string
       Seed: int
       Commit: string
       Experiment: JsonElement
+      Data: DataRecord
       Splits: Splits
       Ann: AnnResult
       ClipAnn: AnnResult
@@ -120,10 +149,14 @@ let jsonOptions =
     o.NumberHandling <- JsonNumberHandling.AllowNamedFloatingPointLiterals
     o
 
+/// The results as results.json's text.
+let jsonText (results: RunResults) =
+    JsonSerializer.Serialize(results, jsonOptions)
+
 /// Writes results.json atomically (temporary file, then rename).
 let save (path: string) (results: RunResults) =
     let tmp = path + ".tmp"
-    File.WriteAllText(tmp, JsonSerializer.Serialize(results, jsonOptions))
+    File.WriteAllText(tmp, jsonText results)
     File.Move(tmp, path, true)
 
 /// Reads a results.json written by `save`.

@@ -4,6 +4,8 @@ module Snn.Dsl.Tests.Common
 open FsCheck
 open FsCheck.FSharp
 open Snn.Dsl
+open Snn.Dsl.Pipeline
+open Snn.Dsl.Pipeline.Steps
 
 /// Tolerances, named once.
 module Tolerance =
@@ -93,57 +95,35 @@ module Generators =
             let! lr = positiveFloat
             let! m = Gen.choose (0, 99) |> Gen.map (fun k -> float k / 100.0)
             let! wd = positiveFloat
-            let! schedule = Gen.elements [ Cosine; Constant ]
+            let! schedule = Gen.elements [ Training.Cosine; Training.Constant ]
             let! batch = Gen.choose (1, 512)
 
             return
-                { LearningRate = lr
-                  Momentum = m
-                  WeightDecay = wd
-                  Schedule = schedule
-                  BatchSize = batch }
+                ({ LearningRate = lr
+                   Momentum = m
+                   WeightDecay = wd
+                   Schedule = schedule
+                   BatchSize = batch }
+                : Training.Sgd)
         }
 
     let private timeSteps =
         Gen.choose (1, 6) |> Gen.bind (fun n -> Gen.listOfLength n (Gen.choose (1, 64)))
 
-    /// Any phase with arbitrary (not necessarily valid) finite hyper-parameters.
-    let phase: Gen<Phase> =
+    let private ann =
+        Gen.oneof
+            [ Gen.elements [ ReluAnn; ClipAnn ]
+              Gen.choose (1, 8) |> Gen.map QcAnn
+              Gen.choose (1, 8) |> Gen.map QcfsAnn ]
+
+    /// Any Phase II layer step with arbitrary (not necessarily valid) settings.
+    let layerStep: Gen<ILayerStep> =
         Gen.oneof
             [ gen {
-                  let! e = Gen.choose (-2, 40)
-                  let! o = sgd
-                  return TrainRelu { Epochs = e; Optimizer = o }
+                  let! n = Gen.choose (0, 5000)
+                  let! b = Gen.choose (1, 256)
+                  return LayerStep.create CalibratePotential.definition { CalibrationImages = n; BatchSize = b }
               }
-              gen {
-                  let! e = Gen.choose (0, 40)
-                  let! o = sgd
-                  let! t = positiveFloat
-
-                  return
-                      TrainClip
-                          { Epochs = e
-                            Optimizer = o
-                            InitialThreshold = t }
-              }
-              Gen.constant FoldBatchNorm
-              gen {
-                  let! ts = timeSteps
-                  let! e = Gen.choose (0, 10)
-                  let! o = sgd
-                  let! p = Gen.choose (0, 99) |> Gen.map (fun k -> float k / 100.0)
-                  let! fit = Gen.elements [ false; true ]
-
-                  return
-                      FineTuneQC
-                          { TimeSteps = ts
-                            Epochs = e
-                            Optimizer = o
-                            NoiseProbability = p
-                            FitThresholds = fit }
-              }
-              Gen.choose (1, 5000)
-              |> Gen.map (fun n -> CalibratePotential { CalibrationImages = n })
               gen {
                   let! lr = positiveFloat
                   let! e = Gen.choose (0, 20)
@@ -154,7 +134,8 @@ module Generators =
                   let! pat = Gen.choose (0, 10)
 
                   return
-                      CalibrateWeights
+                      LayerStep.create
+                          CalibrateWeights.definition
                           { LearningRate = lr
                             Epochs = e
                             BatchSize = b
@@ -162,8 +143,72 @@ module Generators =
                             CalibrationImages = c
                             EarlyStoppingImages = s
                             Patience = pat }
+              } ]
+
+    let private layerSteps =
+        Gen.choose (0, 4) |> Gen.bind (fun n -> Gen.listOfLength n layerStep)
+
+    /// Any step with arbitrary (not necessarily valid) finite settings.
+    let step: Gen<IStep> =
+        Gen.oneof
+            [ gen {
+                  let! e = Gen.choose (-2, 40)
+                  let! o = sgd
+                  return Step.create TrainRelu.definition { Epochs = e; Optimizer = o }
               }
-              timeSteps |> Gen.map Evaluate
+              gen {
+                  let! e = Gen.choose (0, 40)
+                  let! o = sgd
+                  let! t = positiveFloat
+
+                  return
+                      Step.create
+                          TrainClip.definition
+                          { Epochs = e
+                            Optimizer = o
+                            InitialThreshold = t }
+              }
+              ann |> Gen.map (fun a -> Step.create FoldBatchNorm.definition { Network = a })
+              gen {
+                  let! ts = timeSteps
+                  let! e = Gen.choose (0, 10)
+                  let! o = sgd
+                  let! p = Gen.choose (0, 99) |> Gen.map (fun k -> float k / 100.0)
+                  let! fit = Gen.elements [ false; true ]
+
+                  return
+                      Step.create
+                          FineTuneQC.definition
+                          { TimeSteps = ts
+                            Epochs = e
+                            Optimizer = o
+                            NoiseProbability = p
+                            FitThresholds = fit }
+              }
+              gen {
+                  let! share = Gen.choose (0, 10) |> Gen.map (fun k -> float k / 10.0)
+                  let! replace = Gen.elements [ false; true ]
+
+                  return
+                      Step.create
+                          Conversion.definition
+                          { InitialPotentialShare = share
+                            ReplaceMaxPool = replace }
+              }
+              gen {
+                  let! ts = timeSteps
+                  let! network = Gen.oneof [ Gen.constant None; ann |> Gen.map Some ]
+                  let! anatomy = Gen.elements [ false; true ]
+
+                  return
+                      Step.create
+                          Evaluate.definition
+                          { TimeSteps = ts
+                            Network = network
+                            Anatomy = anatomy }
+              }
+              layerSteps |> Gen.map PhaseTwo.step
+              layerSteps |> Gen.map Ablation.step
               gen {
                   let! l = Gen.choose (1, 16)
                   let! t = positiveFloat
@@ -172,13 +217,16 @@ module Generators =
                   let! ts = timeSteps
 
                   return
-                      Qcfs
+                      Step.create
+                          Qcfs.definition
                           { Levels = l
                             InitialThreshold = t
                             Epochs = e
                             Optimizer = o
                             TimeSteps = ts }
-              } ]
+              }
+              Gen.elements [ false; true ]
+              |> Gen.map (fun p -> Step.create Report.definition { Plots = p }) ]
 
     let preset: Gen<Preset> =
         let resnetInput = Gen.elements [ Cifar; ImageNet MaxStemPool; ImageNet AvgStemPool ]
@@ -199,6 +247,7 @@ module Generators =
             let! path = Gen.elements [ None; Some "/data/x"; Some "C:\\data\\y" ]
             let! train = Gen.elements [ None; Some 1; Some 10000 ]
             let! test = Gen.elements [ None; Some 500 ]
+            let! heldOut = Gen.elements [ None; Some 1000 ]
 
             let! network =
                 Gen.oneof
@@ -215,7 +264,7 @@ module Generators =
                                       Layers = spec.Layers @ extra }
                       } ]
 
-            let! pipeline = Gen.choose (0, 10) |> Gen.bind (fun n -> Gen.listOfLength n phase)
+            let! pipeline = Gen.choose (0, 10) |> Gen.bind (fun n -> Gen.listOfLength n step)
             let! seed = Gen.choose (0, System.Int32.MaxValue)
             let! profile = Gen.elements [ Quick; Bench; Paper; Custom "mine"; Custom "custom:x"; Custom "" ]
 
@@ -225,7 +274,8 @@ module Generators =
                     { Dataset = dataset
                       Path = path
                       TrainImages = train
-                      TestImages = test }
+                      TestImages = test
+                      HeldOut = heldOut }
                   Network = network
                   Pipeline = pipeline
                   Seed = seed

@@ -1,10 +1,10 @@
-/// The README / docs/DSL.md snippet, compiled. DocSnippetTests checks that docs/DSL.md shows
-/// exactly the lines between the markers.
+/// The F# block of docs/DSL.md and README.md, compiled by the test suite. Keep the text between
+/// the markers identical to the docs (a test checks it).
 module Snn.Dsl.Tests.DocSnippet
 
 // snippet-start
 open Snn.Dsl
-open Snn.Dsl.Phases
+open Snn.Dsl.Steps
 
 let fmnistVgg =
     input (1, 28, 28)
@@ -14,7 +14,9 @@ let fmnistVgg =
     --> flatten --> linear 256 --> act --> linear 10
 
 let dualPhase =
-    [ trainRelu 10; trainClip 10; foldBatchNorm; fineTuneQC [ 1; 2; 4 ] 3
-      calibratePotential; calibrateWeights; calibratePotential
-      evaluate [ 1; 2; 4; 8; 16; 32 ]; qcfs 10 ]
+    [ trainRelu 10; trainClip 10; foldBatchNorm; evaluateDirect defaultTimeSteps
+      fineTuneQC [ 1; 2; 4 ] 3; convert; evaluate defaultTimeSteps
+      ablation [ calibratePotential; calibrateWeights ]
+      phaseTwo [ calibratePotential; calibrateWeights; calibratePotential ]
+      evaluate [ 1; 2; 4 ]; qcfs 10; report ]
 // snippet-end

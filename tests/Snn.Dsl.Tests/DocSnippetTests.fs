@@ -52,7 +52,7 @@ let tests =
 
               Expect.equal (shapes DocSnippet.fmnistVgg) (shapes Presets.fmnistVgg) "same shapes and parameters"
               Expect.equal DocSnippet.dualPhase Profiles.bench.Pipeline "same pipeline"
-              Expect.isOk (Phases.validate DocSnippet.dualPhase) "valid"
+              Expect.isEmpty (Pipeline.Plan.problems Presets.fmnistVgg None DocSnippet.dualPhase) "valid"
           }
 
           test "Notebooks/Setup.fsx loads every Snn.Dsl source file in the project's compile order" {

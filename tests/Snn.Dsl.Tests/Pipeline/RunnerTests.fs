@@ -6,36 +6,42 @@ open System.IO
 open Expecto
 open Snn.Dsl
 open Snn.Dsl.Pipeline
+open Snn.Dsl.Pipeline.Steps
 open Snn.Dsl.Reporting.Results
+open Snn.Dsl.Steps
+open Snn.Dsl.Tests.Pipeline.TestPipelines
 
-/// A small but complete experiment: every phase of the dual-phase pipeline and QCFS, on 1,024
-/// Fashion-MNIST training images and 256 test images with a two-conv network.
+/// A small but complete experiment: every step of the dual-phase pipeline and QCFS, on 1,024
+/// Fashion-MNIST training images and 256 test images with a two-conv network. T = 4 has no network
+/// fine-tuned for it: the Phase-I network at L = 2 is read out of a longer run there, without Phase II.
 let private tinyExperiment folder =
-    let spec =
-        network (Image(1, 28, 28)) [ conv 8; bn; act; avgPool 2; conv 8; bn; act; avgPool 2; flatten; linear 10 ]
+    let potential, weights = Profiles.smallPhaseTwo 256 256 128
 
     { Profiles.tiny with
         Name = "resume-test"
-        Network = CustomNetwork spec
+        Network = CustomNetwork smallSpecBn
         Data =
             { Profiles.tiny.Data with
                 TrainImages = Some 1024
                 TestImages = Some 256 }
         Pipeline =
-            Profiles.tiny.Pipeline
-            |> List.map (function
-                | TrainClip c -> TrainClip { c with Epochs = 3 }
-                // T = 4 has no network fine-tuned for it: the Phase-I network at L = 2 is read
-                // out of a longer run there, without Phase II.
-                | Evaluate _ -> Evaluate [ 1; 2; 4 ]
-                | Qcfs q -> Qcfs { q with TimeSteps = [ 1; 2; 4 ] }
-                | p -> p)
+            [ trainRelu 1
+              trainClip 3
+              foldBatchNorm
+              evaluateDirect [ 1; 2; 4 ]
+              fineTuneQC [ 1; 2 ] 1
+              convert
+              evaluate [ 1; 2; 4 ]
+              ablation [ potential; weights ]
+              phaseTwo [ potential; weights; potential ]
+              evaluate [ 1; 2 ]
+              Step.create
+                  Qcfs.definition
+                  { Qcfs.defaults with
+                      Epochs = 1
+                      TimeSteps = [ 1; 2; 4 ] }
+              report ]
         OutputFolder = folder }
-
-let private tempFolder name =
-    let path = Path.Combine(Path.GetTempPath(), $"snn-{name}-{Guid.NewGuid():N}")
-    Directory.CreateDirectory path |> ignore
-    path
 
 /// The `snn` CLI built beside the test project (the README's set-up builds the solution).
 let private snnDll () =
@@ -54,20 +60,6 @@ let private numbers (r: RunResults) =
         (r.Ann, r.ClipAnn, r.Qcfs, r.DualPhase |> Array.map (fun d -> { d with CalibrationSeconds = 0.0 })),
         jsonOptions
     )
-
-type private Recorder() =
-    let lines = Collections.Concurrent.ConcurrentQueue<string>()
-    member _.Lines = List.ofSeq lines
-
-    interface IProgressSink with
-        member _.Log m = lines.Enqueue m
-
-        member _.Start(name, _) =
-            lines.Enqueue $"start {name}"
-
-            { new IProgressTask with
-                member _.Advance(_, _) = ()
-                member _.Finish() = () }
 
 // Sequenced: the run draws initial weights from torch's process-wide generator, which tests
 // running in parallel would otherwise draw from too.
@@ -113,9 +105,11 @@ let tests =
                     child.Kill true
                     child.WaitForExit()
 
-                    let meta =
-                        Snn.Core.Checkpoints.Checkpoint.ReadMetadata(Path.Combine(killed, "checkpoints", "clip.ckpt"))
+                    let checkpoint =
+                        Directory.GetFiles(Path.Combine(killed, "checkpoints"), "clip-*.ckpt")
+                        |> Array.exactlyOne
 
+                    let meta = Snn.Core.Checkpoints.Checkpoint.ReadMetadata checkpoint
                     Expect.stringContains meta "\"EpochsDone\":2" "the checkpoint holds two finished clip epochs"
                     Expect.isFalse (File.Exists(Path.Combine(killed, "results.json"))) "the killed run did not finish"
 
@@ -183,3 +177,96 @@ let tests =
                     Expect.isEmpty (again.Lines |> List.filter (fun l -> l.StartsWith "start ")) "nothing is redone"
                     Directory.Delete(whole, true)
                     Directory.Delete(killed, true) ] ]
+
+let private expectInvalid (e: Experiment) (expected: string list) =
+    try
+        run (Recorder()) e |> ignore
+        failtest "expected the experiment to be refused"
+    with :? Runner.ExperimentInvalidException as x ->
+        Expect.equal x.Problems expected "every problem"
+
+[<Tests>]
+let behaviour =
+    testSequenced
+    <| testList
+        "Runner"
+        [ test "an impossible order is refused before any data is read or any folder written, with every problem" {
+              let folder = Path.Combine(Path.GetTempPath(), $"snn-never-{Guid.NewGuid():N}")
+
+              expectInvalid
+                  (experiment folder smallSpec [ fineTuneQC [ 1 ] 1; trainClip 0; convert; report ])
+                  [ "step 0 (fineTuneQC): needs the clip ANN, which no earlier step makes"
+                    "step 1 (trainClip): epochs = 0 is out of range: expected [1, 100000]"
+                    "step 2 (convert): needs a QC ANN to convert: add fineTuneQC before convert" ]
+
+              Expect.isFalse (Directory.Exists folder) "nothing was written"
+          }
+
+          test "the network is checked against the dataset's images and classes before training" {
+              let folder = tempFolder "classes"
+              let five = network (Image(1, 28, 28)) [ conv 4; act; avgPool 2; flatten; linear 5 ]
+
+              let color =
+                  network (Image(3, 32, 32)) [ conv 4; act; avgPool 2; flatten; linear 10 ]
+
+              expectInvalid
+                  (experiment folder five [ trainClip 1 ])
+                  [ "network: the output layer has 5 outputs, but fashion-mnist has 10 classes" ]
+
+              expectInvalid
+                  (experiment folder color [ trainClip 1 ])
+                  [ "network: the input is 3x32x32, but fashion-mnist images are 1x28x28" ]
+
+              Directory.Delete(folder, true)
+          }
+
+          test "a rerun skips finished steps; a changed step reruns with its dependents, and the log says why" {
+              let folder = tempFolder "changed"
+              let first = [ trainClip 1; evaluateDirect [ 1 ]; Step.create note { Label = "x" } ]
+              run (Recorder()) (experiment folder smallSpec first) |> ignore
+
+              let second =
+                  [ trainClip 1; evaluateDirect [ 1; 2 ]; Step.create note { Label = "x" } ]
+
+              let recorder = Recorder()
+              let outcome = run recorder (experiment folder smallSpec second)
+              let lines = recorder.Lines
+
+              Expect.contains
+                  lines
+                  "step 0 (trainClip (1 epochs, theta0 = 5)): finished earlier, skipped"
+                  "training skipped"
+
+              Expect.contains
+                  lines
+                  "step 1 (evaluate the clip ANN converted (T = 1, 2)): will run: its parameters changed (time_steps: [1] -> [1,2])"
+                  "the change and its reason"
+
+              Expect.contains lines "step 2 (note x): finished earlier, skipped" "an independent step is not redone"
+              Expect.isFalse (lines |> List.exists (fun l -> l.StartsWith "clip: epoch")) "no training"
+              Expect.equal (outcome.Results.DualPhase |> Array.map _.T) [| 1; 2 |] "both T evaluated"
+              Directory.Delete(folder, true)
+          }
+
+          test "the held-out split's default scales with the dataset and the log says what was chosen" {
+              let folder = tempFolder "heldout"
+              let recorder = Recorder()
+
+              let e =
+                  { experiment folder smallSpec [ Step.create note { Label = "x" } ] with
+                      Data =
+                          { Dataset = FashionMnist
+                            Path = None
+                            TrainImages = None
+                            TestImages = None
+                            HeldOut = None } }
+
+              run recorder e |> ignore
+
+              Expect.contains
+                  recorder.Lines
+                  "data: 60,000 training images: 55,000 to train on, the last 5,000 held out for calibration and early stopping (the default, min(5,000, 1/12 of 60,000); set data.held_out to change it); 10,000 test images, SNNs scored on 10,000"
+                  "the default and how to change it"
+
+              Directory.Delete(folder, true)
+          } ]

@@ -1,0 +1,146 @@
+/// The pipeline before it runs: every step's declaration checked against what the earlier steps
+/// make (all problems at once, before any tensor exists), and every step's identity, so that a
+/// rerun skips finished steps and a changed step invalidates exactly what depends on it.
+namespace Snn.Dsl.Pipeline
+
+open System.Text.Json.Nodes
+open Snn.Dsl
+open Snn.Dsl.Json
+
+/// A problem of a pipeline: the step (index and name; None for the pipeline as a whole) and what is wrong.
+type PipelineError =
+    { Index: int option
+      Step: string
+      Problem: string }
+
+    member this.Message =
+        match this.Index with
+        | Some i -> $"step %d{i} (%s{this.Step}): %s{this.Problem}"
+        | None -> $"pipeline: %s{this.Problem}"
+
+/// A step with its declaration and identities.
+type PlannedStep =
+    {
+        Index: int
+        Step: IStep
+        Declaration: Declaration
+        /// SHA-256 over the run's root identity, the step's JSON and the identities of what it needs.
+        Identity: string
+        /// The identity of each artifact it needs (the current version when the step runs).
+        Needs: (Artifact * string) list
+        /// The identity each made artifact will have.
+        Makes: (Artifact * Descriptor * string) list
+    }
+
+module Plan =
+
+    let private applyMakes (s: PlanState) (index: int) (d: Declaration) =
+        { s with
+            Artifacts = d.Makes |> List.fold (fun m (a, desc) -> Map.add a desc m) s.Artifacts
+            MadeBy = d.Makes |> List.fold (fun m (a, _) -> Map.add a index m) s.MadeBy
+            Recorded = if d.Records then s.Recorded @ [ index ] else s.Recorded }
+
+    /// The first state of a pipeline over `spec`.
+    let initial (spec: NetworkSpec) (data: DataFacts option) =
+        { Index = 0
+          Spec = spec
+          Artifacts = Map.empty
+          MadeBy = Map.empty
+          Recorded = []
+          Data = data }
+
+    /// Every step's declaration, in order (each against the state the earlier steps leave).
+    let declarations (spec: NetworkSpec) (data: DataFacts option) (steps: IStep list) =
+        steps
+        |> List.indexed
+        |> List.mapFold
+            (fun (s: PlanState) (i, step) ->
+                let d = step.Declare { s with Index = i }
+                (i, step, d), applyMakes s i d)
+            (initial spec data)
+        |> fst
+
+    /// Every problem of the pipeline at once: each step's parameters and needs, and an empty pipeline.
+    let problems (spec: NetworkSpec) (data: DataFacts option) (steps: IStep list) : PipelineError list =
+        let perStep =
+            declarations spec data steps
+            |> List.collect (fun (i, step, d) ->
+                step.Problems @ d.Problems
+                |> List.map (fun p ->
+                    { Index = Some i
+                      Step = step.Name
+                      Problem = p }))
+
+        let empty =
+            if steps.IsEmpty then
+                [ { Index = None
+                    Step = ""
+                    Problem = "the pipeline has no steps" } ]
+            else
+                []
+
+        empty @ perStep
+
+    let private hash (parts: string list) = Hash.text (String.concat "\n" parts)
+
+    /// The run's root identity: the format, the seed, the network and the data.
+    let rootIdentity (seed: int) (spec: NetworkSpec) (data: Data) (dataIdentity: string) =
+        hash
+            [ "snn-pipeline/1"
+              string seed
+              (SpecCodec.spec.Encode spec).ToJsonString()
+              (Data.codec.Encode { data with Path = None }).ToJsonString()
+              dataIdentity ]
+
+    /// The steps with their identities.
+    let build (root: string) (spec: NetworkSpec) (data: DataFacts option) (steps: IStep list) : PlannedStep list =
+        let declared = declarations spec data steps
+
+        declared
+        |> List.mapFold
+            (fun (current: Map<Artifact, string>) (i, step: IStep, d) ->
+                let needs =
+                    d.Needs
+                    |> List.map (fun a -> a, current.TryFind a |> Option.defaultValue "missing")
+
+                let needText = needs |> List.map (fun (a, id) -> $"{a}={id}")
+                let json = step.Json.ToJsonString()
+                let identity = hash ([ root; "step"; json ] @ needText)
+
+                let makes =
+                    [ for a, desc in d.Makes ->
+                          let own = d.IdentityOf a |> Option.map _.ToJsonString() |> Option.defaultValue json
+
+                          a, desc, hash ([ root; "artifact"; step.Name; own; $"{a}" ] @ needText) ]
+
+                let next = makes |> List.fold (fun m (a, _, id) -> Map.add a id m) current
+
+                { Index = i
+                  Step = step
+                  Declaration = d
+                  Identity = identity
+                  Needs = needs
+                  Makes = makes },
+                next)
+            Map.empty
+        |> fst
+
+    /// The artifacts that steps after `index` need.
+    let neededAfter (plan: PlannedStep list) (index: int) =
+        plan
+        |> List.filter (fun p -> p.Index > index)
+        |> List.collect (fun p -> p.Declaration.Needs)
+        |> Set.ofList
+
+    /// The manifest of a plan (recorded in the run folder, read by the next run's explanation).
+    let manifest (plan: PlannedStep list) : JsonNode =
+        JsonArray(
+            plan
+            |> List.map (fun p ->
+                let o = JsonObject()
+                o["index"] <- JsonValue.Create p.Index
+                o["identity"] <- JsonValue.Create p.Identity
+                o["step"] <- p.Step.Json.DeepClone()
+                o :> JsonNode)
+            |> Array.ofList
+        )

@@ -1,0 +1,102 @@
+/// What the steps that work on spiking networks share: the layer context of Phase II, lineage
+/// labels, and evaluation rows with their energy figures.
+module Snn.Dsl.Pipeline.SpikingRuns
+
+open System.Diagnostics
+open Snn.Core.Energy
+open Snn.Core.Simulation
+open Snn.Dsl
+
+/// How reports name what was done to a spiking network since conversion.
+let label (lineage: LineageEntry list) =
+    let operation =
+        function
+        | PotentialCalibration -> "potential"
+        | WeightCalibration -> "weights"
+        | CustomLayerOperation n -> n
+
+    match lineage with
+    | [] -> "phase1"
+    | entries ->
+        entries
+        |> List.map (function
+            | PhaseTwoPass ops -> $"""Phase II ({ops |> List.map operation |> String.concat ", "})"""
+            | StepApplied l -> l)
+        |> String.concat " + "
+
+/// The descriptor of the spiking network for T.
+let info (ctx: StepContext) (t: int) =
+    match ctx.Descriptor(Spiking t) with
+    | SpikingDescriptor i -> i
+    | _ -> invalidOp $"the spiking network for T = {t} has no spiking descriptor"
+
+/// The T of every spiking network present, ascending.
+let timeSteps (ctx: StepContext) =
+    ctx.Artifacts
+    |> List.choose (function
+        | Spiking t -> Some t
+        | _ -> None)
+    |> List.sort
+
+/// Phase II's view of the spiking network `snn` for T (targets from its source QC ANN).
+let layerContext (ctx: StepContext) (t: int) (snn: SpikingNetwork) (log: string -> unit) =
+    let source = ctx.Ann (info ctx t).Source
+    source.eval ()
+
+    { Network = snn
+      AnnActivations = Convert.annActivations source
+      TimeSteps = t
+      Data = ctx.Data
+      Log = log }
+
+/// Needs of a step that calibrates every spiking network: each network and its source ANN.
+let calibrationNeeds (s: PlanState) =
+    Declare.spikingNetworks s
+    |> List.collect (fun (t, i) -> [ Spiking t; Network i.Source ])
+
+/// Simulates `snn` once at the largest of `ts` on the SNN test images and reads every other T
+/// out on the way; one row per T. With `anatomy`, the rows hold the per-layer error terms and
+/// v(T) histograms.
+let evaluate
+    (ctx: StepContext)
+    (snn: SpikingNetwork)
+    (ts: int list)
+    (source: Ann)
+    (sourceSpec: NetworkSpec)
+    (madeFor: int option)
+    (lineage: LineageEntry list)
+    (anatomy: bool)
+    (probe: bool)
+    (taskName: string)
+    : EvaluationRow list =
+    let clock = Stopwatch.StartNew()
+    let batches = ctx.Data.SnnTestBatches
+    let task = ctx.Progress.Start(taskName, batches.Length)
+
+    let results =
+        Evaluation.evaluateSnnAt snn ts batches (if anatomy then Some(label lineage) else None) task
+
+    task.Finish()
+
+    let macs =
+        match Network.validate sourceSpec with
+        | Ok i -> Evaluation.annMacs i
+        | Error _ -> nan
+
+    let seconds = clock.Elapsed.TotalSeconds / float results.Length
+
+    [ for t, e in results ->
+          { T = t
+            Source = source
+            MadeFor = madeFor
+            Lineage = lineage
+            Images = ctx.Data.SnnTest.Count
+            Accuracy = e.Accuracy
+            Layers = e.Layers
+            Potentials = e.Potentials
+            SopsPerImage = e.SopsPerImage
+            FirstLayerMacsPerImage = e.FirstLayerMacsPerImage
+            EnergyRatio = EnergyModel.Default.Ratio(macs, e.SopsPerImage, e.FirstLayerMacsPerImage, t)
+            IdentityMaxAbs = e.IdentityMaxAbs
+            Seconds = seconds
+            Probe = probe } ]

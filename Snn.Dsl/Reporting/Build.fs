@@ -1,0 +1,233 @@
+/// results.json from the records of a run's steps: BENCHMARKS.md's schema (direct, phase1,
+/// potential, weights, final per T) plus every evaluation row in pipeline order.
+module Snn.Dsl.Reporting.Build
+
+open System
+open System.Diagnostics
+open System.Text.Json
+open Snn.Dsl
+open Snn.Dsl.Pipeline
+open Snn.Dsl.Reporting.Results
+
+let private gitCommit () =
+    try
+        let psi =
+            ProcessStartInfo(
+                "git",
+                "rev-parse --short=12 HEAD",
+                RedirectStandardOutput = true,
+                RedirectStandardError = true
+            )
+
+        use p = Process.Start psi
+        let out = p.StandardOutput.ReadToEnd().Trim()
+        p.WaitForExit()
+        if p.ExitCode = 0 && out <> "" then out else "unknown"
+    with _ ->
+        "unknown"
+
+let private anns (records: Record list) =
+    records
+    |> List.choose (function
+        | AnnTrained r -> Some r
+        | _ -> None)
+
+let private annResult macs (r: AnnRecord option) =
+    match r with
+    | Some r ->
+        { TestAccuracy = r.TestAccuracy
+          HeldOutAccuracy = r.HeldOutAccuracy
+          MacsPerImage = macs }
+    | None ->
+        { TestAccuracy = nan
+          HeldOutAccuracy = nan
+          MacsPerImage = macs }
+
+let private renamed (stage: string) (layers: LayerErrors[]) =
+    layers |> Array.map (fun l -> { l with Stage = stage })
+
+let private renamedPotentials (stage: string) (hs: PotentialHistogram[]) =
+    hs |> Array.map (fun h -> { h with Stage = stage })
+
+/// BENCHMARKS.md's stage columns read off a T's rows (in pipeline order).
+let private entry (records: Record list) (direct: EvaluationRow list) (t: int) (rows: EvaluationRow list) =
+    let accuracy (row: EvaluationRow option) =
+        row |> Option.map _.Accuracy |> Option.defaultValue nan
+
+    let phase1 = rows |> List.filter (fun r -> r.Lineage.IsEmpty) |> List.tryLast
+
+    let ablation ops =
+        rows |> List.filter (fun r -> r.Lineage = [ PhaseTwoPass ops ]) |> List.tryLast
+
+    let final =
+        rows
+        |> List.filter (fun r -> not r.Lineage.IsEmpty && not r.Probe)
+        |> List.tryLast
+
+    let shown = final |> Option.orElse phase1 |> Option.orElse (List.tryLast rows)
+
+    let levels =
+        match phase1 |> Option.orElse shown |> Option.map _.Source with
+        | Some(QcAnn l) -> l
+        | _ -> 0
+
+    let qcAccuracy =
+        anns records
+        |> List.filter (fun a -> a.Ann = QcAnn levels)
+        |> List.tryLast
+        |> Option.map _.TestAccuracy
+        |> Option.defaultValue nan
+
+    let anatomy (stage: string) (r: EvaluationRow option) =
+        r |> Option.map (fun r -> renamed stage r.Layers) |> Option.defaultValue [||]
+
+    let potentials (stage: string) (r: EvaluationRow option) =
+        r
+        |> Option.map (fun r -> renamedPotentials stage r.Potentials)
+        |> Option.defaultValue [||]
+
+    let label (r: EvaluationRow) =
+        match r.MadeFor with
+        | Some m when m <> r.T -> $"{SpikingRuns.label r.Lineage} (made for T = {m})"
+        | _ -> SpikingRuns.label r.Lineage
+
+    { T = t
+      FineTunedL = levels
+      QcAnnTestAccuracy = qcAccuracy
+      Snn =
+        { Direct = direct |> List.filter (fun r -> r.T = t) |> List.tryLast |> accuracy
+          Phase1 = accuracy phase1
+          Potential = accuracy (ablation [ PotentialCalibration ])
+          Weights = accuracy (ablation [ PotentialCalibration; WeightCalibration ])
+          Final = accuracy final }
+      Layers = Array.append (anatomy "phase1" phase1) (anatomy "final" final)
+      Potentials = Array.append (potentials "phase1" phase1) (potentials "final" final)
+      SopsPerImage = shown |> Option.map _.SopsPerImage |> Option.defaultValue nan
+      FirstLayerMacsPerImage = shown |> Option.map _.FirstLayerMacsPerImage |> Option.defaultValue nan
+      EnergyRatio = shown |> Option.map _.EnergyRatio |> Option.defaultValue nan
+      CalibrationSeconds =
+        records
+        |> List.sumBy (function
+            | PhaseTwoDone p when p.T = t -> p.Seconds
+            | _ -> 0.0)
+      Stages =
+        rows
+        |> List.map (fun r ->
+            { Label = label r
+              Accuracy = r.Accuracy
+              Probe = r.Probe })
+        |> Array.ofList }
+
+let private qcfsResult (records: Record list) =
+    match
+        records
+        |> List.choose (function
+            | QcfsEvaluated q -> Some q
+            | _ -> None)
+        |> List.tryLast
+    with
+    | Some q ->
+        { L = q.Levels
+          AnnTestAccuracy = q.Ann.TestAccuracy
+          Thresholds =
+            q.Ann.Thresholds
+            |> Array.map (fun x ->
+                { Layer = x.Layer
+                  Threshold = x.Threshold })
+          Snn =
+            q.Points
+            |> Array.map (fun p ->
+                { T = p.T
+                  TestAccuracy = p.Accuracy
+                  SopsPerImage = p.SopsPerImage
+                  EnergyRatio = p.EnergyRatio
+                  Layers = renamed $"qcfs-T{p.T}" p.Layers }) },
+        q |> fun q -> q.Ann.Seconds + (q.Points |> Array.sumBy _.Seconds)
+    | None ->
+        { L = 0
+          AnnTestAccuracy = nan
+          Thresholds = [||]
+          Snn = [||] },
+        0.0
+
+/// The results of a run from its records. `totalSeconds` is the run's total (resumed parts included).
+let build (info: RunInfo) (facts: DataFacts) (dataIdentity: string) (records: Record list) (totalSeconds: float) =
+    let macs =
+        match Network.validate info.Spec with
+        | Ok i -> Evaluation.annMacs i
+        | Error _ -> nan
+
+    let rows =
+        records
+        |> List.choose (function
+            | SnnEvaluated r -> Some r
+            | _ -> None)
+
+    let direct = rows |> List.filter (fun r -> r.MadeFor.IsNone)
+    let spiking = rows |> List.filter (fun r -> r.MadeFor.IsSome)
+
+    let ts =
+        spiking
+        |> List.map _.T
+        |> List.append (direct |> List.map _.T)
+        |> List.distinct
+        |> List.sort
+
+    let dual =
+        [| for t in ts -> entry records direct t (spiking |> List.filter (fun r -> r.T = t)) |]
+
+    let qcfs, qcfsSeconds = qcfsResult records
+
+    let lastAnn a =
+        anns records |> List.filter (fun r -> r.Ann = a) |> List.tryLast
+
+    let phaseTwo =
+        records
+        |> List.choose (function
+            | PhaseTwoDone p -> Some p
+            | _ -> None)
+
+    let qcfsRows =
+        records
+        |> List.collect (function
+            | QcfsEvaluated q -> List.ofArray q.Points
+            | _ -> [])
+
+    { Profile = info.Profile
+      Seed = info.Seed
+      Commit = gitCommit ()
+      Experiment = JsonDocument.Parse(info.Experiment.ToJsonString()).RootElement.Clone()
+      Data =
+        { Dataset = Data.name facts.Dataset
+          Folder = facts.Folder
+          Identity = dataIdentity }
+      Splits =
+        { Dataset = Data.name facts.Dataset
+          Train = facts.Train
+          HeldOut = facts.HeldOut
+          Test = facts.Test
+          SnnTest = facts.SnnTest
+          Calibration = phaseTwo |> List.map _.CalibrationImages |> List.fold max 0
+          EarlyStopping = phaseTwo |> List.map _.EarlyStoppingImages |> List.fold max 0 }
+      Ann = annResult macs (lastAnn ReluAnn)
+      ClipAnn = annResult macs (lastAnn ClipAnn)
+      Qcfs = qcfs
+      DualPhase = dual
+      IdentityMaxAbs = rows @ qcfsRows |> List.map _.IdentityMaxAbs |> List.fold max 0.0
+      WallSeconds =
+        { Ann = lastAnn ReluAnn |> Option.map _.Seconds |> Option.defaultValue 0.0
+          Phase1 =
+            anns records
+            |> List.filter (fun a ->
+                match a.Ann with
+                | ClipAnn
+                | QcAnn _ -> true
+                | _ -> false)
+            |> List.sumBy _.Seconds
+          Phase2 = phaseTwo |> List.sumBy _.Seconds
+          Qcfs = qcfsSeconds
+          Evaluation = rows |> List.sumBy _.Seconds
+          Total = totalSeconds }
+      Machine =
+        $"{Runtime.InteropServices.RuntimeInformation.OSDescription}, {Runtime.InteropServices.RuntimeInformation.ProcessArchitecture}"
+      Cores = Environment.ProcessorCount }

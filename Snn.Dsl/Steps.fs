@@ -1,0 +1,68 @@
+/// The pipeline DSL: PAPER.md's steps by name, with the paper's defaults. A pipeline is a list of
+/// steps run in the order written; each step's module (Snn.Dsl.Pipeline.Steps.*) has its
+/// `Parameters` record and `defaults` for any other setting:
+/// `FineTuneQC.step ...` or `Step.create FineTuneQC.definition { FineTuneQC.defaults with FitThresholds = false }`.
+module Snn.Dsl.Steps
+
+open Snn.Dsl.Pipeline
+open Snn.Dsl.Pipeline.Steps
+
+/// The time steps every report evaluates: 1, 2, 4, 8, 16, 32.
+let defaultTimeSteps = [ 1; 2; 4; 8; 16; 32 ]
+
+/// The ReLU ANN baseline, trained for this many epochs (SGD momentum 0.9, lr 0.05, weight decay 5e-4, cosine, batch 128).
+let trainRelu epochs = TrainRelu.step epochs
+
+/// Phase I step 1: the clip ANN (threshold init 5.0), trained for this many epochs with the same recipe.
+let trainClip epochs = TrainClip.step epochs
+
+/// Phase I step 2: the clip ANN's batch norm folded.
+let foldBatchNorm = FoldBatchNorm.step
+
+/// Phase I step 3: noisy-QC fine-tuning at L = T for each T (lr 1e-3, no weight decay, p = 0.1), fitted start thresholds.
+let fineTuneQC (timeSteps: int list) epochs = FineTuneQC.step timeSteps epochs
+
+/// Each QC ANN converted to the spiking network for T = L (v(0) = theta / 2).
+let convert = Conversion.step
+
+/// The spiking networks evaluated at these T, with the error anatomy.
+let evaluate (timeSteps: int list) = Evaluate.step timeSteps
+
+/// The folded clip ANN converted as it is (direct conversion), evaluated at these T.
+let evaluateDirect (timeSteps: int list) = Evaluate.direct timeSteps
+
+/// Phase II a / c: potential calibration on 1,024 held-out images.
+let calibratePotential = CalibratePotential.step 1024
+
+/// Phase II b: layer-wise weight calibration (Adam lr 1e-4, alpha 2.5, 1,024 + 256 held-out images).
+let calibrateWeights = CalibrateWeights.step
+
+/// Phase II: these layer steps, layer by layer, on every spiking network.
+let phaseTwo (steps: ILayerStep list) = PhaseTwo.step steps
+
+/// Each prefix of these layer steps on a copy of every spiking network, evaluated at its T.
+let ablation (steps: ILayerStep list) = Ablation.step steps
+
+/// The QCFS baseline (L = 4, theta0 = 8) trained for this many epochs, evaluated at T = 1..32.
+let qcfs epochs = Qcfs.step epochs
+
+/// results.json, report.md and the plots.
+let report = Report.step
+
+/// BENCHMARKS.md's experiment: the ReLU baseline (E epochs), clip training (E), batch-norm
+/// folding, direct conversion evaluated, noisy-QC fine-tuning at L = T for each target T
+/// (F epochs each), conversion, Phase I evaluated at every T, the Phase II ablation, Phase II
+/// (a, b, c), the final SNNs evaluated at their T, the QCFS baseline (E epochs), and the report.
+let dualPhase epochs fineTuneEpochs (fineTuneTimeSteps: int list) =
+    [ trainRelu epochs
+      trainClip epochs
+      foldBatchNorm
+      evaluateDirect defaultTimeSteps
+      fineTuneQC fineTuneTimeSteps fineTuneEpochs
+      convert
+      evaluate defaultTimeSteps
+      ablation [ calibratePotential; calibrateWeights ]
+      phaseTwo [ calibratePotential; calibrateWeights; calibratePotential ]
+      evaluate fineTuneTimeSteps
+      qcfs epochs
+      report ]
