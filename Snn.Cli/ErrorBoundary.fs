@@ -182,6 +182,7 @@ let run (verbose: bool) (command: unit -> int) : int =
     if not (Threading.Interlocked.Exchange(&otherThreadsWatched, 1) = 1) then
         AppDomain.CurrentDomain.UnhandledException.Add(fun args ->
             match args.ExceptionObject with
+            | _ when Interrupt.isEnding () -> ()
             | :? exn as e ->
                 let o = describe verbose e
                 print o
@@ -190,7 +191,9 @@ let run (verbose: bool) (command: unit -> int) : int =
 
     try
         command ()
-    with e ->
+    with
+    | _ when Interrupt.isEnding () -> ExitCode.Interrupted
+    | e ->
         let o = describe verbose e
         print o
         o.ExitCode

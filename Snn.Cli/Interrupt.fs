@@ -1,8 +1,9 @@
 /// Ctrl-C (SIGINT) as a cooperative stop: the first Ctrl-C asks the running command to stop at
 /// its next safe point (`check`, or a progress sink wrapped by `guard`), which throws
 /// OperationCanceledException so that every `use` and finally block runs on the way out and the
-/// error boundary exits with 130. A command that reaches no safe point within the grace period,
-/// or a second Ctrl-C, ends the process at once with 130.
+/// error boundary exits with 130. A command that reaches no safe point within the grace period
+/// is ended by the watchdog (exit code 130); a second Ctrl-C ends the process at once by SIGINT
+/// (which shells report as 130).
 module Snn.Cli.Interrupt
 
 open System
@@ -54,15 +55,22 @@ let check () = current.Check()
 /// The progress sink with a safe point at every start and advance of a task (for `snn run`).
 let guard (sink: IProgressSink) = current.Guard sink
 
+let mutable private ending = 0
+
+/// True once the watchdog is ending the process: a failure of the command's thread while the
+/// process is torn down is a consequence of the interruption, not news.
+let isEnding () = Volatile.Read &ending = 1
+
 /// Ends the process from the watchdog thread (never from the signal handler itself).
 let private exitNow (why: string) =
+    Volatile.Write(&ending, 1)
     Console.Out.Flush()
     eprintfn "snn: interrupted%s" why
     exit ExitCode.Interrupted
 
 let private onCancelKeyPress (graceSeconds: float) (e: ConsoleCancelEventArgs) =
     if current.Requested then
-        // Not cancelled: the runtime ends the process by SIGINT (exit status 130) at once.
+        // Not cancelled: the runtime ends the process by SIGINT at once (shells report 130).
         eprintfn "snn: interrupted (second Ctrl-C: stopped at once)"
         e.Cancel <- false
     else
