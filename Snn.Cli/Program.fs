@@ -154,10 +154,17 @@ let runData (args: ParseResults<DataArgs>) =
 
     0
 
+/// Seconds a command may run on after the first Ctrl-C before it is stopped without clean-up.
+[<Literal>]
+let private InterruptGraceSeconds = 10.0
+
+/// `snn`: every command runs inside the error boundary (ErrorBoundary.fs), which turns any
+/// failure into one `snn:` message and an exit code of ExitCode.fs.
 [<EntryPoint>]
 let main argv =
+    // Read before parsing, so that a parse error or a failure during start-up honours it too.
     let verbose = ErrorBoundary.verboseRequested argv
-    Interrupt.install 10.0
+    Interrupt.install InterruptGraceSeconds
 
     ErrorBoundary.run verbose (fun () ->
         let parser = ArgumentParser.Create<SnnArgs>(programName = "snn")
@@ -168,4 +175,5 @@ let main argv =
         | Run args -> RunCommand.run args
         | Data args -> runData args
         | Bench args -> Bench.Command.run args
-        | Verbose -> ExitCode.Success)
+        // --verbose is a flag, never the subcommand (RequireSubcommand rejects a line without one).
+        | Verbose -> ExitCode.Usage)

@@ -52,9 +52,10 @@ type SnnResult =
     member r.Show =
         $"exit code {r.ExitCode}\n--- stdout:\n{r.Stdout}\n--- stderr:\n{r.Stderr}"
 
-/// Runs `dotnet snn.dll <args>` in `workDir` without SNN_DEBUG (so that only --verbose asks for
-/// stack traces) and waits for it (at most 10 minutes: the cores may be shared).
-let runSnnIn (workDir: string) (args: string list) : SnnResult =
+/// Runs `dotnet snn.dll <args>` in `workDir` with the environment variables `env` set and
+/// without SNN_DEBUG unless `env` sets it (so that only --verbose asks for stack traces); waits
+/// for it (at most 10 minutes: the cores may be shared).
+let runSnnWith (env: (string * string) list) (workDir: string) (args: string list) : SnnResult =
     let info = ProcessStartInfo("dotnet")
     info.ArgumentList.Add snnDll.Value
 
@@ -66,6 +67,10 @@ let runSnnIn (workDir: string) (args: string list) : SnnResult =
     info.RedirectStandardOutput <- true
     info.RedirectStandardError <- true
     info.Environment.Remove "SNN_DEBUG" |> ignore
+
+    for name, value in env do
+        info.Environment[name] <- value
+
     use p = Process.Start info
     let stdout = p.StandardOutput.ReadToEndAsync()
     let stderr = p.StandardError.ReadToEndAsync()
@@ -81,7 +86,7 @@ let runSnnIn (workDir: string) (args: string list) : SnnResult =
       Stderr = stderr.Result }
 
 /// Runs `snn <args>` in the temp folder.
-let runSnn (args: string list) = runSnnIn (Path.GetTempPath()) args
+let runSnn (args: string list) = runSnnWith [] (Path.GetTempPath()) args
 
 /// A fresh temp folder, deleted on Dispose.
 type TempFolder() =

@@ -211,4 +211,13 @@ let tests =
                         let r = runSnn args
                         Expect.equal r.ExitCode plain.ExitCode "same code"
                         Expect.isTrue (hasStackTrace r.Stderr) $"stack trace\n{r.Show}"
-                        Expect.equal r.LastErrorLine plain.LastErrorLine "same message, last" ] ]
+                        Expect.equal r.LastErrorLine plain.LastErrorLine "same message, last"
+
+                testCase "SNN_DEBUG=1 asks for the stack trace as --verbose does"
+                <| fun () ->
+                    let r =
+                        runSnnWith [ "SNN_DEBUG", "1" ] (Path.GetTempPath()) [ "data"; "--dataset"; "imagenet21k" ]
+
+                    Expect.equal r.ExitCode ExitCode.Usage "same code"
+                    Expect.isTrue (hasStackTrace r.Stderr) $"stack trace\n{r.Show}"
+                    Expect.stringStarts r.LastErrorLine "snn: --dataset = imagenet21k" "same message, last" ] ]
