@@ -8,7 +8,7 @@ scripts/setup.sh || exit 1
 fast=0
 for a in "$@"; do [ "$a" = "--fast" ] && fast=1; done
 passed=0; failed=0; status=0
-for suite in Snn.Core.Tests Snn.Dsl.Tests; do
+for suite in Snn.Core.Tests Snn.Dsl.Tests Snn.Cli.Tests; do
   log=$(mktemp)
   dotnet "tests/$suite/bin/Release/net10.0/$suite.dll" --colours 0 "$@" 2>&1 | tee "$log"
   [ "${PIPESTATUS[0]}" = 0 ] || status=1

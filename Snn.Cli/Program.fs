@@ -26,13 +26,15 @@ type DataArgs =
 /// The `snn` command line: one case per subcommand.
 [<RequireSubcommand>]
 type SnnArgs =
+    | [<Inherit>] Verbose
     | [<CliPrefix(CliPrefix.None)>] Run of ParseResults<RunCommand.RunArgs>
     | [<CliPrefix(CliPrefix.None)>] Data of ParseResults<DataArgs>
-    | [<CliPrefix(CliPrefix.None)>] Bench of ParseResults<Bench.BenchArgs>
+    | [<CliPrefix(CliPrefix.None)>] Bench of ParseResults<Bench.Args.BenchArgs>
 
     interface IArgParserTemplate with
         member this.Usage =
             match this with
+            | Verbose -> "on a failure, also print the stack trace (as SNN_DEBUG=1 does)."
             | Run _ -> "train, convert, calibrate and evaluate an experiment; writes report.md, results.json and plots."
             | Data _ -> "summarise a dataset: images per split and class, pixel mean and std."
             | Bench _ -> "measure simulation, training and Phase II speed side by side; write bench.json."
@@ -57,6 +59,9 @@ let private fmt (xs: float[]) =
 let private count (n: int64) =
     n.ToString("N0", Globalization.CultureInfo.InvariantCulture)
 
+/// The options of `snn data` by the name of the DataSplits.Load parameter they set.
+let private optionOf = dict [ "heldOut", "--held-out"; "imageSize", "--image-size" ]
+
 /// `snn data`: load, split and summarise a dataset.
 let runData (args: ParseResults<DataArgs>) =
     let kind =
@@ -64,11 +69,34 @@ let runData (args: ParseResults<DataArgs>) =
         |> Option.map parseDataset
         |> Option.defaultValue DatasetKind.FashionMnist
 
+    if args.Contains Image_Size && kind <> DatasetKind.ImageFolder then
+        let name = args.GetResult(Dataset, "fashion-mnist")
+
+        raise (ArgumentException($"--image-size applies to --dataset imagefolder only, not to {name}", "image-size"))
+
     let heldOut = args.GetResult(Held_Out, 5000)
     let watch = Stopwatch.StartNew()
 
     use splits =
-        DataSplits.Load(kind, args.TryGetResult DataArgs.Data |> Option.toObj, heldOut, args.GetResult(Image_Size, 224))
+        try
+            DataSplits.Load(
+                kind,
+                args.TryGetResult DataArgs.Data |> Option.toObj,
+                heldOut,
+                args.GetResult(Image_Size, 224)
+            )
+        with :? ArgumentException as e when not (isNull e.ParamName) && optionOf.ContainsKey e.ParamName ->
+            // Snn.Core names its parameter (heldOut = 5000 ...); the user typed the option.
+            let option = optionOf[e.ParamName]
+            let message = ErrorBoundary.argumentMessage e
+
+            let message =
+                if message.StartsWith $"{e.ParamName} = " then
+                    option + message.Substring e.ParamName.Length
+                else
+                    $"{option}: {message}"
+
+            raise (ArgumentException(message, option, e))
 
     let loadSeconds = watch.Elapsed.TotalSeconds
     let s = DatasetSummary.Compute splits
@@ -115,6 +143,7 @@ let runData (args: ParseResults<DataArgs>) =
         for images, labels in loader.Epoch 0 do
             images.Dispose()
             labels.Dispose()
+            Interrupt.check ()
 
         let aug = Augmentation.For kind
 
@@ -125,36 +154,26 @@ let runData (args: ParseResults<DataArgs>) =
 
     0
 
+/// Seconds a command may run on after the first Ctrl-C before it is stopped without clean-up.
+[<Literal>]
+let private InterruptGraceSeconds = 10.0
+
+/// `snn`: every command runs inside the error boundary (ErrorBoundary.fs), which turns any
+/// failure into one `snn:` message and an exit code of ExitCode.fs.
 [<EntryPoint>]
 let main argv =
-    let parser = ArgumentParser.Create<SnnArgs>(programName = "snn")
+    // Read before parsing, so that a parse error or a failure during start-up honours it too.
+    let verbose = ErrorBoundary.verboseRequested argv
+    Interrupt.install InterruptGraceSeconds
 
-    try
+    ErrorBoundary.run verbose (fun () ->
+        let parser = ArgumentParser.Create<SnnArgs>(programName = "snn")
         let results = parser.ParseCommandLine(argv, raiseOnUsage = true)
         Snn.Core.Native.TorchRuntime.EnsureNativeCompatibility()
 
         match results.GetSubCommand() with
         | Run args -> RunCommand.run args
         | Data args -> runData args
-        | Bench args -> Bench.runBench args
-    with
-    | :? ArguParseException as e ->
-        eprintfn "%s" e.Message
-        if e.ErrorCode = ErrorCode.HelpText then 0 else 1
-    | :? DataFileException as e ->
-        eprintfn "snn: %s" e.Message
-        2
-    | :? ArgumentException as e ->
-        eprintfn "snn: %s" e.Message
-
-        if Environment.GetEnvironmentVariable "SNN_DEBUG" = "1" then
-            eprintfn "%O" e
-
-        1
-    | :? InvalidOperationException as e ->
-        eprintfn "snn: %s" e.Message
-
-        if Environment.GetEnvironmentVariable "SNN_DEBUG" = "1" then
-            eprintfn "%O" e
-
-        1
+        | Bench args -> Bench.Command.run args
+        // --verbose is a flag, never the subcommand (RequireSubcommand rejects a line without one).
+        | Verbose -> ExitCode.Usage)

@@ -135,7 +135,7 @@ let run (args: ParseResults<RunArgs>) =
 
     let results =
         if args.Contains Plain || Console.IsOutputRedirected then
-            Runner.run (options (ConsoleLines())) experiment
+            Runner.run (options (Interrupt.guard (ConsoleLines()))) experiment
         else
             AnsiConsole
                 .Progress()
@@ -148,7 +148,7 @@ let run (args: ParseResults<RunArgs>) =
                     RemainingTimeColumn(),
                     SpinnerColumn()
                 )
-                .Start(fun ctx -> Runner.run (options (SpectreSink ctx)) experiment)
+                .Start(fun ctx -> Runner.run (options (Interrupt.guard (SpectreSink ctx))) experiment)
 
     printSummary results folder
     0
