@@ -12,7 +12,7 @@ namespace Snn.Core.Data;
 public sealed record SplitSummary(string Name, int Count, long[] Shape, long[] ClassCounts, double[] PixelMean, double[] PixelStd);
 
 /// <summary>A summary of all splits of a dataset, as printed by `snn data`.</summary>
-/// <param name="Kind">The dataset kind.</param>
+/// <param name="Dataset">The dataset's name (<see cref="DatasetDescriptor.Name"/>).</param>
 /// <param name="Folder">Where the data was read from.</param>
 /// <param name="ClassNames">The class names, indexed by label.</param>
 /// <param name="FullTrain">All images of the training files.</param>
@@ -20,7 +20,7 @@ public sealed record SplitSummary(string Name, int Count, long[] Shape, long[] C
 /// <param name="HeldOut">The held-out split.</param>
 /// <param name="Test">The test split.</param>
 public sealed record DatasetSummary(
-    DatasetKind Kind, string Folder, IReadOnlyList<string> ClassNames,
+    string Dataset, string Folder, IReadOnlyList<string> ClassNames,
     SplitSummary FullTrain, SplitSummary Train, SplitSummary HeldOut, SplitSummary Test)
 {
     /// <summary>Summarises every split of <paramref name="splits"/>.</summary>
@@ -29,7 +29,7 @@ public sealed record DatasetSummary(
     {
         ArgumentNullException.ThrowIfNull(splits);
         return new DatasetSummary(
-            splits.Kind, splits.Folder, splits.FullTrain.ClassNames,
+            splits.Dataset.Name, splits.Folder, splits.FullTrain.ClassNames,
             Of(splits.FullTrain), Of(splits.Train), Of(splits.HeldOut), Of(splits.Test));
     }
 

@@ -42,6 +42,15 @@ let gzip (bytes: byte[]) =
 
     output.ToArray()
 
+/// A multi-member gzip file: each piece compressed as its own member, the members concatenated (as `cat a.gz b.gz`).
+let gzipMembers (pieces: byte[] list) = pieces |> List.map gzip |> Array.concat
+
+/// A symbolic link at folder/name to target (e.g. /dev/zero); returns the link's path.
+let link (folder: string) (name: string) (target: string) =
+    let path = Path.Combine(folder, name)
+    File.CreateSymbolicLink(path, target) |> ignore
+    path
+
 /// Writes bytes to folder/name, gzipped (and name + ".gz") when asked; returns the path.
 let write (folder: string) (name: string) (gz: bool) (bytes: byte[]) =
     let path = Path.Combine(folder, (if gz then name + ".gz" else name))
