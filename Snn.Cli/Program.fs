@@ -81,6 +81,11 @@ let runData (args: ParseResults<DataArgs>) =
         $"held-out: the last {count (int64 splits.HeldOut.Count)} of {count (int64 splits.FullTrain.Count)} training images ({heldOutSource})"
     )
 
+    if splits.IsStreamed then
+        AnsiConsole.MarkupLine(
+            $"images streamed from disk (decoded a batch at a time): the dataset does not fit the data memory budget of {esc (string (DataMemoryBudget.FromEnvironment()))}"
+        )
+
     let shape = s.Train.Shape |> Array.map string |> String.concat "x"
 
     let splitsTable =

@@ -42,6 +42,13 @@ public sealed class DataSplits : IDisposable
     /// <summary>Whether the held-out count h is <see cref="DefaultHeldOut"/> (the caller passed none), for the run log.</summary>
     public bool HeldOutIsDefault { get; }
 
+    /// <summary>Whether the images are streamed from disk (the dataset did not fit the memory budget).</summary>
+    public bool IsStreamed => FullTrain.IsStreamed;
+
+    /// <summary>Bytes the four streamed splits hold besides batches (file indexes and labels); 0 in memory.</summary>
+    public long StreamingResidentBytes =>
+        FullTrain.StreamingResidentBytes + Train.StreamingResidentBytes + HeldOut.StreamingResidentBytes + Test.StreamingResidentBytes;
+
     /// <summary>Channels C of every image: the network's input channels must equal it.</summary>
     public int Channels => FullTrain.Channels;
 
@@ -65,7 +72,8 @@ public sealed class DataSplits : IDisposable
     /// <summary>
     /// Locates (see <see cref="DatasetLocator"/>), inspects, reads and splits a dataset. The layout is read from
     /// headers first: the held-out count is checked and the memory estimate compared with the budget before any
-    /// image is read.
+    /// image is read. A dataset above the budget is streamed when its reader can stream
+    /// (<see cref="IStreamingDatasetReader"/>, image folders), else refused.
     /// </summary>
     /// <param name="dataset">The dataset (<see cref="DatasetDescriptor.Find"/>).</param>
     /// <param name="path">An explicit folder (--data), or null to use SNN_DATA / the descriptor's system folders.</param>
@@ -80,11 +88,31 @@ public sealed class DataSplits : IDisposable
         var layout = dataset.Inspect(folder);
         var h = heldOut ?? DefaultHeldOut(layout.TrainImages);
         CheckHeldOut(h, layout.TrainImages);
-        (budget ?? DataMemoryBudget.FromEnvironment()).Check(dataset, layout);
-        var train = dataset.Reader.Read(dataset, folder, train: true);
+        budget ??= DataMemoryBudget.FromEnvironment();
+        var streaming = layout.InMemoryBytes > budget.Bytes ? dataset.Reader as IStreamingDatasetReader : null;
+        if (streaming is null)
+        {
+            budget.Check(dataset, layout);
+        }
+
+        ImageDataset Read(bool train) =>
+            streaming is null ? dataset.Reader.Read(dataset, folder, train) : streaming.Stream(dataset, folder, train, budget);
+
+        var train = Read(train: true);
         try
         {
-            return FromDatasets(dataset, folder, train, dataset.Reader.Read(dataset, folder, train: false), heldOut);
+            var splits = FromDatasets(dataset, folder, train, Read(train: false), heldOut);
+            if (streaming is not null && splits.StreamingResidentBytes > budget.Bytes)
+            {
+                splits.Dispose();
+                throw new DataFileException(
+                    folder,
+                    $"{dataset.Name} cannot be streamed within the data memory budget of {DataMemoryBudget.Format(budget.Bytes)} ({budget.Source}): its file " +
+                    $"indexes and labels alone take {DataMemoryBudget.Format(splits.StreamingResidentBytes)}; " +
+                    $"raise the budget with the environment variable {DataMemoryBudget.EnvironmentVariable}");
+            }
+
+            return splits;
         }
         catch
         {
@@ -120,11 +148,11 @@ public sealed class DataSplits : IDisposable
         ArgumentNullException.ThrowIfNull(test);
         var h = heldOut ?? DefaultHeldOut(fullTrain.Count);
         CheckHeldOut(h, fullTrain.Count);
-        if (!fullTrain.Images.shape.Skip(1).SequenceEqual(test.Images.shape.Skip(1)) || !fullTrain.ClassNames.SequenceEqual(test.ClassNames))
+        if (!fullTrain.ImageShape.SequenceEqual(test.ImageShape) || !fullTrain.ClassNames.SequenceEqual(test.ClassNames))
         {
             throw new ArgumentException(
-                $"{nameof(test)} has images [{string.Join(", ", test.Images.shape.Skip(1))}] and {test.Classes} classes: " +
-                $"expected [{string.Join(", ", fullTrain.Images.shape.Skip(1))}] and the {fullTrain.Classes} classes of the training set",
+                $"{nameof(test)} has images [{string.Join(", ", test.ImageShape)}] and {test.Classes} classes: " +
+                $"expected [{string.Join(", ", fullTrain.ImageShape)}] and the {fullTrain.Classes} classes of the training set",
                 nameof(test));
         }
 

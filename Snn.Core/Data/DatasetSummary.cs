@@ -35,7 +35,8 @@ public sealed record DatasetSummary(
 
     /// <summary>
     /// Counts and statistics of one dataset: mean_c = sum(p / 255) / (N H W) and
-    /// std_c = sqrt(sum((p / 255)^2) / (N H W) - mean_c^2), accumulated in float64 over chunks of images.
+    /// std_c = sqrt(sum((p / 255)^2) / (N H W) - mean_c^2), accumulated in float64 over chunks of at most
+    /// 4,096 images and 8 MB of pixels (so a streamed dataset is never read whole).
     /// </summary>
     /// <param name="dataset">The dataset; an empty one gives NaN statistics.</param>
     public static SplitSummary Of(ImageDataset dataset)
@@ -44,11 +45,17 @@ public sealed record DatasetSummary(
         var c = dataset.Channels;
         var sum = new double[c];
         var sumSq = new double[c];
-        const int chunk = 4096;
+        // Chunks of at most 4,096 images and 8 MB of pixels (64 MB as float64, twice that with the squares),
+        // read from memory or decoded from disk for a streamed dataset.
+        var chunk = (int)Math.Clamp((8L << 20) / (c * (long)dataset.Height * dataset.Width), 1, 4096);
         for (var start = 0; start < dataset.Count; start += chunk)
         {
             using var scope = NewDisposeScope();
-            var x = dataset.Images.narrow(0, start, Math.Min(chunk, dataset.Count - start)).to_type(ScalarType.Float64);
+            var count = Math.Min(chunk, dataset.Count - start);
+            var pixels = dataset.IsStreamed
+                ? dataset.ReadImages(Enumerable.Range(start, count).Select(i => (long)i).ToArray())
+                : dataset.Images.narrow(0, start, count);
+            var x = pixels.to_type(ScalarType.Float64);
             var s = x.sum([0, 2, 3]).data<double>().ToArray();
             var q = x.square().sum([0, 2, 3]).data<double>().ToArray();
             for (var k = 0; k < c; k++)
@@ -61,6 +68,6 @@ public sealed record DatasetSummary(
         var n = (double)dataset.Count * dataset.Height * dataset.Width;
         var mean = sum.Select(s => s / n / 255).ToArray();
         var std = sumSq.Select((q, k) => Math.Sqrt(Math.Max(0, (q / n / (255.0 * 255)) - (mean[k] * mean[k])))).ToArray();
-        return new SplitSummary(dataset.Name, dataset.Count, dataset.Images.shape.Skip(1).ToArray(), dataset.ClassCounts(), mean, std);
+        return new SplitSummary(dataset.Name, dataset.Count, dataset.ImageShape, dataset.ClassCounts(), mean, std);
     }
 }

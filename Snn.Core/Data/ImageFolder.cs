@@ -38,22 +38,35 @@ public static class ImageFolder
     {
         ArgumentNullException.ThrowIfNull(index);
         CheckSize(size);
+        var labels = index.Labels.Select(l => (long)l).ToArray();
+        return new ImageDataset(
+            "imagefolder/" + Path.GetFileName(Path.TrimEndingDirectorySeparator(index.Folder)),
+            Decode(index.Files, size),
+            tensor(labels, [index.Count]),
+            index.ClassNames);
+    }
+
+    /// <summary>
+    /// Decodes image files on all cores straight into a new uint8 tensor [N, 3, S, S] (image i from file i).
+    /// When several fail, the failure of the lowest index is thrown, so the error is the same on every run.
+    /// </summary>
+    /// <param name="files">The image files.</param>
+    /// <param name="size">Output side S in pixels, in [1, 4096].</param>
+    public static Tensor Decode(IReadOnlyList<string> files, int size)
+    {
+        ArgumentNullException.ThrowIfNull(files);
+        CheckSize(size);
         var frame = 3L * size * size;
-        var images = empty([index.Count, 3, size, size], ScalarType.Byte);
+        var images = empty([files.Count, 3, size, size], ScalarType.Byte);
         try
         {
-            if (index.Count > 0)
+            if (files.Count > 0)
             {
                 var pixels = Address(images);
-                DecodeAll(index, i => DecodeInto(index.Files[i], size, Frame(pixels, i * frame, (int)frame)));
+                DecodeAll(files.Count, i => DecodeInto(files[i], size, Frame(pixels, i * frame, (int)frame)));
             }
 
-            var labels = index.Labels.Select(l => (long)l).ToArray();
-            return new ImageDataset(
-                "imagefolder/" + Path.GetFileName(Path.TrimEndingDirectorySeparator(index.Folder)),
-                images,
-                tensor(labels, [index.Count]),
-                index.ClassNames);
+            return images;
         }
         catch
         {
@@ -109,14 +122,14 @@ public static class ImageFolder
     }
 
     /// <summary>
-    /// Runs <paramref name="decode"/> for every image on all cores; when images fail, the failure of the lowest
+    /// Runs <paramref name="decode"/> for every index on all cores; when images fail, the failure of the lowest
     /// index is thrown (Break lets every lower index finish), so the error is the same on every run.
     /// </summary>
-    internal static void DecodeAll(ImageFolderIndex index, Action<int> decode)
+    private static void DecodeAll(int count, Action<int> decode)
     {
         var gate = new object();
         (int Index, Exception Error)? first = null;
-        Parallel.For(0, index.Count, (i, state) =>
+        Parallel.For(0, count, (i, state) =>
         {
             try
             {

@@ -3,7 +3,10 @@ namespace Snn.Core.Data;
 /// <summary>
 /// The files of one image-folder split (&lt;split&gt;/&lt;class&gt;/*.jpg|*.jpeg|*.png), listed without reading
 /// any image: classes are the sub-folders sorted by ordinal name (label k = k-th folder) and files in a class
-/// are in ordinal name order, so image i of the index is the same file on every run.
+/// are in ordinal name order. The classes are interleaved in proportion to their sizes: file j of the n_k files
+/// of class k sits at position (j + 1/2) / n_k of the split (ties by label), so every contiguous range of the
+/// index (the held-out tail, the first N images of a subset) holds the classes in about their overall
+/// proportions, rather than a few whole classes. Image i is the same file on every run (no seed).
 /// </summary>
 public sealed class ImageFolderIndex
 {
@@ -83,7 +86,23 @@ public sealed class ImageFolderIndex
         }
 
         var names = classFolders.Select(d => Path.GetFileName(d)!).ToArray();
-        return new ImageFolderIndex(folder, names, [.. files], [.. labels]);
+        var order = Interleaved(labels, classFolders.Length);
+        return new ImageFolderIndex(folder, names, [.. order.Select(i => files[i])], [.. order.Select(i => labels[i])]);
+    }
+
+    /// <summary>
+    /// A range [start, start + count) of this index as a new index (same classes); used for streamed subsets.
+    /// </summary>
+    /// <param name="start">First image, in [0, N].</param>
+    /// <param name="count">Images, in [0, N - start].</param>
+    public ImageFolderIndex Range(int start, int count)
+    {
+        if (start < 0 || start > Count || count < 0 || count > Count - start)
+        {
+            throw new ArgumentException($"[{start}, {start + count}) is out of range: expected within [0, {Count}]", nameof(start));
+        }
+
+        return new ImageFolderIndex(Folder, ClassNames, [.. Files.Skip(start).Take(count)], [.. Labels.Skip(start).Take(count)]);
     }
 
     /// <summary>
@@ -114,5 +133,30 @@ public sealed class ImageFolderIndex
             $"has {other.ClassNames.Count} class folders that differ from the {ClassNames.Count} of {Folder}: expected the same class " +
             $"names in both splits (labels are folder positions). Only in {Path.GetFileName(Folder)}: {List(onlyHere)}; " +
             $"only in {Path.GetFileName(other.Folder)}: {List(onlyThere)}");
+    }
+
+    /// <summary>
+    /// The positions of class-ordered files (labels ascending, n_k files of class k) in interleaved order:
+    /// sorted by (2j + 1) / (2 n_k) for file j of class k, compared exactly as (2j + 1) n_l against (2i + 1) n_k,
+    /// ties by label.
+    /// </summary>
+    private static int[] Interleaved(List<int> labels, int classes)
+    {
+        var sizes = new long[classes];
+        var within = new long[labels.Count];
+        for (var i = 0; i < labels.Count; i++)
+        {
+            within[i] = sizes[labels[i]]++;
+        }
+
+        var order = Enumerable.Range(0, labels.Count).ToArray();
+        Array.Sort(order, (a, b) =>
+        {
+            var (ka, kb) = (labels[a], labels[b]);
+            var left = ((2 * within[a]) + 1) * sizes[kb];
+            var right = ((2 * within[b]) + 1) * sizes[ka];
+            return left != right ? left.CompareTo(right) : ka != kb ? ka.CompareTo(kb) : within[a].CompareTo(within[b]);
+        });
+        return order;
     }
 }

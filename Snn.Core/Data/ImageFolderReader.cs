@@ -3,9 +3,9 @@ namespace Snn.Core.Data;
 /// <summary>
 /// The <see cref="IDatasetReader"/> of an image folder in the ImageNet layout: root/train/&lt;class&gt;/... and
 /// root/val/&lt;class&gt;/... (or root/test/...), read at the descriptor's image size S. Both splits must have the
-/// same class folders.
+/// same class folders. Splits that do not fit the memory budget are streamed (<see cref="Stream"/>).
 /// </summary>
-public sealed class ImageFolderReader : IDatasetReader
+public sealed class ImageFolderReader : IStreamingDatasetReader
 {
     /// <summary>The training split's folder name.</summary>
     public const string TrainFolder = "train";
@@ -43,6 +43,14 @@ public sealed class ImageFolderReader : IDatasetReader
         var size = Size(dataset);
         var (trainIndex, testIndex) = Index(folder);
         return ImageFolder.Read(train ? trainIndex : testIndex, size);
+    }
+
+    /// <inheritdoc/>
+    public ImageDataset Stream(DatasetDescriptor dataset, string folder, bool train, DataMemoryBudget budget)
+    {
+        var size = Size(dataset);
+        var (trainIndex, testIndex) = Index(folder);
+        return ImageDataset.Stream(train ? trainIndex : testIndex, size, budget);
     }
 
     /// <summary>

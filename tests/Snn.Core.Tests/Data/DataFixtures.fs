@@ -89,6 +89,23 @@ let writeImage (path: string) (w: int) (h: int) (format: SKEncodedImageFormat) (
     use data = bitmap.Encode(format, 95)
     File.WriteAllBytes(path, data.ToArray())
 
+/// An ImageNet-layout tree root/<split>/c<k>/<i>.png for each (split, images per class) with `classes` classes;
+/// image i of class k in a split is a deterministic random-coloured w x w PNG. Returns the root.
+let imageTree (root: string) (classes: int) (splits: (string * int) list) (w: int) =
+    for split, perClass in splits do
+        for k in 0 .. classes - 1 do
+            let d = Directory.CreateDirectory(Path.Combine(root, split, $"c{k}")).FullName
+
+            for i in 0 .. perClass - 1 do
+                let r = Random(hash (split, k, i))
+
+                let px =
+                    Array.init (w * w) (fun _ -> SKColor(byte (r.Next 256), byte (r.Next 256), byte (r.Next 256)))
+
+                writeImage (Path.Combine(d, $"{i}.png")) w w SKEncodedImageFormat.Png (fun x y -> px.[y * w + x])
+
+    root
+
 /// Expects a DataFileException whose FilePath is the file and whose message names it and every fragment.
 let dataError (action: unit -> 'a) (file: string) (fragments: string list) =
     try

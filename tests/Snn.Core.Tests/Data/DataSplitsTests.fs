@@ -248,4 +248,60 @@ let tests =
                   "same split, name printed"
 
               Expect.throwsC (fun () -> DataSplits.Load(DatasetKind.FashionMnist, tmp.Path, 2, 32) |> ignore) (fun e ->
-                  Expect.stringContains e.Message "does not apply to fashion-mnist" "image size not ignored") ]
+                  Expect.stringContains e.Message "does not apply to fashion-mnist" "image size not ignored")
+
+          testCase "an image folder above the budget is streamed automatically and gives the in-memory batches"
+          <| fun () ->
+              use tmp = new TempFolder()
+              imageTree tmp.Path 4 [ "train", 6; "val", 2 ] 5 |> ignore
+              let dataset = DatasetDescriptor.ImageNet.WithImageSize 40
+              let layout = dataset.Inspect tmp.Path
+
+              use memory =
+                  DataSplits.Load(dataset, tmp.Path, 4, DataMemoryBudget(layout.InMemoryBytes, "fits"))
+              // One byte below the in-memory estimate (154 KB): streamed, with room for batches of 2 and the indexes.
+              use streamed =
+                  DataSplits.Load(dataset, tmp.Path, 4, DataMemoryBudget(layout.InMemoryBytes - 1L, "small"))
+
+              Expect.isFalse memory.IsStreamed "in memory when it fits"
+              Expect.isTrue (streamed.IsStreamed && streamed.Train.IsStreamed && streamed.HeldOut.IsStreamed) "streamed"
+              Expect.equal (streamed.Train.Count, streamed.HeldOut.Count, streamed.Test.Count) (20, 4, 8) "same split"
+              Expect.isGreaterThan streamed.StreamingResidentBytes 0L "indexes held"
+
+              let batches (d: ImageDataset) =
+                  [ for x, y in BatchLoader(d, 2, true, dataset.Normalization, dataset.TrainingAugmentation, 5).Epoch 1 do
+                        use x = x
+                        use y = y
+                        yield x.data<float32>().ToArray(), y.data<int64>().ToArray() ]
+
+              Expect.equal (batches streamed.Train) (batches memory.Train) "training batches"
+              Expect.equal (batches streamed.HeldOut) (batches memory.HeldOut) "held-out batches"
+
+              dataError
+                  (fun () ->
+                      DataSplits.Load(
+                          DatasetDescriptor.Mnist,
+                          (writeIdxFolder tmp.Path false 5 5 2 2
+                           tmp.Path),
+                          1,
+                          DataMemoryBudget(10L, "tiny")
+                      ))
+                  tmp.Path
+                  [ "would need about"; "budget of 10 B (tiny)" ]
+
+          testCase "a budget too small even for the file indexes is refused, naming the budget"
+          <| fun () ->
+              use tmp = new TempFolder()
+              imageTree tmp.Path 2 [ "train", 3; "val", 1 ] 4 |> ignore
+
+              dataError
+                  (fun () ->
+                      DataSplits.Load(
+                          DatasetDescriptor.ImageNet.WithImageSize 4,
+                          tmp.Path,
+                          1,
+                          DataMemoryBudget(200L, "SNN_DATA_MEMORY=200")
+                      ))
+                  tmp.Path
+                  [ "cannot be streamed within the data memory budget of 200 B (SNN_DATA_MEMORY=200)"
+                    "indexes and labels" ] ]

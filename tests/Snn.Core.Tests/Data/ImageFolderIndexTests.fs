@@ -31,12 +31,41 @@ let tests =
 
               let index = ImageFolderIndex.Build folder
               Expect.equal (List.ofSeq index.ClassNames) [ "B"; "a"; "b" ] "ordinal sort: upper case first"
-              Expect.equal (List.ofSeq index.Labels) [ 0; 1; 2; 2 ] "labels by folder position"
+              // File j of the n_k files of class k sits at (j + 1/2) / n_k: b/10 at 1/4, B/x and a/z at 1/2, b/2 at 3/4.
+              Expect.equal (List.ofSeq index.Labels) [ 2; 0; 1; 2 ] "classes interleaved by position, ties by label"
 
               Expect.equal
                   (index.Files |> Seq.map Path.GetFileName |> List.ofSeq)
-                  [ "x.jpg"; "z.png"; "10.png"; "2.png" ]
-                  "files in ordinal name order"
+                  [ "10.png"; "x.jpg"; "z.png"; "2.png" ]
+                  "files of a class in ordinal name order"
+
+          testProperty
+              "every contiguous range of the index holds each class near its share (within 1 + K n_k / N images)"
+          <| fun (sizes: byte list) (startRaw: uint16) (countRaw: uint16) ->
+              let sizes = sizes |> List.truncate 6 |> List.map (fun s -> 1 + int s % 7)
+
+              sizes.IsEmpty
+              || (use tmp = new TempFolder()
+
+                  let folder =
+                      split
+                          tmp.Path
+                          "train"
+                          [ for k, n in List.indexed sizes -> $"c{k}", [ for j in 0 .. n - 1 -> $"{j}.png" ] ]
+
+                  let index = ImageFolderIndex.Build folder
+                  let total = List.sum sizes
+                  let start = int startRaw % (total + 1)
+                  let count = int countRaw % (total - start + 1)
+                  let range = index.Labels |> Seq.skip start |> Seq.take count |> List.ofSeq
+
+                  List.indexed sizes
+                  |> List.forall (fun (k, n) ->
+                      let got = range |> List.filter ((=) k) |> List.length
+                      let k = float sizes.Length
+
+                      abs (float got - float count * float n / float total)
+                      <= 1.0 + k * float n / float total + 1e-9))
 
           testCase "splits with the same number of classes but other names are refused, listing the differences"
           <| fun () ->

@@ -68,12 +68,13 @@ let tests =
               use ds = ImageFolder.Read(tmp.Path, 8)
               Expect.equal ds.Images.shape [| 3L; 3L; 8L; 8L |] "shape"
               Expect.equal (List.ofSeq ds.ClassNames) [ "cat"; "dog" ] "sorted class names"
-              Expect.equal (ds.Labels.data<int64>().ToArray()) [| 0L; 0L; 1L |] "labels by folder"
+              // Classes interleaved: cat/a.png at 1/4, dog/c.jpg at 1/2, cat/b.png at 3/4 of the split.
+              Expect.equal (ds.Labels.data<int64>().ToArray()) [| 0L; 1L; 0L |] "labels by folder"
               let red = ds.Images.[0L].contiguous().data<byte>().ToArray()
               Expect.isTrue (red.[0..63] |> Array.forall ((=) 255uy)) "red channel of the red PNG is 255"
               Expect.isTrue (red.[64..] |> Array.forall ((=) 0uy)) "green and blue of the red PNG are 0"
 
-              let grey = ds.Images.[2L].contiguous().data<byte>().ToArray() |> Array.map int
+              let grey = ds.Images.[1L].contiguous().data<byte>().ToArray() |> Array.map int
 
               Expect.isTrue (grey |> Array.forall (fun v -> abs (v - 128) <= 3)) "JPEG grey 128 within 3 levels"
 
@@ -82,7 +83,7 @@ let tests =
               use tmp = new TempFolder()
               writeTree tmp.Path |> ignore
               use ds = ImageFolder.Read(tmp.Path, 8)
-              let wide = ds.Images.[1L].contiguous().data<byte>().ToArray()
+              let wide = ds.Images.[2L].contiguous().data<byte>().ToArray()
               Expect.isTrue (wide.[64..127] |> Array.forall ((=) 255uy)) "only the green centre remains"
               Expect.isTrue (Array.append wide.[0..63] wide.[128..] |> Array.forall ((=) 0uy)) "no blue border"
 
