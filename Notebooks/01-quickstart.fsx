@@ -111,7 +111,7 @@ The run folder `Notebooks/runs/quickstart` is shared with notebooks 02 and 03.
 let experiment =
     { Name = "fmnist-vgg quick start"
       Data =
-        { Dataset = FashionMnist
+        { Dataset = Snn.Core.Data.DatasetDescriptor.FashionMnist
           Path = None
           TrainImages = Some 2048
           TestImages = Some 256

@@ -18,9 +18,12 @@ type DataArgs =
         member this.Usage =
             match this with
             | Data _ -> "dataset folder (else SNN_DATA, else /usr/share/datasets/fashion-mnist)."
-            | Dataset _ -> "fashion-mnist (default), mnist, cifar10, cifar100 or imagefolder."
-            | Held_Out _ -> "training images held out at the end of the training files (default 5000)."
-            | Image_Size _ -> "side in pixels of image-folder images (default 224)."
+            | Dataset _ ->
+                "dataset name: "
+                + (DatasetDescriptor.All |> Seq.map _.Name |> String.concat ", ")
+                + " (default fashion-mnist)."
+            | Held_Out _ -> "training images held out at the end of the training files (default min(5000, N/12))."
+            | Image_Size _ -> "side in pixels of image-folder (imagenet) images (default 224)."
             | Time_Epoch -> "also time one shuffled, augmented training epoch of batch 128 (data loading only)."
 
 /// The `snn` command line: one case per subcommand.
@@ -39,19 +42,21 @@ type SnnArgs =
             | Data _ -> "summarise a dataset: images per split and class, pixel mean and std."
             | Bench _ -> "measure simulation, training and Phase II speed side by side; write bench.json."
 
-let private datasetNames =
-    [ "fashion-mnist", DatasetKind.FashionMnist
-      "mnist", DatasetKind.Mnist
-      "cifar10", DatasetKind.Cifar10
-      "cifar100", DatasetKind.Cifar100
-      "imagefolder", DatasetKind.ImageFolder ]
+/// The dataset of `--dataset` (default fashion-mnist) at `--image-size` when given.
+let private parseDataset (args: ParseResults<DataArgs>) =
+    let dataset =
+        args.TryGetResult Dataset
+        |> Option.map (fun name -> DatasetDescriptor.Find(name, "--dataset"))
+        |> Option.defaultValue DatasetDescriptor.FashionMnist
 
-let private parseDataset (name: string) =
-    match datasetNames |> List.tryFind (fun (n, _) -> n = name.ToLowerInvariant()) with
-    | Some(_, kind) -> kind
-    | None ->
-        let valid = datasetNames |> List.map fst |> String.concat ", "
-        raise (ArgumentException($"--dataset = {name} is not a known dataset: expected one of {valid}", "dataset"))
+    match args.TryGetResult Image_Size with
+    | Some size ->
+        try
+            dataset.WithImageSize size
+        with :? ArgumentException as e ->
+            let message = ErrorBoundary.argumentMessage e
+            raise (ArgumentException(message.Replace("imageSize", "--image-size"), "image-size", e))
+    | None -> dataset
 
 let private fmt (xs: float[]) =
     xs |> Array.map (fun x -> x.ToString("0.0000")) |> String.concat " / "
@@ -64,27 +69,13 @@ let private optionOf = dict [ "heldOut", "--held-out"; "imageSize", "--image-siz
 
 /// `snn data`: load, split and summarise a dataset.
 let runData (args: ParseResults<DataArgs>) =
-    let kind =
-        args.TryGetResult Dataset
-        |> Option.map parseDataset
-        |> Option.defaultValue DatasetKind.FashionMnist
-
-    if args.Contains Image_Size && kind <> DatasetKind.ImageFolder then
-        let name = args.GetResult(Dataset, "fashion-mnist")
-
-        raise (ArgumentException($"--image-size applies to --dataset imagefolder only, not to {name}", "image-size"))
-
-    let heldOut = args.GetResult(Held_Out, 5000)
+    let dataset = parseDataset args
+    let heldOut = args.TryGetResult Held_Out |> Option.toNullable
     let watch = Stopwatch.StartNew()
 
     use splits =
         try
-            DataSplits.Load(
-                kind,
-                args.TryGetResult DataArgs.Data |> Option.toObj,
-                heldOut,
-                args.GetResult(Image_Size, 224)
-            )
+            DataSplits.Load(dataset, args.TryGetResult DataArgs.Data |> Option.toObj, heldOut)
         with :? ArgumentException as e when not (isNull e.ParamName) && optionOf.ContainsKey e.ParamName ->
             // Snn.Core names its parameter (heldOut = 5000 ...); the user typed the option.
             let option = optionOf[e.ParamName]
@@ -101,7 +92,22 @@ let runData (args: ParseResults<DataArgs>) =
     let loadSeconds = watch.Elapsed.TotalSeconds
     let s = DatasetSummary.Compute splits
     let esc (x: string) = Markup.Escape x
-    AnsiConsole.MarkupLine($"[bold]{esc (string kind)}[/] from {esc s.Folder} (read in {loadSeconds:F2} s)")
+    AnsiConsole.MarkupLine($"[bold]{esc dataset.Name}[/] from {esc s.Folder} (read in {loadSeconds:F2} s)")
+
+    let heldOutSource =
+        if splits.HeldOutIsDefault then
+            "default min(5000, N/12)"
+        else
+            "--held-out"
+
+    AnsiConsole.MarkupLine(
+        $"held-out: the last {count (int64 splits.HeldOut.Count)} of {count (int64 splits.FullTrain.Count)} training images ({heldOutSource})"
+    )
+
+    if splits.IsStreamed then
+        AnsiConsole.MarkupLine(
+            $"images streamed from disk (decoded a batch at a time): the dataset does not fit the data memory budget of {esc (string (DataMemoryBudget.FromEnvironment()))}"
+        )
 
     let shape = s.Train.Shape |> Array.map string |> String.concat "x"
 
@@ -136,7 +142,7 @@ let runData (args: ParseResults<DataArgs>) =
 
     if args.Contains Time_Epoch then
         let loader =
-            BatchLoader(splits.Train, 128, true, Normalization.For kind, Augmentation.For kind, 0)
+            BatchLoader(splits.Train, 128, true, dataset.Normalization, dataset.TrainingAugmentation, 0)
 
         let watch = Stopwatch.StartNew()
 
@@ -145,7 +151,7 @@ let runData (args: ParseResults<DataArgs>) =
             labels.Dispose()
             Interrupt.check ()
 
-        let aug = Augmentation.For kind
+        let aug = dataset.TrainingAugmentation
 
         AnsiConsole.MarkupLine(
             $"one training epoch: {count (int64 splits.Train.Count)} images in {loader.BatchCount} batches of 128, "

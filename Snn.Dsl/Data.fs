@@ -1,22 +1,16 @@
-/// Where an experiment's data comes from and how much of it a run uses.
+/// Where an experiment's data comes from and how much of it a run uses. Each dataset is one
+/// Snn.Core descriptor (DatasetDescriptor: name, files, normalisation, augmentation, reader); its
+/// name is the same in JSON, on the command line and in the DSL.
 namespace Snn.Dsl
 
 open Snn.Core.Data
 open Snn.Dsl.Json
 
-/// The datasets an experiment can name (the names are those of JSON, the CLI and the DSL).
-type Dataset =
-    | FashionMnist
-    | Mnist
-    | Cifar10
-    | Cifar100
-    /// An image folder in ImageNet's layout (train/ and val/ with one folder per class).
-    | ImageNet1k
-
 /// Where the data comes from and how much of it a run uses.
 type Data =
     {
-        Dataset: Dataset
+        /// The dataset (DatasetDescriptor.FashionMnist, .Mnist, .Cifar10, .Cifar100, .ImageNet).
+        Dataset: DatasetDescriptor
         /// None: the default location (e.g. /usr/share/datasets/fashion-mnist).
         Path: string option
         /// Use only the first n training images (None: the whole training split).
@@ -31,32 +25,23 @@ type Data =
 
 module Data =
 
-    /// The one name of each dataset, and its kind in Snn.Core.
-    let private table =
-        [ "fashion-mnist", FashionMnist, DatasetKind.FashionMnist
-          "mnist", Mnist, DatasetKind.Mnist
-          "cifar10", Cifar10, DatasetKind.Cifar10
-          "cifar100", Cifar100, DatasetKind.Cifar100
-          "imagenet", ImageNet1k, DatasetKind.ImageFolder ]
-
-    /// The dataset's name in JSON, on the command line and in reports.
-    let name (d: Dataset) =
-        table |> List.find (fun (_, x, _) -> x = d) |> (fun (n, _, _) -> n)
-
-    /// Snn.Core's reader and normalisation key of the dataset.
-    let kind (d: Dataset) =
-        table |> List.find (fun (_, x, _) -> x = d) |> (fun (_, _, k) -> k)
-
     /// The dataset with this name, or an error listing the known names.
-    let tryParse (s: string) =
-        match table |> List.tryFind (fun (n, _, _) -> n = s.ToLowerInvariant()) with
-        | Some(_, d, _) -> Ok d
-        | None ->
-            let known = table |> List.map (fun (n, _, _) -> n) |> String.concat ", "
-            Error $"\"%s{s}\" is not a known dataset: expected one of %s{known}"
+    let tryParse (name: string) =
+        try
+            Ok(DatasetDescriptor.Find(name, "dataset"))
+        with :? System.ArgumentException as e ->
+            Error e.Message
 
-    let datasetCodec: Codec<Dataset> =
-        Codec.enum (table |> List.map (fun (n, d, _) -> n, d))
+    /// A dataset by its name; an image folder's side in pixels as "imagenet@224".
+    let datasetCodec: Codec<DatasetDescriptor> =
+        Codec.mapResult
+            (fun (key: string) ->
+                match key.Split '@' with
+                | [| name; size |] when fst (System.Int32.TryParse size) ->
+                    tryParse name |> Result.map (fun d -> d.WithImageSize(int size))
+                | _ -> tryParse key)
+            (fun d -> d.Key)
+            Codec.string
 
     let codec: Codec<Data> =
         Codec.record (fun d p tr te h ->
@@ -72,10 +57,7 @@ module Data =
         |> Codec.fieldOr "held_out" _.HeldOut (Codec.option Codec.int) None
         |> Codec.build
 
-    /// The default held-out split: min(5,000, n / 12) of n training images (60,000 -> 5,000).
-    let defaultHeldOut (trainingImages: int) = min 5000 (trainingImages / 12)
-
-    /// Problems with the limits alone (the dataset's own sizes are checked when it is read).
+    /// Problems with the limits alone (the dataset's own sizes are checked when its header is read).
     let problems (d: Data) =
         [ for what, v in
               [ "train_images", d.TrainImages

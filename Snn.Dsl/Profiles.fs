@@ -8,7 +8,7 @@ open Snn.Dsl.Steps
 let private fmnist profile folder trainImages testImages pipeline =
     { Name = "fmnist-vgg"
       Data =
-        { Dataset = FashionMnist
+        { Dataset = Snn.Core.Data.DatasetDescriptor.FashionMnist
           Path = None
           TrainImages = trainImages
           TestImages = testImages

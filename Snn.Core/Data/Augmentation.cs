@@ -17,16 +17,9 @@ public sealed record Augmentation(int Padding, bool HorizontalFlip)
     public bool IsIdentity => Padding == 0 && !HorizontalFlip;
 
     /// <summary>
-    /// The standard training augmentation of a dataset kind: crop 28 with padding 2 and flip for
-    /// Fashion-MNIST (BENCHMARKS.md); crop with padding 4 and flip for CIFAR and image folders; padding 2,
-    /// no flip for MNIST (digits are not mirror-symmetric).
+    /// The standard training augmentation of a legacy dataset kind: <see cref="DatasetDescriptor.TrainingAugmentation"/>
+    /// of its descriptor.
     /// </summary>
     /// <param name="kind">The dataset kind.</param>
-    public static Augmentation For(DatasetKind kind) => kind switch
-    {
-        DatasetKind.FashionMnist => new(2, true),
-        DatasetKind.Mnist => new(2, false),
-        DatasetKind.Cifar10 or DatasetKind.Cifar100 or DatasetKind.ImageFolder => new(4, true),
-        _ => throw new ArgumentException($"{nameof(kind)} = {kind} is not a known dataset kind", nameof(kind)),
-    };
+    public static Augmentation For(DatasetKind kind) => kind.Descriptor().TrainingAugmentation;
 }

@@ -3,8 +3,10 @@ using static TorchSharp.torch;
 namespace Snn.Core.Data;
 
 /// <summary>
-/// Produces normalised float32 batches [B, C, H, W] and int64 labels [B] from an in-memory
-/// <see cref="ImageDataset"/>. With shuffling, epoch e visits the images in a random permutation drawn from a
+/// Produces normalised float32 batches [B, C, H, W] and int64 labels [B] from an <see cref="ImageDataset"/>,
+/// in memory or streamed (a streamed dataset's batches are decoded ahead on worker threads, see
+/// <see cref="PrefetchDepth"/>; everything random is still drawn on the consumer's thread in batch order, so
+/// streamed and in-memory loaders of the same images give identical batches). With shuffling, epoch e visits the images in a random permutation drawn from a
 /// generator seeded by (seed, e); without it, in order. Augmentation (random crop with zero padding, horizontal
 /// flip) is applied to the whole batch at once with two index gathers. Everything random is drawn from a
 /// System.Random seeded by (seed, epoch), so the same seed and epoch give identical batches and different epochs
@@ -51,6 +53,11 @@ public sealed class BatchLoader
                 nameof(augmentation));
         }
 
+        if (dataset.IsStreamed)
+        {
+            PrefetchDepth = StreamingDepth(dataset, batchSize);
+        }
+
         Dataset = dataset;
         BatchSize = batchSize;
         Shuffle = shuffle;
@@ -74,6 +81,21 @@ public sealed class BatchLoader
 
     /// <summary>Whether a final partial batch is skipped.</summary>
     public bool DropLast { get; }
+
+    /// <summary>
+    /// For a streamed dataset, how many uint8 batches are decoded ahead on worker threads (1 to
+    /// <see cref="MaxPrefetch"/>, as many as the dataset's memory budget allows); 0 for an in-memory dataset.
+    /// </summary>
+    public int PrefetchDepth { get; }
+
+    /// <summary>The most batches a streamed loader decodes ahead.</summary>
+    public const int MaxPrefetch = 4;
+
+    /// <summary>
+    /// Memory, in uint8 batches, of making the batch being handed out: the gathered pixels, the padded and
+    /// cropped copies of augmentation and the float32 result (4 bytes per pixel).
+    /// </summary>
+    public const int WorkingBatches = 8;
 
     /// <summary>Batches per epoch: ceil(N / B), or floor(N / B) with <see cref="DropLast"/>.</summary>
     public int BatchCount => DropLast ? Dataset.Count / BatchSize : (Dataset.Count + BatchSize - 1) / BatchSize;
@@ -117,20 +139,59 @@ public sealed class BatchLoader
             random.Shuffle(order);
         }
 
+        if (Dataset.IsStreamed)
+        {
+            using var prefetcher = new BatchPrefetcher(Dataset, order, BatchSize, BatchCount, PrefetchDepth);
+            for (var b = 0; b < BatchCount; b++)
+            {
+                var start = b * BatchSize;
+                var count = Math.Min(BatchSize, n - start);
+                yield return MakeBatch(order.AsSpan(start, count), random, prefetcher.Take());
+            }
+
+            yield break;
+        }
+
         for (var b = 0; b < BatchCount; b++)
         {
             var start = b * BatchSize;
             var count = Math.Min(BatchSize, n - start);
-            yield return MakeBatch(order.AsSpan(start, count), random);
+            yield return MakeBatch(order.AsSpan(start, count), random, null);
         }
     }
 
-    private (Tensor Images, Tensor Labels) MakeBatch(ReadOnlySpan<long> indices, Random random)
+    /// <summary>
+    /// Prefetch depth d of a streamed dataset: the largest d &lt;= MaxPrefetch with
+    /// resident + (d + WorkingBatches) x B x C x H x W &lt;= budget.
+    /// </summary>
+    private static int StreamingDepth(ImageDataset dataset, int batchSize)
+    {
+        var budget = dataset.StreamingBudget!;
+        var batchBytes = (long)batchSize * dataset.Channels * dataset.Height * dataset.Width;
+        var free = budget.Bytes - dataset.StreamingResidentBytes - (WorkingBatches * batchBytes);
+        var depth = (int)Math.Min(MaxPrefetch, free / batchBytes);
+        if (depth < 1)
+        {
+            var needed = dataset.StreamingResidentBytes + ((WorkingBatches + 1) * batchBytes);
+            throw new DataFileException(
+                dataset.Name,
+                $"cannot be streamed in batches of {batchSize} images of {dataset.Channels}x{dataset.Height}x{dataset.Width} within the data memory budget of " +
+                $"{DataMemoryBudget.Format(budget.Bytes)} ({budget.Source}): that needs at least {DataMemoryBudget.Format(needed)} (file index and labels " +
+                $"{DataMemoryBudget.Format(dataset.StreamingResidentBytes)}, one batch decoded ahead and {WorkingBatches} batches of working memory); " +
+                $"raise the budget with the environment variable {DataMemoryBudget.EnvironmentVariable} or use smaller batches");
+        }
+
+        return depth;
+    }
+
+    private (Tensor Images, Tensor Labels) MakeBatch(ReadOnlySpan<long> indices, Random random, Tensor? streamed)
     {
         using var scope = NewDisposeScope();
         var count = indices.Length;
         var index = tensor(indices.ToArray(), [count]);
-        var pixels = Shuffle ? Dataset.Images.index_select(0, index) : Dataset.Images.narrow(0, indices[0], count);
+        // A streamed batch was made on a worker thread, outside every dispose scope: free it here.
+        using var decoded = streamed;
+        var pixels = streamed ?? (Shuffle ? Dataset.Images.index_select(0, index) : Dataset.Images.narrow(0, indices[0], count));
         var labels = Shuffle ? Dataset.Labels.index_select(0, index) : Dataset.Labels.narrow(0, indices[0], count).clone();
         if (!augmentation.IsIdentity)
         {

@@ -7,18 +7,22 @@ namespace Snn.Core.Data;
 /// </summary>
 public sealed class DataSplits : IDisposable
 {
-    private DataSplits(DatasetKind kind, string folder, ImageDataset fullTrain, ImageDataset test, int heldOut)
+    private DataSplits(DatasetDescriptor dataset, string folder, ImageDataset fullTrain, ImageDataset test, int heldOut, bool heldOutIsDefault)
     {
-        Kind = kind;
+        Dataset = dataset;
         Folder = folder;
         FullTrain = fullTrain;
         Test = test;
+        HeldOutIsDefault = heldOutIsDefault;
         Train = fullTrain.Subset(0, fullTrain.Count - heldOut, fullTrain.Name + "[train]");
         HeldOut = fullTrain.Subset(fullTrain.Count - heldOut, heldOut, fullTrain.Name + "[held-out]");
     }
 
-    /// <summary>The dataset kind.</summary>
-    public DatasetKind Kind { get; }
+    /// <summary>The dataset.</summary>
+    public DatasetDescriptor Dataset { get; }
+
+    /// <summary>Legacy name of <see cref="Dataset"/> (callers written for <see cref="DatasetKind"/>); prints the dataset's name.</summary>
+    public DatasetDescriptor Kind => Dataset;
 
     /// <summary>The folder the data was read from.</summary>
     public string Folder { get; }
@@ -35,45 +39,80 @@ public sealed class DataSplits : IDisposable
     /// <summary>The test images.</summary>
     public ImageDataset Test { get; }
 
+    /// <summary>Whether the held-out count h is <see cref="DefaultHeldOut"/> (the caller passed none), for the run log.</summary>
+    public bool HeldOutIsDefault { get; }
+
+    /// <summary>Whether the images are streamed from disk (the dataset did not fit the memory budget).</summary>
+    public bool IsStreamed => FullTrain.IsStreamed;
+
+    /// <summary>Bytes the four streamed splits hold besides batches (file indexes and labels); 0 in memory.</summary>
+    public long StreamingResidentBytes =>
+        FullTrain.StreamingResidentBytes + Train.StreamingResidentBytes + HeldOut.StreamingResidentBytes + Test.StreamingResidentBytes;
+
+    /// <summary>Channels C of every image: the network's input channels must equal it.</summary>
+    public int Channels => FullTrain.Channels;
+
+    /// <summary>The image shape [C, H, W] of every split.</summary>
+    public int[] ImageShape => [FullTrain.Channels, FullTrain.Height, FullTrain.Width];
+
+    /// <summary>The class count K: the network's output width must equal it.</summary>
+    public int Classes => FullTrain.Classes;
+
     /// <summary>
-    /// Locates (see <see cref="DatasetLocator"/>), reads and splits a dataset.
+    /// The default held-out count for N_train training images: h = min(5000, floor(N_train / 12)), i.e. the
+    /// benchmark's 5,000 for 60,000 images and one twelfth of smaller sets (666 of 7,996).
     /// </summary>
-    /// <param name="kind">The dataset kind.</param>
-    /// <param name="path">An explicit folder (--data), or null to use SNN_DATA / the Debian package folder.</param>
-    /// <param name="heldOut">Held-out count h, in [0, N_train - 1]; BENCHMARKS.md uses 5,000.</param>
-    /// <param name="imageSize">Side S of image-folder images in pixels, [1, 4096]; ignored by the other kinds.</param>
-    /// <exception cref="DataFileException">Data not found or malformed; the message names the file.</exception>
-    public static DataSplits Load(DatasetKind kind, string? path, int heldOut = 5000, int imageSize = 224)
+    /// <param name="trainingImages">N_train &gt;= 0.</param>
+    public static int DefaultHeldOut(int trainingImages)
     {
-        var folder = DatasetLocator.Locate(path, kind);
-        ImageDataset train;
-        Func<ImageDataset> readTest;
-        switch (kind)
+        Guard.AtLeast(trainingImages, 0, nameof(trainingImages), "number of training images");
+        return Math.Min(5000, trainingImages / 12);
+    }
+
+    /// <summary>
+    /// Locates (see <see cref="DatasetLocator"/>), inspects, reads and splits a dataset. The layout is read from
+    /// headers first: the held-out count is checked and the memory estimate compared with the budget before any
+    /// image is read. A dataset above the budget is streamed when its reader can stream
+    /// (<see cref="IStreamingDatasetReader"/>, image folders), else refused.
+    /// </summary>
+    /// <param name="dataset">The dataset (<see cref="DatasetDescriptor.Find"/>).</param>
+    /// <param name="path">An explicit folder (--data), or null to use SNN_DATA / the descriptor's system folders.</param>
+    /// <param name="heldOut">Held-out count h in [0, N_train - 1], or null for <see cref="DefaultHeldOut"/>.</param>
+    /// <param name="budget">The memory the dataset may take, or null for <see cref="DataMemoryBudget.FromEnvironment()"/>.</param>
+    /// <exception cref="DataFileException">Data not found, malformed, or larger than the budget; the message names the file.</exception>
+    /// <exception cref="ArgumentException">The held-out count is out of range.</exception>
+    public static DataSplits Load(DatasetDescriptor dataset, string? path, int? heldOut = null, DataMemoryBudget? budget = null)
+    {
+        ArgumentNullException.ThrowIfNull(dataset);
+        var folder = DatasetLocator.Locate(path, dataset);
+        var layout = dataset.Inspect(folder);
+        var h = heldOut ?? DefaultHeldOut(layout.TrainImages);
+        CheckHeldOut(h, layout.TrainImages);
+        budget ??= DataMemoryBudget.FromEnvironment();
+        var streaming = layout.InMemoryBytes > budget.Bytes ? dataset.Reader as IStreamingDatasetReader : null;
+        if (streaming is null)
         {
-            case DatasetKind.FashionMnist or DatasetKind.Mnist:
-                train = Idx.Read(folder, train: true, kind);
-                readTest = () => Idx.Read(folder, train: false, kind);
-                break;
-            case DatasetKind.Cifar10:
-                train = Cifar.Read10(folder, train: true);
-                readTest = () => Cifar.Read10(folder, train: false);
-                break;
-            case DatasetKind.Cifar100:
-                train = Cifar.Read100(folder, train: true);
-                readTest = () => Cifar.Read100(folder, train: false);
-                break;
-            case DatasetKind.ImageFolder:
-                train = ImageFolder.Read(Path.Combine(folder, "train"), imageSize);
-                var testFolder = Path.Combine(folder, Directory.Exists(Path.Combine(folder, "val")) ? "val" : "test");
-                readTest = () => ImageFolder.Read(testFolder, imageSize);
-                break;
-            default:
-                throw new ArgumentException($"{nameof(kind)} = {kind} is not a known dataset kind", nameof(kind));
+            budget.Check(dataset, layout);
         }
 
+        ImageDataset Read(bool train) =>
+            streaming is null ? dataset.Reader.Read(dataset, folder, train) : streaming.Stream(dataset, folder, train, budget);
+
+        var train = Read(train: true);
         try
         {
-            return FromDatasets(kind, folder, train, readTest(), heldOut);
+            var splits = FromDatasets(dataset, folder, train, Read(train: false), heldOut);
+            if (streaming is not null && splits.StreamingResidentBytes > budget.Bytes)
+            {
+                splits.Dispose();
+                throw new DataFileException(
+                    folder,
+                    $"{dataset.Name} cannot be streamed within the data memory budget of {DataMemoryBudget.Format(budget.Bytes)} ({budget.Source}): its file " +
+                    $"indexes and labels alone take {DataMemoryBudget.Format(splits.StreamingResidentBytes)}; " +
+                    $"raise the budget with the environment variable {DataMemoryBudget.EnvironmentVariable}");
+            }
+
+            return splits;
         }
         catch
         {
@@ -82,32 +121,42 @@ public sealed class DataSplits : IDisposable
         }
     }
 
-    /// <summary>Splits already-read datasets; ownership of both passes to the result.</summary>
+    /// <summary>
+    /// Legacy form of <see cref="Load(DatasetDescriptor, string?, int?, DataMemoryBudget?)"/> for callers written for
+    /// <see cref="DatasetKind"/>: the kind's descriptor, at <paramref name="imageSize"/> for an image folder.
+    /// </summary>
     /// <param name="kind">The dataset kind.</param>
+    /// <param name="path">An explicit folder, or null.</param>
+    /// <param name="heldOut">Held-out count h in [0, N_train - 1], or null for <see cref="DefaultHeldOut"/>.</param>
+    /// <param name="imageSize">Side S of image-folder images in pixels, [1, 4096]; must stay 224 for the other kinds.</param>
+    public static DataSplits Load(DatasetKind kind, string? path, int? heldOut = null, int imageSize = 224)
+    {
+        var dataset = kind.Descriptor();
+        return Load(dataset.ImageSize is null && imageSize == 224 ? dataset : dataset.WithImageSize(imageSize), path, heldOut);
+    }
+
+    /// <summary>Splits already-read datasets; ownership of both passes to the result.</summary>
+    /// <param name="dataset">The dataset.</param>
     /// <param name="folder">Where the data came from (for reports).</param>
     /// <param name="fullTrain">All training images, N_train &gt;= 1.</param>
-    /// <param name="test">The test images, with the same C, H, W and classes as <paramref name="fullTrain"/>.</param>
-    /// <param name="heldOut">Held-out count h, in [0, N_train - 1].</param>
-    public static DataSplits FromDatasets(DatasetKind kind, string folder, ImageDataset fullTrain, ImageDataset test, int heldOut)
+    /// <param name="test">The test images, with the same C, H, W and class names as <paramref name="fullTrain"/>.</param>
+    /// <param name="heldOut">Held-out count h in [0, N_train - 1], or null for <see cref="DefaultHeldOut"/>.</param>
+    public static DataSplits FromDatasets(DatasetDescriptor dataset, string folder, ImageDataset fullTrain, ImageDataset test, int? heldOut = null)
     {
+        ArgumentNullException.ThrowIfNull(dataset);
         ArgumentNullException.ThrowIfNull(fullTrain);
         ArgumentNullException.ThrowIfNull(test);
-        if (heldOut < 0 || heldOut >= fullTrain.Count)
+        var h = heldOut ?? DefaultHeldOut(fullTrain.Count);
+        CheckHeldOut(h, fullTrain.Count);
+        if (!fullTrain.ImageShape.SequenceEqual(test.ImageShape) || !fullTrain.ClassNames.SequenceEqual(test.ClassNames))
         {
             throw new ArgumentException(
-                $"{nameof(heldOut)} = {heldOut} is out of range: expected [0, {fullTrain.Count - 1}] (fewer than the {fullTrain.Count} training images)",
-                nameof(heldOut));
-        }
-
-        if (!fullTrain.Images.shape.Skip(1).SequenceEqual(test.Images.shape.Skip(1)) || fullTrain.Classes != test.Classes)
-        {
-            throw new ArgumentException(
-                $"{nameof(test)} has images [{string.Join(", ", test.Images.shape.Skip(1))}] and {test.Classes} classes: " +
-                $"expected [{string.Join(", ", fullTrain.Images.shape.Skip(1))}] and {fullTrain.Classes} like the training set",
+                $"{nameof(test)} has images [{string.Join(", ", test.ImageShape)}] and {test.Classes} classes: " +
+                $"expected [{string.Join(", ", fullTrain.ImageShape)}] and the {fullTrain.Classes} classes of the training set",
                 nameof(test));
         }
 
-        return new DataSplits(kind, folder, fullTrain, test, heldOut);
+        return new DataSplits(dataset, folder, fullTrain, test, h, heldOut is null);
     }
 
     /// <summary>Frees every tensor of the four datasets.</summary>
@@ -117,5 +166,15 @@ public sealed class DataSplits : IDisposable
         HeldOut.Dispose();
         FullTrain.Dispose();
         Test.Dispose();
+    }
+
+    private static void CheckHeldOut(int heldOut, int trainingImages)
+    {
+        if (heldOut < 0 || heldOut >= trainingImages)
+        {
+            throw new ArgumentException(
+                $"{nameof(heldOut)} = {heldOut} is out of range: expected [0, {trainingImages - 1}] (fewer than the {trainingImages} training images)",
+                nameof(heldOut));
+        }
     }
 }

@@ -1,20 +1,41 @@
 namespace Snn.Core.Data;
 
-/// <summary>The dataset formats the toolkit reads; each names a file layout and a default normalisation.</summary>
+/// <summary>
+/// Legacy keys of the known datasets, kept while callers written before <see cref="DatasetDescriptor"/> move to
+/// it: each maps to one descriptor (<see cref="DatasetKindExtensions.Descriptor"/>), which holds everything
+/// known about the dataset. New code uses descriptors.
+/// </summary>
 public enum DatasetKind
 {
-    /// <summary>Fashion-MNIST: IDX files (train-/t10k- images and labels, raw or gzipped), 1x28x28, 10 classes.</summary>
+    /// <summary><see cref="DatasetDescriptor.FashionMnist"/>.</summary>
     FashionMnist,
 
-    /// <summary>MNIST: the same IDX layout as Fashion-MNIST, 1x28x28, 10 classes.</summary>
+    /// <summary><see cref="DatasetDescriptor.Mnist"/>.</summary>
     Mnist,
 
-    /// <summary>CIFAR-10 binary batches (data_batch_1..5.bin, test_batch.bin), 3x32x32, 10 classes.</summary>
+    /// <summary><see cref="DatasetDescriptor.Cifar10"/>.</summary>
     Cifar10,
 
-    /// <summary>CIFAR-100 binary (train.bin, test.bin) with coarse and fine labels, 3x32x32, 100 fine classes.</summary>
+    /// <summary><see cref="DatasetDescriptor.Cifar100"/>.</summary>
     Cifar100,
 
-    /// <summary>An image-folder tree root/&lt;split&gt;/&lt;class&gt;/*.jpg|png (ImageNet layout), 3xSxS.</summary>
+    /// <summary><see cref="DatasetDescriptor.ImageNet"/> (an image folder in the ImageNet layout).</summary>
     ImageFolder,
+}
+
+/// <summary>The bridge from legacy <see cref="DatasetKind"/> values to descriptors.</summary>
+public static class DatasetKindExtensions
+{
+    /// <summary>The descriptor of a legacy dataset kind.</summary>
+    /// <param name="kind">The kind.</param>
+    /// <exception cref="ArgumentException">Not a defined kind.</exception>
+    public static DatasetDescriptor Descriptor(this DatasetKind kind) => kind switch
+    {
+        DatasetKind.FashionMnist => DatasetDescriptor.FashionMnist,
+        DatasetKind.Mnist => DatasetDescriptor.Mnist,
+        DatasetKind.Cifar10 => DatasetDescriptor.Cifar10,
+        DatasetKind.Cifar100 => DatasetDescriptor.Cifar100,
+        DatasetKind.ImageFolder => DatasetDescriptor.ImageNet,
+        _ => throw new ArgumentException($"{nameof(kind)} = {kind} is not a known dataset kind", nameof(kind)),
+    };
 }

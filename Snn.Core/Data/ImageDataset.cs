@@ -3,11 +3,16 @@ using static TorchSharp.torch;
 namespace Snn.Core.Data;
 
 /// <summary>
-/// A whole image dataset held in memory: raw pixels as uint8 [N, C, H, W] (0..255, channel-first)
-/// and class labels as int64 [N] with values in [0, Classes). Owns both tensors; dispose it to free them.
+/// An image dataset: class labels as int64 [N] with values in [0, Classes), and raw pixels as uint8 [N, C, H, W]
+/// (0..255, channel-first) either held in memory (<see cref="Images"/>) or streamed from an image folder
+/// (<see cref="IsStreamed"/>: decoded on demand by <see cref="ReadImages"/>, a batch at a time). Owns its
+/// tensors; dispose it to free them.
 /// </summary>
 public sealed class ImageDataset : IDisposable
 {
+    private readonly Tensor? images;
+    private readonly StreamedImages? streamed;
+
     /// <summary>Wraps tensors into a dataset after checking their shapes, types and label range.</summary>
     /// <param name="name">A human-readable name, e.g. "fashion-mnist/train".</param>
     /// <param name="images">uint8 [N, C, H, W], N &gt;= 0, C, H, W &gt;= 1; ownership passes to the dataset.</param>
@@ -48,16 +53,39 @@ public sealed class ImageDataset : IDisposable
         }
 
         Name = name;
-        Images = images;
+        this.images = images;
         Labels = labels;
         ClassNames = classNames.ToArray();
+    }
+
+    private ImageDataset(string name, StreamedImages streamed)
+    {
+        Name = name;
+        this.streamed = streamed;
+        var labels = streamed.Index.Labels.Select(l => (long)l).ToArray();
+        Labels = tensor(labels, [labels.Length]);
+        ClassNames = streamed.Index.ClassNames;
     }
 
     /// <summary>A human-readable name, e.g. "fashion-mnist/train".</summary>
     public string Name { get; }
 
-    /// <summary>Raw pixels, uint8 [N, C, H, W], values 0..255.</summary>
-    public Tensor Images { get; }
+    /// <summary>Raw pixels, uint8 [N, C, H, W], values 0..255, of an in-memory dataset.</summary>
+    /// <exception cref="InvalidOperationException">The dataset is streamed: read its pixels with <see cref="ReadImages"/> or a <see cref="BatchLoader"/>.</exception>
+    public Tensor Images => images ?? throw new InvalidOperationException(
+        $"{Name} is streamed from {streamed!.Index.Folder}: its pixels are not held in memory; read them with ReadImages or a BatchLoader");
+
+    /// <summary>Whether the pixels are streamed from disk rather than held in memory.</summary>
+    public bool IsStreamed => streamed is not null;
+
+    /// <summary>
+    /// The memory budget of a streamed dataset (its loaders size their prefetching to fit it), or null when the
+    /// dataset is in memory.
+    /// </summary>
+    public DataMemoryBudget? StreamingBudget => streamed?.Budget;
+
+    /// <summary>Bytes a streamed dataset holds besides batches (file index and labels); 0 in memory.</summary>
+    public long StreamingResidentBytes => streamed?.ResidentBytes ?? 0;
 
     /// <summary>Class labels, int64 [N], values in [0, <see cref="Classes"/>).</summary>
     public Tensor Labels { get; }
@@ -69,20 +97,62 @@ public sealed class ImageDataset : IDisposable
     public int Classes => ClassNames.Count;
 
     /// <summary>The number of images N &gt;= 0.</summary>
-    public int Count => (int)Images.shape[0];
+    public int Count => (int)Labels.shape[0];
 
     /// <summary>Channels C (1 for greyscale, 3 for RGB).</summary>
-    public int Channels => (int)Images.shape[1];
+    public int Channels => streamed is null ? (int)images!.shape[1] : 3;
 
     /// <summary>Image height H in pixels.</summary>
-    public int Height => (int)Images.shape[2];
+    public int Height => streamed?.Size ?? (int)images!.shape[2];
 
     /// <summary>Image width W in pixels.</summary>
-    public int Width => (int)Images.shape[3];
+    public int Width => streamed?.Size ?? (int)images!.shape[3];
+
+    /// <summary>The image shape [C, H, W].</summary>
+    public long[] ImageShape => [Channels, Height, Width];
 
     /// <summary>
-    /// The images [start, start + count) as a new dataset that shares storage with this one (no copy);
-    /// dispose it separately. Used for the train / held-out split and for calibration subsets.
+    /// A streamed dataset over an image-folder index: nothing is decoded until <see cref="ReadImages"/> (or a
+    /// <see cref="BatchLoader"/>) asks for images; only the file index and the labels are held.
+    /// </summary>
+    /// <param name="index">The split's files and labels.</param>
+    /// <param name="size">Image side S in pixels, in [1, 4096].</param>
+    /// <param name="budget">The memory the dataset's loaders must keep within.</param>
+    /// <param name="name">The dataset's name; defaults to "imagefolder/&lt;split folder&gt;".</param>
+    public static ImageDataset Stream(ImageFolderIndex index, int size, DataMemoryBudget budget, string? name = null)
+    {
+        ArgumentNullException.ThrowIfNull(index);
+        ArgumentNullException.ThrowIfNull(budget);
+        if (size < 1 || size > 4096)
+        {
+            throw new ArgumentException($"{nameof(size)} = {size} is out of range: expected [1, 4096] pixels", nameof(size));
+        }
+
+        return new ImageDataset(
+            name ?? "imagefolder/" + Path.GetFileName(Path.TrimEndingDirectorySeparator(index.Folder)),
+            new StreamedImages(index, size, budget));
+    }
+
+    /// <summary>
+    /// The pixels of the images at <paramref name="indices"/> as a new uint8 tensor [B, C, H, W] owned by the
+    /// caller: gathered from memory, or decoded from their files on all cores for a streamed dataset.
+    /// </summary>
+    /// <param name="indices">Image indices, each in [0, N).</param>
+    public Tensor ReadImages(ReadOnlySpan<long> indices)
+    {
+        if (streamed is not null)
+        {
+            return streamed.Read(indices);
+        }
+
+        using var index = tensor(indices.ToArray(), [indices.Length]);
+        return images!.index_select(0, index);
+    }
+
+    /// <summary>
+    /// The images [start, start + count) as a new dataset that shares storage with this one (no copy; a streamed
+    /// dataset's subset is streamed too); dispose it separately. Used for the train / held-out split and for
+    /// calibration subsets.
     /// </summary>
     /// <param name="start">First image index, in [0, N].</param>
     /// <param name="count">Number of images, in [0, N - start].</param>
@@ -101,11 +171,10 @@ public sealed class ImageDataset : IDisposable
                 nameof(count));
         }
 
-        return new ImageDataset(
-            name ?? $"{Name}[{start}..{start + count})",
-            Images.narrow(0, start, count),
-            Labels.narrow(0, start, count),
-            ClassNames);
+        var subsetName = name ?? $"{Name}[{start}..{start + count})";
+        return streamed is not null
+            ? new ImageDataset(subsetName, streamed.Range(start, count))
+            : new ImageDataset(subsetName, images!.narrow(0, start, count), Labels.narrow(0, start, count), ClassNames);
     }
 
     /// <summary>Images per class: entry k is the number of labels equal to k, k in [0, K).</summary>
@@ -118,7 +187,7 @@ public sealed class ImageDataset : IDisposable
     /// <summary>Frees the image and label tensors.</summary>
     public void Dispose()
     {
-        Images.Dispose();
+        images?.Dispose();
         Labels.Dispose();
     }
 }

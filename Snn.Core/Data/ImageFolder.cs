@@ -4,96 +4,101 @@ using static TorchSharp.torch;
 namespace Snn.Core.Data;
 
 /// <summary>
-/// Reader of an image-folder tree in the ImageNet layout: &lt;split&gt;/&lt;class&gt;/*.jpg|*.jpeg|*.png. Classes are the
-/// sub-folders sorted by ordinal name (label k = k-th folder); files in a class are read in ordinal name order.
-/// Every image is decoded to RGB, its shorter side scaled to S with bilinear filtering and the centre S x S
-/// square kept, giving uint8 [N, 3, S, S].
+/// Reader of an image-folder tree in the ImageNet layout: &lt;split&gt;/&lt;class&gt;/*.jpg|*.jpeg|*.png (see
+/// <see cref="ImageFolderIndex"/>). Every image is decoded to RGB, its shorter side scaled to S with bilinear
+/// filtering and the centre S x S square kept, giving uint8 [3, S, S] per image.
 /// </summary>
 public static class ImageFolder
 {
-    /// <summary>The file extensions accepted as images (case-insensitive).</summary>
-    public static readonly IReadOnlyList<string> Extensions = [".jpg", ".jpeg", ".png"];
+    /// <summary>The largest encoded image file accepted, in bytes (256 MiB).</summary>
+    public const long MaxFileBytes = 256L << 20;
 
-    /// <summary>Reads every image of a split folder.</summary>
+    /// <summary>The largest decoded image accepted, in pixels (width x height = 100 megapixels, 400 MB as RGBA).</summary>
+    public const long MaxPixels = 100_000_000;
+
+    /// <summary>The file extensions accepted as images (case-insensitive).</summary>
+    public static IReadOnlyList<string> Extensions => ImageFolderIndex.Extensions;
+
+    /// <summary>Reads every image of a split folder into memory.</summary>
     /// <param name="folder">A split folder whose sub-folders are the classes, each holding at least one image.</param>
     /// <param name="size">Output side S in pixels, in [1, 4096].</param>
     /// <exception cref="DataFileException">
-    /// The folder is missing or has no class folders; a class folder is empty; a file that is not a class
-    /// folder sits in the split folder; a class holds a file without an image extension or one that does not decode.
+    /// The layout is wrong (see <see cref="ImageFolderIndex.Build"/>), or an image does not decode or is too large.
     /// </exception>
     public static ImageDataset Read(string folder, int size)
     {
-        if (size < 1 || size > 4096)
-        {
-            throw new ArgumentException($"{nameof(size)} = {size} is out of range: expected [1, 4096] pixels", nameof(size));
-        }
-
-        if (!Directory.Exists(folder))
-        {
-            throw new DataFileException(folder, "not found: expected a folder with one sub-folder per class");
-        }
-
-        var stray = Directory.GetFiles(folder).OrderBy(f => f, StringComparer.Ordinal).FirstOrDefault();
-        if (stray is not null)
-        {
-            throw new DataFileException(stray, $"is a file in the split folder {folder}: expected only class sub-folders there");
-        }
-
-        var classFolders = Directory.GetDirectories(folder).OrderBy(d => d, StringComparer.Ordinal).ToArray();
-        if (classFolders.Length == 0)
-        {
-            throw new DataFileException(folder, "has no class folders: expected <class>/<image>.jpg|.jpeg|.png");
-        }
-
-        var files = new List<(string Path, int Label)>();
-        for (var k = 0; k < classFolders.Length; k++)
-        {
-            var classFiles = Directory.GetFileSystemEntries(classFolders[k]).OrderBy(f => f, StringComparer.Ordinal).ToArray();
-            if (classFiles.Length == 0)
-            {
-                throw new DataFileException(
-                    classFolders[k], $"is an empty class folder: expected at least one {string.Join("/", Extensions)} image");
-            }
-
-            foreach (var file in classFiles)
-            {
-                if (Directory.Exists(file) || !Extensions.Contains(Path.GetExtension(file).ToLowerInvariant()))
-                {
-                    throw new DataFileException(
-                        file, $"is not an image file: expected only {string.Join(", ", Extensions)} files in class folder {classFolders[k]}");
-                }
-
-                files.Add((file, k));
-            }
-        }
-
-        var frame = size * size * 4;
-        var rgba = new byte[(long)files.Count * frame];
-        var labels = new long[files.Count];
-        for (var i = 0; i < files.Count; i++)
-        {
-            DecodeInto(files[i].Path, size, rgba.AsSpan(i * frame, frame));
-            labels[i] = files[i].Label;
-        }
-
-        using var scope = NewDisposeScope();
-        var images = tensor(rgba, [files.Count, size, size, 4])
-            .narrow(3, 0, 3)
-            .permute(0, 3, 1, 2)
-            .contiguous()
-            .MoveToOuterDisposeScope();
-        var names = classFolders.Select(Path.GetFileName).Select(n => n!).ToArray();
-        return new ImageDataset(
-            "imagefolder/" + Path.GetFileName(Path.TrimEndingDirectorySeparator(folder)),
-            images,
-            tensor(labels, [files.Count]).MoveToOuterDisposeScope(),
-            names);
+        CheckSize(size);
+        return Read(ImageFolderIndex.Build(folder), size);
     }
 
-    private static void DecodeInto(string path, int size, Span<byte> target)
+    /// <summary>Reads every image of an indexed split into memory, decoding on all cores straight into the dataset's tensor.</summary>
+    /// <param name="index">The split's files and labels.</param>
+    /// <param name="size">Output side S in pixels, in [1, 4096].</param>
+    public static ImageDataset Read(ImageFolderIndex index, int size)
     {
-        using var image = SKImage.FromEncodedData(path)
+        ArgumentNullException.ThrowIfNull(index);
+        CheckSize(size);
+        var labels = index.Labels.Select(l => (long)l).ToArray();
+        return new ImageDataset(
+            "imagefolder/" + Path.GetFileName(Path.TrimEndingDirectorySeparator(index.Folder)),
+            Decode(index.Files, size),
+            tensor(labels, [index.Count]),
+            index.ClassNames);
+    }
+
+    /// <summary>
+    /// Decodes image files on all cores straight into a new uint8 tensor [N, 3, S, S] (image i from file i).
+    /// When several fail, the failure of the lowest index is thrown, so the error is the same on every run.
+    /// </summary>
+    /// <param name="files">The image files.</param>
+    /// <param name="size">Output side S in pixels, in [1, 4096].</param>
+    public static Tensor Decode(IReadOnlyList<string> files, int size)
+    {
+        ArgumentNullException.ThrowIfNull(files);
+        CheckSize(size);
+        var frame = 3L * size * size;
+        var images = empty([files.Count, 3, size, size], ScalarType.Byte);
+        try
+        {
+            if (files.Count > 0)
+            {
+                var pixels = Address(images);
+                DecodeAll(files.Count, i => DecodeInto(files[i], size, Frame(pixels, i * frame, (int)frame)));
+            }
+
+            return images;
+        }
+        catch
+        {
+            images.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Decodes one image file into <paramref name="target"/> as channel-first RGB [3, S, S]: the shorter side
+    /// scaled to S (bilinear), the centre S x S square kept.
+    /// </summary>
+    /// <param name="path">A JPEG or PNG file of at most <see cref="MaxFileBytes"/> bytes and <see cref="MaxPixels"/> pixels.</param>
+    /// <param name="size">Output side S in pixels, in [1, 4096].</param>
+    /// <param name="target">3 x S x S bytes to write.</param>
+    /// <exception cref="DataFileException">The file does not decode, or is too large.</exception>
+    public static void DecodeInto(string path, int size, Span<byte> target)
+    {
+        if (target.Length != 3 * size * size)
+        {
+            throw new ArgumentException($"{nameof(target)} has {target.Length} bytes: expected 3 x {size} x {size}", nameof(target));
+        }
+
+        using var data = SKData.CreateCopy(DataFiles.ReadAllBytes(path, MaxFileBytes, "an image file"));
+        using var image = SKImage.FromEncodedData(data)
             ?? throw new DataFileException(path, "could not be decoded: expected a valid JPEG or PNG image");
+        if ((long)image.Width * image.Height > MaxPixels)
+        {
+            throw new DataFileException(
+                path, $"is an image of {image.Width}x{image.Height} pixels: expected at most {MaxPixels:N0} pixels (decoding it would need {4L * image.Width * image.Height:N0} bytes)");
+        }
+
         var scale = (float)size / Math.Min(image.Width, image.Height);
         var srcW = size / scale;
         var srcH = size / scale;
@@ -106,6 +111,59 @@ public static class ImageFolder
             canvas.DrawImage(image, source, SKRect.Create(0, 0, size, size), new SKSamplingOptions(SKFilterMode.Linear));
         }
 
-        bitmap.GetPixelSpan().CopyTo(target);
+        var rgba = bitmap.GetPixelSpan();
+        var plane = size * size;
+        for (var p = 0; p < plane; p++)
+        {
+            target[p] = rgba[4 * p];
+            target[plane + p] = rgba[(4 * p) + 1];
+            target[(2 * plane) + p] = rgba[(4 * p) + 2];
+        }
+    }
+
+    /// <summary>
+    /// Runs <paramref name="decode"/> for every index on all cores; when images fail, the failure of the lowest
+    /// index is thrown (Break lets every lower index finish), so the error is the same on every run.
+    /// </summary>
+    private static void DecodeAll(int count, Action<int> decode)
+    {
+        var gate = new object();
+        (int Index, Exception Error)? first = null;
+        Parallel.For(0, count, (i, state) =>
+        {
+            try
+            {
+                decode(i);
+            }
+            catch (Exception e) when (e is DataFileException or IOException)
+            {
+                lock (gate)
+                {
+                    if (first is null || i < first.Value.Index)
+                    {
+                        first = (i, e);
+                    }
+                }
+
+                state.Break();
+            }
+        });
+
+        if (first is { } f)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(f.Error).Throw();
+        }
+    }
+
+    private static unsafe IntPtr Address(Tensor images) => (IntPtr)TensorMemory.Base(images);
+
+    private static unsafe Span<byte> Frame(IntPtr pixels, long offset, int length) => new((byte*)pixels + offset, length);
+
+    private static void CheckSize(int size)
+    {
+        if (size < 1 || size > 4096)
+        {
+            throw new ArgumentException($"{nameof(size)} = {size} is out of range: expected [1, 4096] pixels", nameof(size));
+        }
     }
 }

@@ -25,17 +25,9 @@ public sealed record Normalization(float[] Mean, float[] Std)
     /// <summary>ImageNet channel statistics: mean (0.485, 0.456, 0.406), std (0.229, 0.224, 0.225).</summary>
     public static Normalization ImageNet { get; } = new([0.485f, 0.456f, 0.406f], [0.229f, 0.224f, 0.225f]);
 
-    /// <summary>The standard normalisation of a dataset kind (image folders use the ImageNet statistics).</summary>
+    /// <summary>The standard normalisation of a legacy dataset kind: <see cref="DatasetDescriptor.Normalization"/> of its descriptor.</summary>
     /// <param name="kind">The dataset kind.</param>
-    public static Normalization For(DatasetKind kind) => kind switch
-    {
-        DatasetKind.FashionMnist => FashionMnist,
-        DatasetKind.Mnist => Mnist,
-        DatasetKind.Cifar10 => Cifar10,
-        DatasetKind.Cifar100 => Cifar100,
-        DatasetKind.ImageFolder => ImageNet,
-        _ => throw new ArgumentException($"{nameof(kind)} = {kind} is not a known dataset kind", nameof(kind)),
-    };
+    public static Normalization For(DatasetKind kind) => kind.Descriptor().Normalization;
 
     /// <summary>
     /// Applies (p / 255 - Mean[c]) / Std[c] to uint8 pixels [B, C, H, W], returning float32 [B, C, H, W]

@@ -5,16 +5,15 @@ namespace Snn.Dsl.Pipeline
 open System
 open System.Collections.Generic
 open System.IO
-open System.Security.Cryptography
 open TorchSharp
 open Snn.Core.Data
 open Snn.Dsl
 
 type private Tensor = torch.Tensor
 
-/// What validation needs to know of the dataset (read from its files before any training).
+/// What validation needs to know of the dataset (read from its headers before any image).
 type DataFacts =
-    { Dataset: Dataset
+    { Dataset: DatasetDescriptor
       Folder: string
       Classes: int
       Input: Shape
@@ -25,40 +24,51 @@ type DataFacts =
       Test: int
       SnnTest: int }
 
-/// The data of a run. Batches are made on first use and kept; Dispose frees them.
+/// The data of a run: its facts and identity from the dataset's headers and files; the images
+/// themselves are read on first use. Batches are kept; Dispose frees them.
 type RunData(data: Data, pathOverride: string option) =
     static let evalBatch = 256
-    let kind = Data.kind data.Dataset
-    let path = pathOverride |> Option.orElse data.Path |> Option.toObj
+    let dataset = data.Dataset
 
-    let splits =
-        let all = DataSplits.Load(kind, path, 0)
+    let folder =
+        DatasetLocator.Locate(pathOverride |> Option.orElse data.Path |> Option.toObj, dataset)
 
-        let heldOut =
-            data.HeldOut |> Option.defaultValue (Data.defaultHeldOut all.FullTrain.Count)
+    let layout = dataset.Inspect folder
 
-        if heldOut >= all.FullTrain.Count then
-            all.Dispose()
+    let heldOut =
+        data.HeldOut
+        |> Option.defaultValue (DataSplits.DefaultHeldOut layout.TrainImages)
 
+    do
+        if heldOut >= layout.TrainImages then
             raise (
-                ArgumentException(
-                    $"data.held_out = %d{heldOut} is out of range: the dataset has %d{all.FullTrain.Count} training images",
+                System.ArgumentException(
+                    $"data.held_out = %d{heldOut} is out of range: {folder} has %d{layout.TrainImages} training images",
                     "held_out"
                 )
             )
 
-        all.Train.Dispose()
-        all.HeldOut.Dispose()
-        DataSplits.FromDatasets(kind, all.Folder, all.FullTrain, all.Test, heldOut)
+    let facts =
+        let limit (n: int option) available =
+            n |> Option.map (min available) |> Option.defaultValue available
 
-    let subset (d: ImageDataset) (limit: int option) =
-        match limit with
-        | Some n when n < d.Count -> d.Subset(0, n)
-        | _ -> d.Subset(0, d.Count)
+        { Dataset = dataset
+          Folder = folder
+          Classes = layout.Classes
+          Input = Image(layout.Channels, layout.Height, layout.Width)
+          TrainingFiles = layout.TrainImages
+          Train = limit data.TrainImages (layout.TrainImages - heldOut)
+          HeldOut = heldOut
+          HeldOutIsDefault = data.HeldOut.IsNone
+          Test = layout.TestImages
+          SnnTest = limit data.TestImages layout.TestImages }
 
-    let train = subset splits.Train data.TrainImages
-    let snnTest = subset splits.Test data.TestImages
-    let normalization = Normalization.For kind
+    let splits = lazy (DataSplits.Load(dataset, folder, System.Nullable heldOut))
+
+    let subset (d: ImageDataset) (n: int) = d.Subset(0, n)
+    let train = lazy (subset splits.Value.Train facts.Train)
+    let snnTest = lazy (subset splits.Value.Test facts.SnnTest)
+    let normalization = dataset.Normalization
     let owned = List<Tensor>()
 
     let batchesOf (d: ImageDataset) =
@@ -69,70 +79,30 @@ type RunData(data: Data, pathOverride: string option) =
             x, y)
         |> Seq.toList
 
-    let testBatches = lazy (batchesOf splits.Test)
-    let snnTestBatches = lazy (batchesOf snnTest)
-    let heldOutBatches = lazy (batchesOf splits.HeldOut)
+    let testBatches = lazy (batchesOf splits.Value.Test)
+    let snnTestBatches = lazy (batchesOf snnTest.Value)
+    let heldOutBatches = lazy (batchesOf splits.Value.HeldOut)
     let heldOutImages = Dictionary<int * int * int, Tensor[]>()
-
-    /// SHA-256 over the dataset's files: names, sizes and contents for IDX and CIFAR files; for an
-    /// image folder, relative paths, sizes and write times (hashing every image would be too slow).
-    let identity =
-        lazy
-            (let folder = splits.Folder
-
-             let files =
-                 if kind = DatasetKind.ImageFolder then
-                     Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories)
-                 else
-                     Directory.EnumerateFiles folder
-
-             use sha = SHA256.Create()
-
-             let add (s: string) =
-                 let b = Text.Encoding.UTF8.GetBytes(s + "\n")
-                 sha.TransformBlock(b, 0, b.Length, null, 0) |> ignore
-
-             add (Data.name data.Dataset)
-
-             for f in files |> Seq.sort do
-                 let info = FileInfo f
-                 add $"{Path.GetRelativePath(folder, f)} {info.Length}"
-
-                 if kind = DatasetKind.ImageFolder then
-                     add (info.LastWriteTimeUtc.Ticks.ToString())
-                 else
-                     add (Convert.ToHexString(SHA256.HashData(File.ReadAllBytes f)))
-
-             sha.TransformFinalBlock([||], 0, 0) |> ignore
-             Convert.ToHexString(sha.Hash).ToLowerInvariant())
+    let identity = lazy (dataset.Identify(folder).Digest)
 
     /// The SNN and ANN evaluation batch size.
     static member EvalBatch = evalBatch
 
     member _.Settings = data
-    member _.Kind = kind
-    member _.Splits = splits
+    member _.Dataset = dataset
+    member _.Splits = splits.Value
     /// The training images a run trains on (the first Data.TrainImages of the train split).
-    member _.Train = train
+    member _.Train = train.Value
     /// The test images SNNs are scored on (the first Data.TestImages).
-    member _.SnnTest = snnTest
+    member _.SnnTest = snnTest.Value
     member _.Normalization = normalization
-    member _.Augmentation = Augmentation.For kind
+    member _.Augmentation = dataset.TrainingAugmentation
 
-    /// A digest of the dataset's files (see the type's comment); runs on other data get other identities.
+    /// A digest of the dataset's files (DatasetIdentity): runs on other data get other identities.
     member _.Identity = identity.Value
 
-    member _.Facts =
-        { Dataset = data.Dataset
-          Folder = splits.Folder
-          Classes = splits.FullTrain.Classes
-          Input = Image(splits.FullTrain.Channels, splits.FullTrain.Height, splits.FullTrain.Width)
-          TrainingFiles = splits.FullTrain.Count
-          Train = train.Count
-          HeldOut = splits.HeldOut.Count
-          HeldOutIsDefault = data.HeldOut.IsNone
-          Test = splits.Test.Count
-          SnnTest = snnTest.Count }
+    /// The dataset's facts, from its headers (no image read).
+    member _.Facts = facts
 
     /// The whole test split in batches of 256 (ANN accuracies).
     member _.TestBatches = testBatches.Value
@@ -144,7 +114,7 @@ type RunData(data: Data, pathOverride: string option) =
     /// Shuffled, augmented training batches of `batchSize`, in an order that depends only on
     /// (loaderSeed, epoch).
     member this.TrainLoader(batchSize: int, loaderSeed: int) =
-        BatchLoader(train, batchSize, true, normalization, this.Augmentation, loaderSeed)
+        BatchLoader(train.Value, batchSize, true, normalization, this.Augmentation, loaderSeed)
 
     /// Held-out images [start, start + count) (normalised, no augmentation) in batches; cached.
     member _.HeldOutImages(start: int, count: int, batchSize: int) : Tensor[] =
@@ -153,7 +123,7 @@ type RunData(data: Data, pathOverride: string option) =
         match heldOutImages.TryGetValue key with
         | true, xs -> xs
         | _ ->
-            use d = splits.HeldOut.Subset(start, count)
+            use d = splits.Value.HeldOut.Subset(start, count)
 
             let xs =
                 BatchLoader(d, batchSize, false, normalization).Epoch 0
@@ -168,7 +138,7 @@ type RunData(data: Data, pathOverride: string option) =
     /// The first `count` training images (normalised, no augmentation) in one tensor; the
     /// caller owns it.
     member _.TrainingImages(count: int) : Tensor =
-        use d = train.Subset(0, min count train.Count)
+        use d = train.Value.Subset(0, min count train.Value.Count)
 
         let struct (x, y) =
             BatchLoader(d, d.Count, false, normalization).Epoch 0 |> Seq.head
@@ -185,6 +155,11 @@ type RunData(data: Data, pathOverride: string option) =
                 for x in xs do
                     x.Dispose()
 
-            train.Dispose()
-            snnTest.Dispose()
-            splits.Dispose()
+            if train.IsValueCreated then
+                train.Value.Dispose()
+
+            if snnTest.IsValueCreated then
+                snnTest.Value.Dispose()
+
+            if splits.IsValueCreated then
+                splits.Value.Dispose()

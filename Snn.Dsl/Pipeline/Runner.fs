@@ -40,7 +40,7 @@ let private outputs (spec: NetworkSpec) =
 /// What the dataset says against the experiment: input shape, classes, subset sizes, and each
 /// step's needs now that the held-out split's size is known.
 let private dataProblems (e: Experiment) (spec: NetworkSpec) (facts: DataFacts) =
-    let name = Data.name facts.Dataset
+    let name = facts.Dataset.Name
 
     [ if spec.Input <> facts.Input then
           $"network: the input is %O{spec.Input}, but %s{name} images are %O{facts.Input}"
@@ -58,7 +58,7 @@ let private dataProblems (e: Experiment) (spec: NetworkSpec) (facts: DataFacts) 
     @ (Plan.problems spec (Some facts) e.Pipeline |> List.map _.Message)
 
 let private logData (sink: IProgressSink) (facts: DataFacts) =
-    sink.Log $"data: {Data.name facts.Dataset} from {facts.Folder}"
+    sink.Log $"data: {facts.Dataset.Name} from {facts.Folder}"
 
     let heldOut =
         if facts.HeldOutIsDefault then

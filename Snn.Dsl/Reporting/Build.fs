@@ -198,11 +198,11 @@ let build (info: RunInfo) (facts: DataFacts) (dataIdentity: string) (records: Re
       Commit = gitCommit ()
       Experiment = JsonDocument.Parse(info.Experiment.ToJsonString()).RootElement.Clone()
       Data =
-        { Dataset = Data.name facts.Dataset
+        { Dataset = facts.Dataset.Name
           Folder = facts.Folder
           Identity = dataIdentity }
       Splits =
-        { Dataset = Data.name facts.Dataset
+        { Dataset = facts.Dataset.Name
           Train = facts.Train
           HeldOut = facts.HeldOut
           Test = facts.Test

@@ -243,7 +243,7 @@ module Generators =
     let experiment: Gen<Experiment> =
         gen {
             let! name = Gen.elements [ "fmnist-vgg"; "a \"quoted\" name"; "ünïcode ∑"; "" ]
-            let! dataset = Gen.elements [ FashionMnist; Mnist; Cifar10; Cifar100; ImageNet1k ]
+            let! dataset = Gen.elements (List.ofSeq Snn.Core.Data.DatasetDescriptor.All)
             let! path = Gen.elements [ None; Some "/data/x"; Some "C:\\data\\y" ]
             let! train = Gen.elements [ None; Some 1; Some 10000 ]
             let! test = Gen.elements [ None; Some 500 ]

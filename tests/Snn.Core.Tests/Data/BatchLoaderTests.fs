@@ -215,4 +215,100 @@ let tests =
                   Expect.stringContains e.Message "batch size = 0 is out of range: expected >= 1" "batch")
 
               Expect.throwsC (fun () -> BatchLoader(ds, 2, true, Normalization.Cifar10) |> ignore) (fun e ->
-                  Expect.stringContains e.Message "expected 1" "channels") ]
+                  Expect.stringContains e.Message "expected 1" "channels")
+
+          testPropertyWithConfig
+              { FsCheckConfig.defaultConfig with
+                  maxTest = 20 }
+              "a streamed dataset gives exactly the batches of the same images in memory, for any seed and epoch"
+          <| fun (seed: int) (epoch: byte) (shuffle: bool) (batchRaw: byte) ->
+              use tmp = new TempFolder()
+              imageTree tmp.Path 3 [ "train", 5 ] 7 |> ignore
+              let index = ImageFolderIndex.Build(tmp.File "train")
+              use memory = ImageFolder.Read(index, 6)
+              use streamed = ImageDataset.Stream(index, 6, DataMemoryBudget(1L <<< 30, "test"))
+              let batch = 1 + int batchRaw % 6
+              let aug = Augmentation(2, true)
+
+              let run (d: ImageDataset) =
+                  [ for images, labels in
+                        BatchLoader(d, batch, shuffle, Normalization.ImageNet, aug, seed).Epoch(int epoch) do
+                        use images = images
+                        use labels = labels
+                        yield images.data<float32>().ToArray(), labels.data<int64>().ToArray() ]
+
+              run streamed = run memory
+
+          testCase "a streamed loader decodes ahead only as many batches as the budget allows"
+          <| fun () ->
+              use tmp = new TempFolder()
+              imageTree tmp.Path 2 [ "train", 4 ] 4 |> ignore
+              let index = ImageFolderIndex.Build(tmp.File "train")
+              let batchBytes = 2L * 3L * 8L * 8L
+
+              let depth (bytes: int64) =
+                  use d = ImageDataset.Stream(index, 8, DataMemoryBudget(bytes, "test"))
+                  BatchLoader(d, 2, true, Normalization.ImageNet).PrefetchDepth, d.StreamingResidentBytes
+
+              let _, resident = depth (1L <<< 30)
+              let fixedCost = resident + int64 BatchLoader.WorkingBatches * batchBytes
+              Expect.equal (fst (depth (1L <<< 30))) BatchLoader.MaxPrefetch "a large budget: the most"
+              Expect.equal (fst (depth (fixedCost + 2L * batchBytes))) 2 "two batches fit"
+              Expect.equal (fst (depth (fixedCost + batchBytes))) 1 "one batch fits"
+
+              use d =
+                  ImageDataset.Stream(index, 8, DataMemoryBudget(fixedCost + batchBytes - 1L, "SNN_DATA_MEMORY=tiny"))
+
+              Expect.throwsC (fun () -> BatchLoader(d, 2, true, Normalization.ImageNet) |> ignore) (fun e ->
+                  Expect.stringContains e.Message "cannot be streamed in batches of 2 images of 3x8x8" "what"
+                  Expect.stringContains e.Message "(SNN_DATA_MEMORY=tiny)" "budget source"
+                  Expect.stringContains e.Message "raise the budget" "how")
+
+          testCase "a broken image in a streamed batch is named, the same one on every run"
+          <| fun () ->
+              use tmp = new TempFolder()
+              imageTree tmp.Path 2 [ "train", 6 ] 4 |> ignore
+              let index = ImageFolderIndex.Build(tmp.File "train")
+
+              for i in [ 9; 3 ] do
+                  System.IO.File.WriteAllBytes(index.Files.[i], [| 1uy; 2uy |])
+
+              use d = ImageDataset.Stream(index, 4, DataMemoryBudget(1L <<< 30, "test"))
+
+              for _ in 1..3 do
+                  dataError
+                      (fun () ->
+                          for images, labels in BatchLoader(d, 12, false, Normalization.ImageNet).Epoch 0 do
+                              images.Dispose()
+                              labels.Dispose())
+                      index.Files.[3]
+                      [ "could not be decoded" ]
+
+          // Sequenced: the live count is process-wide, so no other test may create tensors meanwhile.
+          testSequenced (
+              testCase "stopping a streamed epoch early frees the batches decoded ahead"
+              <| fun () ->
+                  use tmp = new TempFolder()
+                  imageTree tmp.Path 2 [ "train", 10 ] 4 |> ignore
+
+                  use d =
+                      ImageDataset.Stream(ImageFolderIndex.Build(tmp.File "train"), 4, DataMemoryBudget(1L <<< 30, "t"))
+
+                  let loader =
+                      BatchLoader(d, 2, true, Normalization.ImageNet, Augmentation(1, true), 3)
+
+                  let firstTwo () =
+                      for images, labels in loader.Epoch 0 |> Seq.truncate 2 do
+                          images.Dispose()
+                          labels.Dispose()
+
+                  firstTwo ()
+                  System.GC.Collect()
+                  System.GC.WaitForPendingFinalizers()
+                  let before = torch.Tensor.TotalCount
+
+                  for _ in 1..10 do
+                      firstTwo ()
+
+                  Expect.isLessThanOrEqual torch.Tensor.TotalCount before "no decoded batch left alive"
+          ) ]

@@ -91,7 +91,7 @@ let tests =
               writeCifar10 tmp.Path 1
               let p = tmp.File Cifar.Cifar10TestFile
               File.WriteAllBytes(p, [||])
-              dataError (fun () -> Cifar.Read10(tmp.Path, false)) p [ "has 0 bytes" ]
+              dataError (fun () -> Cifar.Read10(tmp.Path, false)) p [ "is empty (0 bytes)" ]
 
           testCase "a CIFAR-10 label of 10 names the file and the record"
           <| fun () ->
@@ -112,4 +112,17 @@ let tests =
               writeCifar10 tmp.Path 1
               let p = tmp.File "data_batch_5.bin"
               File.Delete p
-              dataError (fun () -> Cifar.Read10(tmp.Path, true)) p [ "not found"; "data_batch_1.bin" ] ]
+              dataError (fun () -> Cifar.Read10(tmp.Path, true)) p [ "not found"; "data_batch_1.bin" ]
+
+          testCase "a CIFAR batch or names file linked to /dev/zero is refused as not a regular file"
+          <| fun () ->
+              use tmp = new TempFolder()
+              writeCifar10 tmp.Path 1
+              let p = tmp.File Cifar.Cifar10TestFile
+              File.Delete p
+              link tmp.Path Cifar.Cifar10TestFile "/dev/zero" |> ignore
+              dataError (fun () -> Cifar.Read10(tmp.Path, false)) p [ "is not a regular file" ]
+              File.Delete p
+              writeCifar10 tmp.Path 1
+              let names = link tmp.Path "batches.meta.txt" "/dev/zero"
+              dataError (fun () -> Cifar.Read10(tmp.Path, false)) names [ "is not a regular file" ] ]

@@ -42,6 +42,15 @@ let gzip (bytes: byte[]) =
 
     output.ToArray()
 
+/// A multi-member gzip file: each piece compressed as its own member, the members concatenated (as `cat a.gz b.gz`).
+let gzipMembers (pieces: byte[] list) = pieces |> List.map gzip |> Array.concat
+
+/// A symbolic link at folder/name to target (e.g. /dev/zero); returns the link's path.
+let link (folder: string) (name: string) (target: string) =
+    let path = Path.Combine(folder, name)
+    File.CreateSymbolicLink(path, target) |> ignore
+    path
+
 /// Writes bytes to folder/name, gzipped (and name + ".gz") when asked; returns the path.
 let write (folder: string) (name: string) (gz: bool) (bytes: byte[]) =
     let path = Path.Combine(folder, (if gz then name + ".gz" else name))
@@ -79,6 +88,23 @@ let writeImage (path: string) (w: int) (h: int) (format: SKEncodedImageFormat) (
 
     use data = bitmap.Encode(format, 95)
     File.WriteAllBytes(path, data.ToArray())
+
+/// An ImageNet-layout tree root/<split>/c<k>/<i>.png for each (split, images per class) with `classes` classes;
+/// image i of class k in a split is a deterministic random-coloured w x w PNG. Returns the root.
+let imageTree (root: string) (classes: int) (splits: (string * int) list) (w: int) =
+    for split, perClass in splits do
+        for k in 0 .. classes - 1 do
+            let d = Directory.CreateDirectory(Path.Combine(root, split, $"c{k}")).FullName
+
+            for i in 0 .. perClass - 1 do
+                let r = Random(hash (split, k, i))
+
+                let px =
+                    Array.init (w * w) (fun _ -> SKColor(byte (r.Next 256), byte (r.Next 256), byte (r.Next 256)))
+
+                writeImage (Path.Combine(d, $"{i}.png")) w w SKEncodedImageFormat.Png (fun x y -> px.[y * w + x])
+
+    root
 
 /// Expects a DataFileException whose FilePath is the file and whose message names it and every fragment.
 let dataError (action: unit -> 'a) (file: string) (fragments: string list) =

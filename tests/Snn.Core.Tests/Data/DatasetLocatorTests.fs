@@ -10,6 +10,8 @@ let private idxFolder (root: string) (name: string) =
     writeIdxFolder d true 1 1 1 1
     d
 
+let private fmnist = DatasetDescriptor.FashionMnist
+
 [<Tests>]
 let tests =
     testList
@@ -18,22 +20,22 @@ let tests =
           <| fun () ->
               use tmp = new TempFolder()
               let a, b, c = idxFolder tmp.Path "a", idxFolder tmp.Path "b", idxFolder tmp.Path "c"
-              Expect.equal (DatasetLocator.Locate(a, DatasetKind.FashionMnist, b, [ c ])) a "explicit"
-              Expect.equal (DatasetLocator.Locate(null, DatasetKind.FashionMnist, b, [ c ])) b "SNN_DATA next"
-              Expect.equal (DatasetLocator.Locate("", DatasetKind.FashionMnist, "", [ c ])) c "package folder last"
+              Expect.equal (DatasetLocator.Locate(a, fmnist, b, [ c ])) a "explicit"
+              Expect.equal (DatasetLocator.Locate(null, fmnist, b, [ c ])) b "SNN_DATA next"
+              Expect.equal (DatasetLocator.Locate("", fmnist, "", [ c ])) c "package folder last"
 
           testCase "a parent folder is accepted when it holds the dataset under its conventional name"
           <| fun () ->
               use tmp = new TempFolder()
               let d = idxFolder tmp.Path "fashion-mnist"
-              Expect.equal (DatasetLocator.Locate(tmp.Path, DatasetKind.FashionMnist, null, [])) d "nested"
+              Expect.equal (DatasetLocator.Locate(tmp.Path, fmnist, null, [])) d "nested"
 
           testCase "an explicit path without the files names the path and the expected files"
           <| fun () ->
               use tmp = new TempFolder()
 
               dataError
-                  (fun () -> DatasetLocator.Locate(tmp.Path, DatasetKind.FashionMnist, null, []))
+                  (fun () -> DatasetLocator.Locate(tmp.Path, fmnist, null, []))
                   tmp.Path
                   [ "does not hold Fashion-MNIST"
                     "train-images-idx3-ubyte"
@@ -45,7 +47,7 @@ let tests =
               use tmp = new TempFolder()
 
               dataError
-                  (fun () -> DatasetLocator.Locate(null, DatasetKind.Cifar10, tmp.Path, []))
+                  (fun () -> DatasetLocator.Locate(null, DatasetDescriptor.Cifar10, tmp.Path, []))
                   tmp.Path
                   [ "(from SNN_DATA)"; "data_batch_1.bin"; "test_batch.bin" ]
 
@@ -55,7 +57,7 @@ let tests =
               let missing = Path.Combine(tmp.Path, "none")
 
               dataError
-                  (fun () -> DatasetLocator.Locate(null, DatasetKind.FashionMnist, null, [ missing ]))
+                  (fun () -> DatasetLocator.Locate(null, fmnist, null, [ missing ]))
                   missing
                   [ "Fashion-MNIST not found"
                     "apt-get install dataset-fashion-mnist"
@@ -64,14 +66,34 @@ let tests =
                     "SNN_DATA"
                     "train-images-idx3-ubyte" ]
 
-          testCase "CIFAR-100 is never looked for in the Fashion-MNIST package folder"
+          testCase "only Fashion-MNIST has a system folder; CIFAR-100 is never looked for there"
           <| fun () ->
-              use tmp = new TempFolder()
-              let c = idxFolder tmp.Path "c"
+              Expect.equal (List.ofSeq fmnist.SystemFolders) [ DatasetLocator.DebianFashionMnistFolder ] "Debian folder"
+
+              for d in DatasetDescriptor.All do
+                  if d <> fmnist then
+                      Expect.isEmpty d.SystemFolders $"{d.Name} has no system folder"
 
               dataError
-                  (fun () -> DatasetLocator.Locate(null, DatasetKind.Cifar100, null, [ c ]))
+                  (fun () ->
+                      DatasetLocator.Locate(
+                          null,
+                          DatasetDescriptor.Cifar100,
+                          null,
+                          DatasetDescriptor.Cifar100.SystemFolders
+                      ))
                   "(no data path)"
                   [ "CIFAR-100 (binary version) not found"
                     "train.bin, test.bin"
-                    "nothing is downloaded" ] ]
+                    "nothing is downloaded" ]
+
+          testCase "an image folder is found by its train folder and its messages name the layout"
+          <| fun () ->
+              use tmp = new TempFolder()
+              Directory.CreateDirectory(tmp.File "train") |> ignore
+              Expect.equal (DatasetLocator.Locate(tmp.Path, DatasetDescriptor.ImageNet, null, [])) tmp.Path "found"
+
+              dataError
+                  (fun () -> DatasetLocator.Locate(null, DatasetDescriptor.ImageNet, null, []))
+                  "(no data path)"
+                  [ "An image-folder dataset (ImageNet layout) not found"; "train/<class>/*.jpg" ] ]

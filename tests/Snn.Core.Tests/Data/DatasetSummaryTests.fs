@@ -34,4 +34,22 @@ let tests =
               s.Count = n
               && Array.sum s.ClassCounts = int64 n
               && s.ClassCounts.Length = 7
-              && List.forall ok [ 0 .. c - 1 ] ]
+              && List.forall ok [ 0 .. c - 1 ]
+
+          testCase "a streamed split has the summary of the same images in memory"
+          <| fun () ->
+              use tmp = new TempFolder()
+              imageTree tmp.Path 3 [ "train", 4 ] 5 |> ignore
+              let index = ImageFolderIndex.Build(tmp.File "train")
+              use memory = ImageFolder.Read(index, 5)
+              use streamed = ImageDataset.Stream(index, 5, DataMemoryBudget(1L <<< 30, "t"))
+              let a, b = DatasetSummary.Of memory, DatasetSummary.Of streamed
+              // The same chunks of images are summed in the same order, so the statistics are equal, not just close.
+              let fields (s: SplitSummary) =
+                  s.Count,
+                  List.ofArray s.Shape,
+                  List.ofArray s.ClassCounts,
+                  List.ofArray s.PixelMean,
+                  List.ofArray s.PixelStd
+
+              Expect.equal (fields b) (fields a) "summary" ]

@@ -13,7 +13,7 @@ let private messages (steps: IStep list) =
     Plan.problems spec None steps |> List.map _.Message
 
 let private facts heldOut =
-    { Dataset = FashionMnist
+    { Dataset = Snn.Core.Data.DatasetDescriptor.FashionMnist
       Folder = "/data"
       Classes = 10
       Input = Image(1, 28, 28)

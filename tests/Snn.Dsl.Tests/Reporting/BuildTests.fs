@@ -95,7 +95,7 @@ let private info =
       Experiment = JsonObject() }
 
 let private facts =
-    { Dataset = FashionMnist
+    { Dataset = Snn.Core.Data.DatasetDescriptor.FashionMnist
       Folder = "/data"
       Classes = 10
       Input = Image(1, 28, 28)
