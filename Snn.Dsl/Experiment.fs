@@ -99,6 +99,8 @@ module Experiment =
                   "kernel", i c.Kernel
                   "stride", i c.Stride
                   "padding", i c.Padding
+                  "dilation", i c.Dilation
+                  "groups", i c.Groups
                   "bias", b c.Bias
                   "in_channels", opt i c.InChannels ]
         | AvgPool p -> pool "avgPool" p
@@ -307,6 +309,8 @@ module Experiment =
                   Kernel = gi path x "kernel"
                   Stride = gi path x "stride"
                   Padding = gi path x "padding"
+                  Dilation = goi path x "dilation" |> Option.defaultValue 1
+                  Groups = goi path x "groups" |> Option.defaultValue 1
                   Bias = gb path x "bias"
                   InChannels = goi path x "in_channels" }
         | "bn" -> BatchNorm
