@@ -29,6 +29,7 @@ type SnnArgs =
     | [<CliPrefix(CliPrefix.None)>] Run of ParseResults<RunCommand.RunArgs>
     | [<CliPrefix(CliPrefix.None)>] Data of ParseResults<DataArgs>
     | [<CliPrefix(CliPrefix.None)>] Bench of ParseResults<Bench.BenchArgs>
+    | [<CliPrefix(CliPrefix.None)>] Import of ParseResults<ImportCommand.ImportArgs>
 
     interface IArgParserTemplate with
         member this.Usage =
@@ -36,6 +37,7 @@ type SnnArgs =
             | Run _ -> "train, convert, calibrate and evaluate an experiment; writes report.md, results.json and plots."
             | Data _ -> "summarise a dataset: images per split and class, pixel mean and std."
             | Bench _ -> "measure simulation, training and Phase II speed side by side; write bench.json."
+            | Import _ -> "import a trained ANN from ONNX, check it against ONNX Runtime, score it; write import.json."
 
 let private datasetNames =
     [ "fashion-mnist", DatasetKind.FashionMnist
@@ -137,6 +139,7 @@ let main argv =
         | Run args -> RunCommand.run args
         | Data args -> runData args
         | Bench args -> Bench.runBench args
+        | Import args -> ImportCommand.run args
     with
     | :? ArguParseException as e ->
         eprintfn "%s" e.Message
