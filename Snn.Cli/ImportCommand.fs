@@ -29,7 +29,8 @@ type ImportArgs =
             | Dataset _ -> "fashion-mnist (default), mnist, cifar10 or cifar100: the test split to check and score on."
             | Data _ -> "dataset folder (else SNN_DATA, else the Debian package's folder)."
             | Out _ -> "output folder (default runs/import/MODEL-NAME)."
-            | Replace_Maxpool -> "replace MaxPool by average pooling of the same window (with a warning) instead of refusing it."
+            | Replace_Maxpool ->
+                "replace MaxPool by average pooling of the same window (with a warning) instead of refusing it."
 
 /// Images compared with ONNX Runtime.
 let private comparedImages = 512
@@ -45,7 +46,13 @@ let private datasetOf (name: string) =
     | Some(_, kind) -> kind
     | None ->
         let valid = datasets |> List.map fst |> String.concat ", "
-        raise (ArgumentException($"--dataset = {name} is not a dataset import can score on: expected one of {valid}", "dataset"))
+
+        raise (
+            ArgumentException(
+                $"--dataset = {name} is not a dataset import can score on: expected one of {valid}",
+                "dataset"
+            )
+        )
 
 /// The largest |imported - ONNX Runtime| over the logits of the first `count` test images.
 let private maxLogitDifference (reference: OnnxReference) (network: CompiledNetwork) (loader: BatchLoader) count =
@@ -127,7 +134,12 @@ let private layersNode (model: ImportedModel) =
             o["description"] <- JsonValue.Create layer.Description
 
             o["onnx_nodes"] <-
-                JsonArray(sources.TryFind name |> Option.defaultValue [] |> List.map (fun s -> JsonValue.Create s :> JsonNode) |> Array.ofList)
+                JsonArray(
+                    sources.TryFind name
+                    |> Option.defaultValue []
+                    |> List.map (fun s -> JsonValue.Create s :> JsonNode)
+                    |> Array.ofList
+                )
 
             match model.ClipMaxima |> List.tryFind (fun (n, _) -> n = name) with
             | Some(_, m) -> o["clip_max"] <- JsonValue.Create m
@@ -141,7 +153,12 @@ let private layersNode (model: ImportedModel) =
 let run (args: ParseResults<ImportArgs>) =
     let path = args.GetResult Model
     let options = { ReplaceMaxPool = args.Contains Replace_Maxpool }
-    let kind = args.TryGetResult Dataset |> Option.map datasetOf |> Option.defaultValue DatasetKind.FashionMnist
+
+    let kind =
+        args.TryGetResult Dataset
+        |> Option.map datasetOf
+        |> Option.defaultValue DatasetKind.FashionMnist
+
     let watch = Stopwatch.StartNew()
 
     match Import.fromFile options path with
@@ -160,9 +177,15 @@ let run (args: ParseResults<ImportArgs>) =
         for w in model.Warnings do
             eprintfn "warning: %s" w
 
-        printfn "%s: %d nodes (opset %d, %s) -> %d layers, %s parameters, imported in %.2f s"
-            path model.Nodes model.OpsetVersion model.Producer model.Spec.Layers.Length
-            (model.Info.Parameters.ToString("N0", Globalization.CultureInfo.InvariantCulture)) importSeconds
+        printfn
+            "%s: %d nodes (opset %d, %s) -> %d layers, %s parameters, imported in %.2f s"
+            path
+            model.Nodes
+            model.OpsetVersion
+            model.Producer
+            model.Spec.Layers.Length
+            (model.Info.Parameters.ToString("N0", Globalization.CultureInfo.InvariantCulture))
+            importSeconds
 
         printfn "\n%s\n" (DslText.ofSpec model.Spec)
 
@@ -193,8 +216,12 @@ let run (args: ParseResults<ImportArgs>) =
         Directory.CreateDirectory folder |> ignore
         let weightsFile = Path.Combine(folder, "weights.safetensors")
         Safetensors.write weightsFile [ "format", "pt"; "onnx_file", Path.GetFullPath path ] (stateTensors network)
+
         let json =
-            JsonSerializerOptions(WriteIndented = true, Encoder = Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping)
+            JsonSerializerOptions(
+                WriteIndented = true,
+                Encoder = Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping
+            )
 
         File.WriteAllText(Path.Combine(folder, "network.json"), (specNode model.Spec folder).ToJsonString json)
 
@@ -207,7 +234,14 @@ let run (args: ParseResults<ImportArgs>) =
         report["layers"] <- JsonValue.Create model.Spec.Layers.Length
         report["layer_table"] <- layersNode model
         report["parameters"] <- JsonValue.Create model.Info.Parameters
-        report["warnings"] <- JsonArray(model.Warnings |> List.map (fun w -> JsonValue.Create w :> JsonNode) |> Array.ofList)
+
+        report["warnings"] <-
+            JsonArray(
+                model.Warnings
+                |> List.map (fun w -> JsonValue.Create w :> JsonNode)
+                |> Array.ofList
+            )
+
         report["import_seconds"] <- JsonValue.Create importSeconds
         report["dataset"] <- JsonValue.Create test.Name
         report["compared_images"] <- JsonValue.Create compared

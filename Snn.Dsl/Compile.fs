@@ -218,7 +218,8 @@ module Compile =
                 inputShape
             |> fst
 
-        let bodyLayers = build (residualPartNames r shortcut.Length |> List.take body.Length) body
+        let bodyLayers =
+            build (residualPartNames r shortcut.Length |> List.take body.Length) body
 
         let shortcutLayers =
             build (shortcut |> List.mapi (fun i _ -> $"shortcut.%d{i}")) shortcut

@@ -47,7 +47,11 @@ let ofSpec (spec: NetworkSpec) =
     let mutable lineStart = true
 
     for l in spec.Layers do
-        if lineStart then sb.Append("\n    --> ") |> ignore else sb.Append(" --> ") |> ignore
+        if lineStart then
+            sb.Append("\n    --> ") |> ignore
+        else
+            sb.Append(" --> ") |> ignore
+
         sb.Append(layer l) |> ignore
 
         lineStart <-

@@ -18,18 +18,26 @@ module Import =
     let private inputOf (graph: OnnxGraph) : Result<Port * Shape, ImportError list> =
         match graph.Inputs with
         | [ p ] ->
-            let where = { Where = $"input '%s{p.Name}'"; What = "" }
+            let where =
+                { Where = $"input '%s{p.Name}'"
+                  What = "" }
 
             let fixedDims what =
-                Error [ { where with What = $"dims %s{what}: expected [N, C, H, W] or [N, F] with every dim but the batch N fixed" } ]
+                Error
+                    [ { where with
+                          What = $"dims %s{what}: expected [N, C, H, W] or [N, F] with every dim but the batch N fixed" } ]
 
             let show =
                 p.Dims
-                |> List.map (function Some d -> string d | None -> "?")
+                |> List.map (function
+                    | Some d -> string d
+                    | None -> "?")
                 |> String.concat ", "
 
             if p.ElementType <> 1 && p.ElementType <> 0 then
-                Error [ { where with What = $"element type %d{p.ElementType}: expected float32 (1)" } ]
+                Error
+                    [ { where with
+                          What = $"element type %d{p.ElementType}: expected float32 (1)" } ]
             else
                 match p.Dims with
                 | [ _; Some c; Some h; Some w ] -> Ok(p, Image(int c, int h, int w))
@@ -38,7 +46,9 @@ module Import =
         | [] -> Error [ modelError "the graph has no data input (every input is an initializer)" ]
         | ps ->
             let names = ps |> List.map _.Name |> String.concat ", "
-            Error [ modelError $"the graph has %d{ps.Length} data inputs (%s{names}): expected one image or vector input" ]
+
+            Error
+                [ modelError $"the graph has %d{ps.Length} data inputs (%s{names}): expected one image or vector input" ]
 
     let private unsupportedOps (graph: OnnxGraph) =
         let known = Set.ofList Nodes.layerOps + ShapeArithmetic.helperOps
@@ -75,10 +85,14 @@ module Import =
                 match li.Layer, li.InputShape with
                 | Residual r, Image(ch, _, _) ->
                     let body, shortcut = Network.residualParts ch r
+
                     let run parts =
                         parts
-                        |> List.mapFold (fun s l -> s, (Network.layerOutput l s |> Result.defaultValue s)) li.InputShape
+                        |> List.mapFold
+                            (fun s l -> s, (Network.layerOutput l s |> Result.defaultValue s))
+                            li.InputShape
                         |> fst
+
                     run body @ run shortcut @ [ li.OutputShape ]
                 | _, s -> [ s ])
 
@@ -119,7 +133,9 @@ module Import =
                         es
                         |> List.map (fun e ->
                             match e.Index with
-                            | Some i -> { Where = labelOf walk.Items[i]; What = e.Message }
+                            | Some i ->
+                                { Where = labelOf walk.Items[i]
+                                  What = e.Message }
                             | None -> modelError e.Message)
                     )
                 | Ok info ->
@@ -177,7 +193,9 @@ module Import =
     /// Imports an ONNX file; every error names the file or the node and what was expected.
     let fromFile (options: ImportOptions) (path: string) : Result<ImportedModel, ImportError list> =
         if not (File.Exists path) then
-            Error [ { Where = path; What = "file not found (expected an ONNX model file)" } ]
+            Error
+                [ { Where = path
+                    What = "file not found (expected an ONNX model file)" } ]
         else
             match OnnxGraph.parse (File.ReadAllBytes path) with
             | Ok g -> fromGraph options g
@@ -186,7 +204,10 @@ module Import =
     /// The SHA-256 of a file, lower-case hex.
     let sha256 (path: string) =
         use stream = File.OpenRead path
-        SHA256.HashData(stream) |> Array.map (fun b -> b.ToString "x2") |> String.concat ""
+
+        SHA256.HashData(stream)
+        |> Array.map (fun b -> b.ToString "x2")
+        |> String.concat ""
 
     /// The activation an imported network computes: ReLU when no layer is bounded; otherwise Clip,
     /// with each bounded layer's threshold its maximum m and every unbounded layer's threshold

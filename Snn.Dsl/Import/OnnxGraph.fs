@@ -57,7 +57,8 @@ module OnnxGraph =
         | d -> d.ToString().ToLowerInvariant()
 
     /// IEEE half precision to single.
-    let private half (bits: uint16) = float32 (BitConverter.UInt16BitsToHalf bits)
+    let private half (bits: uint16) =
+        float32 (BitConverter.UInt16BitsToHalf bits)
 
     let private bfloat (bits: uint16) =
         BitConverter.Int32BitsToSingle(int bits <<< 16)
@@ -167,15 +168,18 @@ module OnnxGraph =
                 $"tensor '%s{name}' has data type %s{dataTypeName t.DataType}: expected float32, float16, bfloat16, float64 or an integer type"
 
     let private port (v: ValueInfoProto) =
-        let tensorType =
-            if isNull v.Type then null else v.Type.TensorType
+        let tensorType = if isNull v.Type then null else v.Type.TensorType
 
         let dims =
             if isNull tensorType || isNull tensorType.Shape then
                 []
             else
                 tensorType.Shape.Dim
-                |> Seq.map (fun d -> if d.HasDimValue && d.DimValue > 0L then Some d.DimValue else None)
+                |> Seq.map (fun d ->
+                    if d.HasDimValue && d.DimValue > 0L then
+                        Some d.DimValue
+                    else
+                        None)
                 |> List.ofSeq
 
         { Name = v.Name
@@ -196,7 +200,10 @@ module OnnxGraph =
         match attr with
         | Some a when a.Name = "value" && not (isNull a.T) ->
             decodeTensor a.T |> Result.map (fun c -> { c with Name = name })
-        | Some a when a.Name = "value_float" -> Ok { scalarOr [||] with Floats = [| a.F |] }
+        | Some a when a.Name = "value_float" ->
+            Ok
+                { scalarOr [||] with
+                    Floats = [| a.F |] }
         | Some a when a.Name = "value_floats" ->
             Ok
                 { scalarOr [| int64 a.Floats.Count |] with
@@ -206,7 +213,9 @@ module OnnxGraph =
             Ok
                 { scalarOr [| int64 a.Ints.Count |] with
                     Ints = Seq.toArray a.Ints }
-        | Some a -> Error $"Constant '%s{n.Name}': attribute %s{a.Name} is not supported: expected value, value_float(s) or value_int(s)"
+        | Some a ->
+            Error
+                $"Constant '%s{n.Name}': attribute %s{a.Name} is not supported: expected value, value_float(s) or value_int(s)"
         | None -> Error $"Constant '%s{n.Name}' has no value attribute"
 
     /// Reads a parsed model; Error lists every tensor that cannot be decoded.
@@ -261,7 +270,11 @@ module OnnxGraph =
                     { Nodes = nodes
                       Constants = constants
                       // Older exporters list initializers among the inputs too.
-                      Inputs = g.Input |> Seq.filter (fun i -> not (constants.ContainsKey i.Name)) |> Seq.map port |> List.ofSeq
+                      Inputs =
+                        g.Input
+                        |> Seq.filter (fun i -> not (constants.ContainsKey i.Name))
+                        |> Seq.map port
+                        |> List.ofSeq
                       Outputs = g.Output |> Seq.map port |> List.ofSeq
                       OpsetVersion = opset
                       Producer = $"%s{model.ProducerName} %s{model.ProducerVersion}".Trim() }
@@ -272,7 +285,8 @@ module OnnxGraph =
             try
                 Ok(ModelProto.Parser.ParseFrom bytes)
             with e ->
-                Error [ $"not a readable ONNX model (the protobuf does not parse: %s{e.Message}); the file may be truncated or not an ONNX file" ]
+                Error
+                    [ $"not a readable ONNX model (the protobuf does not parse: %s{e.Message}); the file may be truncated or not an ONNX file" ]
 
         parsed |> Result.bind ofModel
 

@@ -12,14 +12,18 @@ type OnnxReference(model: byte[]) =
     let outputName = session.OutputMetadata.Keys |> Seq.head
 
     /// Reads the model from a file.
-    static member FromFile(path: string) = new OnnxReference(IO.File.ReadAllBytes path)
+    static member FromFile(path: string) =
+        new OnnxReference(IO.File.ReadAllBytes path)
 
     /// Runs the model on `data` of shape `shape` ([N, C, H, W] or [N, F], float32, row-major) and
     /// returns the output's values and shape.
     member _.Run(data: float32[], shape: int64[]) : float32[] * int64[] =
         use input = OrtValue.CreateTensorValueFromMemory(data, shape)
         use runOptions = new RunOptions()
-        use outputs = session.Run(runOptions, [| inputName |], [| input |], [| outputName |])
+
+        use outputs =
+            session.Run(runOptions, [| inputName |], [| input |], [| outputName |])
+
         let y = outputs[0]
         let info = y.GetTensorTypeAndShape()
         y.GetTensorDataAsSpan<float32>().ToArray(), info.Shape

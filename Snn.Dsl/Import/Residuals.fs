@@ -15,7 +15,8 @@ let private describe (parts: Part list) =
 let expected =
     "the DSL's residual block is conv 3x3 (stride s, pad 1) [-> bn] -> act -> conv 3x3 (stride 1, pad 1) [-> bn] on one branch, the identity or conv 1x1 (stride s, pad 0) [-> bn] on the other (bn on both or neither), joined by Add and followed by Relu or Clip(0, m)"
 
-let private param name (p: Part) = p.Params |> List.tryFind (fun (n, _) -> n = name) |> Option.map snd
+let private param name (p: Part) =
+    p.Params |> List.tryFind (fun (n, _) -> n = name) |> Option.map snd
 
 /// A conv of the block as the DSL builds it (bias = not batchNorm); a conv bias before a bn is
 /// absorbed into the bn's running mean (bn(z + b) with mean mu = bn(z) with mean mu - b), a conv
@@ -23,7 +24,11 @@ let private param name (p: Part) = p.Params |> List.tryFind (fun (n, _) -> n = n
 let private conform (batchNorm: bool) (conv: Part) (bn: Part option) : Part list =
     match conv.Layer with
     | Conv c ->
-        let c' = { c with Bias = not batchNorm; InChannels = None }
+        let c' =
+            { c with
+                Bias = not batchNorm
+                InChannels = None }
+
         let w = (param "weight" conv).Value
         let bias = param "bias" conv
 
@@ -33,14 +38,18 @@ let private conform (batchNorm: bool) (conv: Part) (bn: Part option) : Part list
 
             let mean' =
                 match bias with
-                | Some b -> { mean with Data = Array.map2 (-) mean.Data b.Data }
+                | Some b ->
+                    { mean with
+                        Data = Array.map2 (-) mean.Data b.Data }
                 | None -> mean
 
             let bnParams =
                 bnPart.Params
                 |> List.map (fun (n, v) -> if n = "running_mean" then n, mean' else n, v)
 
-            [ { conv with Layer = Conv c'; Params = [ "weight", w ] }
+            [ { conv with
+                  Layer = Conv c'
+                  Params = [ "weight", w ] }
               { bnPart with Params = bnParams } ]
         | None ->
             let b =
@@ -49,7 +58,9 @@ let private conform (batchNorm: bool) (conv: Part) (bn: Part option) : Part list
                     { Shape = [| int64 c.OutChannels |]
                       Data = Array.zeroCreate c.OutChannels }
 
-            [ { conv with Layer = Conv c'; Params = [ "weight", w; "bias", b ] } ]
+            [ { conv with
+                  Layer = Conv c'
+                  Params = [ "weight", w; "bias", b ] } ]
     | _ -> [ conv ]
 
 let private isConv kernel stride padding (p: Part) =
@@ -69,7 +80,13 @@ let private outChannels (p: Part) =
 
 /// The block for body and shortcut parts (in execution order) and the activation after the Add,
 /// or the reason it does not match.
-let assemble (inChannels: int) (body: Part list) (shortcut: Part list) (act2: Part) (join: Node) : Result<Item, string> =
+let assemble
+    (inChannels: int)
+    (body: Part list)
+    (shortcut: Part list)
+    (act2: Part)
+    (join: Node)
+    : Result<Item, string> =
     let stride =
         match body with
         | first :: _ ->

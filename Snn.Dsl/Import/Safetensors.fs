@@ -110,8 +110,15 @@ let read (path: string) : (string * string) list * (string * StoredTensor) list 
         [ for kv in header do
               if kv.Key <> "__metadata__" then
                   let e = kv.Value.AsObject()
-                  let shape = e["shape"].AsArray() |> Seq.map (fun d -> d.GetValue<int64>()) |> Array.ofSeq
-                  let offsets = e["data_offsets"].AsArray() |> Seq.map (fun d -> d.GetValue<int64>()) |> Array.ofSeq
+
+                  let shape =
+                      e["shape"].AsArray() |> Seq.map (fun d -> d.GetValue<int64>()) |> Array.ofSeq
+
+                  let offsets =
+                      e["data_offsets"].AsArray()
+                      |> Seq.map (fun d -> d.GetValue<int64>())
+                      |> Array.ofSeq
+
                   let b, en = data + int offsets[0], data + int offsets[1]
 
                   if en > bytes.Length || b > en then
@@ -120,9 +127,17 @@ let read (path: string) : (string * string) list * (string * StoredTensor) list 
                   let t =
                       match e["dtype"].GetValue<string>() with
                       | "F32" ->
-                          F32(shape, Array.init ((en - b) / 4) (fun k -> BinaryPrimitives.ReadSingleLittleEndian(ReadOnlySpan(bytes, b + 4 * k, 4))))
+                          F32(
+                              shape,
+                              Array.init ((en - b) / 4) (fun k ->
+                                  BinaryPrimitives.ReadSingleLittleEndian(ReadOnlySpan(bytes, b + 4 * k, 4)))
+                          )
                       | "I64" ->
-                          I64(shape, Array.init ((en - b) / 8) (fun k -> BinaryPrimitives.ReadInt64LittleEndian(ReadOnlySpan(bytes, b + 8 * k, 8))))
+                          I64(
+                              shape,
+                              Array.init ((en - b) / 8) (fun k ->
+                                  BinaryPrimitives.ReadInt64LittleEndian(ReadOnlySpan(bytes, b + 8 * k, 8)))
+                          )
                       | d -> bad $"tensor %s{kv.Key}: dtype %s{d}, expected F32 or I64"
 
                   yield offsets[0], (kv.Key, t) ]

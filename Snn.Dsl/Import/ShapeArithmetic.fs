@@ -14,7 +14,8 @@ type Dim =
 type Value = { Elements: Dim list; Scalar: bool }
 
 /// The ops this evaluator understands (besides Constant and initializers).
-let helperOps = set [ "Shape"; "Gather"; "Unsqueeze"; "Squeeze"; "Concat"; "Cast"; "Constant" ]
+let helperOps =
+    set [ "Shape"; "Gather"; "Unsqueeze"; "Squeeze"; "Concat"; "Cast"; "Constant" ]
 
 let private dimsOf (s: Shape) =
     match s with
@@ -82,11 +83,20 @@ let rec evaluate
 
                     let picked = idx.Elements |> List.map pick
 
-                    match picked |> List.tryPick (function Error e -> Some e | Ok _ -> None) with
+                    match
+                        picked
+                        |> List.tryPick (function
+                            | Error e -> Some e
+                            | Ok _ -> None)
+                    with
                     | Some e -> Error e
                     | None ->
                         Ok
-                            { Elements = picked |> List.map (function Ok d -> d | Error _ -> Batch)
+                            { Elements =
+                                picked
+                                |> List.map (function
+                                    | Ok d -> d
+                                    | Error _ -> Batch)
                               Scalar = idx.Scalar }
                 | Error e, _
                 | _, Error e -> Error e
@@ -108,11 +118,20 @@ let rec evaluate
             | "Concat" ->
                 let parts = n.Inputs |> List.map eval
 
-                match parts |> List.tryPick (function Error e -> Some e | Ok _ -> None) with
+                match
+                    parts
+                    |> List.tryPick (function
+                        | Error e -> Some e
+                        | Ok _ -> None)
+                with
                 | Some e -> Error e
                 | None ->
                     Ok
-                        { Elements = parts |> List.collect (function Ok v -> v.Elements | Error _ -> [])
+                        { Elements =
+                            parts
+                            |> List.collect (function
+                                | Ok v -> v.Elements
+                                | Error _ -> [])
                           Scalar = false }
             | op -> Error $"%s{n.Label}: %s{op} is not part of the shape arithmetic this importer evaluates"
 

@@ -34,12 +34,20 @@ let run (graph: OnnxGraph) (options: ImportOptions) (input: Port) (inputShape: S
         graph.Nodes
         |> List.filter (fun n -> not (isShapeOp n) && List.contains tensor n.Inputs)
 
-    let ctx: Nodes.Context =
+    let ctx: NodeContext.Context =
         { Graph = graph
           Options = options
           FixedBatch = input.Dims |> List.tryHead |> Option.flatten
-          Producer = fun t -> match producers.TryGetValue t with | true, n -> Some n | _ -> None
-          ShapeOf = fun t -> match shapes.TryGetValue t with | true, s -> Some s | _ -> None }
+          Producer =
+            fun t ->
+                match producers.TryGetValue t with
+                | true, n -> Some n
+                | _ -> None
+          ShapeOf =
+            fun t ->
+                match shapes.TryGetValue t with
+                | true, s -> Some s
+                | _ -> None }
 
     let fail (n: Node) what =
         errors.Add { Where = n.Label; What = what }
@@ -78,11 +86,11 @@ let run (graph: OnnxGraph) (options: ImportOptions) (input: Port) (inputShape: S
                 fail n e
 
             None
-        | Ok(Nodes.PadBy p) ->
+        | Ok(NodeContext.PadBy p) ->
             match s.PendingPad with
             | Some(q, _) -> advance s.Shape s.Items (Some(p + q, n))
             | None -> advance s.Shape s.Items (if p = 0 then None else Some(p, n))
-        | Ok(Nodes.BiasAdd b) ->
+        | Ok(NodeContext.BiasAdd b) ->
             match List.rev s.Items with
             | Plain({ Layer = Linear l } as part) :: rest when not l.Bias ->
                 let part' =
@@ -95,7 +103,7 @@ let run (graph: OnnxGraph) (options: ImportOptions) (input: Port) (inputShape: S
             | _ ->
                 fail n "adds a constant that is not the bias of a MatMul right before it"
                 None
-        | Ok(Nodes.Layers parts) ->
+        | Ok(NodeContext.Layers parts) ->
             let consumed =
                 parts
                 |> List.exists (fun p ->
@@ -106,7 +114,10 @@ let run (graph: OnnxGraph) (options: ImportOptions) (input: Port) (inputShape: S
 
             match s.PendingPad with
             | Some(p, padNode) when not consumed && not parts.IsEmpty ->
-                fail padNode $"pads by %d{p} before %s{n.Label}: zero padding is supported only before a Conv or AveragePool"
+                fail
+                    padNode
+                    $"pads by %d{p} before %s{n.Label}: zero padding is supported only before a Conv or AveragePool"
+
                 None
             | _ ->
                 let shape =
@@ -119,7 +130,11 @@ let run (graph: OnnxGraph) (options: ImportOptions) (input: Port) (inputShape: S
                                 | Ok o -> Some o
                                 | Error ps ->
                                     for pr in ps do
-                                        let e: ValidationError = { Index = None; Layer = ""; Problem = pr }
+                                        let e: ValidationError =
+                                            { Index = None
+                                              Layer = ""
+                                              Problem = pr }
+
                                         fail n (e.Message.TrimStart(':', ' '))
 
                                     None))
@@ -132,7 +147,10 @@ let run (graph: OnnxGraph) (options: ImportOptions) (input: Port) (inputShape: S
                 | None -> None
 
     let parts (items: Item list) =
-        items |> List.collect (function Plain p -> [ p ] | Block(_, ps, _) -> ps)
+        items
+        |> List.collect (function
+            | Plain p -> [ p ]
+            | Block(_, ps, _) -> ps)
 
     /// Follows single consumers from `s` until the tensor is consumed by an Add of two branches
     /// (returned) or, when `branch` is false, until the graph output.
@@ -149,7 +167,12 @@ let run (graph: OnnxGraph) (options: ImportOptions) (input: Port) (inputShape: S
                   What = "is neither consumed by a node nor the graph's output" }
 
             None
-        | [ n ] when isJoin n -> if branch then Some(s, Some n) else (fail n $"adds two tensors that do not come from one fork: %s{Residuals.expected}"; None)
+        | [ n ] when isJoin n ->
+            if branch then
+                Some(s, Some n)
+            else
+                (fail n $"adds two tensors that do not come from one fork: %s{Residuals.expected}"
+                 None)
         | [ n ] -> apply s n |> Option.bind (fun s' -> chain s' branch)
         | [ a; b ] when not branch -> fork s a b |> Option.bind (fun s' -> chain s' branch)
         | many ->
@@ -157,7 +180,8 @@ let run (graph: OnnxGraph) (options: ImportOptions) (input: Port) (inputShape: S
 
             errors.Add
                 { Where = $"tensor '%s{s.Tensor}'"
-                  What = $"feeds %d{many.Length} nodes (%s{names}): the DSL expresses only a residual block's two branches (no nesting)" }
+                  What =
+                    $"feeds %d{many.Length} nodes (%s{names}): the DSL expresses only a residual block's two branches (no nesting)" }
 
             None
 
@@ -184,7 +208,7 @@ let run (graph: OnnxGraph) (options: ImportOptions) (input: Port) (inputShape: S
             match consumers joined with
             | [ actNode ] when actNode.OpType = "Relu" || actNode.OpType = "Clip" ->
                 match Nodes.map ctx actNode body.Shape 0 with
-                | Ok(Nodes.Layers [ act2 ]) ->
+                | Ok(NodeContext.Layers [ act2 ]) ->
                     let inChannels =
                         match s.Shape with
                         | Image(c, _, _) -> c
@@ -214,7 +238,10 @@ let run (graph: OnnxGraph) (options: ImportOptions) (input: Port) (inputShape: S
                 fail ja $"the sum is not followed by exactly one Relu or Clip: %s{Residuals.expected}"
                 None
         | Some(_, Some ja), Some(_, Some jb) ->
-            fail ja $"the branches from tensor '%s{s.Tensor}' end in different Adds (%s{ja.Label}, %s{jb.Label}): %s{Residuals.expected}"
+            fail
+                ja
+                $"the branches from tensor '%s{s.Tensor}' end in different Adds (%s{ja.Label}, %s{jb.Label}): %s{Residuals.expected}"
+
             None
         | _ -> None
 

@@ -13,7 +13,10 @@ module Inference =
 
     /// Parameters of a conv: out * (in / groups) * k * k (+ out for the bias).
     let convParameters inChannels (c: Conv) =
-        int64 c.OutChannels * int64 (inChannels / max 1 c.Groups) * int64 c.Kernel * int64 c.Kernel
+        int64 c.OutChannels
+        * int64 (inChannels / max 1 c.Groups)
+        * int64 c.Kernel
+        * int64 c.Kernel
         + (if c.Bias then int64 c.OutChannels else 0L)
 
     /// The layers a residual block is made of, in execution order, as plain layers:

@@ -94,11 +94,7 @@ type Layer =
     member this.Description =
         match this with
         | Conv c ->
-            let dilation =
-                if c.Dilation = 1 then
-                    ""
-                else
-                    $", dilation %d{c.Dilation}"
+            let dilation = if c.Dilation = 1 then "" else $", dilation %d{c.Dilation}"
 
             let groups = if c.Groups = 1 then "" else $", groups %d{c.Groups}"
 

@@ -207,7 +207,9 @@ let tests =
               Compile.leafNames net.Info = (net.Leaves |> List.map (fun l -> l.Name, l.Layer)))
 
           test "a dilated, grouped conv compiles to a Conv2d with those settings and the spec's parameter count" {
-              let spec = input (6, 12, 12) --> convFull 9 3 2 1 2 3 true --> act --> flatten --> linear 2
+              let spec =
+                  input (6, 12, 12) --> convFull 9 3 2 1 2 3 true --> act --> flatten --> linear 2
+
               use net = compileOk Relu spec
               Expect.equal (Compile.parameterCount net) net.Info.Parameters "parameters"
               let conv = net.Leaves.Head.Module :?> Modules.Conv2d
@@ -215,4 +217,3 @@ let tests =
               use y = net.forward (torch.zeros (1L, 6L, 12L, 12L))
               Expect.equal y.shape [| 1L; 2L |] "runs"
           } ]
-

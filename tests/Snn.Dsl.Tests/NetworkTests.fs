@@ -99,7 +99,8 @@ let tests =
 
           test "a dilated, grouped conv infers its output from the dilated extent and counts in / groups weights" {
               // 3x3 dilation 2 = extent 5; 12x12 pad 1 stride 2 -> (12 + 2 - 5) / 2 + 1 = 5.
-              let spec = input (6, 12, 12) --> convFull 9 3 2 1 2 3 true --> act --> flatten --> linear 2
+              let spec =
+                  input (6, 12, 12) --> convFull 9 3 2 1 2 3 true --> act --> flatten --> linear 2
 
               match Network.validate spec with
               | Ok info ->
@@ -107,7 +108,9 @@ let tests =
                   Expect.equal info.Layers[0].Parameters (9L * 2L * 9L + 9L) "9 x (6 / 3) x 3 x 3 + bias"
               | Error es -> failtest $"%A{es |> List.map _.Message}"
 
-              let tooWide = input (1, 4, 4) --> convFull 2 3 1 0 2 1 true --> act --> flatten --> linear 2
+              let tooWide =
+                  input (1, 4, 4) --> convFull 2 3 1 0 2 1 true --> act --> flatten --> linear 2
+
               Expect.equal (problemsOf tooWide) [ Some 0, KernelLargerThanInput(5, 4, 4) ] "dilated extent 5 on 4x4"
           }
 

@@ -42,9 +42,15 @@ let tests =
               use scope = torch.NewDisposeScope()
               torch.manual_seed (int64 seed) |> ignore
               let g, s, p, d = int64 g, int64 s, int64 p, int64 d
-              let w = torch.randn ([| g * int64 outPer; int64 inPer; int64 k; int64 k |], dtype = torch.float64)
+
+              let w =
+                  torch.randn ([| g * int64 outPer; int64 inPer; int64 k; int64 k |], dtype = torch.float64)
+
               let b = torch.randn ([| g * int64 outPer |], dtype = torch.float64)
-              let x = torch.randn ([| 2L; g * int64 inPer; int64 size; int64 size |], dtype = torch.float64)
+
+              let x =
+                  torch.randn ([| 2L; g * int64 inPer; int64 size; int64 size |], dtype = torch.float64)
+
               use synapse = Synapse.Conv2d(w, b, s, p, 1L, d, g)
 
               let reference =
@@ -52,7 +58,14 @@ let tests =
                       [| for gi in 0L .. g - 1L ->
                              let xs = x.narrow (1L, gi * int64 inPer, int64 inPer)
                              let ws = dilate (w.narrow (0L, gi * int64 outPer, int64 outPer)) d
-                             torch.nn.functional.conv2d (xs, ws, b.narrow (0L, gi * int64 outPer, int64 outPer), strides = [| s; s |], padding = [| p; p |]) |],
+
+                             torch.nn.functional.conv2d (
+                                 xs,
+                                 ws,
+                                 b.narrow (0L, gi * int64 outPer, int64 outPer),
+                                 strides = [| s; s |],
+                                 padding = [| p; p |]
+                             ) |],
                       1L
                   )
 
@@ -65,10 +78,20 @@ let tests =
               let random = Random seed
               let cin, cout = g * inPer, g * outPer
               let counts = Array3D.init cin size size (fun _ _ _ -> float (random.Next 3))
-              let w = torch.ones ([| int64 cout; int64 inPer; int64 k; int64 k |], dtype = torch.float64)
+
+              let w =
+                  torch.ones ([| int64 cout; int64 inPer; int64 k; int64 k |], dtype = torch.float64)
+
               use synapse = Synapse.Conv2d(w, null, int64 s, int64 p, 1L, int64 d, int64 g)
-              let flat = [| for c in 0 .. cin - 1 do for i in 0 .. size - 1 do for j in 0 .. size - 1 -> counts[c, i, j] |]
-              let x = torch.tensor(flat, dtype = torch.float64).view (1L, int64 cin, int64 size, int64 size)
+
+              let flat =
+                  [| for c in 0 .. cin - 1 do
+                         for i in 0 .. size - 1 do
+                             for j in 0 .. size - 1 -> counts[c, i, j] |]
+
+              let x =
+                  torch.tensor(flat, dtype = torch.float64).view (1L, int64 cin, int64 size, int64 size)
+
               let out = (size + 2 * p - d * (k - 1) - 1) / s + 1
 
               // Naive: each output neuron (o, y, x) reaches input taps of its group inside the image.
@@ -90,9 +113,13 @@ let tests =
                   |> Seq.sum
 
               let actual = synapse.ConnectionCount x
-              abs (actual - expected) <= 1e-9 * max 1.0 expected |> Prop.label $"%g{actual} vs %g{expected}")
+
+              abs (actual - expected) <= 1e-9 * max 1.0 expected
+              |> Prop.label $"%g{actual} vs %g{expected}")
 
           test "groups that do not divide the output channels are refused naming groups" {
               use w = torch.ones (6L, 2L, 3L, 3L)
-              Expect.throwsC (fun () -> Synapse.Conv2d(w, null, groups = 4L) |> ignore) (fun e -> Expect.stringContains e.Message "groups = 4" "names groups")
+
+              Expect.throwsC (fun () -> Synapse.Conv2d(w, null, groups = 4L) |> ignore) (fun e ->
+                  Expect.stringContains e.Message "groups = 4" "names groups")
           } ]

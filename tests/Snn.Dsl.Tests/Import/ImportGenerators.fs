@@ -6,19 +6,21 @@ open FsCheck.FSharp
 
 /// A Conv node's attributes and its input; `OutputSize` is the ONNX output height (= width).
 type ConvCase =
-    { InChannels: int
-      OutChannels: int
-      Groups: int
-      Kernel: int
-      Stride: int
-      Padding: int
-      Dilation: int
-      Bias: bool
-      /// Some "SAME_UPPER" / "SAME_LOWER" / "VALID", or None for explicit pads.
-      AutoPad: string option
-      Size: int
-      FixedBatch: bool
-      Seed: int }
+    {
+        InChannels: int
+        OutChannels: int
+        Groups: int
+        Kernel: int
+        Stride: int
+        Padding: int
+        Dilation: int
+        Bias: bool
+        /// Some "SAME_UPPER" / "SAME_LOWER" / "VALID", or None for explicit pads.
+        AutoPad: string option
+        Size: int
+        FixedBatch: bool
+        Seed: int
+    }
 
     member c.Extent = c.Dilation * (c.Kernel - 1) + 1
 
@@ -108,20 +110,25 @@ let poolCase: Gen<PoolCase> =
 
 /// A stem conv and basic blocks (out-channels, stride, projection shortcut) on an 8x8 input.
 type ResidualCase =
-    { StemChannels: int
-      Blocks: (int * int * bool) list
-      BatchNorm: bool
-      /// Convs with biases (before BN they are absorbed into the running mean).
-      Bias: bool
-      /// The Add lists the shortcut first (exporters write either order).
-      ShortcutFirst: bool
-      Seed: int }
+    {
+        StemChannels: int
+        Blocks: (int * int * bool) list
+        BatchNorm: bool
+        /// Convs with biases (before BN they are absorbed into the running mean).
+        Bias: bool
+        /// The Add lists the shortcut first (exporters write either order).
+        ShortcutFirst: bool
+        Seed: int
+    }
 
 let residualCase: Gen<ResidualCase> =
     gen {
         let! stem = Gen.choose (1, 4)
         let! n = Gen.choose (1, 2)
-        let! specs = Gen.listOfLength n (Gen.zip3 (Gen.choose (1, 5)) (Gen.elements [ 1; 2 ]) (Gen.elements [ true; false ]))
+
+        let! specs =
+            Gen.listOfLength n (Gen.zip3 (Gen.choose (1, 5)) (Gen.elements [ 1; 2 ]) (Gen.elements [ true; false ]))
+
         let! bn = Gen.elements [ true; false ]
         let! bias = Gen.elements [ true; false ]
         let! first = Gen.elements [ true; false ]
@@ -131,8 +138,7 @@ let residualCase: Gen<ResidualCase> =
         let blocks =
             specs
             |> List.mapFold
-                (fun cin (cout, stride, projection) ->
-                    (cout, stride, projection || stride <> 1 || cin <> cout), cout)
+                (fun cin (cout, stride, projection) -> (cout, stride, projection || stride <> 1 || cin <> cout), cout)
                 stem
             |> fst
 

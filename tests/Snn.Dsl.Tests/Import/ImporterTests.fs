@@ -8,6 +8,7 @@ open Snn.Dsl
 open Snn.Dsl.Import
 open Snn.Dsl.Tests.Common
 open Snn.Dsl.Tests.Import.OnnxModels
+open Snn.Dsl.Tests.Import.ExampleModels
 
 let private config n =
     { FsCheckConfig.defaultConfig with
@@ -17,201 +18,6 @@ let private within (bytes: byte[]) (model: ImportedModel) seed =
     let diff = maxDifference bytes model 3 seed
     diff <= Tolerance.onnx |> Prop.label $"max |imported - ONNX Runtime| = %g{diff}"
 
-/// Appends Flatten and Gemm (transB = 1, with C) to `x` with `features` inputs.
-let private head (b: OnnxBuilder) x features classes =
-    let f = b.Node("Flatten", [ x ], [ "axis", I 1L ])
-    let w = b.Random [ int64 classes; int64 features ]
-    let c = b.Random [ int64 classes ]
-    b.Node("Gemm", [ f; w; c ], [ "transB", I 1L; "alpha", F 0.75f; "beta", F 1.5f ])
-
-let private convModel (c: ImportGenerators.ConvCase) =
-    let batch = if c.FixedBatch then Some 3L else None
-    let b = OnnxBuilder([ batch; Some(int64 c.InChannels); Some(int64 c.Size); Some(int64 c.Size) ], c.Seed)
-    let w = b.Random [ int64 c.OutChannels; int64 (c.InChannels / c.Groups); int64 c.Kernel; int64 c.Kernel ]
-    let inputs = if c.Bias then [ b.InputName; w; b.Random [ int64 c.OutChannels ] ] else [ b.InputName; w ]
-
-    let padAttrs =
-        match c.AutoPad with
-        | Some mode -> [ "auto_pad", S mode ]
-        | None -> [ "pads", Is(List.replicate 4 (int64 c.Padding)) ]
-
-    let y =
-        b.Node(
-            "Conv",
-            inputs,
-            [ "strides", Is [ int64 c.Stride; int64 c.Stride ]
-              "dilations", Is [ int64 c.Dilation; int64 c.Dilation ]
-              "group", I(int64 c.Groups)
-              "kernel_shape", Is [ int64 c.Kernel; int64 c.Kernel ] ]
-            @ padAttrs
-        )
-
-    let r = b.Node("Relu", [ y ])
-    let o = c.OutputSize
-    b.Bytes(head b r (c.OutChannels * o * o) 3)
-
-/// conv -> BN -> Clip(0, m) -> [Pad ->] AveragePool -> GlobalAveragePool -> Flatten -> MatMul + Add.
-let private bnPoolModel (c: ImportGenerators.PoolCase) =
-    let b = OnnxBuilder([ None; Some 2L; Some(int64 c.Size); Some(int64 c.Size) ], c.Seed)
-    let ch = 4L
-    let y = b.Node("Conv", [ b.InputName; b.Random [ ch; 2L; 3L; 3L ] ], [ "pads", Is [ 1L; 1L; 1L; 1L ] ])
-
-    let bn =
-        b.Node(
-            "BatchNormalization",
-            [ y
-              b.Random [ ch ]
-              b.Random [ ch ]
-              b.Random([ ch ], -0.2, 0.2)
-              b.Random([ ch ], 0.5, 2.0) ],
-            [ "epsilon", F c.Epsilon ]
-        )
-
-    let m = b.Init([], [| float32 c.ClipMax |])
-    let zero = b.Init([], [| 0.0f |])
-    let a = b.Node("Clip", [ bn; zero; m ])
-
-    let pooledInput =
-        if c.ExplicitPad then
-            let pads = b.ConstInts([ 8L ], [| 0L; 0L; int64 c.Padding; int64 c.Padding; 0L; 0L; int64 c.Padding; int64 c.Padding |])
-            b.Node("Pad", [ a; pads ], [ "mode", S "constant" ])
-        else
-            a
-
-    let ownPads = if c.ExplicitPad then 0L else int64 c.Padding
-
-    let p =
-        b.Node(
-            "AveragePool",
-            [ pooledInput ],
-            [ "kernel_shape", Is [ int64 c.Kernel; int64 c.Kernel ]
-              "strides", Is [ int64 c.Stride; int64 c.Stride ]
-              "pads", Is(List.replicate 4 ownPads)
-              "count_include_pad", I 1L ]
-        )
-
-    let g = b.Node("GlobalAveragePool", [ p ])
-    let f = b.Node("Flatten", [ g ])
-    let mm = b.Node("MatMul", [ f; b.Random [ ch; 5L ] ])
-    b.Bytes(b.Node("Add", [ mm; b.Random [ 5L ] ]))
-
-/// A stem conv, `blocks` residual blocks as torch's BasicBlock exports them, GAP, Gemm.
-let private residualModel (c: ImportGenerators.ResidualCase) =
-    let b = OnnxBuilder([ None; Some 2L; Some 8L; Some 8L ], c.Seed)
-
-    let conv x cin cout k stride pad =
-        let ins = [ x; b.Random [ int64 cout; int64 cin; int64 k; int64 k ] ]
-        let ins = if c.Bias then ins @ [ b.Random [ int64 cout ] ] else ins
-
-        b.Node("Conv", ins, [ "strides", Is [ int64 stride; int64 stride ]; "pads", Is(List.replicate 4 (int64 pad)) ])
-
-    let bn x ch =
-        if c.BatchNorm then
-            b.Node("BatchNormalization", [ x; b.Random [ ch ]; b.Random [ ch ]; b.Random [ ch ]; b.Random([ ch ], 0.5, 2.0) ])
-        else
-            x
-
-    let stem = b.Node("Relu", [ bn (conv b.InputName 2 c.StemChannels 3 1 1) (int64 c.StemChannels) ])
-
-    let block (x, cin) (cout, stride, projection) =
-        let y = b.Node("Relu", [ bn (conv x cin cout 3 stride 1) (int64 cout) ])
-        let y = bn (conv y cout cout 3 1 1) (int64 cout)
-        let s = if projection then bn (conv x cin cout 1 stride 0) (int64 cout) else x
-        let sum = if c.ShortcutFirst then b.Node("Add", [ s; y ]) else b.Node("Add", [ y; s ])
-        b.Node("Relu", [ sum ]), cout
-
-    let out, ch = c.Blocks |> List.fold block (stem, c.StemChannels)
-    let g = b.Node("GlobalAveragePool", [ out ])
-    b.Bytes(head b g ch 3)
-
-[<Tests>]
-let properties =
-    testList
-        "Import.ImporterProperties"
-        [ testPropertyWithConfig (config 40) "an imported Conv (strides, pads, auto_pad, dilations, groups) computes what ONNX Runtime computes"
-          <| Prop.forAll (Arb.fromGen ImportGenerators.convCase) (fun c ->
-              let bytes = convModel c
-              within bytes (importOk ImportOptions.Default bytes) c.Seed)
-
-          testPropertyWithConfig (config 25) "BN (any epsilon), Clip(0, m), padded AveragePool, GAP and MatMul + Add import exactly"
-          <| Prop.forAll (Arb.fromGen ImportGenerators.poolCase) (fun c ->
-              let bytes = bnPoolModel c
-              let m = importOk ImportOptions.Default bytes
-              let maxima = m.ClipMaxima |> List.map snd
-              (maxima = [ float (float32 c.ClipMax) ] |> Prop.label $"clip maxima %A{maxima}") .&. within bytes m c.Seed)
-
-          testPropertyWithConfig (config 25) "residual Adds of torch-style basic blocks import as residual blocks and match ONNX Runtime"
-          <| Prop.forAll (Arb.fromGen ImportGenerators.residualCase) (fun c ->
-              let bytes = residualModel c
-              let m = importOk ImportOptions.Default bytes
-
-              let blocks =
-                  m.Spec.Layers
-                  |> List.choose (function Residual r -> Some(r.Stride, r.Shortcut, r.BatchNorm) | _ -> None)
-
-              let expected =
-                  c.Blocks
-                  |> List.map (fun (_, s, p) -> s, (if p then Projection else Identity), c.BatchNorm)
-
-              (blocks = expected |> Prop.label $"blocks %A{blocks}") .&. within bytes m c.Seed) ]
-
-/// What torch.onnx.export (opset 14) writes for conv-BN-ReLU-AvgPool2d-view-Linear: Conv, BN,
-/// Relu, Constant + Pad (zero pads) + AveragePool, Shape/Gather/Unsqueeze/Concat/Reshape, Gemm.
-let private torchStyle (withBatchNormTrainingMode: bool) =
-    let b = OnnxBuilder([ None; Some 1L; Some 6L; Some 6L ], 7)
-
-    let conv =
-        b.Node(
-            "Conv",
-            [ b.InputName; b.Random [ 3L; 1L; 3L; 3L ]; b.Random [ 3L ] ],
-            [ "dilations", Is [ 1L; 1L ]
-              "group", I 1L
-              "kernel_shape", Is [ 3L; 3L ]
-              "pads", Is [ 1L; 1L; 1L; 1L ]
-              "strides", Is [ 1L; 1L ] ]
-        )
-
-    let bnAttrs =
-        [ "epsilon", F 1e-5f; "momentum", F 0.9f ]
-        @ (if withBatchNormTrainingMode then [ "training_mode", I 1L ] else [])
-
-    let bnOut =
-        b.NodeN(
-            "BatchNormalization",
-            [ conv; b.Random [ 3L ]; b.Random [ 3L ]; b.Random [ 3L ]; b.Random([ 3L ], 0.5, 2.0) ],
-            bnAttrs,
-            (if withBatchNormTrainingMode then 3 else 1)
-        )
-
-    let relu = b.Node("Relu", [ List.head bnOut ])
-    let pads = b.ConstInts([ 8L ], Array.zeroCreate 8)
-    let padded = b.Node("Pad", [ relu; pads ], [ "mode", S "constant" ])
-
-    let pool =
-        b.Node(
-            "AveragePool",
-            [ padded ],
-            [ "ceil_mode", I 0L
-              "kernel_shape", Is [ 2L; 2L ]
-              "pads", Is [ 0L; 0L; 0L; 0L ]
-              "strides", Is [ 2L; 2L ] ]
-        )
-
-    let shape = b.Node("Shape", [ pool ])
-    let zero = b.ConstInts([], [| 0L |])
-    let batch = b.Node("Gather", [ shape; zero ], [ "axis", I 0L ])
-    let axes = b.ConstInts([ 1L ], [| 0L |])
-    let batch1 = b.Node("Unsqueeze", [ batch; axes ])
-    let minusOne = b.ConstInts([ 1L ], [| -1L |])
-    let target = b.Node("Concat", [ batch1; minusOne ], [ "axis", I 0L ])
-    let flat = b.Node("Reshape", [ pool; target ], [ "allowzero", I 0L ])
-    let gemm = b.Node("Gemm", [ flat; b.Random [ 4L; 27L ]; b.Random [ 4L ] ], [ "alpha", F 1.0f; "beta", F 1.0f; "transB", I 1L ])
-    b.Bytes gemm
-
-let private simpleHead (b: OnnxBuilder) x features =
-    let f = b.Node("Flatten", [ x ])
-    b.Node("Gemm", [ f; b.Random [ 2L; int64 features ] ], [ "transB", I 1L ])
-
 let private contains (messages: string list) (parts: string list) =
     let all = String.concat "\n" messages
 
@@ -219,10 +25,52 @@ let private contains (messages: string list) (parts: string list) =
         Expect.stringContains all p $"the messages name %s{p}"
 
 [<Tests>]
+let properties =
+    testList
+        "Import.ImporterProperties"
+        [ testPropertyWithConfig
+              (config 40)
+              "an imported Conv (strides, pads, auto_pad, dilations, groups) computes what ONNX Runtime computes"
+          <| Prop.forAll (Arb.fromGen ImportGenerators.convCase) (fun c ->
+              let bytes = convModel c
+              within bytes (importOk ImportOptions.Default bytes) c.Seed)
+
+          testPropertyWithConfig
+              (config 25)
+              "BN (any epsilon), Clip(0, m), padded AveragePool, GAP and MatMul + Add import exactly"
+          <| Prop.forAll (Arb.fromGen ImportGenerators.poolCase) (fun c ->
+              let bytes = bnPoolModel c
+              let m = importOk ImportOptions.Default bytes
+              let maxima = m.ClipMaxima |> List.map snd
+
+              (maxima = [ float (float32 c.ClipMax) ] |> Prop.label $"clip maxima %A{maxima}")
+              .&. within bytes m c.Seed)
+
+          testPropertyWithConfig
+              (config 25)
+              "residual Adds of torch-style basic blocks import as residual blocks and match ONNX Runtime"
+          <| Prop.forAll (Arb.fromGen ImportGenerators.residualCase) (fun c ->
+              let bytes = residualModel c
+              let m = importOk ImportOptions.Default bytes
+
+              let blocks =
+                  m.Spec.Layers
+                  |> List.choose (function
+                      | Residual r -> Some(r.Stride, r.Shortcut, r.BatchNorm)
+                      | _ -> None)
+
+              let expected =
+                  c.Blocks
+                  |> List.map (fun (_, s, p) -> s, (if p then Projection else Identity), c.BatchNorm)
+
+              (blocks = expected |> Prop.label $"blocks %A{blocks}") .&. within bytes m c.Seed) ]
+
+[<Tests>]
 let patterns =
     testList
         "Import.Importer"
-        [ test "torch.onnx.export's Pad + AveragePool and Shape/Gather/Unsqueeze/Concat/Reshape flatten import and match ONNX Runtime" {
+        [ test
+              "torch.onnx.export's Pad + AveragePool and Shape/Gather/Unsqueeze/Concat/Reshape flatten import and match ONNX Runtime" {
               let bytes = torchStyle false
               let m = importOk ImportOptions.Default bytes
 
@@ -241,13 +89,22 @@ let patterns =
 
               Expect.equal
                   (m.Weights |> List.map fst)
-                  [ "conv1.weight"; "conv1.bias"; "bn1.weight"; "bn1.bias"; "bn1.running_mean"; "bn1.running_var"; "fc1.weight"; "fc1.bias" ]
+                  [ "conv1.weight"
+                    "conv1.bias"
+                    "bn1.weight"
+                    "bn1.bias"
+                    "bn1.running_mean"
+                    "bn1.running_var"
+                    "fc1.weight"
+                    "fc1.bias" ]
                   "names"
 
               use net = Import.toNetwork m
 
               let learned =
-                  net.state_dict().Keys |> Seq.filter (fun k -> not (k.EndsWith "num_batches_tracked")) |> Set.ofSeq
+                  net.state_dict().Keys
+                  |> Seq.filter (fun k -> not (k.EndsWith "num_batches_tracked"))
+                  |> Set.ofSeq
 
               Expect.equal (m.Weights |> List.map fst |> Set.ofList) learned "every state-dict tensor gets a value"
           }
@@ -273,7 +130,12 @@ let patterns =
               let s = b.Node("Softmax", [ g ], name = "probabilities")
               let errors = importErrors ImportOptions.Default (b.Bytes s)
               Expect.equal errors.Length 2 "two errors"
-              contains errors [ "node 'leaky' (LeakyRelu)"; "node 'probabilities' (Softmax)"; "supported: Conv" ]
+
+              contains
+                  errors
+                  [ "node 'leaky' (LeakyRelu)"
+                    "node 'probabilities' (Softmax)"
+                    "supported: Conv" ]
           }
 
           test "MaxPool is refused without the option and replaced by average pooling, with a warning, with it" {
@@ -281,7 +143,15 @@ let patterns =
                   let b = OnnxBuilder([ None; Some 1L; Some 4L; Some 4L ], 2)
                   let c = b.Node("Conv", [ b.InputName; b.Random [ 2L; 1L; 1L; 1L ] ])
                   let r = b.Node("Relu", [ c ])
-                  let p = b.Node("MaxPool", [ r ], [ "kernel_shape", Is [ 2L; 2L ]; "strides", Is [ 2L; 2L ] ], name = "pool")
+
+                  let p =
+                      b.Node(
+                          "MaxPool",
+                          [ r ],
+                          [ "kernel_shape", Is [ 2L; 2L ]; "strides", Is [ 2L; 2L ] ],
+                          name = "pool"
+                      )
+
                   b.Bytes(simpleHead b p 8)
 
               contains (importErrors ImportOptions.Default (build ())) [ "node 'pool' (MaxPool)"; "replace-maxpool" ]
@@ -292,9 +162,15 @@ let patterns =
 
           test "two branches the residual block cannot express are refused naming the Add" {
               let b = OnnxBuilder([ None; Some 2L; Some 4L; Some 4L ], 3)
-              let c = b.Node("Conv", [ b.InputName; b.Random [ 2L; 2L; 3L; 3L ] ], [ "pads", Is [ 1L; 1L; 1L; 1L ] ])
+
+              let c =
+                  b.Node("Conv", [ b.InputName; b.Random [ 2L; 2L; 3L; 3L ] ], [ "pads", Is [ 1L; 1L; 1L; 1L ] ])
+
               let x = b.Node("Relu", [ c ])
-              let y = b.Node("Conv", [ x; b.Random [ 2L; 2L; 3L; 3L ] ], [ "pads", Is [ 1L; 1L; 1L; 1L ] ])
+
+              let y =
+                  b.Node("Conv", [ x; b.Random [ 2L; 2L; 3L; 3L ] ], [ "pads", Is [ 1L; 1L; 1L; 1L ] ])
+
               let sum = b.Node("Add", [ y; x ], name = "join")
               let r = b.Node("Relu", [ sum ])
               let errors = importErrors ImportOptions.Default (b.Bytes(simpleHead b r 32))
@@ -312,7 +188,14 @@ let patterns =
 
               let b = OnnxBuilder([ None; Some 2L; Some 4L; Some 4L ], 4)
               let c = b.Node("Conv", [ b.InputName; b.Random [ 2L; 2L; 1L; 1L ] ], name = "conv")
-              let n = b.Node("BatchNormalization", [ c; b.Random [ 3L ]; b.Random [ 2L ]; b.Random [ 2L ]; b.Random [ 2L ] ], name = "bn")
+
+              let n =
+                  b.Node(
+                      "BatchNormalization",
+                      [ c; b.Random [ 3L ]; b.Random [ 2L ]; b.Random [ 2L ]; b.Random [ 2L ] ],
+                      name = "bn"
+                  )
+
               let r = b.Node("Relu", [ n ])
               let errors = importErrors ImportOptions.Default (b.Bytes(simpleHead b r 31))
               contains errors [ "node 'bn' (BatchNormalization)"; "scale has dims [|3L|]: expected [2]" ]
@@ -320,7 +203,10 @@ let patterns =
 
           test "a truncated file, a non-ONNX file and a missing file are refused with the file named" {
               let bytes = torchStyle false
-              let dir = IO.Path.Combine(IO.Path.GetTempPath(), $"snn-import-%d{Random.Shared.Next()}")
+
+              let dir =
+                  IO.Path.Combine(IO.Path.GetTempPath(), $"snn-import-%d{Random.Shared.Next()}")
+
               IO.Directory.CreateDirectory dir |> ignore
               let truncated = IO.Path.Combine(dir, "truncated.onnx")
               IO.File.WriteAllBytes(truncated, bytes[.. bytes.Length / 2])
@@ -338,3 +224,31 @@ let patterns =
 
               IO.Directory.Delete(dir, true)
           } ]
+
+[<Tests>]
+let benchmark =
+    testList
+        "Import.Benchmark"
+        [ testList
+              "slow"
+              [ test
+                    "a VGG-16 sized model (15 million parameters) imports and matches ONNX Runtime; prints the import time" {
+                    let bytes = vgg16Bytes ()
+                    let watch = Diagnostics.Stopwatch.StartNew()
+                    let m = importOk ImportOptions.Default bytes
+                    let importSeconds = watch.Elapsed.TotalSeconds
+                    use net = Import.toNetwork m
+                    let totalSeconds = watch.Elapsed.TotalSeconds
+                    Expect.isGreaterThan m.Info.Parameters 14_900_000L "about 15 million parameters"
+
+                    printfn
+                        "benchmark: VGG-16 sized ONNX model (%d bytes, %d nodes, %d parameters): import %.2f s, import + TorchSharp network with weights %.2f s"
+                        bytes.Length
+                        m.Nodes
+                        m.Info.Parameters
+                        importSeconds
+                        totalSeconds
+
+                    let diff = maxDifference bytes m 2 3
+                    Expect.isLessThanOrEqual diff Tolerance.onnx "max |difference| against ONNX Runtime"
+                } ] ]

@@ -170,4 +170,5 @@ let maxDifference (bytes: byte[]) (model: ImportedModel) (batch: int) (seed: int
     if actual.Length <> expected.Length then
         failwithf "imported output has %d values, ONNX Runtime %d" actual.Length expected.Length
 
-    Array.map2 (fun (a: float32) (b: float32) -> abs (float a - float b)) actual expected |> Array.max
+    Array.map2 (fun (a: float32) (b: float32) -> abs (float a - float b)) actual expected
+    |> Array.max
