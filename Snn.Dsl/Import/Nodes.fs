@@ -57,7 +57,12 @@ let private batchNorm (ctx: Context) (node: Node) (input: Shape) =
             Error wrong
         else
             let eps = OnnxGraph.attrFloat node "epsilon" 1e-5f
-            let var = cs[3].Floats |> Array.map (fun v -> v + eps - torchEps)
+
+            let var =
+                if eps = torchEps then
+                    cs[3].Floats
+                else
+                    cs[3].Floats |> Array.map (fun v -> v + eps - torchEps)
 
             Ok(
                 Layers
