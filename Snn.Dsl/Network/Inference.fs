@@ -59,7 +59,9 @@ module Inference =
 
         body, shortcut
 
-    let internal sizeErrors (layer: Layer) =
+    /// The problems of a layer's own size fields (positive sizes, padding >= 0, pool padding at
+    /// most half the window, dropout p in [0, 1)), independent of its input.
+    let sizeErrors (layer: Layer) =
         let positive what v =
             if v > 0 then [] else [ NonPositive(what, v) ]
 
@@ -108,7 +110,8 @@ module Inference =
 
     /// Infers one layer's output shape (when its size fields are valid), its parameter count,
     /// and its shape problems. `None` output means the shape is unknown after an error.
-    let rec internal infer (layer: Layer) (input: Shape) : Shape option * int64 * Problem list * string list =
+    /// Notes: facts that are not errors (e.g. a pooling that drops a row).
+    let rec infer (layer: Layer) (input: Shape) : Shape option * int64 * Problem list * string list =
         let fromResult r params' =
             match r with
             | Ok s -> Some s, params', [], []

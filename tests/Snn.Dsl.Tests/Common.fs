@@ -47,7 +47,14 @@ module Generators =
             let! k = Gen.elements [ 1; 3 ]
             let! stride = Gen.elements [ 1; 2 ]
             let! bias = Gen.elements [ true; false ]
-            return [ convWith ch k stride (k / 2) bias; bn; act ]
+            // Grouped and dilated convs too (specs where groups do not divide are filtered out).
+            let! groups = Gen.elements [ 1; 1; 1; 2 ]
+            let! dilation = Gen.elements [ 1; 1; 2 ]
+
+            return
+                [ convFull (ch * groups) k stride (dilation * (k / 2)) dilation groups bias
+                  bn
+                  act ]
         }
 
     let private block =
