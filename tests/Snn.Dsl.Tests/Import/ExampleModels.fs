@@ -279,3 +279,25 @@ let vgg16Bytes () =
         )
 
     b.Bytes(b.Node("Gemm", [ h; b.Random([ 10L; 512L ], -0.04, 0.04); b.Random [ 10L ] ], [ "transB", I 1L ]))
+
+/// Opset 10: Conv -> Clip(min 0, max 6 as attributes) -> Dropout -> Identity -> Reshape to a
+/// constant [0, -1] (or [-1, F] with a fixed batch of 2) -> Gemm (transB = 0, scalar C).
+let olderOps (fixedBatch: bool) =
+    let b =
+        OnnxBuilder([ (if fixedBatch then Some 2L else None); Some 2L; Some 4L; Some 4L ], 11, 10L)
+
+    let c =
+        b.Node("Conv", [ b.InputName; b.Random [ 2L; 2L; 3L; 3L ]; b.Random [ 2L ] ], [ "pads", Is [ 1L; 1L; 1L; 1L ] ])
+
+    let a = b.Node("Clip", [ c ], [ "min", F 0.0f; "max", F 0.6f ])
+    let d = b.Node("Dropout", [ a ], [ "ratio", F 0.5f ])
+    let i = b.Node("Identity", [ d ])
+
+    let target =
+        if fixedBatch then
+            b.Ints([ 2L ], [| -1L; 32L |])
+        else
+            b.Ints([ 2L ], [| 0L; -1L |])
+
+    let r = b.Node("Reshape", [ i; target ])
+    b.Bytes(b.Node("Gemm", [ r; b.Random [ 32L; 3L ]; b.Init([ 1L ], [| 0.25f |]) ], [ "transB", I 0L ]))

@@ -84,6 +84,17 @@ let patterns =
               Expect.isLessThanOrEqual diff Tolerance.onnx "max |difference|"
           }
 
+          test
+              "opset-10 Clip attributes, Dropout, Identity, constant Reshape targets and Gemm with transB = 0 match ONNX Runtime" {
+              for fixedBatch in [ false; true ] do
+                  let bytes = olderOps fixedBatch
+                  let m = importOk ImportOptions.Default bytes
+                  Expect.equal (m.Spec.Layers |> List.map _.KindName) [ "conv"; "act"; "flatten"; "linear" ] "layers"
+                  Expect.equal m.ClipMaxima [ "act1", float 0.6f ] "bounded ReLU maximum"
+                  let diff = maxDifference bytes m (if fixedBatch then 2 else 3) 5
+                  Expect.isLessThanOrEqual diff Tolerance.onnx "max |difference|"
+          }
+
           test "weights are keyed by the compiled network's state-dict names and cover every learned tensor" {
               let m = importOk ImportOptions.Default (torchStyle false)
 
