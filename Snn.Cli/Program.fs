@@ -33,6 +33,7 @@ type SnnArgs =
     | [<CliPrefix(CliPrefix.None)>] Run of ParseResults<RunCommand.RunArgs>
     | [<CliPrefix(CliPrefix.None)>] Data of ParseResults<DataArgs>
     | [<CliPrefix(CliPrefix.None)>] Bench of ParseResults<Bench.Args.BenchArgs>
+    | [<CliPrefix(CliPrefix.None)>] Import of ParseResults<ImportCommand.ImportArgs>
 
     interface IArgParserTemplate with
         member this.Usage =
@@ -41,6 +42,7 @@ type SnnArgs =
             | Run _ -> "train, convert, calibrate and evaluate an experiment; writes report.md, results.json and plots."
             | Data _ -> "summarise a dataset: images per split and class, pixel mean and std."
             | Bench _ -> "measure simulation, training and Phase II speed side by side; write bench.json."
+            | Import _ -> "import a trained ANN from ONNX, check it against ONNX Runtime, score it; write import.json."
 
 /// The dataset of `--dataset` (default fashion-mnist) at `--image-size` when given.
 let private parseDataset (args: ParseResults<DataArgs>) =
@@ -181,5 +183,6 @@ let main argv =
         | Run args -> RunCommand.run args
         | Data args -> runData args
         | Bench args -> Bench.Command.run args
+        | Import args -> ImportCommand.run args
         // --verbose is a flag, never the subcommand (RequireSubcommand rejects a line without one).
         | Verbose -> ExitCode.Usage)

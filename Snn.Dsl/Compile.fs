@@ -160,6 +160,8 @@ module Compile =
                 int64 c.Kernel,
                 stride = int64 c.Stride,
                 padding = int64 c.Padding,
+                dilation = int64 c.Dilation,
+                groups = int64 c.Groups,
                 bias = c.Bias
             )
         | BatchNorm, Image(ch, _, _) -> torch.nn.BatchNorm2d(int64 ch)
@@ -178,6 +180,17 @@ module Compile =
         match Network.layerOutput layer shape with
         | Ok s -> s
         | Error ps -> invalidArg "layer" $"%s{layer.Description} on input %O{shape}: %A{ps}"
+
+    /// The local names of a residual block's parts in execution order: conv1, bn1, act1, conv2,
+    /// bn2 (bn only with batch norm), shortcut.0, shortcut.1 (as many as the shortcut has), act2.
+    let residualPartNames (r: Residual) (shortcutParts: int) =
+        let body =
+            if r.BatchNorm then
+                [ "conv1"; "bn1"; "act1"; "conv2"; "bn2" ]
+            else
+                [ "conv1"; "act1"; "conv2" ]
+
+        body @ List.init shortcutParts (sprintf "shortcut.%d") @ [ "act2" ]
 
     let private residualLayer activation (r: Residual) index (inputShape: Shape) (outputShape: Shape) path =
         let ch =
@@ -205,13 +218,8 @@ module Compile =
                 inputShape
             |> fst
 
-        let bodyNames =
-            if r.BatchNorm then
-                [ "conv1"; "bn1"; "act1"; "conv2"; "bn2" ]
-            else
-                [ "conv1"; "act1"; "conv2" ]
-
-        let bodyLayers = build bodyNames body
+        let bodyLayers =
+            build (residualPartNames r shortcut.Length |> List.take body.Length) body
 
         let shortcutLayers =
             build (shortcut |> List.mapi (fun i _ -> $"shortcut.%d{i}")) shortcut
@@ -239,17 +247,12 @@ module Compile =
           Module = block
           Children = bodyLayers @ shortcutLayers @ [ act2 ] }
 
-    /// Compiles a validated network with this activation in every `act`. Top-level names count
-    /// per kind: conv1.., bn1.., act1.., pool1.. (average, max and global pooling), flatten1..,
+    /// The state-dict path of every top-level layer of a valid spec, in order. Names count per
+    /// kind: conv1.., bn1.., act1.., pool1.. (average, max and global pooling), flatten1..,
     /// dropout1.., fc1..; a run of consecutive residual blocks is a stage "layer1", "layer2", ..,
     /// and a block that changes shape (stride or channels) starts a new stage; blocks inside a
     /// stage are "layerK.0", "layerK.1", ...
-    /// Throws ArgumentException when the activation's parameters are out of range.
-    let build (activation: Activation) (info: NetworkInfo) : CompiledNetwork =
-        match validateActivation activation with
-        | [] -> ()
-        | es -> invalidArg "activation" (es |> List.map _.Message |> String.concat "; ")
-
+    let layerPaths (info: NetworkInfo) : string list =
         let counters = System.Collections.Generic.Dictionary<string, int>()
 
         let next prefix =
@@ -262,35 +265,16 @@ module Compile =
             counters[prefix] <- k
             k
 
-        // Each entry: Choice1Of2 plain layer, Choice2Of2 (stage name, blocks).
-        let rec go (infos: LayerInfo list) (previousWasBlock: bool) (acc: (string * CompiledLayer list) list) =
-            match infos with
-            | [] -> List.rev acc
-            | li :: rest ->
-                match li.Layer with
-                | Residual r ->
-                    let shapeChanges = li.InputShape <> li.OutputShape
-
-                    match acc with
-                    | (stageName, blocks) :: accRest when previousWasBlock && not shapeChanges ->
-                        let b =
-                            residualLayer
-                                activation
-                                r
-                                li.Index
-                                li.InputShape
-                                li.OutputShape
-                                $"%s{stageName}.%d{blocks.Length}"
-
-                        go rest true ((stageName, blocks @ [ b ]) :: accRest)
-                    | _ ->
-                        let stageName = "layer" + string (next "layer")
-
-                        let b =
-                            residualLayer activation r li.Index li.InputShape li.OutputShape $"%s{stageName}.0"
-
-                        go rest true ((stageName, [ b ]) :: acc)
-                | layer ->
+        info.Layers
+        |> List.mapFold
+            (fun (stage: (string * int) option) (li: LayerInfo) ->
+                match li.Layer, stage with
+                | Residual _, Some(name, blocks) when li.InputShape = li.OutputShape ->
+                    $"%s{name}.%d{blocks}", Some(name, blocks + 1)
+                | Residual _, _ ->
+                    let name = "layer" + string (next "layer")
+                    $"%s{name}.0", Some(name, 1)
+                | layer, _ ->
                     let prefix =
                         match layer with
                         | Conv _ -> "conv"
@@ -304,23 +288,59 @@ module Compile =
                         | Dropout _ -> "dropout"
                         | Residual _ -> "layer"
 
-                    let name = $"%s{prefix}%d{next prefix}"
+                    $"%s{prefix}%d{next prefix}", None)
+            None
+        |> fst
 
-                    let compiled =
-                        { Name = name
-                          Layer = layer
-                          Index = li.Index
-                          InputShape = li.InputShape
-                          OutputShape = li.OutputShape
-                          Module = plainModule activation layer li.InputShape name
-                          Children = [] }
+    /// Every leaf's state-dict name and layer in execution order (residual blocks expanded), as
+    /// `build` names them; computed from the spec alone, without creating a tensor.
+    let leafNames (info: NetworkInfo) : (string * Layer) list =
+        List.zip info.Layers (layerPaths info)
+        |> List.collect (fun (li, path) ->
+            match li.Layer, li.InputShape with
+            | Residual r, Image(ch, _, _) ->
+                let body, shortcut = Network.residualParts ch r
 
-                    go rest false (("", [ compiled ]) :: acc)
+                List.zip (residualPartNames r shortcut.Length) (body @ shortcut @ [ Act ])
+                |> List.map (fun (n, l) -> $"%s{path}.%s{n}", l)
+            | layer, _ -> [ path, layer ])
 
-        let groups = go info.Layers false []
+    /// Compiles a validated network with this activation in every `act`, named as `layerPaths`
+    /// says. Throws ArgumentException when the activation's parameters are out of range.
+    let build (activation: Activation) (info: NetworkInfo) : CompiledNetwork =
+        match validateActivation activation with
+        | [] -> ()
+        | es -> invalidArg "activation" (es |> List.map _.Message |> String.concat "; ")
+
+        let compiled =
+            List.zip info.Layers (layerPaths info)
+            |> List.map (fun (li, path) ->
+                match li.Layer with
+                | Residual r -> residualLayer activation r li.Index li.InputShape li.OutputShape path
+                | layer ->
+                    { Name = path
+                      Layer = layer
+                      Index = li.Index
+                      InputShape = li.InputShape
+                      OutputShape = li.OutputShape
+                      Module = plainModule activation layer li.InputShape path
+                      Children = [] })
+
+        // Consecutive blocks of one stage ("layer2.0", "layer2.1") run inside one Chain "layer2".
+        let stageOf (l: CompiledLayer) =
+            match l.Layer with
+            | Residual _ -> l.Name.Substring(0, l.Name.IndexOf '.')
+            | _ -> ""
 
         let top =
-            groups
+            compiled
+            |> List.fold
+                (fun groups l ->
+                    match groups, stageOf l with
+                    | (stage, ls) :: rest, s when s <> "" && s = stage -> (stage, ls @ [ l ]) :: rest
+                    | _, s -> (s, [ l ]) :: groups)
+                []
+            |> List.rev
             |> List.map (fun (stage, ls) ->
                 if stage = "" then
                     ls.Head.Name, ls.Head.Module
@@ -330,7 +350,7 @@ module Compile =
 
                     stage, (new Chain(stage, ls |> List.map local) :> torch.nn.Module<torch.Tensor, torch.Tensor>))
 
-        new CompiledNetwork(info, activation, top, groups |> List.collect snd)
+        new CompiledNetwork(info, activation, top, compiled)
 
     /// Validates the spec and the activation (all errors together), then compiles.
     let compile (activation: Activation) (spec: NetworkSpec) : Result<CompiledNetwork, ValidationError list> =

@@ -42,7 +42,8 @@ module Convert =
         let bias = b |> Option.toObj
 
         match l.Layer with
-        | Conv c -> Synapse.Conv2d(w, bias, int64 c.Stride, int64 c.Padding, int64 pool)
+        | Conv c ->
+            Synapse.Conv2d(w, bias, int64 c.Stride, int64 c.Padding, int64 pool, int64 c.Dilation, int64 c.Groups)
         | Linear _ -> Synapse.Linear(w, bias, flatten, int64 pool)
         | other -> invalidArg "l" $"expected conv or linear, got %s{other.KindName}"
 

@@ -21,13 +21,16 @@ public enum SynapseKind
 /// </summary>
 public sealed class Synapse : IDisposable
 {
-    private Synapse(SynapseKind kind, Tensor weight, Tensor? bias, long stride, long padding, long poolBefore, bool flattenBefore)
+    private Synapse(
+        SynapseKind kind, Tensor weight, Tensor? bias, long stride, long padding, long poolBefore, bool flattenBefore, long dilation = 1, long groups = 1)
     {
         Kind = kind;
         Weight = weight.detach().clone().DetachFromDisposeScope();
         Bias = bias?.detach().clone().DetachFromDisposeScope();
         Stride = stride;
         Padding = padding;
+        Dilation = dilation;
+        Groups = groups;
         PoolBefore = poolBefore;
         FlattenBefore = flattenBefore;
     }
@@ -47,6 +50,15 @@ public sealed class Synapse : IDisposable
     /// <summary>Convolution zero padding, &gt;= 0 (0 for linear).</summary>
     public long Padding { get; }
 
+    /// <summary>Convolution dilation d &gt;= 1: kernel taps d pixels apart (1 for a dense kernel and for linear).</summary>
+    public long Dilation { get; }
+
+    /// <summary>
+    /// Convolution groups g &gt;= 1: input and output channels split into g independent convolutions,
+    /// output channel o reading input channels [(o / (C_out / g)) * C_in / g, ...) only (1 for linear).
+    /// </summary>
+    public long Groups { get; }
+
     /// <summary>Average-pooling kernel (= stride) applied before the operation; 1 means no pooling.</summary>
     public long PoolBefore { get; }
 
@@ -57,15 +69,18 @@ public sealed class Synapse : IDisposable
     public long OutputChannels => Weight.shape[0];
 
     /// <summary>
-    /// A convolution synapse I = conv(P_k(x), W, stride, padding) + b.
+    /// A convolution synapse I = conv(P_k(x), W, stride, padding, dilation, groups) + b.
     /// </summary>
-    /// <param name="weight">W, shape [C_out, C_in, k_h, k_w], floating dtype.</param>
+    /// <param name="weight">W, shape [C_out, C_in / groups, k_h, k_w], floating dtype.</param>
     /// <param name="bias">b, shape [C_out], or null.</param>
     /// <param name="stride">Convolution stride, &gt;= 1.</param>
     /// <param name="padding">Zero padding, &gt;= 0.</param>
     /// <param name="poolBefore">Average-pooling kernel and stride applied first, &gt;= 1 (1 = none).</param>
+    /// <param name="dilation">Spacing of the kernel taps, &gt;= 1 (1 = dense).</param>
+    /// <param name="groups">Channel groups, &gt;= 1, dividing C_out (C_in = groups x weight.shape[1]).</param>
     /// <exception cref="ArgumentException">A shape or a value out of its range.</exception>
-    public static Synapse Conv2d(Tensor weight, Tensor? bias, long stride = 1, long padding = 0, long poolBefore = 1)
+    public static Synapse Conv2d(
+        Tensor weight, Tensor? bias, long stride = 1, long padding = 0, long poolBefore = 1, long dilation = 1, long groups = 1)
     {
         if (weight.dim() != 4)
         {
@@ -81,7 +96,15 @@ public sealed class Synapse : IDisposable
         Guard.AtLeast(stride, 1, nameof(stride), "convolution stride");
         Guard.AtLeast(padding, 0, nameof(padding), "zero padding");
         Guard.AtLeast(poolBefore, 1, nameof(poolBefore), "average-pooling kernel");
-        return new Synapse(SynapseKind.Conv2d, weight, bias, stride, padding, poolBefore, false);
+        Guard.AtLeast(dilation, 1, nameof(dilation), "convolution dilation");
+        Guard.AtLeast(groups, 1, nameof(groups), "convolution groups");
+        if (weight.shape[0] % groups != 0)
+        {
+            throw new ArgumentException(
+                $"groups = {groups} does not divide the weight's {weight.shape[0]} output channels: expected a divisor of C_out", nameof(groups));
+        }
+
+        return new Synapse(SynapseKind.Conv2d, weight, bias, stride, padding, poolBefore, false, dilation, groups);
     }
 
     /// <summary>A linear synapse I = W flatten(P_k(x)) + b.</summary>
@@ -157,7 +180,7 @@ public sealed class Synapse : IDisposable
     }
 
     /// <summary>A deep copy with its own weight and bias.</summary>
-    public Synapse Clone() => new(Kind, Weight, Bias, Stride, Padding, PoolBefore, FlattenBefore);
+    public Synapse Clone() => new(Kind, Weight, Bias, Stride, Padding, PoolBefore, FlattenBefore, Dilation, Groups);
 
     /// <summary>Disposes the weight and bias.</summary>
     public void Dispose()
@@ -181,7 +204,7 @@ public sealed class Synapse : IDisposable
         }
 
         var y = Kind == SynapseKind.Conv2d
-            ? nn.functional.conv2d(x, weight, bias, strides: [Stride, Stride], padding: [Padding, Padding])
+            ? nn.functional.conv2d(x, weight, bias, strides: [Stride, Stride], padding: [Padding, Padding], dilation: [Dilation, Dilation], groups: Groups)
             : nn.functional.linear(x, weight, bias);
         return y.MoveToOuterDisposeScope();
     }

@@ -28,17 +28,21 @@ let private pool: RecordCodec<Pool, Pool> =
     |> Codec.field "padding" _.Padding Codec.int
 
 let private conv: RecordCodec<Conv, Conv> =
-    Codec.record<Conv, _> (fun o k s p b i ->
+    Codec.record<Conv, _> (fun o k s p d g b i ->
         { OutChannels = o
           Kernel = k
           Stride = s
           Padding = p
+          Dilation = d
+          Groups = g
           Bias = b
           InChannels = i })
     |> Codec.field "out_channels" _.OutChannels Codec.int
     |> Codec.field "kernel" _.Kernel Codec.int
     |> Codec.field "stride" _.Stride Codec.int
     |> Codec.field "padding" _.Padding Codec.int
+    |> Codec.fieldOr "dilation" _.Dilation Codec.int 1
+    |> Codec.fieldOr "groups" _.Groups Codec.int 1
     |> Codec.field "bias" _.Bias Codec.bool
     |> Codec.fieldOr "in_channels" _.InChannels (Codec.option Codec.int) None
 

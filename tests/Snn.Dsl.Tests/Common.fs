@@ -16,6 +16,9 @@ module Tolerance =
     /// Relative difference of two mean squares over the same float32 values summed in a different
     /// order and precision (float64 per chunk against this test's float64 tensor mean).
     let meanSquare = 1e-6
+    /// Max |imported network - ONNX Runtime| of float32 outputs of magnitude up to about 10 (the
+    /// two libraries sum convolutions in different orders).
+    let onnx = 1e-4
 
 /// Fixed small specs shared by several test files.
 module Specs =
@@ -46,7 +49,14 @@ module Generators =
             let! k = Gen.elements [ 1; 3 ]
             let! stride = Gen.elements [ 1; 2 ]
             let! bias = Gen.elements [ true; false ]
-            return [ convWith ch k stride (k / 2) bias; bn; act ]
+            // Grouped and dilated convs too (specs where groups do not divide are filtered out).
+            let! groups = Gen.elements [ 1; 1; 1; 2 ]
+            let! dilation = Gen.elements [ 1; 1; 2 ]
+
+            return
+                [ convFull (ch * groups) k stride (dilation * (k / 2)) dilation groups bias
+                  bn
+                  act ]
         }
 
     let private block =

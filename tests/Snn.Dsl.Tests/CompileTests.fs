@@ -197,4 +197,23 @@ let tests =
 
               for KeyValue(k, v) in qc.state_dict () do
                   Expect.isTrue (v.allclose (before[k], 0.0, 0.0, false)) $"%s{k} carried over"
+          }
+          testPropertyWithConfig
+              { FsCheckConfig.defaultConfig with
+                  maxTest = 30 }
+              "leafNames names every leaf as the compiled network does, without building it"
+          <| FsCheck.FSharp.Prop.forAll (FsCheck.FSharp.Arb.fromGen Generators.networkWithBatchNorm) (fun spec ->
+              use net = compileOk Relu spec
+              Compile.leafNames net.Info = (net.Leaves |> List.map (fun l -> l.Name, l.Layer)))
+
+          test "a dilated, grouped conv compiles to a Conv2d with those settings and the spec's parameter count" {
+              let spec =
+                  input (6, 12, 12) --> convFull 9 3 2 1 2 3 true --> act --> flatten --> linear 2
+
+              use net = compileOk Relu spec
+              Expect.equal (Compile.parameterCount net) net.Info.Parameters "parameters"
+              let conv = net.Leaves.Head.Module :?> Modules.Conv2d
+              Expect.equal conv.weight.shape [| 9L; 2L; 3L; 3L |] "weight [out, in / groups, k, k]"
+              use y = net.forward (torch.zeros (1L, 6L, 12L, 12L))
+              Expect.equal y.shape [| 1L; 2L |] "runs"
           } ]

@@ -30,7 +30,26 @@ let private randomizeBatchNorm (network: CompiledNetwork) =
 let tests =
     testList
         "Convert"
-        [ testCase "fmnistVgg compiles, folds, converts and simulates with the identity holding in every layer"
+        [ test "a dilated, grouped conv converts to a synapse that computes the ANN layer's current" {
+              use scope = torch.NewDisposeScope()
+              torch.manual_seed 3L |> ignore
+
+              let spec =
+                  input (4, 9, 9) --> convFull 6 3 1 2 2 2 true --> act --> flatten --> linear 3
+
+              use net = compiled (Clip 2.0) spec
+              use snn = converted ConversionOptions.Default net
+              let synapse = snn.Layers[0].Inputs[0].Synapse
+              Expect.equal (synapse.Dilation, synapse.Groups) (2L, 2L) "dilation and groups"
+              let x = torch.randn (2L, 4L, 9L, 9L)
+
+              let gap =
+                  (synapse.Forward x - net.Leaves.Head.Module.forward x).abs().max().item<float32> ()
+
+              Expect.equal gap 0.0f "the same conv2d as the ANN layer"
+          }
+
+          testCase "fmnistVgg compiles, folds, converts and simulates with the identity holding in every layer"
           <| fun () ->
               use scope = torch.NewDisposeScope()
               torch.manual_seed 1L |> ignore

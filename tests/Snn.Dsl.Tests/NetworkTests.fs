@@ -97,6 +97,43 @@ let tests =
               Expect.equal problems [ Some 0, KernelLargerThanInput(7, 6, 6) ] "kernel 7 on 6x6"
           }
 
+          test "a dilated, grouped conv infers its output from the dilated extent and counts in / groups weights" {
+              // 3x3 dilation 2 = extent 5; 12x12 pad 1 stride 2 -> (12 + 2 - 5) / 2 + 1 = 5.
+              let spec =
+                  input (6, 12, 12) --> convFull 9 3 2 1 2 3 true --> act --> flatten --> linear 2
+
+              match Network.validate spec with
+              | Ok info ->
+                  Expect.equal info.Layers[0].OutputShape (Image(9, 5, 5)) "output"
+                  Expect.equal info.Layers[0].Parameters (9L * 2L * 9L + 9L) "9 x (6 / 3) x 3 x 3 + bias"
+              | Error es -> failtest $"%A{es |> List.map _.Message}"
+
+              let tooWide =
+                  input (1, 4, 4) --> convFull 2 3 1 0 2 1 true --> act --> flatten --> linear 2
+
+              Expect.equal (problemsOf tooWide) [ Some 0, KernelLargerThanInput(5, 4, 4) ] "dilated extent 5 on 4x4"
+          }
+
+          test "groups that do not divide the channels, and zero dilation or groups, are reported" {
+              let spec =
+                  input (4, 8, 8)
+                  --> convFull 6 3 1 1 1 4 true
+                  --> convFull 6 3 1 1 0 1 true
+                  --> convFull 6 3 1 1 1 0 true
+                  --> flatten
+                  --> linear 2
+
+              Expect.equal
+                  (problemsOf spec)
+                  [ Some 0, GroupsDoNotDivide(4, 4, 6)
+                    Some 1, NonPositive("dilation", 0)
+                    Some 2, NonPositive("groups", 0) ]
+                  "all three"
+
+              let message = (Network.messages (Network.validate spec))[0]
+              Expect.stringContains message "groups = 4 must divide both in-channels (4) and out-channels (6)" "message"
+          }
+
           test "zero and negative sizes are all reported, the input's too" {
               let problems =
                   problemsOf (input (0, 28, -1) --> convWith -4 3 0 -1 true --> flatten --> linear 0)

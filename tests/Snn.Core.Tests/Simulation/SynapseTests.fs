@@ -1,0 +1,125 @@
+module Snn.Core.Tests.Simulation.SynapseTests
+
+open System
+open Expecto
+open FsCheck
+open FsCheck.FSharp
+open TorchSharp
+open Snn.Core.Simulation
+open Snn.Core.Tests
+
+/// (seed, groups, in-channels per group, out-channels per group, kernel, stride, padding, dilation, size).
+let private convCases =
+    gen {
+        let! seed = Gen.choose (0, Int32.MaxValue)
+        let! groups = Gen.choose (1, 3)
+        let! inPer = Gen.choose (1, 3)
+        let! outPer = Gen.choose (1, 3)
+        let! k = Gen.choose (1, 3)
+        let! stride = Gen.choose (1, 2)
+        let! padding = Gen.choose (0, 2)
+        let! dilation = Gen.choose (1, 3)
+        let! size = Gen.choose (4, 9)
+        return seed, groups, inPer, outPer, k, stride, padding, dilation, size
+    }
+    |> Gen.filter (fun (_, _, _, _, k, _, p, d, size) -> d * (k - 1) + 1 <= size + 2 * p)
+    |> Arb.fromGen
+
+/// The dense kernel of a dilated one: d - 1 zeros between taps.
+let private dilate (w: torch.Tensor) (d: int64) =
+    let k = w.shape[2]
+    let e = d * (k - 1L) + 1L
+    let dense = torch.zeros ([| w.shape[0]; w.shape[1]; e; e |], dtype = w.dtype)
+    let taps = torch.TensorIndex.Slice(0L, e, d)
+    dense.index_put_ (w, [| torch.TensorIndex.Colon; torch.TensorIndex.Colon; taps; taps |])
+
+[<Tests>]
+let tests =
+    testList
+        "Synapse"
+        [ testProperty "a grouped, dilated conv synapse equals per-group dense convolutions with zero-filled kernels"
+          <| Prop.forAll convCases (fun (seed, g, inPer, outPer, k, s, p, d, size) ->
+              use scope = torch.NewDisposeScope()
+              torch.manual_seed (int64 seed) |> ignore
+              let g, s, p, d = int64 g, int64 s, int64 p, int64 d
+
+              let w =
+                  torch.randn ([| g * int64 outPer; int64 inPer; int64 k; int64 k |], dtype = torch.float64)
+
+              let b = torch.randn ([| g * int64 outPer |], dtype = torch.float64)
+
+              let x =
+                  torch.randn ([| 2L; g * int64 inPer; int64 size; int64 size |], dtype = torch.float64)
+
+              use synapse = Synapse.Conv2d(w, b, s, p, 1L, d, g)
+
+              let reference =
+                  torch.cat (
+                      [| for gi in 0L .. g - 1L ->
+                             let xs = x.narrow (1L, gi * int64 inPer, int64 inPer)
+                             let ws = dilate (w.narrow (0L, gi * int64 outPer, int64 outPer)) d
+
+                             torch.nn.functional.conv2d (
+                                 xs,
+                                 ws,
+                                 b.narrow (0L, gi * int64 outPer, int64 outPer),
+                                 strides = [| s; s |],
+                                 padding = [| p; p |]
+                             ) |],
+                      1L
+                  )
+
+              let gap = (synapse.Forward x - reference).abs().max().item<float> ()
+              gap <= Tolerances.float64Relative * 100.0 |> Prop.label $"max gap %g{gap}")
+
+          testProperty "a grouped, dilated synapse counts one connection per spike and postsynaptic neuron it reaches"
+          <| Prop.forAll convCases (fun (seed, g, inPer, outPer, k, s, p, d, size) ->
+              use scope = torch.NewDisposeScope()
+              let random = Random seed
+              let cin, cout = g * inPer, g * outPer
+              let counts = Array3D.init cin size size (fun _ _ _ -> float (random.Next 3))
+
+              let w =
+                  torch.ones ([| int64 cout; int64 inPer; int64 k; int64 k |], dtype = torch.float64)
+
+              use synapse = Synapse.Conv2d(w, null, int64 s, int64 p, 1L, int64 d, int64 g)
+
+              let flat =
+                  [| for c in 0 .. cin - 1 do
+                         for i in 0 .. size - 1 do
+                             for j in 0 .. size - 1 -> counts[c, i, j] |]
+
+              let x =
+                  torch.tensor(flat, dtype = torch.float64).view (1L, int64 cin, int64 size, int64 size)
+
+              let out = (size + 2 * p - d * (k - 1) - 1) / s + 1
+
+              // Naive: each output neuron (o, y, x) reaches input taps of its group inside the image.
+              let expected =
+                  seq {
+                      for o in 0 .. cout - 1 do
+                          let group = o / outPer
+
+                          for oy in 0 .. out - 1 do
+                              for ox in 0 .. out - 1 do
+                                  for c in group * inPer .. (group + 1) * inPer - 1 do
+                                      for i in 0 .. k - 1 do
+                                          for j in 0 .. k - 1 do
+                                              let y, xx = oy * s - p + i * d, ox * s - p + j * d
+
+                                              if y >= 0 && y < size && xx >= 0 && xx < size then
+                                                  yield counts[c, y, xx]
+                  }
+                  |> Seq.sum
+
+              let actual = synapse.ConnectionCount x
+
+              abs (actual - expected) <= 1e-9 * max 1.0 expected
+              |> Prop.label $"%g{actual} vs %g{expected}")
+
+          test "groups that do not divide the output channels are refused naming groups" {
+              use w = torch.ones (6L, 2L, 3L, 3L)
+
+              Expect.throwsC (fun () -> Synapse.Conv2d(w, null, groups = 4L) |> ignore) (fun e ->
+                  Expect.stringContains e.Message "groups = 4" "names groups")
+          } ]
