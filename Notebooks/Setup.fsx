@@ -57,6 +57,7 @@
 #load "../Snn.Dsl/Pipeline/RunData.fs"
 #load "../Snn.Dsl/Pipeline/Step.fs"
 #load "../Snn.Dsl/Pipeline/LayerStep.fs"
+#load "../Snn.Dsl/Pipeline/Kinds.fs"
 #load "../Snn.Dsl/Pipeline/Evaluation.fs"
 #load "../Snn.Dsl/Pipeline/Training.fs"
 #load "../Snn.Dsl/Pipeline/AnnTraining.fs"
