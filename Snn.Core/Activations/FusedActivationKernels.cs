@@ -204,10 +204,12 @@ internal static unsafe class FusedActivationKernels
     /// Autograd of PAPER.md's t * clip(STE(floor(r L + 1/2)) / L, 0, 1), r = x / t, in that order: with
     /// a = floor(r L + 1/2) / L, a rounded entry is inside when a is in [0, 1] (the clip's closed
     /// interval, i.e. r in [-1/(2L), 1 + 1/(2L))), an unrounded one (t * clip(r, 0, 1)) when r is in
-    /// [0, 1]; level as in the forward. dx = inside ? g : 0, written to <paramref name="gradInput"/>;
+    /// [0, 1]; level as in the forward. With <paramref name="clipFirst"/> (<see cref="QuantizeClipGradient.ClipThenRound"/>)
+    /// every entry is inside when r is in [0, 1]. dx = inside ? g : 0, written to <paramref name="gradInput"/>;
     /// returns sum of g * (level - (inside ? r : 0)) (the gradient wrt |theta|).
     /// </summary>
-    public static double QuantizeClipBackward(Tensor input, Tensor gradOutput, Tensor gradInput, float t, int levels, uint cut, ulong seed)
+    public static double QuantizeClipBackward(
+        Tensor input, Tensor gradOutput, Tensor gradInput, float t, int levels, uint cut, ulong seed, bool clipFirst)
     {
         var px = (float*)Pointer(input);
         var pg = (float*)Pointer(gradOutput);
@@ -231,7 +233,7 @@ internal static unsafe class FusedActivationKernels
                     var end = Math.Min(length, i + SumChunk);
                     for (; i <= end - Vector<float>.Count; i += Vector<float>.Count)
                     {
-                        sum += QuantizeClipGradLanes(x + i, g + i, d + i, tv, lv, default, false);
+                        sum += QuantizeClipGradLanes(x + i, g + i, d + i, tv, lv, default, false, clipFirst);
                     }
 
                     total += Vector.Sum(sum);
@@ -250,9 +252,10 @@ internal static unsafe class FusedActivationKernels
                         {
                             var h = GroupHash(start + i, j, seed);
                             var k = i + j;
-                            sum += QuantizeClipGradLanes(x + k, g + k, d + k, tv, lv, Below(h & new Vector<uint>(LowDraw), cut), true);
+                            sum += QuantizeClipGradLanes(x + k, g + k, d + k, tv, lv, Below(h & new Vector<uint>(LowDraw), cut), true, clipFirst);
                             k += WordsPerGroup;
-                            sum += QuantizeClipGradLanes(x + k, g + k, d + k, tv, lv, Below(Vector.ShiftRightLogical(h, DrawBits), cut), true);
+                            sum += QuantizeClipGradLanes(
+                                x + k, g + k, d + k, tv, lv, Below(Vector.ShiftRightLogical(h, DrawBits), cut), true, clipFirst);
                         }
                     }
 
@@ -264,7 +267,7 @@ internal static unsafe class FusedActivationKernels
             {
                 var r = x[i] / t;
                 var a = MathF.Floor((r * l) + 0.5f) / l;
-                var inside = a >= 0f && a <= 1f;
+                var inside = clipFirst ? r >= 0f && r <= 1f : a >= 0f && a <= 1f;
                 var level = Unit(a);
                 if (noisy && !Rounded(start + i, seed, cut))
                 {
@@ -349,18 +352,20 @@ internal static unsafe class FusedActivationKernels
 
     /// <summary>
     /// The backward of <see cref="QuantizeClipBackward"/> on one vector: stores dx and returns the lanes of
-    /// g * (level - [inside] r); rounded lanes apply only when noisy.
+    /// g * (level - [inside] r); rounded lanes apply only when noisy; <paramref name="clipFirst"/> puts every
+    /// lane's band at r in [0, 1].
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector<float> QuantizeClipGradLanes(
-        float* x, float* g, float* d, Vector<float> tv, Vector<float> lv, Vector<float> rounded, bool noisy)
+        float* x, float* g, float* d, Vector<float> tv, Vector<float> lv, Vector<float> rounded, bool noisy, bool clipFirst)
     {
         var zero = Vector<float>.Zero;
         var one = Vector<float>.One;
         var r = Vector.Load(x) / tv;
         var gv = Vector.Load(g);
         var a = Vector.Floor((r * lv) + new Vector<float>(0.5f)) / lv;
-        var inside = Vector.BitwiseAnd(Vector.GreaterThanOrEqual(a, zero), Vector.LessThanOrEqual(a, one));
+        var band = clipFirst ? r : a;
+        var inside = Vector.BitwiseAnd(Vector.GreaterThanOrEqual(band, zero), Vector.LessThanOrEqual(band, one));
         var level = Unit(a);
         if (noisy)
         {

@@ -179,6 +179,28 @@ let tests =
 
           testPropertyWithConfig
               config
+              "the fused QC_L with the clip-first gradient (QCFS) equals the composite's bit for bit, with the same gradients"
+          <| Prop.forAll fusedCases (fun c ->
+              let clipFirst = QuantizeClipGradient.ClipThenRound
+
+              let fused =
+                  run
+                      (fun x t -> FusedActivations.QuantizeClip(x, t, c.Levels, clipFirst))
+                      c.Inputs
+                      c.Theta
+                      c.Gradients
+
+              let reference =
+                  run
+                      (fun x t -> QuantizeClipActivation.Functional.QuantizeClip(x, t, c.Levels, clipFirst))
+                      c.Inputs
+                      c.Theta
+                      c.Gradients
+
+              expectSame false c.Gradients (fused, reference))
+
+          testPropertyWithConfig
+              config
               "the fused noisy QC equals the composite given the kernel's rounding mask, bit for bit, with the same gradients"
           <| Prop.forAll fusedCases (fun c ->
               use scope = torch.NewDisposeScope()
