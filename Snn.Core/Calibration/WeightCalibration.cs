@@ -199,11 +199,8 @@ public static class WeightCalibration
         for (var t = 0; t < timeSteps; t++)
         {
             var it = current is null ? constant! : constant is null ? current[t] : current[t] + constant;
-            v = v + it;
-            var s = SurrogateSpike.Apply(v, theta, slope);
-            var o = theta * s;
+            (v, var o) = SurrogateStep.Step(v, it, theta, slope, detachReset);
             sum = sum is null ? o : sum + o;
-            v = v - (detachReset ? theta * s.detach() : o);
         }
 
         return sum! / timeSteps;

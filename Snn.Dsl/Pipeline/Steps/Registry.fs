@@ -19,6 +19,7 @@ do
     register Evaluate.definition
     register Ablation.definition
     register PhaseTwo.definition
+    register FineTuneSnn.definition
     register Qcfs.definition
     register Report.definition
 
