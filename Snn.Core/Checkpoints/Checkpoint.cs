@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Snn.Core.Simulation;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -26,8 +27,10 @@ public enum CheckpointState
 public sealed record CheckpointInspection(string Path, CheckpointState State, string? Metadata, CheckpointProblem? Problem, InvalidDataException? Error);
 
 /// <summary>
-/// Checkpoints of a training run: the module's state dictionary, optionally the optimizer's state
-/// (momentum buffers), and a JSON metadata string, in one verified file.
+/// Checkpoints of a run, each a JSON metadata string and a body in one verified file: a module's state
+/// dictionary with, optionally, its optimizer's state (momentum buffers) (<see cref="Save"/>,
+/// <see cref="Load"/>), or a spiking network's learned state (<see cref="SaveSpikingNetwork"/>,
+/// <see cref="LoadSpikingNetwork"/>).
 /// <para>
 /// Writes are atomic (<see cref="AtomicFile"/>: a temporary <c>&lt;file&gt;.&lt;pid&gt;.tmp</c>, flushed,
 /// then renamed over the target), so a killed run leaves either the previous checkpoint or the new one.
@@ -53,26 +56,57 @@ public static class Checkpoint
     public static void Save(string path, nn.Module module, TorchSharp.Modules.OptimizerHelper? optimizer, object metadata)
     {
         ArgumentNullException.ThrowIfNull(module);
-        var json = JsonSerializer.Serialize(metadata);
-        AtomicFile.Write(path, stream =>
+        Write(path, metadata, writer =>
         {
-            CheckpointFormat.WritePlaceholder(stream);
-            byte[] digest;
-            long written;
-            using (var hashing = new HashingStream(stream))
-            using (var writer = new BinaryWriter(hashing, System.Text.Encoding.UTF8, leaveOpen: true))
-            {
-                writer.Write(json);
-                writer.Write(optimizer is not null);
-                module.save(writer);
-                optimizer?.save_state_dict(writer);
-                writer.Flush();
-                digest = hashing.Digest();
-                written = hashing.Written;
-            }
-
-            CheckpointFormat.Seal(stream, written, digest);
+            writer.Write(optimizer is not null);
+            module.save(writer);
+            optimizer?.save_state_dict(writer);
         });
+    }
+
+    /// <summary>
+    /// Writes the learned state of a spiking network (<see cref="SpikingNetworkState"/>: every synapse's W and
+    /// b, theta and v(0), e.g. after Phase II) to <paramref name="path"/> atomically, in the same verified
+    /// format as module checkpoints.
+    /// </summary>
+    /// <param name="path">Target file; its folder is created when missing.</param>
+    /// <param name="network">The network whose state is saved (not changed).</param>
+    /// <param name="metadata">Any JSON-serialisable object describing the state (step, T, what it was made from).</param>
+    public static void SaveSpikingNetwork(string path, SpikingNetwork network, object metadata)
+    {
+        ArgumentNullException.ThrowIfNull(network);
+        Write(path, metadata, writer => SpikingNetworkState.Save(network, writer));
+    }
+
+    /// <summary>
+    /// Verifies the file at <paramref name="path"/> (length and SHA-256), reads a state written by
+    /// <see cref="SaveSpikingNetwork"/> into <paramref name="network"/> and returns its metadata JSON. A state
+    /// that does not match the network leaves the network unchanged.
+    /// </summary>
+    /// <param name="path">A file written by <see cref="SaveSpikingNetwork"/>.</param>
+    /// <param name="network">A network built the same way as the saved one (same layers, inputs, shapes and dtype).</param>
+    /// <exception cref="FileNotFoundException">No file at <paramref name="path"/>.</exception>
+    /// <exception cref="InvalidDataException">
+    /// (made by <see cref="CheckpointError"/>) The file is damaged, of an unsupported format, or holds the state of
+    /// another network (<see cref="CheckpointProblem.NetworkMismatch"/>).
+    /// </exception>
+    public static string LoadSpikingNetwork(string path, SpikingNetwork network)
+    {
+        ArgumentNullException.ThrowIfNull(network);
+        using var stream = OpenVerified(path);
+        using var reader = new BinaryReader(stream, System.Text.Encoding.UTF8, leaveOpen: true);
+        var metadata = reader.ReadString();
+        try
+        {
+            SpikingNetworkState.Load(network, reader, path);
+        }
+        catch (InvalidDataException e)
+        {
+            throw CheckpointError.Create(
+                path, CheckpointProblem.NetworkMismatch, $"the state of this spiking network ({network.Layers.Count} layers)", e.Message, e);
+        }
+
+        return metadata;
     }
 
     /// <summary>
@@ -164,6 +198,29 @@ public static class Checkpoint
             // Removed between the check and the open.
             return new CheckpointInspection(path, CheckpointState.Absent, null, null, null);
         }
+    }
+
+    /// <summary>Writes header, metadata and body atomically; the header is sealed with the payload's length and SHA-256.</summary>
+    private static void Write(string path, object metadata, Action<BinaryWriter> body)
+    {
+        var json = JsonSerializer.Serialize(metadata);
+        AtomicFile.Write(path, stream =>
+        {
+            CheckpointFormat.WritePlaceholder(stream);
+            byte[] digest;
+            long written;
+            using (var hashing = new HashingStream(stream))
+            using (var writer = new BinaryWriter(hashing, System.Text.Encoding.UTF8, leaveOpen: true))
+            {
+                writer.Write(json);
+                body(writer);
+                writer.Flush();
+                digest = hashing.Digest();
+                written = hashing.Written;
+            }
+
+            CheckpointFormat.Seal(stream, written, digest);
+        });
     }
 
     /// <summary>Opens the file, verifies it, and returns the stream at the start of the payload.</summary>

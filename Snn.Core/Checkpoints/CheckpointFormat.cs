@@ -10,7 +10,9 @@ namespace Snn.Core.Checkpoints;
 /// offset  0  9 bytes   the header string: length byte 8, then ASCII "SNNCKPT2"
 /// offset  9  8 bytes   payload length n, int64 little-endian
 /// offset 17 32 bytes   SHA-256 of the n payload bytes
-/// offset 49  n bytes   payload: metadata (length-prefixed UTF-8 JSON), optimizer flag byte, module state, optimizer state
+/// offset 49  n bytes   payload: metadata (length-prefixed UTF-8 JSON), then the body:
+///                      a module checkpoint: optimizer flag byte, module state, optimizer state;
+///                      a spiking network: its SpikingNetworkState (SNNSTATE2)
 /// </code>
 /// A file is intact when it is exactly 49 + n bytes long and its payload hashes to the stored digest.
 /// </summary>

@@ -6,6 +6,8 @@ open Expecto
 open FsCheck
 open TorchSharp
 open Snn.Core.Checkpoints
+open Snn.Core.Tests
+open Snn.Core.Tests.Simulation
 open Snn.Core.Tests.TempFolders
 
 /// The header of format SNNCKPT2: 9 bytes of name, 8 of payload length, 32 of SHA-256.
@@ -255,6 +257,38 @@ let tests =
               let path = saved folder true
               use model = torch.nn.Linear(64L, 32L)
               Expect.stringContains (Checkpoint.Load(path, model, null)) "clip" "loads with the module alone"
+
+          testCase "a spiking network's state round-trips through a verified file"
+          <| fun () ->
+              use folder = new TempFolder()
+              let path = folder.File "phase2-T4.snn"
+              use source = TestNetworks.pooledNetwork torch.float32
+              use target = TestNetworks.pooledNetwork torch.float32
+              Checkpoint.SaveSpikingNetwork(path, source, metadata)
+              Expect.stringContains (Checkpoint.LoadSpikingNetwork(path, target)) "\"Stage\":\"clip\"" "metadata"
+              use x = TestNetworks.images torch.float32 2L
+              use a = source.Run(x, 3)
+              use b = target.Run(x, 3)
+
+              Expect.isTrue
+                  (a.Output.shape = b.Output.shape && (a.Output.eq b.Output).all().item<bool> ())
+                  "the loaded network computes the same outputs"
+
+          testCase "a damaged spiking-network file or one of another network is refused"
+          <| fun () ->
+              use folder = new TempFolder()
+              let path = folder.File "phase2-T4.snn"
+              use source = TestNetworks.pooledNetwork torch.float32
+              use other = TestNetworks.residualNetwork torch.float32
+              Checkpoint.SaveSpikingNetwork(path, source, metadata)
+
+              expectProblem CheckpointProblem.NetworkMismatch [ "another network"; "layers" ] path (fun () ->
+                  Checkpoint.LoadSpikingNetwork(path, other) |> ignore)
+
+              truncate path (FileInfo(path).Length - 1L)
+
+              expectProblem CheckpointProblem.Damaged [ "truncated" ] path (fun () ->
+                  Checkpoint.LoadSpikingNetwork(path, source) |> ignore)
 
           testCase "a failed save leaves the previous checkpoint and no temporary file"
           <| fun () ->
