@@ -34,7 +34,7 @@ namespace Snn.Core.Activations;
 public static class FusedActivations
 {
     /// <summary>2^16: the number of values of an element's rounding draw.</summary>
-    private const double DrawRange = 1 << FusedActivationKernels.DrawBits;
+    private const double DrawRange = 1 << RoundingDraws.DrawBits;
 
     /// <summary>
     /// Whether the fused kernels take this input: x is a contiguous float32 CPU tensor with at most 2^32
@@ -184,7 +184,7 @@ public static class FusedActivations
                 nameof(shape));
         }
 
-        FusedActivationKernels.RoundingMask(mask, Cut(noiseProbability), seed);
+        RoundingDraws.RoundingMask(mask, Cut(noiseProbability), seed);
         return mask;
     }
 
