@@ -1,3 +1,4 @@
+using Snn.Core.Native;
 using Snn.Core.Neurons;
 using Snn.Core.Simulation;
 using TorchSharp;
@@ -167,8 +168,10 @@ public static class WeightCalibration
     }
 
     /// <summary>
-    /// The differentiable T-step run of one layer: I(t) = sum_i W_i x_i(t) + b_i, v(t) = v(t-1) + I(t),
-    /// s(t) = surrogate spike, v(t) -= theta * s(t) (optionally detached); returns r = (1/T) sum_t theta * s(t).
+    /// The differentiable T-step run of one layer: I(t) = sum_i W_i x_i(t) + b_i, then per step
+    /// <see cref="IfNeuron.Charge"/>, the surrogate spike s(t) (<see cref="SurrogateSpike.Apply"/>: forward
+    /// exactly <see cref="IfNeuron.Fire"/>) and <see cref="IfNeuron.Reset"/> (with s(t) detached when
+    /// <paramref name="detachReset"/>); returns r = (1/T) sum_t theta * s(t), summed step by step.
     /// </summary>
     private static Tensor Rate(SpikingLayer layer, Tensor[] inputs, Parameter?[] weights, Parameter?[] biases,
         Tensor v0, Tensor theta, Tensor slope, int timeSteps, bool detachReset)
@@ -182,7 +185,7 @@ public static class WeightCalibration
             if (input.Source == SpikingNetwork.ImageSource)
             {
                 var c = synapse is null ? inputs[i] : synapse.Apply(inputs[i], weights[i]!, biases[i]);
-                constant = constant is null ? c : constant + c;
+                constant = constant is null ? c : constant.add(c, Scalars.One);
                 batch = inputs[i].shape[0];
             }
             else
@@ -190,7 +193,7 @@ public static class WeightCalibration
                 var x = inputs[i];
                 batch = x.shape[1];
                 var c = synapse is null ? x : synapse.Apply(x.flatten(0, 1), weights[i]!, biases[i]).unflatten(0, [timeSteps, batch]);
-                current = current is null ? c : current + c;
+                current = current is null ? c : current.add(c, Scalars.One);
             }
         }
 
@@ -198,15 +201,16 @@ public static class WeightCalibration
         Tensor? sum = null;
         for (var t = 0; t < timeSteps; t++)
         {
-            var it = current is null ? constant! : constant is null ? current[t] : current[t] + constant;
-            v = v + it;
+            var it = current is null ? constant! : constant is null ? current[t] : current[t].add(constant, Scalars.One);
+            v = IfNeuron.Charge(v, it);
             var s = SurrogateSpike.Apply(v, theta, slope);
             var o = theta * s;
-            sum = sum is null ? o : sum + o;
-            v = v - (detachReset ? theta * s.detach() : o);
+            sum = sum is null ? o : sum.add(o, Scalars.One);
+            v = IfNeuron.Reset(v, detachReset ? s.detach() : s, theta);
         }
 
-        return sum! / timeSteps;
+        using var steps = timeSteps.ToScalar();
+        return sum!.div(steps);
     }
 
     /// <summary>

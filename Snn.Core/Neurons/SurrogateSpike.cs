@@ -32,7 +32,7 @@ public static class SurrogateSpike
     public static Tensor Apply(Tensor potential, Tensor threshold, Tensor slope)
     {
         using var scope = NewDisposeScope();
-        var heaviside = potential.gt(threshold).to_type(potential.dtype);
+        var heaviside = IfNeuron.Fire(potential, threshold);
         var smooth = Primitive(potential, threshold, slope);
         var spikes = heaviside + (smooth - smooth.detach());
         return spikes.MoveToOuterDisposeScope();

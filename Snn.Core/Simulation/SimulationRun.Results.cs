@@ -1,3 +1,5 @@
+using Snn.Core.Native;
+using Snn.Core.Neurons;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -47,6 +49,7 @@ internal sealed partial class SimulationRun
             return null;
         }
 
+        using var steps = t.ToScalar();
         Tensor? sum = imageCurrent[n - 1];
         for (var i = 0; i < last.Inputs.Count; i++)
         {
@@ -56,9 +59,9 @@ internal sealed partial class SimulationRun
                 continue;
             }
 
-            var mean = inputSum[n - 1][i]!.div(t);
+            var mean = inputSum[n - 1][i]!.div(steps);
             var c = input.Synapse is null ? mean : input.Synapse.Forward(mean);
-            sum = sum is null ? c : sum + c;
+            sum = sum is null ? c : sum.add(c, Scalars.One);
         }
 
         return sum!.MoveToOuterDisposeScope();
@@ -75,10 +78,11 @@ internal sealed partial class SimulationRun
         }
 
         var spikeCounts = counts[l]!;
+        using var steps = t.ToScalar();
         return new LayerStatistics(
             layer.Name,
-            meanInputSum[l]!.div(t).MoveToOuterDisposeScope(),
-            (spikeCounts * theta[l]!).div_(t).MoveToOuterDisposeScope(),
+            meanInputSum[l]!.div(steps).MoveToOuterDisposeScope(),
+            IfNeuron.Rate(spikeCounts, theta[l]!, t).MoveToOuterDisposeScope(),
             (copy ? spikeCounts.clone() : spikeCounts).MoveToOuterDisposeScope(),
             layer.InitialPotential!.to_type(dtype).clone().MoveToOuterDisposeScope(),
             (copy ? potential[l]!.clone() : potential[l]!).MoveToOuterDisposeScope(),

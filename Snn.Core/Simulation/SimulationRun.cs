@@ -1,3 +1,5 @@
+using Snn.Core.Native;
+using Snn.Core.Neurons;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -56,7 +58,8 @@ internal sealed partial class SimulationRun
     /// <param name="record">Layers whose statistics are recorded, or null.</param>
     /// <param name="capture">Layers whose output trains are returned, or null.</param>
     /// <param name="state">Reused potentials and output buffers, or null to allocate fresh ones.</param>
-    public SimulationRun(SpikingNetwork network, Tensor images, int n, bool[]? record, bool[]? capture, StateBuffers? state)
+    /// <param name="fusedScan">Whether the fused scan may be used (it is where <see cref="NeuronScan.Supports"/>); false forces tensor operations.</param>
+    public SimulationRun(SpikingNetwork network, Tensor images, int n, bool[]? record, bool[]? capture, StateBuffers? state, bool fusedScan = true)
     {
         layers = network.Layers;
         inputShape = network.InputShape;
@@ -74,7 +77,7 @@ internal sealed partial class SimulationRun
         meanInputSum = new Tensor?[n];
         counts = new Tensor?[n];
         captured = new List<Tensor>?[n];
-        fused = NeuronScan.Supports(images);
+        fused = fusedScan && NeuronScan.Supports(images);
         for (var l = 0; l < n; l++)
         {
             imageCurrent[l] = ImageCurrent(layers[l]);
@@ -115,7 +118,7 @@ internal sealed partial class SimulationRun
             var current = SpikeCurrent(layer, outputs, steps);
             if (current is not null && imageCurrent[l] is not null)
             {
-                current.add_(imageCurrent[l]!);
+                current.add_(imageCurrent[l]!, Scalars.One);
             }
 
             var output = OutputBuffer(l, steps);
@@ -149,7 +152,7 @@ internal sealed partial class SimulationRun
         foreach (var input in layer.Inputs.Where(i => i.Source == SpikingNetwork.ImageSource))
         {
             var c = input.Synapse is null ? images : input.Synapse.Forward(images);
-            current = current is null ? c : current + c;
+            current = current is null ? c : current.add(c, Scalars.One);
         }
 
         return current;
@@ -219,7 +222,7 @@ internal sealed partial class SimulationRun
             var source = layer.Inputs[i].Source;
             if (source != SpikingNetwork.ImageSource)
             {
-                inputSum[l][i]!.add_(outputs[source]!.sum(dim: 0L));
+                inputSum[l][i]!.add_(outputs[source]!.sum(dim: 0L), Scalars.One);
             }
         }
     }
@@ -251,7 +254,7 @@ internal sealed partial class SimulationRun
                 c = (pooled[input.Source] > 1 ? input.Synapse.ForwardPooled(flat) : input.Synapse.Forward(flat)).unflatten(0, [steps, batch]);
             }
 
-            current = current is null ? c : current.add_(c);
+            current = current is null ? c : current.add_(c, Scalars.One);
         }
 
         return current;
@@ -280,19 +283,13 @@ internal sealed partial class SimulationRun
     /// <summary>The chunk's steps of layer l as tensor operations, step by step (devices and dtypes the fused scan does not take).</summary>
     private void ScanTensors(int l, Tensor? current, Tensor output, int steps)
     {
-        var v = potential[l]!;
-        var th = theta[l]!;
         for (var k = 0; k < steps; k++)
         {
             using var stepScope = NewDisposeScope();
-            v.add_(current is null ? imageCurrent[l]! : current[k]);
-            var spikes = v.gt(th);
-            var o = output[k];
-            o.copy_(spikes).mul_(th);
-            v.sub_(o);
+            var spikes = IfNeuron.StepInPlace(potential[l]!, current is null ? imageCurrent[l]! : current[k], theta[l]!, output[k]);
             if (record?[l] == true)
             {
-                counts[l]!.add_(spikes.to_type(dtype));
+                counts[l]!.add_(spikes.to_type(dtype), Scalars.One);
             }
         }
     }
@@ -302,11 +299,12 @@ internal sealed partial class SimulationRun
     {
         if (current is null)
         {
-            meanInputSum[l]!.add_(imageCurrent[l]!, steps);
+            using var alpha = steps.ToScalar();
+            meanInputSum[l]!.add_(imageCurrent[l]!, alpha);
         }
         else
         {
-            meanInputSum[l]!.add_(current.sum(dim: 0L));
+            meanInputSum[l]!.add_(current.sum(dim: 0L), Scalars.One);
         }
     }
 

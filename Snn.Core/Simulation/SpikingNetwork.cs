@@ -86,7 +86,7 @@ public sealed class SpikingNetwork : IDisposable
         var record = options.Record ? Enumerable.Repeat(true, Layers.Count).ToArray() : null;
         var early = new List<SimulationResult>();
         var run = Simulate(images, timeSteps, Layers.Count - 1, record, null, chunk, readouts, (t, o) =>
-            early.Add(new SimulationResult(o.Output!, t, options.Record ? o.Statistics.Select(s => s!).ToArray() : [], [])));
+            early.Add(new SimulationResult(o.Output!, t, options.Record ? o.Statistics.Select(s => s!).ToArray() : [], [])), options.FusedScan);
         return new SimulationResult(run.Output!, timeSteps, options.Record ? run.Statistics.Select(s => s!).ToArray() : [], early);
     }
 
@@ -109,11 +109,12 @@ public sealed class SpikingNetwork : IDisposable
     /// layers with <paramref name="record"/>[l]; returns the full output trains [T, B, ...] of layers
     /// with <paramref name="capture"/>[l]. Every returned tensor is moved to the caller's scope.
     /// The steps are those of <see cref="SimulationRun"/>: prepare, then chunks of steps, with a
-    /// readout after t steps for each t in <paramref name="readouts"/>, then the final result.
+    /// readout after t steps for each t in <paramref name="readouts"/>, then the final result. With
+    /// <paramref name="fusedScan"/> false the neurons run as tensor operations even where the fused scan applies.
     /// </summary>
     internal EngineOutput Simulate(
         Tensor images, int timeSteps, int lastLayer, bool[]? record, bool[]? capture, int chunk,
-        IReadOnlyList<int>? readouts = null, Action<int, EngineOutput>? onReadout = null)
+        IReadOnlyList<int>? readouts = null, Action<int, EngineOutput>? onReadout = null, bool fusedScan = true)
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
@@ -122,7 +123,7 @@ public sealed class SpikingNetwork : IDisposable
         // The state may be reused when nothing of it leaves the run (see reusableState).
         var reuse = record is null && (capture is null || !capture.Contains(true));
         var state = reuse ? TakeState(n, images, chunk) : null;
-        var run = new SimulationRun(this, images, n, record, capture, state);
+        var run = new SimulationRun(this, images, n, record, capture, state, fusedScan);
         var nextReadout = 0;
         for (var t0 = 0; t0 < timeSteps;)
         {

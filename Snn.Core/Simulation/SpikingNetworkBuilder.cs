@@ -107,7 +107,7 @@ public sealed class SpikingNetworkBuilder
             }
             else
             {
-                v0 = (theta / 2).expand(shape!).clone();
+                v0 = Neurons.IfNeuron.HalfShift(theta).expand(shape!).clone();
             }
 
             theta.DetachFromDisposeScope();

@@ -57,6 +57,18 @@ let tests =
 
               gap < reachTolerance)
 
+          testCase "the shift is T times the mean gap: gapSum * T / count"
+          <| fun () ->
+              use scope = torch.NewDisposeScope()
+              // Gaps summed over 4 images: mean gaps 0.25, -0.5, 0; at T = 8 the shifts are 2, -4, 0.
+              let gapSum = torch.tensor ([| 1.0; -2.0; 0.0 |], dtype = torch.float64)
+              let shift = PotentialCalibration.Shift(gapSum, 4L, 8)
+              Expect.equal (shift.data<float>().ToArray()) [| 2.0; -4.0; 0.0 |] "T (E[a] - E[r])"
+
+              Expect.throwsT<System.ArgumentException>
+                  (fun () -> PotentialCalibration.Shift(gapSum, 0L, 8) |> ignore)
+                  "no images"
+
           testCase "potential calibration reads only the calibration batches it is given"
           <| fun () ->
               use scope = torch.NewDisposeScope()

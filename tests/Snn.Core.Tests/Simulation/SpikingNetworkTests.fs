@@ -83,6 +83,33 @@ let tests =
               Expect.isTrue (same stats.FinalPotential reference.FinalPotential) "v(T) equal"
               Expect.isLessThan (maxAbs stats.Rate (reference.Outputs.mean [| 0L |])) 1e-6 "rates equal"
 
+          testCase "the fused scan and the tensor-operation path give bit-identical runs"
+          <| fun () ->
+              for dtype in [ torch.float32; torch.float64 ] do
+                  for name, make in [ "residual", residualNetwork; "pooled", pooledNetwork ] do
+                      use scope = torch.NewDisposeScope()
+                      use net = make dtype
+                      let x = images dtype 3L
+
+                      for chunk in [ 1; 3 ] do
+                          let run fused =
+                              net.Run(x, 5, SimulationOptions(Record = true, TimeChunk = chunk, FusedScan = fused))
+
+                          use fast = run true
+                          use reference = run false
+                          let case = $"{name} {dtype} chunk {chunk}"
+                          Expect.isTrue (same fast.Output reference.Output) $"{case}: output"
+
+                          for a, b in Seq.zip fast.Layers reference.Layers do
+                              Expect.isTrue (same a.MeanInput b.MeanInput) $"{case}: {a.Name} z"
+
+                              if not (isNull a.Rate) then
+                                  Expect.isTrue (same a.SpikeCounts b.SpikeCounts) $"{case}: {a.Name} counts"
+                                  Expect.isTrue (same a.Rate b.Rate) $"{case}: {a.Name} r"
+                                  Expect.isTrue (same a.FinalPotential b.FinalPotential) $"{case}: {a.Name} v(T)"
+
+                              Expect.equal a.SynapticOperations b.SynapticOperations $"{case}: {a.Name} SOPs"
+
           testCase "a network whose weights are all zero outputs its last bias only"
           <| fun () ->
               use scope = torch.NewDisposeScope()
