@@ -1,3 +1,4 @@
+using Snn.Core.Native;
 using TorchSharp;
 using static TorchSharp.torch;
 using static TorchSharp.torch.autograd;
@@ -221,7 +222,7 @@ public static class FusedActivations
             var grad = grad_output.contiguous();
             var gradInput = empty_like(input);
             var sum = FusedActivationKernels.ClipBackward(input, grad, gradInput, Math.Abs(theta));
-            var gradTheta = full(ThresholdShape(ctx), Sign(theta) * (float)sum, ScalarType.Float32);
+            var gradTheta = ThetaGradient(ctx, Sign(theta) * (float)sum);
             return [gradInput.MoveToOuterDisposeScope(), gradTheta.MoveToOuterDisposeScope()];
         }
     }
@@ -260,10 +261,17 @@ public static class FusedActivations
             var grad = grad_output.contiguous();
             var gradInput = empty_like(input);
             var sum = FusedActivationKernels.QuantizeClipBackward(input, grad, gradInput, Math.Abs(theta), levels, cut, seed);
-            var gradTheta = full(ThresholdShape(ctx), Sign(theta) * (float)sum, ScalarType.Float32);
+            var gradTheta = ThetaGradient(ctx, Sign(theta) * (float)sum);
             return [gradInput.MoveToOuterDisposeScope(), gradTheta.MoveToOuterDisposeScope(), null!, null!, null!];
         }
     }
 
     private static long[] ThresholdShape(AutogradContext ctx) => (long[])ctx.get_data("shape");
+
+    /// <summary>dL/dtheta, a float32 tensor of theta's shape filled with <paramref name="value"/>.</summary>
+    private static Tensor ThetaGradient(AutogradContext ctx, float value)
+    {
+        using var fill = value.ToScalar();
+        return full(ThresholdShape(ctx), fill, ScalarType.Float32);
+    }
 }

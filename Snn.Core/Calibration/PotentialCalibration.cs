@@ -54,7 +54,7 @@ public static class PotentialCalibration
         }
 
         var shift = Shift(gap!, count, timeSteps).to_type(layer.InitialPotential!.dtype);
-        layer.InitialPotential.add_(shift);
+        layer.InitialPotential.add_(shift, Scalars.One);
         return shift.abs().mean().to_type(ScalarType.Float64).item<double>();
     }
 

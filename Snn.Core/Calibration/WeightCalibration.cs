@@ -163,7 +163,8 @@ public static class WeightCalibration
         using var scope = NewDisposeScope();
         var logP = target.flatten(1).log_softmax(1);
         var logQ = rate.flatten(1).log_softmax(1);
-        var loss = (logP.exp() * (logP - logQ)).sum() / target.shape[0];
+        using var batch = target.shape[0].ToScalar();
+        var loss = (logP.exp() * (logP - logQ)).sum().div(batch);
         return loss.MoveToOuterDisposeScope();
     }
 
@@ -299,7 +300,7 @@ public static class WeightCalibration
             }
 
             var run = network.Simulate(images, timeSteps, last, null, capture, SpikingNetwork.DefaultTimeChunk);
-            return layer.Inputs.Select(i => i.Source >= 0 ? run.Trains[i.Source]!.gt(0) : null).ToArray();
+            return layer.Inputs.Select(i => i.Source >= 0 ? run.Trains[i.Source]!.gt(Scalars.Zero) : null).ToArray();
         }
 
         public void Dispose()

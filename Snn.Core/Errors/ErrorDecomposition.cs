@@ -1,3 +1,4 @@
+using Snn.Core.Native;
 using Snn.Core.Activations;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -117,7 +118,7 @@ public static class ErrorDecomposition
             Sums(terms.Quantization),
             Sums(terms.Clipping),
             Sums(total),
-            vT.lt(0.0).sum().item<long>(),
+            vT.lt(Scalars.ZeroReal).sum().item<long>(),
             vT.ge(theta).sum().item<long>(),
             count == 0 ? 0.0 : deviation.max().item<double>());
     }
