@@ -95,7 +95,8 @@ public static class FusedActivations
     /// a counter-based hash of one 64-bit seed taken from torch's default generator per call
     /// (<see cref="DrawSeed"/>), so a run is reproducible from torch.manual_seed and independent of
     /// thread scheduling, and the backward pass recomputes the mask instead of storing it.
-    /// For input the kernels do not take, the composite with torch.rand_like is used.
+    /// Input the kernels do not take (another device or dtype) runs the composite reference with the same
+    /// seeded mask (<see cref="RoundingMask"/>), so a run draws the same masks on every device.
     /// </summary>
     /// <param name="input">x, any shape.</param>
     /// <param name="threshold">theta, |theta| &gt; 0.</param>
@@ -106,11 +107,6 @@ public static class FusedActivations
     {
         Guard.AtLeast(levels, 1, nameof(levels), "quantization levels L");
         Guard.UnitIntervalOpen(noiseProbability, nameof(noiseProbability));
-        if (!Supports(input, threshold))
-        {
-            return QuantizeClipActivation.Functional.NoisyQuantizeClip(input, threshold, levels, noiseProbability);
-        }
-
         return NoisyQuantizeClip(input, threshold, levels, noiseProbability, noiseProbability > 0 ? DrawSeed() : 0UL);
     }
 
@@ -130,6 +126,11 @@ public static class FusedActivations
     {
         Guard.AtLeast(levels, 1, nameof(levels), "quantization levels L");
         Guard.UnitIntervalOpen(noiseProbability, nameof(noiseProbability));
+        if (!Supports(input, threshold) && noiseProbability == 0)
+        {
+            return QuantizeClipActivation.Functional.QuantizeClip(input, threshold, levels);
+        }
+
         if (!Supports(input, threshold))
         {
             using var fallback = NewDisposeScope();

@@ -43,16 +43,21 @@ internal static unsafe class RoundingDraws
 
     /// <summary>
     /// Writes 1 where element i is rounded (its draw <see cref="Draw"/> is below <paramref name="cut"/>),
-    /// else 0: element by element through the scalar definition, the reference for the vector paths.
+    /// else 0: element by element through the scalar definition (in parallel blocks), the reference for the
+    /// vector paths and the mask of the composite path on other devices.
     /// </summary>
     public static void RoundingMask(Tensor mask, uint cut, ulong seed)
     {
         var pm = (float*)RawBlocks.Float32Pointer(mask, "the rounding mask");
-        var n = mask.numel();
-        for (long i = 0; i < n; i++)
+        RawBlocks.Run(mask.numel(), (start, length) =>
         {
-            pm[i] = Rounded(i, seed, cut) ? 1f : 0f;
-        }
+            for (var i = start; i < start + length; i++)
+            {
+                pm[i] = Rounded(i, seed, cut) ? 1f : 0f;
+            }
+
+            return 0;
+        });
     }
 
     /// <summary>

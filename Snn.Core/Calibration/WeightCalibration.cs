@@ -57,7 +57,7 @@ public static class WeightCalibration
         var weights = synapses.Select(s => s is null ? null : new Parameter(s.Weight.detach().clone(), true)).ToArray();
         var biases = synapses.Select(s => s?.Bias is null ? null : new Parameter(s.Bias.detach().clone(), true)).ToArray();
         var v0 = new Parameter(layer.InitialPotential!.detach().to_type(dtype).clone(), true);
-        var slope = new Parameter(torch.tensor(options.InitialSlope, dtype), true);
+        var slope = new Parameter(torch.tensor(options.InitialSlope, dtype, calibration[0].device), true);
         var theta = layer.Threshold!.to_type(dtype);
         var parameters = weights.Concat(biases).Where(p => p is not null).Select(p => p!).Append(v0).Append(slope).ToList();
         using var adam = torch.optim.Adam(parameters, options.LearningRate);

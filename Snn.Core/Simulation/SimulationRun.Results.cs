@@ -102,7 +102,7 @@ internal sealed partial class SimulationRun
         {
             if (input.Source == SpikingNetwork.ImageSource)
             {
-                using var ones = torch.ones([1, .. inputShape], images.dtype);
+                using var ones = torch.ones([1, .. inputShape], images.dtype, images.device);
                 var perImage = input.Synapse?.ConnectionCount(ones) ?? ones.numel();
                 macs += perImage * images.shape[0] * timeSteps;
                 continue;

@@ -88,7 +88,7 @@ internal sealed partial class SimulationRun
             else
             {
                 inputSum[l] = layers[l].Inputs
-                    .Select(i => i.Source == SpikingNetwork.ImageSource ? null : (Tensor?)torch.zeros([batch, .. layers[i.Source].NeuronShape], dtype))
+                    .Select(i => i.Source == SpikingNetwork.ImageSource ? null : (Tensor?)torch.zeros([batch, .. layers[i.Source].NeuronShape], dtype, images.device))
                     .ToArray();
             }
 
@@ -172,8 +172,8 @@ internal sealed partial class SimulationRun
         potential[l]!.copy_(layer.InitialPotential!.to_type(dtype));
         if (record?[l] == true)
         {
-            meanInputSum[l] = torch.zeros([batch, .. layer.NeuronShape], dtype);
-            counts[l] = torch.zeros([batch, .. layer.NeuronShape], dtype);
+            meanInputSum[l] = torch.zeros([batch, .. layer.NeuronShape], dtype, images.device);
+            counts[l] = torch.zeros([batch, .. layer.NeuronShape], dtype, images.device);
         }
     }
 

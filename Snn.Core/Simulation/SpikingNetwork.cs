@@ -44,7 +44,15 @@ public sealed class SpikingNetwork : IDisposable
         InputShape = inputShape;
         Layers = layers;
         NeuronLayers = Enumerable.Range(0, layers.Count).Where(i => layers[i].HasNeuron).ToArray();
+        Device = layers.Select(l => l.Device).FirstOrDefault(d => d is not null) ?? Native.ComputeDevices.Cpu;
     }
+
+    /// <summary>
+    /// Where the network's tensors live (the CPU unless it was moved with <see cref="To"/>); images given to
+    /// <see cref="Run"/> must be there too. On the CPU, float32 and float64 runs use the fused neuron scan; on
+    /// other devices the same dynamics run as tensor operations.
+    /// </summary>
+    public Device Device { get; }
 
     /// <summary>The shape of one input image, e.g. [1, 28, 28].</summary>
     public long[] InputShape { get; }
@@ -62,7 +70,7 @@ public sealed class SpikingNetwork : IDisposable
     /// <param name="images">The analog input, [B, ...InputShape], B &gt;= 1.</param>
     /// <param name="timeSteps">T &gt;= 1.</param>
     /// <param name="options">Chunking and recording; null for defaults.</param>
-    /// <exception cref="ArgumentException">A wrong image shape, T &lt; 1 or a chunk &lt; 1.</exception>
+    /// <exception cref="ArgumentException">A wrong image shape, images on another device than <see cref="Device"/>, T &lt; 1 or a chunk &lt; 1.</exception>
     public SimulationResult Run(Tensor images, int timeSteps, SimulationOptions? options = null)
     {
         options ??= new SimulationOptions();
@@ -93,6 +101,15 @@ public sealed class SpikingNetwork : IDisposable
     /// <summary>A deep copy (weights, thresholds and v(0) copied), e.g. to compare calibration stages.</summary>
     public SpikingNetwork Clone() => new(InputShape, Layers.Select(l => l.Clone()).ToArray());
 
+    /// <summary>A deep copy with every tensor on <paramref name="device"/> (this network is unchanged).</summary>
+    /// <param name="device">A device this process can use (see <see cref="Native.ComputeDevices.EnsureAvailable"/>).</param>
+    /// <exception cref="ArgumentException">The device cannot be used here.</exception>
+    public SpikingNetwork To(Device device)
+    {
+        Native.ComputeDevices.EnsureAvailable(device, nameof(device));
+        return new(InputShape, Layers.Select(l => l.CloneTo(device)).ToArray());
+    }
+
     /// <summary>Disposes every layer and the kept simulation state.</summary>
     public void Dispose()
     {
@@ -116,6 +133,12 @@ public sealed class SpikingNetwork : IDisposable
         Tensor images, int timeSteps, int lastLayer, bool[]? record, bool[]? capture, int chunk,
         IReadOnlyList<int>? readouts = null, Action<int, EngineOutput>? onReadout = null, bool fusedScan = true)
     {
+        if (images.device_type != Device.type || (Device.index >= 0 && images.device_index != Device.index))
+        {
+            throw new ArgumentException(
+                $"images are on {images.device}, the network on {Device}: expected them on the network's device (images.to(network.Device))", nameof(images));
+        }
+
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         var n = lastLayer + 1;

@@ -75,7 +75,7 @@ public sealed class SpikingNetworkBuilder
             }
 
             var sourceShape = input.Source == SpikingNetwork.ImageSource ? InputShape : layers[input.Source].NeuronShape;
-            var probe = torch.zeros([1, .. sourceShape], dtype);
+            var probe = torch.zeros([1, .. sourceShape], dtype, input.Synapse?.Weight.device);
             long[] outShape;
             try
             {

@@ -160,6 +160,14 @@ public sealed class Synapse : IDisposable
     /// <summary>A deep copy with its own weight and bias.</summary>
     public Synapse Clone() => new(Kind, Weight, Bias, Stride, Padding, PoolBefore, FlattenBefore);
 
+    /// <summary>A deep copy with its weight and bias on <paramref name="device"/>.</summary>
+    /// <param name="device">Where the copy's tensors live.</param>
+    public Synapse CloneTo(Device device)
+    {
+        using var scope = NewDisposeScope();
+        return new(Kind, Weight.to(device), Bias?.to(device), Stride, Padding, PoolBefore, FlattenBefore);
+    }
+
     /// <summary>Disposes the weight and bias.</summary>
     public void Dispose()
     {

@@ -110,6 +110,24 @@ let tests =
 
                               Expect.equal a.SynapticOperations b.SynapticOperations $"{case}: {a.Name} SOPs"
 
+          testCase "a network lives on the CPU; To copies it to a device and the copy runs the same"
+          <| fun () ->
+              use scope = torch.NewDisposeScope()
+              use net = residualNetwork torch.float32
+              Expect.equal net.Device.``type`` DeviceType.CPU "built on the CPU"
+              use copy = net.To(Snn.Core.Native.ComputeDevices.Cpu)
+              let x = images torch.float32 2L
+              use a = net.Run(x, 3)
+              use b = copy.Run(x, 3)
+              Expect.isTrue (same a.Output b.Output) "same output"
+
+          testCase "images on another device than the network's are refused, naming both"
+          <| fun () ->
+              use net = residualNetwork torch.float32
+              use x = torch.zeros ([| 2L; 2L; 8L; 8L |], device = torch.Device DeviceType.META)
+
+              ArgumentChecks.argumentError "images" [ "meta"; "cpu" ] (fun () -> net.Run(x, 2) |> ignore)
+
           testCase "a network whose weights are all zero outputs its last bias only"
           <| fun () ->
               use scope = torch.NewDisposeScope()
