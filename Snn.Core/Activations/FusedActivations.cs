@@ -1,3 +1,4 @@
+using Snn.Core.Native;
 using TorchSharp;
 using static TorchSharp.torch;
 using static TorchSharp.torch.autograd;
@@ -36,7 +37,7 @@ namespace Snn.Core.Activations;
 public static class FusedActivations
 {
     /// <summary>2^16: the number of values of an element's rounding draw.</summary>
-    private const double DrawRange = 1 << FusedActivationKernels.DrawBits;
+    private const double DrawRange = 1 << RoundingDraws.DrawBits;
 
     /// <summary>
     /// Whether the fused kernels take this input: x is a contiguous float32 CPU tensor with at most 2^32
@@ -98,7 +99,8 @@ public static class FusedActivations
     /// a counter-based hash of one 64-bit seed taken from torch's default generator per call
     /// (<see cref="DrawSeed"/>), so a run is reproducible from torch.manual_seed and independent of
     /// thread scheduling, and the backward pass recomputes the mask instead of storing it.
-    /// For input the kernels do not take, the composite with torch.rand_like is used.
+    /// Input the kernels do not take (another device or dtype) runs the composite reference with the same
+    /// seeded mask (<see cref="RoundingMask"/>), so a run draws the same masks on every device.
     /// </summary>
     /// <param name="input">x, any shape.</param>
     /// <param name="threshold">theta, |theta| &gt; 0.</param>
@@ -112,11 +114,6 @@ public static class FusedActivations
     {
         Guard.AtLeast(levels, 1, nameof(levels), "quantization levels L");
         Guard.UnitIntervalOpen(noiseProbability, nameof(noiseProbability));
-        if (!Supports(input, threshold))
-        {
-            return QuantizeClipActivation.Functional.NoisyQuantizeClip(input, threshold, levels, noiseProbability, gradient);
-        }
-
         return NoisyQuantizeClip(input, threshold, levels, noiseProbability, noiseProbability > 0 ? DrawSeed() : 0UL, gradient);
     }
 
@@ -139,6 +136,11 @@ public static class FusedActivations
     {
         Guard.AtLeast(levels, 1, nameof(levels), "quantization levels L");
         Guard.UnitIntervalOpen(noiseProbability, nameof(noiseProbability));
+        if (!Supports(input, threshold) && noiseProbability == 0)
+        {
+            return QuantizeClipActivation.Functional.QuantizeClip(input, threshold, levels);
+        }
+
         if (!Supports(input, threshold))
         {
             using var fallback = NewDisposeScope();
@@ -195,7 +197,7 @@ public static class FusedActivations
                 nameof(shape));
         }
 
-        FusedActivationKernels.RoundingMask(mask, Cut(noiseProbability), seed);
+        RoundingDraws.RoundingMask(mask, Cut(noiseProbability), seed);
         return mask;
     }
 
@@ -232,7 +234,7 @@ public static class FusedActivations
             var grad = grad_output.contiguous();
             var gradInput = empty_like(input);
             var sum = FusedActivationKernels.ClipBackward(input, grad, gradInput, Math.Abs(theta));
-            var gradTheta = full(ThresholdShape(ctx), Sign(theta) * (float)sum, ScalarType.Float32);
+            var gradTheta = ThetaGradient(ctx, Sign(theta) * (float)sum);
             return [gradInput.MoveToOuterDisposeScope(), gradTheta.MoveToOuterDisposeScope()];
         }
     }
@@ -273,10 +275,17 @@ public static class FusedActivations
             var grad = grad_output.contiguous();
             var gradInput = empty_like(input);
             var sum = FusedActivationKernels.QuantizeClipBackward(input, grad, gradInput, Math.Abs(theta), levels, cut, seed, clipFirst);
-            var gradTheta = full(ThresholdShape(ctx), Sign(theta) * (float)sum, ScalarType.Float32);
+            var gradTheta = ThetaGradient(ctx, Sign(theta) * (float)sum);
             return [gradInput.MoveToOuterDisposeScope(), gradTheta.MoveToOuterDisposeScope(), null!, null!, null!, null!];
         }
     }
 
     private static long[] ThresholdShape(AutogradContext ctx) => (long[])ctx.get_data("shape");
+
+    /// <summary>dL/dtheta, a float32 tensor of theta's shape filled with <paramref name="value"/>.</summary>
+    private static Tensor ThetaGradient(AutogradContext ctx, float value)
+    {
+        using var fill = value.ToScalar();
+        return full(ThresholdShape(ctx), fill, ScalarType.Float32);
+    }
 }

@@ -1,3 +1,4 @@
+using Snn.Core.Native;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -119,8 +120,7 @@ public sealed class QuantizeClipActivation : nn.Module<Tensor, Tensor>
             Guard.UnitIntervalOpen(noiseProbability, nameof(noiseProbability));
 
             // m ~ Bernoulli(1 - p): a uniform draw below 1 - p, one pass straight to a mask.
-            return Compose(
-                input, threshold, levels, noiseProbability > 0 ? level => torch.rand_like(level).lt(1.0 - noiseProbability) : null, gradient);
+            return Compose(input, threshold, levels, noiseProbability > 0 ? level => Bernoulli(level, 1.0 - noiseProbability) : null, gradient);
         }
 
         /// <summary>
@@ -160,23 +160,31 @@ public sealed class QuantizeClipActivation : nn.Module<Tensor, Tensor>
             Tensor level, inside;
             using (no_grad())
             {
-                var a = (r * levels).add_(0.5).floor_().div_(levels);
-                level = a.clamp(0.0, 1.0);
+                using var l = levels.ToScalar();
+                var a = r.mul(l).add_(Scalars.Half, Scalars.One).floor_().div_(l);
+                level = a.clamp(Scalars.ZeroReal, Scalars.OneReal);
                 var band = gradient == QuantizeClipGradient.ClipThenRound ? r : a;
-                inside = band.ge(0.0).logical_and_(band.le(1.0));
+                inside = band.ge(Scalars.ZeroReal).logical_and_(band.le(Scalars.OneReal));
                 if (rounded is not null)
                 {
-                    var u = r.clamp(0.0, 1.0);
+                    var u = r.clamp(Scalars.ZeroReal, Scalars.OneReal);
                     var mask = rounded(level);
                     level = torch.where(mask, level, u);
-                    inside = torch.where(mask, inside, r.ge(0.0).logical_and_(r.le(1.0)));
+                    inside = torch.where(mask, inside, r.ge(Scalars.ZeroReal).logical_and_(r.le(Scalars.OneReal)));
                 }
             }
 
             var s = r * inside.to_type(r.dtype);
 
             // Value: |theta| * (level + 0) = |theta| * level exactly (s - s = 0); gradient: that of |theta| * s.
-            return (theta * (level + (s - s.detach()))).MoveToOuterDisposeScope();
+            return (theta * level.add(s - s.detach(), Scalars.One)).MoveToOuterDisposeScope();
+        }
+
+        /// <summary>m ~ Bernoulli(q) elementwise in the shape of <paramref name="like"/>: a uniform draw below q.</summary>
+        private static Tensor Bernoulli(Tensor like, double q)
+        {
+            using var cut = q.ToScalar();
+            return torch.rand_like(like).lt(cut);
         }
     }
 }

@@ -25,10 +25,10 @@ public static class SurrogateStep
     /// <param name="detachReset">True to stop the reset's gradient (the usual choice).</param>
     public static (Tensor Potential, Tensor Output) Step(Tensor potential, Tensor current, Tensor threshold, Tensor slope, bool detachReset)
     {
-        var v = potential + current;
+        var v = IfNeuron.Charge(potential, current);
         var s = SurrogateSpike.Apply(v, threshold, slope);
         var o = threshold * s;
-        var next = v - (detachReset ? threshold * s.detach() : o);
+        var next = IfNeuron.Reset(v, detachReset ? s.detach() : s, threshold);
         return (next, o);
     }
 }

@@ -118,24 +118,33 @@ let tests =
                         |> Array.exactlyOne
 
                     let meta = Snn.Core.Checkpoints.Checkpoint.ReadMetadata checkpoint
-                    Expect.stringContains meta "\"EpochsDone\":2" "the checkpoint holds two finished clip epochs"
+                    // The kill lands after the line of epoch 2 was read, so the checkpoint holds two epochs; on
+                    // a loaded machine the child may have saved the third before the kill arrived. Either way
+                    // the resumed run must redo none of the saved epochs, and only the saved count says which.
+                    let saved =
+                        Text.Json.JsonDocument.Parse(meta).RootElement.GetProperty("EpochsDone").GetInt32()
+
+                    Expect.isTrue (saved = 2 || saved = 3) $"the checkpoint holds 2 or 3 finished clip epochs ({saved})"
                     Expect.isFalse (File.Exists(Path.Combine(killed, "results.json"))) "the killed run did not finish"
 
                     let second = runUntil "finetune-L2: act1"
 
-                    Expect.isTrue
-                        (second
-                         |> List.exists (fun l -> l.StartsWith "clip: resuming after epoch 2 of 3"))
-                        "says it resumes after epoch 2"
+                    if saved < 3 then
+                        Expect.isTrue
+                            (second
+                             |> List.exists (fun l -> l.StartsWith $"clip: resuming after epoch {saved} of 3"))
+                            $"says it resumes after epoch {saved}"
 
                     Expect.isFalse
                         (second
-                         |> List.exists (fun l -> l.StartsWith "clip: epoch 1/3" || l.StartsWith "clip: epoch 2/3"))
+                         |> List.exists (fun l ->
+                             [ 1..saved ] |> List.exists (fun e -> l.StartsWith $"clip: epoch {e}/3")))
                         "finished clip epochs are not trained again"
 
-                    Expect.isTrue
+                    Expect.equal
                         (second |> List.exists (fun l -> l.StartsWith "clip: epoch 3/3"))
-                        "the last epoch is trained"
+                        (saved < 3)
+                        "the last epoch is trained when it was not saved"
 
                     Expect.isFalse
                         (second |> List.exists (fun l -> l.StartsWith "relu: epoch"))
