@@ -80,6 +80,7 @@
 #load "../Snn.Dsl/Pipeline/Steps/Ablation.fs"
 #load "../Snn.Dsl/Pipeline/Steps/Evaluate.fs"
 #load "../Snn.Dsl/Pipeline/Steps/Qcfs.fs"
+#load "../Snn.Dsl/Pipeline/Steps/FineTuneSnn.fs"
 #load "../Snn.Dsl/Pipeline/Steps/Report.fs"
 #load "../Snn.Dsl/Pipeline/Steps/Registry.fs"
 #load "../Snn.Dsl/Steps.fs"
