@@ -120,7 +120,8 @@ let experiment =
       Pipeline = pipeline
       Seed = 0
       OutputFolder = System.IO.Path.Combine(runsFolder, "quickstart")
-      Profile = Custom "notebook" }
+      Profile = Custom "notebook"
+      Device = "cpu" }
 
 let options: Runner.RunOptions =
     { OutputFolder = None

@@ -16,6 +16,8 @@ type RunArgs =
     | [<AltCommandLine("-d")>] Data of path: string
     | Dataset of name: string
     | [<AltCommandLine("-o")>] Out of folder: string
+    | Device of device: string
+    | Shard of shard: string
     | Plain
 
     interface IArgParserTemplate with
@@ -28,6 +30,10 @@ type RunArgs =
             | Dataset _ ->
                 "run the experiment on another dataset: fashion-mnist, mnist, cifar10, cifar100 or imagenet (the network must fit its images and classes)."
             | Out _ -> "output folder (default: the experiment's, e.g. runs/quick)."
+            | Device _ ->
+                "cpu, cuda or cuda:N: where every step computes (overrides the experiment's \"device\"; default cpu)."
+            | Shard _ ->
+                "i/n (1 <= i <= n): evaluate only shard i of n of the test split and write partial.json; snn merge combines the shards."
             | Plain -> "plain progress lines instead of live bars (automatic when output is redirected)."
 
 /// Progress bars with ETA (Spectre.Console), inside one live progress display.
@@ -66,14 +72,33 @@ let private experimentOf (args: ParseResults<RunArgs>) =
                 let known = Profiles.named |> List.map fst |> String.concat ", "
                 raise (ArgumentException($"--profile = {name} is not a profile: expected one of {known}", "profile"))
 
-    match args.TryGetResult Dataset with
+    let experiment =
+        match args.TryGetResult Dataset with
+        | None -> experiment
+        | Some name ->
+            match Data.tryParse name with
+            | Ok d ->
+                { experiment with
+                    Data = { experiment.Data with Dataset = d } }
+            | Error m -> raise (ArgumentException($"--dataset: {m}", "dataset"))
+
+    match args.TryGetResult Device with
     | None -> experiment
-    | Some name ->
-        match Data.tryParse name with
-        | Ok d ->
-            { experiment with
-                Data = { experiment.Data with Dataset = d } }
-        | Error m -> raise (ArgumentException($"--dataset: {m}", "dataset"))
+    | Some d ->
+        // Checked here, before anything is read or computed; the message names the package a GPU needs.
+        try
+            Snn.Core.Native.ComputeDevices.Resolve d |> ignore
+        with :? ArgumentException as e ->
+            raise (ArgumentException($"--device: {ErrorBoundary.argumentMessage e}", "device", e))
+
+        { experiment with Device = d }
+
+let private shardOf (args: ParseResults<RunArgs>) =
+    args.TryGetResult Shard
+    |> Option.map (fun text ->
+        match Pipeline.Shard.parse text with
+        | Ok s -> s
+        | Error m -> raise (ArgumentException($"--shard {m}", "shard")))
 
 /// Prints the summary table of a finished run.
 let printSummary (r: RunResults) (folder: string) =
@@ -120,6 +145,7 @@ let printSummary (r: RunResults) (folder: string) =
 /// `snn run`.
 let run (args: ParseResults<RunArgs>) =
     let experiment = experimentOf args
+    let shard = shardOf args
     let folder = args.TryGetResult Out |> Option.defaultValue experiment.OutputFolder
 
     let options (sink: IProgressSink) : Runner.RunOptions =
@@ -135,7 +161,7 @@ let run (args: ParseResults<RunArgs>) =
 
     let results =
         if args.Contains Plain || Console.IsOutputRedirected then
-            Runner.run (options (Interrupt.guard (ConsoleLines()))) experiment
+            (Runner.executeShard (options (Interrupt.guard (ConsoleLines()))) shard experiment).Results
         else
             AnsiConsole
                 .Progress()
@@ -148,7 +174,14 @@ let run (args: ParseResults<RunArgs>) =
                     RemainingTimeColumn(),
                     SpinnerColumn()
                 )
-                .Start(fun ctx -> Runner.run (options (Interrupt.guard (SpectreSink ctx))) experiment)
+                .Start(fun ctx ->
+                    (Runner.executeShard (options (Interrupt.guard (SpectreSink ctx))) shard experiment).Results)
 
-    printSummary results folder
+    match shard with
+    | Some s ->
+        AnsiConsole.MarkupLine(
+            $"shard {s} done: {Markup.Escape(IO.Path.Combine(folder, Pipeline.Partial.FileName))}; combine the shards with snn merge <folders> --out <folder>"
+        )
+    | None -> printSummary results folder
+
     0

@@ -26,13 +26,18 @@ type Profile =
         | Custom n -> n
 
 type Experiment =
-    { Name: string
-      Data: Data
-      Network: NetworkChoice
-      Pipeline: IStep list
-      Seed: int
-      OutputFolder: string
-      Profile: Profile }
+    {
+        Name: string
+        Data: Data
+        Network: NetworkChoice
+        Pipeline: IStep list
+        Seed: int
+        OutputFolder: string
+        Profile: Profile
+        /// Where tensors live: "cpu", "cuda" or "cuda:N" (Snn.Core ComputeDevices); every step
+        /// places its networks and batches there. Not part of any identity.
+        Device: string
+    }
 
 module Experiment =
 
@@ -70,14 +75,15 @@ module Experiment =
 
     /// The experiment's JSON form: every key named once, unknown keys rejected.
     let codec: Codec<Experiment> =
-        Codec.record (fun n d net p s o pr ->
+        Codec.record (fun n d net p s o pr dev ->
             { Name = n
               Data = d
               Network = net
               Pipeline = p
               Seed = s
               OutputFolder = o
-              Profile = pr })
+              Profile = pr
+              Device = dev })
         |> Codec.field "name" _.Name Codec.string
         |> Codec.field "data" _.Data Data.codec
         |> Codec.field "network" _.Network network
@@ -85,6 +91,7 @@ module Experiment =
         |> Codec.fieldOr "seed" _.Seed Codec.int 0
         |> Codec.fieldOr "output_folder" _.OutputFolder Codec.string "runs/experiment"
         |> Codec.fieldOr "profile" _.Profile profile (Custom "custom")
+        |> Codec.fieldOr "device" _.Device Codec.string "cpu"
         |> Codec.build
 
     /// The experiment as a JSON node (to embed, e.g., in results.json).
@@ -130,6 +137,13 @@ module Experiment =
             [ if e.Seed < 0 then
                   $"seed = %d{e.Seed} is out of range: expected >= 0" ]
 
-        match network @ Data.problems e.Data @ seed @ pipeline with
+        let device =
+            try
+                Snn.Core.Native.ComputeDevices.Parse e.Device |> ignore
+                []
+            with :? System.ArgumentException as ex ->
+                [ $"device: %s{ex.Message}" ]
+
+        match network @ Data.problems e.Data @ seed @ device @ pipeline with
         | [] -> Ok e
         | errors -> Error errors

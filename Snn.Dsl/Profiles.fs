@@ -17,7 +17,8 @@ let private fmnist profile folder trainImages testImages pipeline =
       Pipeline = pipeline
       Seed = 0
       OutputFolder = folder
-      Profile = profile }
+      Profile = profile
+      Device = "cpu" }
 
 /// Phase II layer steps with fewer images and one weight-calibration epoch per layer: potential
 /// calibration on `potentialImages`, weight calibration on `calibrationImages` + `stoppingImages`.

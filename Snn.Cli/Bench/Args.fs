@@ -13,6 +13,9 @@ type BenchArgs =
     | Repeats of count: int
     | Train_Repeats of count: int
     | Sim_Processes of count: int
+    | Scale
+    | [<Hidden>] Model of name: string
+    | [<Hidden>] Batch of size: int
     | [<Hidden>] Only of part: string
     | [<Hidden; CustomCommandLine("--T")>] Time_Steps of steps: int
     | [<Hidden>] Report_To of path: string
@@ -30,6 +33,10 @@ type BenchArgs =
                 "repetitions of the training-epoch timing (ReLU, clip, noisy QC interleaved), the median ratio is reported (default 7, quick 2)."
             | Sim_Processes _ ->
                 "child processes per simulation timing, their repetitions pooled (default 2, quick 1): the ANN's and the simulator's speeds vary from process to process."
+            | Scale ->
+                "measure how cost grows with model size, T and batch (fmnist-vgg, resnet20, vgg16, resnet34 on synthetic images); writes bench.json's \"scale\"."
+            | Model _ -> "internal: the model of an --only scale-* measurement."
+            | Batch _ -> "internal: the batch size of an --only scale-* measurement."
             | Only _ -> "internal: run one measurement (sim, simpeak, train, phase2) in this process."
             | Time_Steps _ -> "internal: T of an --only sim / simpeak measurement."
             | Report_To _ -> "internal: file that receives the measurement's JSON."
@@ -48,6 +55,9 @@ type Plan =
         /// Training batches of 128 timed per epoch estimate.
         TrainBatches: int
         DataPath: string option
+        /// The model and batch size of a scale-bench measurement (--model, --batch).
+        Model: string
+        Batch: int
     }
 
 /// The plan of a bench run: the quick or full sizes, with the repetitions the options set.
@@ -61,7 +71,12 @@ let planOf (args: ParseResults<BenchArgs>) =
           SimProcesses = args.GetResult(Sim_Processes, (if quick then 1 else 2))
           SimBatches = (if quick then 1 else 4)
           TrainBatches = (if quick then 6 else 20)
-          DataPath = args.TryGetResult BenchArgs.Data }
+          DataPath = args.TryGetResult BenchArgs.Data
+          Model = args.GetResult(Model, "resnet20")
+          Batch = args.GetResult(Batch, 32) }
+
+    if plan.Batch < 1 then
+        raise (ArgumentException($"--batch = {plan.Batch} is out of range: expected >= 1", "batch"))
 
     if plan.Repeats < 1 then
         raise (ArgumentException($"--repeats = {plan.Repeats} is out of range: expected >= 1", "repeats"))

@@ -100,6 +100,9 @@ let childMeasurement (plan: Plan) (part: string) (t: int) (reportTo: string) =
         | "phase2" -> measurePhase2 plan
         | "profile" -> profile plan t
         | "trainprofile" -> trainProfile plan
+        | "scale-ann"
+        | "scale-snn"
+        | "scale-phase2" -> ScaleMeasure.measure plan part t
         | other ->
             raise (
                 ArgumentException(

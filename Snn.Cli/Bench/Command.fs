@@ -84,4 +84,5 @@ let run (args: ParseResults<BenchArgs>) =
                 raise (ArgumentException("--only needs --report-to: the file that receives the JSON", "report-to"))
 
         childMeasurement plan part (args.GetResult(Time_Steps, 1)) reportTo
+    | None when args.Contains Scale -> Snn.Cli.Bench.Scale.run plan (args.GetResult(Output, "bench.json"))
     | None -> measureAll plan args

@@ -28,62 +28,49 @@ type SnnEvaluation =
       FirstLayerMacsPerImage: float
       IdentityMaxAbs: float }
 
-/// What one T's evaluation accumulates over the batches.
-type private Tally(layers: int) =
-    member val Correct = 0L with get, set
-    member val Seen = 0L with get, set
-    member val Sops = 0.0 with get, set
-    member val Analog = 0.0 with get, set
-    member val Summaries = Array.create layers LayerErrorSummary.Empty
-    member val Thresholds = Array.zeroCreate<float> layers
-    member val Histogram = Array.init layers (fun _ -> Array.zeroCreate<int64> PotentialBins)
+let private term (s: Snn.Core.Errors.ErrorTermSums) =
+    { AbsoluteSum = ExactSum.Of s.AbsoluteSum
+      SignedSum = ExactSum.Of s.SignedSum }
 
-/// Runs the SNN on the batches once, at the largest T of `ts`, and reads every smaller T of `ts`
-/// out on the way (a readout at t equals a run with T = t: the dynamics are causal and v(0) does
-/// not depend on T). Per T: accuracy, SOPs and the identity check; with `record`, also the
-/// per-layer error anatomy (stage label `record`) and v(T)/theta histograms. Fails loudly when the
-/// identity r = z + (v(0) - v(T))/T is violated by more than IdentityTolerance at any T.
-let evaluateSnnAt
-    (snn: SpikingNetwork)
-    (ts: int list)
-    (batches: (Tensor * Tensor) list)
-    (record: string option)
-    (task: IProgressTask)
-    : (int * SnnEvaluation) list =
-    let ts = ts |> List.distinct |> List.sort
-    let tMax = List.last ts
-    let names = snn.NeuronLayers |> Seq.map (fun i -> snn.Layers[i].Name) |> Array.ofSeq
-    let tallies = ts |> List.map (fun t -> t, Tally names.Length) |> dict
+let private sums (s: LayerErrorSummary) =
+    term s.Residual, term s.Quantization, term s.Clipping, term s.Total
 
-    let options =
-        SimulationOptions(Record = true, Readouts = (ts |> List.filter (fun t -> t < tMax) |> Array.ofList))
+/// The tally of one batch's simulation result read out at its T.
+let private batchTally
+    (names: string[])
+    (stage: string option)
+    (macs: float)
+    (result: SimulationResult)
+    (labels: Tensor)
+    : EvaluationTally =
+    let t = result.TimeSteps
+    let mutable sops = ExactSum.Zero
+    let mutable analog = ExactSum.Zero
+    let layers = ResizeArray<LayerTally>()
 
-    let add (tally: Tally) (result: SimulationResult) (labels: Tensor) =
-        let t = result.TimeSteps
-        tally.Correct <- tally.Correct + result.Output.argmax(1L).eq(labels).sum().item<int64> ()
-        tally.Seen <- tally.Seen + labels.shape[0]
-        let mutable k = 0
+    for layer in result.Layers do
+        // Per-layer sums in layer order, each term exact: the grouping does not matter.
+        sops <- sops + ExactSum.Of layer.SynapticOperations
+        analog <- analog + ExactSum.Of layer.AnalogOperations
 
-        for layer in result.Layers do
-            tally.Sops <- tally.Sops + layer.SynapticOperations
-            tally.Analog <- tally.Analog + layer.AnalogOperations
+        if not (isNull layer.Rate) then
+            // Summarised in every evaluation: the identity is checked even when not reported.
+            let s =
+                ErrorDecomposition.Summarize(
+                    layer.MeanInput,
+                    layer.Rate,
+                    layer.Threshold,
+                    t,
+                    layer.InitialPotential,
+                    layer.FinalPotential
+                )
 
-            if not (isNull layer.Rate) then
-                // Summarised in every evaluation: the identity is checked even when not reported.
-                let s =
-                    ErrorDecomposition.Summarize(
-                        layer.MeanInput,
-                        layer.Rate,
-                        layer.Threshold,
-                        t,
-                        layer.InitialPotential,
-                        layer.FinalPotential
-                    )
+            let residual, quantization, clipping, total = sums s
 
-                tally.Summaries[k] <- tally.Summaries[k] + s
-
-                if record.IsSome then
-                    tally.Thresholds[k] <- layer.Threshold.mean().item<float32> () |> float
+            let threshold, histogram =
+                match stage with
+                | None -> 0.0, [||]
+                | Some _ ->
                     // Bin v(T)/theta on [-1, 2] into PotentialBins equal bins (outside values clamp to the end bins).
                     let ratio = layer.FinalPotential / layer.Threshold
 
@@ -92,76 +79,163 @@ let evaluateSnnAt
                             .floor()
                             .clamp ((0.0).ToScalar(), (float (PotentialBins - 1)).ToScalar())
 
-                    let counts =
-                        torch
-                            .bincount(bins.to_type(torch.ScalarType.Int64).flatten (), minlength = int64 PotentialBins)
-                            .data<int64>()
-                            .ToArray()
+                    layer.Threshold.mean().item<float32> () |> float,
+                    torch
+                        .bincount(bins.to_type(torch.ScalarType.Int64).flatten (), minlength = int64 PotentialBins)
+                        .cpu()
+                        .data<int64>()
+                        .ToArray()
 
-                    for b in 0 .. PotentialBins - 1 do
-                        tally.Histogram[k][b] <- tally.Histogram[k][b] + counts[b]
+            layers.Add
+                { Name = names[layers.Count]
+                  Count = s.Count
+                  Residual = residual
+                  Quantization = quantization
+                  Clipping = clipping
+                  Total = total
+                  Negative = s.NegativeCount
+                  Overflow = s.OverflowCount
+                  MaxIdentityDeviation = s.MaxIdentityDeviation
+                  Threshold = threshold
+                  Histogram = histogram }
 
-                k <- k + 1
+    { T = t
+      Correct = result.Output.argmax(1L).eq(labels).sum().item<int64> ()
+      Seen = labels.shape[0]
+      Sops = sops
+      Analog = analog
+      Macs = macs
+      Stage = stage
+      Layers = layers.ToArray() }
+
+/// The figures of a tally; fails loudly when the identity r = z + (v(0) - v(T))/T is violated by
+/// more than IdentityTolerance in any layer.
+let finish (tally: EvaluationTally) : SnnEvaluation =
+    let t = tally.T
+
+    let identity =
+        tally.Layers |> Array.map _.MaxIdentityDeviation |> Array.fold max 0.0
+
+    if identity > IdentityTolerance then
+        failwithf
+            "the identity r = z + (v(0) - v(T))/T is violated by %g (> %g) at T = %d: the simulation is wrong"
+            identity
+            IdentityTolerance
+            t
+
+    let summary (l: LayerTally) =
+        let term (s: TermTally) =
+            Snn.Core.Errors.ErrorTermSums(s.AbsoluteSum.Value, s.SignedSum.Value)
+
+        LayerErrorSummary(
+            l.Count,
+            term l.Residual,
+            term l.Quantization,
+            term l.Clipping,
+            term l.Total,
+            l.Negative,
+            l.Overflow,
+            l.MaxIdentityDeviation
+        )
+
+    let seen = float (max 1L tally.Seen)
+
+    { Accuracy = 100.0 * float tally.Correct / seen
+      Layers =
+        match tally.Stage with
+        | None -> [||]
+        | Some stage ->
+            tally.Layers
+            |> Array.map (fun l ->
+                let s = summary l
+
+                { Name = l.Name
+                  Stage = stage
+                  ResidualMeanAbs = s.MeanAbsoluteResidual
+                  QuantizationMeanAbs = s.MeanAbsoluteQuantization
+                  ClippingMeanAbs = s.MeanAbsoluteClipping
+                  ResidualMean = s.SignedMeanResidual
+                  QuantizationMean = s.SignedMeanQuantization
+                  ClippingMean = s.SignedMeanClipping
+                  TotalMeanAbs = s.MeanAbsoluteTotal
+                  NegativeShare = s.NegativeShare
+                  OverflowShare = s.OverflowShare
+                  Threshold = l.Threshold })
+      Potentials =
+        match tally.Stage with
+        | None -> [||]
+        | Some stage ->
+            tally.Layers
+            |> Array.map (fun l ->
+                { Name = l.Name
+                  Stage = stage
+                  Low = -1.0
+                  High = 2.0
+                  Counts = Array.copy l.Histogram })
+      SopsPerImage = tally.Sops.Value / seen
+      FirstLayerMacsPerImage = tally.Analog.Value / seen / float t
+      IdentityMaxAbs = identity }
+
+/// Runs the SNN on the batches once, at the largest T of `ts`, and reads every smaller T of `ts`
+/// out on the way (a readout at t equals a run with T = t: the dynamics are causal and v(0) does
+/// not depend on T). Per T, the tally of the batches: accuracy, SOPs and the identity check; with
+/// `record`, also the per-layer error anatomy (stage label `record`) and v(T)/theta histograms.
+/// `macs` are the source ANN's MACs per image (kept in the tally for the energy ratio).
+let tallySnnAt
+    (snn: SpikingNetwork)
+    (ts: int list)
+    (macs: float)
+    (batches: (Tensor * Tensor) list)
+    (record: string option)
+    (task: IProgressTask)
+    : EvaluationTally list =
+    let ts = ts |> List.distinct |> List.sort
+    let tMax = List.last ts
+    let names = snn.NeuronLayers |> Seq.map (fun i -> snn.Layers[i].Name) |> Array.ofSeq
+    let tallies = System.Collections.Generic.Dictionary<int, EvaluationTally>()
+
+    let options =
+        SimulationOptions(Record = true, Readouts = (ts |> List.filter (fun t -> t < tMax) |> Array.ofList))
 
     for images, labels in batches do
         use scope = torch.NewDisposeScope()
         use result = snn.Run(images, tMax, options)
 
         for r in Seq.append result.Readouts [ result ] do
-            add tallies[r.TimeSteps] r labels
+            let b = batchTally names record macs r labels
+
+            tallies[r.TimeSteps] <-
+                match tallies.TryGetValue r.TimeSteps with
+                | true, a -> Tally.add a b
+                | _ -> b
 
         task.Advance(1, "")
 
-    let finish t (tally: Tally) =
-        let identity =
-            tally.Summaries
-            |> Array.map (fun s -> s.MaxIdentityDeviation)
-            |> Array.fold max 0.0
+    let empty t =
+        { T = t
+          Correct = 0L
+          Seen = 0L
+          Sops = ExactSum.Zero
+          Analog = ExactSum.Zero
+          Macs = macs
+          Stage = record
+          Layers = [||] }
 
-        if identity > IdentityTolerance then
-            failwithf
-                "the identity r = z + (v(0) - v(T))/T is violated by %g (> %g) at T = %d: the simulation is wrong"
-                identity
-                IdentityTolerance
-                t
+    [ for t in ts ->
+          match tallies.TryGetValue t with
+          | true, a -> a
+          | _ -> empty t ]
 
-        let stage = defaultArg record ""
-
-        { Accuracy = 100.0 * float tally.Correct / float (max 1L tally.Seen)
-          Layers =
-            if record.IsNone then
-                [||]
-            else
-                Array.init names.Length (fun k ->
-                    let s = tally.Summaries[k]
-
-                    { Name = names[k]
-                      Stage = stage
-                      ResidualMeanAbs = s.MeanAbsoluteResidual
-                      QuantizationMeanAbs = s.MeanAbsoluteQuantization
-                      ClippingMeanAbs = s.MeanAbsoluteClipping
-                      ResidualMean = s.SignedMeanResidual
-                      QuantizationMean = s.SignedMeanQuantization
-                      ClippingMean = s.SignedMeanClipping
-                      TotalMeanAbs = s.MeanAbsoluteTotal
-                      NegativeShare = s.NegativeShare
-                      OverflowShare = s.OverflowShare
-                      Threshold = tally.Thresholds[k] })
-          Potentials =
-            if record.IsNone then
-                [||]
-            else
-                Array.init names.Length (fun k ->
-                    { Name = names[k]
-                      Stage = stage
-                      Low = -1.0
-                      High = 2.0
-                      Counts = tally.Histogram[k] })
-          SopsPerImage = tally.Sops / float (max 1L tally.Seen)
-          FirstLayerMacsPerImage = tally.Analog / float (max 1L tally.Seen) / float t
-          IdentityMaxAbs = identity }
-
-    ts |> List.map (fun t -> t, finish t tallies[t])
+/// Runs the SNN once at the largest T of `ts` and reads the others out (see tallySnnAt); the
+/// figures of every T, checked against the identity.
+let evaluateSnnAt
+    (snn: SpikingNetwork)
+    (ts: int list)
+    (batches: (Tensor * Tensor) list)
+    (record: string option)
+    (task: IProgressTask)
+    : (int * SnnEvaluation) list =
+    tallySnnAt snn ts nan batches record task |> List.map (fun a -> a.T, finish a)
 
 /// Runs the SNN at T on the batches (see evaluateSnnAt).
 let evaluateSnn

@@ -59,6 +59,8 @@ type EvaluationRow =
         Seconds: float
         /// Evaluated on a modified copy (an ablation); the network itself was not changed.
         Probe: bool
+        /// The sums the figures above are made of (merged exactly over shards by `snn merge`).
+        Tally: EvaluationTally option
     }
 
 /// What one layer-wise Phase II pass did to the spiking network for T.

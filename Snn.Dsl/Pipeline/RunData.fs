@@ -25,8 +25,9 @@ type DataFacts =
       SnnTest: int }
 
 /// The data of a run: its facts and identity from the dataset's headers and files; the images
-/// themselves are read on first use. Batches are kept; Dispose frees them.
-type RunData(data: Data, pathOverride: string option) =
+/// themselves are read on first use. Batches are kept on `device`; Dispose frees them. With a
+/// shard, the test batches (ANN and SNN) are the shard's slice of them (Shard.fs).
+type RunData(data: Data, pathOverride: string option, device: torch.Device, shard: Shard option) =
     static let evalBatch = 256
     let dataset = data.Dataset
 
@@ -67,33 +68,58 @@ type RunData(data: Data, pathOverride: string option) =
 
     let subset (d: ImageDataset) (n: int) = d.Subset(0, n)
     let train = lazy (subset splits.Value.Train facts.Train)
-    let snnTest = lazy (subset splits.Value.Test facts.SnnTest)
+
+    let sliceOf (d: ImageDataset) (count: int) =
+        let start, n = Shard.slice shard count evalBatch
+        d.Subset(start, n)
+
+    let snnTest = lazy (sliceOf splits.Value.Test facts.SnnTest)
+    let test = lazy (sliceOf splits.Value.Test facts.Test)
     let normalization = dataset.Normalization
     let owned = List<Tensor>()
+
+    let onDevice (x: Tensor) =
+        if
+            x.device_type = device.``type``
+            && (device.``type`` = DeviceType.CPU || x.device_index = device.index)
+        then
+            x
+        else
+            let moved = x.``to`` device
+            x.Dispose()
+            moved
 
     let batchesOf (d: ImageDataset) =
         BatchLoader(d, evalBatch, false, normalization).Epoch 0
         |> Seq.map (fun struct (x, y) ->
+            let x, y = onDevice x, onDevice y
             owned.Add x
             owned.Add y
             x, y)
         |> Seq.toList
 
-    let testBatches = lazy (batchesOf splits.Value.Test)
+    let testBatches = lazy (batchesOf test.Value)
     let snnTestBatches = lazy (batchesOf snnTest.Value)
     let heldOutBatches = lazy (batchesOf splits.Value.HeldOut)
     let heldOutImages = Dictionary<int * int * int, Tensor[]>()
     let identity = lazy (dataset.Identify(folder).Digest)
 
+    new(data: Data, pathOverride: string option) = new RunData(data, pathOverride, torch.CPU, None)
+
     /// The SNN and ANN evaluation batch size.
     static member EvalBatch = evalBatch
+
+    /// Where the batches are (the experiment's device).
+    member _.Device = device
+    /// The shard of the test split this run evaluates (None: all of it).
+    member _.Shard = shard
 
     member _.Settings = data
     member _.Dataset = dataset
     member _.Splits = splits.Value
     /// The training images a run trains on (the first Data.TrainImages of the train split).
     member _.Train = train.Value
-    /// The test images SNNs are scored on (the first Data.TestImages).
+    /// The test images SNNs are scored on (the first Data.TestImages; the shard's slice of them).
     member _.SnnTest = snnTest.Value
     member _.Normalization = normalization
     member _.Augmentation = dataset.TrainingAugmentation
@@ -104,7 +130,7 @@ type RunData(data: Data, pathOverride: string option) =
     /// The dataset's facts, from its headers (no image read).
     member _.Facts = facts
 
-    /// The whole test split in batches of 256 (ANN accuracies).
+    /// The whole test split (the shard's slice) in batches of 256 (ANN accuracies).
     member _.TestBatches = testBatches.Value
     /// The SNN test images in batches of 256.
     member _.SnnTestBatches = snnTestBatches.Value
@@ -129,7 +155,7 @@ type RunData(data: Data, pathOverride: string option) =
                 BatchLoader(d, batchSize, false, normalization).Epoch 0
                 |> Seq.map (fun struct (x, y) ->
                     y.Dispose()
-                    x)
+                    onDevice x)
                 |> Seq.toArray
 
             heldOutImages[key] <- xs
@@ -144,7 +170,7 @@ type RunData(data: Data, pathOverride: string option) =
             BatchLoader(d, d.Count, false, normalization).Epoch 0 |> Seq.head
 
         y.Dispose()
-        x
+        onDevice x
 
     interface IDisposable with
         member _.Dispose() =
@@ -160,6 +186,9 @@ type RunData(data: Data, pathOverride: string option) =
 
             if snnTest.IsValueCreated then
                 snnTest.Value.Dispose()
+
+            if test.IsValueCreated then
+                test.Value.Dispose()
 
             if splits.IsValueCreated then
                 splits.Value.Dispose()

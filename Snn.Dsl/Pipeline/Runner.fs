@@ -118,28 +118,52 @@ type RunOutcome =
       Records: Record list
       Folder: string }
 
-/// Runs an experiment; returns its results (written by its report step, if it has one) and records.
-let execute (options: RunOptions) (experiment: Experiment) : RunOutcome =
+/// Runs an experiment, or with a shard its slice of the test split (every ANN and SNN test
+/// evaluation); returns its results (written by its report step, if it has one, and not for a
+/// shard: a shard writes partial.json for `snn merge`) and records.
+let executeShard (options: RunOptions) (shard: Shard option) (experiment: Experiment) : RunOutcome =
     match Experiment.validate experiment with
     | Error problems -> invalid problems
     | Ok _ -> ()
+
+    // Before any file or tensor: a device this process cannot use fails here, naming the package.
+    let device = Snn.Core.Native.ComputeDevices.Resolve experiment.Device
+
+    // The data is placed on the device (RunData) but the steps do not yet move their networks:
+    // refused here rather than failing later on a device mismatch.
+    if device.``type`` <> DeviceType.CPU then
+        raise (
+            ArgumentException(
+                $"device = {experiment.Device}: the pipeline's steps cannot place their networks on it yet (only the data); use cpu",
+                "device"
+            )
+        )
 
     let sink = options.Progress
     let spec = Experiment.spec experiment
     use folder = new RunFolder(defaultArg options.OutputFolder experiment.OutputFolder)
     torch.set_num_threads Environment.ProcessorCount
     torch.manual_seed (int64 experiment.Seed) |> ignore
-    use data = new RunData(experiment.Data, options.DataPath)
+    use data = new RunData(experiment.Data, options.DataPath, device, shard)
     let facts = data.Facts
     logData sink facts
     invalid (dataProblems experiment spec facts)
 
-    let plan =
-        Plan.build
-            (Plan.rootIdentity experiment.Seed spec experiment.Data data.Identity)
-            spec
-            (Some facts)
-            experiment.Pipeline
+    let root = Plan.rootIdentity experiment.Seed spec experiment.Data data.Identity
+
+    // A shard's records hold the figures of its slice only: they get identities of their own.
+    let planRoot =
+        match shard with
+        | None -> root
+        | Some s ->
+            Convert.ToHexString(Security.Cryptography.SHA256.HashData(Text.Encoding.UTF8.GetBytes($"{root} shard {s}")))
+
+    shard
+    |> Option.iter (fun s ->
+        sink.Log
+            $"shard {s}: test images [{fst (Shard.slice shard facts.Test RunData.EvalBatch)}, +{snd (Shard.slice shard facts.Test RunData.EvalBatch)}) of the ANN test set and [{fst (Shard.slice shard facts.SnnTest RunData.EvalBatch)}, +{snd (Shard.slice shard facts.SnnTest RunData.EvalBatch)}) of the SNN test set")
+
+    let plan = Plan.build planRoot spec (Some facts) experiment.Pipeline
 
     for line in Explain.lines folder plan (fun p -> File.Exists(Explain.recordPath folder p)) do
         sink.Log line
@@ -169,9 +193,28 @@ let execute (options: RunOptions) (experiment: Experiment) : RunOutcome =
                 next)
             ([], 0.0)
 
+    shard
+    |> Option.iter (fun s ->
+        let partial =
+            { Shard = s
+              Root = root
+              DataIdentity = data.Identity
+              Experiment = info.Experiment
+              Facts = facts
+              Records = records
+              Seconds = seconds }
+
+        folder.WriteText(Partial.FileName, (Partial.codec.Encode partial).ToJsonString())
+
+        sink.Log
+            $"shard {s}: partial result in {Path.Combine(folder.Root, Partial.FileName)}; snn merge combines the shards")
+
     { Results = Build.build info facts data.Identity records seconds
       Records = records
       Folder = folder.Root }
+
+/// Runs an experiment; returns its results (written by its report step, if it has one) and records.
+let execute (options: RunOptions) (experiment: Experiment) : RunOutcome = executeShard options None experiment
 
 /// Runs an experiment and returns its results (written by its report step, if it has one).
 let run (options: RunOptions) (experiment: Experiment) : Results.RunResults = (execute options experiment).Results

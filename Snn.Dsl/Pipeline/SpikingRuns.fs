@@ -71,6 +71,23 @@ let declareLayerSteps
             Records = true
             Problems = LayerStep.heldOutProblems steps (s.Data |> Option.map _.HeldOut) }
 
+/// A row's figures from its tally: how an evaluation makes its rows, and how `snn merge`
+/// remakes a row from the tallies of its shards.
+let withTally (row: EvaluationRow) (tally: EvaluationTally) =
+    let e = Evaluation.finish tally
+
+    { row with
+        T = tally.T
+        Images = int tally.Seen
+        Accuracy = e.Accuracy
+        Layers = e.Layers
+        Potentials = e.Potentials
+        SopsPerImage = e.SopsPerImage
+        FirstLayerMacsPerImage = e.FirstLayerMacsPerImage
+        EnergyRatio = EnergyModel.Default.Ratio(tally.Macs, e.SopsPerImage, e.FirstLayerMacsPerImage, tally.T)
+        IdentityMaxAbs = e.IdentityMaxAbs
+        Tally = Some tally }
+
 /// Simulates `snn` once at the largest of `ts` on the SNN test images and reads every other T
 /// out on the way; one row per T. With `anatomy`, the rows hold the per-layer error terms and
 /// v(T) histograms.
@@ -90,30 +107,32 @@ let evaluate
     let batches = ctx.Data.SnnTestBatches
     let task = ctx.Progress.Start(taskName, batches.Length)
 
-    let results =
-        Evaluation.evaluateSnnAt snn ts batches (if anatomy then Some(label lineage) else None) task
-
-    task.Finish()
-
     let macs =
         match Network.validate sourceSpec with
         | Ok i -> Evaluation.annMacs i
         | Error _ -> nan
 
-    let seconds = clock.Elapsed.TotalSeconds / float results.Length
+    let tallies =
+        Evaluation.tallySnnAt snn ts macs batches (if anatomy then Some(label lineage) else None) task
 
-    [ for t, e in results ->
-          { T = t
-            Source = source
-            MadeFor = madeFor
-            Lineage = lineage
-            Images = ctx.Data.SnnTest.Count
-            Accuracy = e.Accuracy
-            Layers = e.Layers
-            Potentials = e.Potentials
-            SopsPerImage = e.SopsPerImage
-            FirstLayerMacsPerImage = e.FirstLayerMacsPerImage
-            EnergyRatio = EnergyModel.Default.Ratio(macs, e.SopsPerImage, e.FirstLayerMacsPerImage, t)
-            IdentityMaxAbs = e.IdentityMaxAbs
-            Seconds = seconds
-            Probe = probe } ]
+    task.Finish()
+    let seconds = clock.Elapsed.TotalSeconds / float tallies.Length
+
+    [ for tally in tallies ->
+          withTally
+              { T = tally.T
+                Source = source
+                MadeFor = madeFor
+                Lineage = lineage
+                Images = 0
+                Accuracy = nan
+                Layers = [||]
+                Potentials = [||]
+                SopsPerImage = nan
+                FirstLayerMacsPerImage = nan
+                EnergyRatio = nan
+                IdentityMaxAbs = nan
+                Seconds = seconds
+                Probe = probe
+                Tally = None }
+              tally ]

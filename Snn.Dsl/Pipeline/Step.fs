@@ -100,6 +100,9 @@ type StepContext() =
     /// A line in the run log.
     member this.Log(message: string) = this.Progress.Log message
 
+    /// The device every network and batch of the run lives on (the experiment's "device").
+    member this.Device: torch.Device = this.Data.Device
+
 /// A step of a pipeline.
 type IStep =
     /// The step's name, as JSON and reports write it.

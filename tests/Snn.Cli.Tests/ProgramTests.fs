@@ -100,6 +100,29 @@ let tests =
                     Expect.stringContains r.LastErrorLine missing "names the file"
                     Expect.stringContains r.LastErrorLine "not found" "says what is wrong"
 
+                testCase "run --device cuda without a CUDA build exits 2 at once, naming the package a GPU needs"
+                <| fun () ->
+                    use tmp = new TempFolder()
+                    let out = tmp.File "run"
+                    let r = runSnn [ "run"; "--profile"; "tiny"; "--device"; "cuda"; "--out"; out ]
+                    expectFailure ExitCode.Usage r
+                    Expect.stringContains r.LastErrorLine "--device" "names the option"
+                    Expect.stringContains r.LastErrorLine "TorchSharp-cuda" "names the package"
+                    Expect.isFalse (System.IO.Directory.Exists out) "nothing was started"
+
+                testCase "run --shard outside 1..n exits 2 naming the option"
+                <| fun () ->
+                    let r = runSnn [ "run"; "--profile"; "tiny"; "--shard"; "3/2" ]
+                    expectFailure ExitCode.Usage r
+                    Expect.stringContains r.LastErrorLine "--shard 3/2" "names the option and value"
+
+                testCase "merge of a folder that is no shard exits 4 naming partial.json"
+                <| fun () ->
+                    use tmp = new TempFolder()
+                    let r = runSnn [ "merge"; tmp.Path; "--out"; tmp.File "merged" ]
+                    expectFailure ExitCode.InputOutput r
+                    Expect.stringContains r.LastErrorLine "partial.json" "names the file"
+
                 testCase "bench's repetitions out of range exit 2 naming the option"
                 <| fun () ->
                     let r = runSnn [ "bench"; "--repeats"; "0" ]

@@ -290,5 +290,6 @@ module Generators =
                   Pipeline = pipeline
                   Seed = seed
                   OutputFolder = "runs/x"
-                  Profile = profile }
+                  Profile = profile
+                  Device = "cpu" }
         }

@@ -147,4 +147,27 @@ let tests =
                         "data.test_images = 0 is out of range: expected >= 1 (or null for the default)"
                         "seed = -1 is out of range: expected >= 0" ]
                       "three sources"
+          }
+
+          test "the device round-trips through JSON, defaults to cpu, and a name that is no device is refused" {
+              for device in [ "cpu"; "cuda"; "cuda:1" ] do
+                  let e = { Profiles.tiny with Device = device }
+                  Expect.equal (Experiment.fromJson (Experiment.toJson e)) (Ok e) device
+                  Expect.stringContains (Experiment.toJson e) $"\"device\": \"{device}\"" "written as \"device\""
+
+              let withoutDevice =
+                  Experiment.toNode Profiles.tiny :?> System.Text.Json.Nodes.JsonObject
+
+              withoutDevice.Remove "device" |> ignore
+
+              match Experiment.fromJson (withoutDevice.ToJsonString()) with
+              | Ok e -> Expect.equal e.Device "cpu" "the default"
+              | Error es -> failtestf "%A" es
+
+              match Experiment.validate { Profiles.tiny with Device = "gpu0" } with
+              | Ok _ -> failtest "gpu0 is not a device"
+              | Error es ->
+                  Expect.equal es.Length 1 "one problem"
+                  Expect.stringStarts es.Head "device: " "names the setting"
+                  Expect.stringContains es.Head "gpu0" "names the value"
           } ]

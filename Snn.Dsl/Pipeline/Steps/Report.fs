@@ -34,7 +34,12 @@ let definition: StepDefinition<Parameters> =
                 Problems =
                     [ if s.Recorded.IsEmpty then
                           "no earlier step records any figure: put report after the steps it reports (training, evaluate, qcfs)" ] }
-      Run = fun p ctx -> write ctx p.Plots }
+      Run =
+        fun p ctx ->
+            match ctx.Data.Shard with
+            | Some s ->
+                ctx.Log $"report: shard {s} writes partial.json instead; snn merge writes results.json and report.md"
+            | None -> write ctx p.Plots }
 
 /// report.md, results.json and the plots.
 let step = Step.create definition defaults

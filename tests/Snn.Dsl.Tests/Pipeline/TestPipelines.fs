@@ -31,7 +31,8 @@ let experiment (folder: string) (spec: NetworkSpec) (steps: IStep list) =
       Pipeline = steps
       Seed = 0
       OutputFolder = folder
-      Profile = Custom "test" }
+      Profile = Custom "test"
+      Device = "cpu" }
 
 let tempFolder name =
     let path = Path.Combine(Path.GetTempPath(), $"snn-{name}-{Guid.NewGuid():N}")

@@ -1,0 +1,180 @@
+/// `snn merge`: the partial results of the n shards of a run (`snn run --shard i/n`) made into
+/// the results.json and report of one run. Counts and exact sums add, so the merged figures
+/// equal an unsharded run's (wall times aside); shards of other experiments, data or seeds, or
+/// shards whose shared steps disagree, are refused with the reason.
+module Snn.Dsl.Pipeline.Merge
+
+open System
+open System.IO
+open Snn.Dsl
+open Snn.Dsl.Reporting
+
+/// Shards that cannot be merged; the message says why and names the folders.
+type ShardMismatchException(message: string) =
+    inherit ArgumentException(message)
+
+let private refuse message = raise (ShardMismatchException message)
+
+/// The experiment's JSON without what may differ between the shards of one run: the output
+/// folder and the device.
+let private comparable (experiment: Text.Json.Nodes.JsonNode) =
+    let o = experiment.DeepClone().AsObject()
+    o.Remove "output_folder" |> ignore
+    o.Remove "device" |> ignore
+    o.ToJsonString()
+
+/// Checks that the partials are the n shards of one run, each once; returns them in shard order.
+let private checkSet (parts: (string * Partial) list) =
+    let folder0, first = parts.Head
+
+    for folder, p in parts.Tail do
+        if p.Root <> first.Root || p.DataIdentity <> first.DataIdentity then
+            refuse
+                $"{folder} and {folder0} are shards of different runs (experiment seed, network, data settings or dataset files differ: root identity {p.Root[..11]} vs {first.Root[..11]}, data {p.DataIdentity[..11]} vs {first.DataIdentity[..11]})"
+
+        if comparable p.Experiment <> comparable first.Experiment then
+            refuse
+                $"{folder} and {folder0} ran different experiments (their experiment JSON differs in more than output_folder and device)"
+
+        if p.Shard.Count <> first.Shard.Count then
+            refuse $"{folder} is shard {p.Shard} but {folder0} is shard {first.Shard}: the shard counts differ"
+
+    let n = first.Shard.Count
+
+    let byIndex = parts |> List.groupBy (fun (_, p) -> p.Shard.Index) |> Map.ofList
+
+    let problems =
+        [ for i in 1..n do
+              match byIndex.TryFind i with
+              | None -> $"shard {i}/{n} is missing"
+              | Some [ _ ] -> ()
+              | Some dup -> $"""shard {i}/{n} is given twice ({dup |> List.map fst |> String.concat ", "})""" ]
+
+    if not problems.IsEmpty then
+        refuse (String.Join("; ", problems))
+
+    [ for i in 1..n -> byIndex[i].Head ]
+
+/// The ANN test accuracy of the whole test set from the shards' accuracies on their slices.
+let private annAccuracy (facts: DataFacts) (parts: Partial list) (accuracies: float list) =
+    if accuracies |> List.exists Double.IsNaN then
+        nan
+    else
+        let sizes =
+            parts
+            |> List.map (fun p -> snd (Shard.images p.Shard facts.Test RunData.EvalBatch))
+
+        let correct =
+            List.map2 (fun a (n: int) -> int64 (Math.Round(a * float n / 100.0))) accuracies sizes
+
+        let seen = List.sum sizes |> int64
+
+        if seen = 0L then
+            0.0
+        else
+            100.0 * float (List.sum correct) / float seen
+
+let private mergeAnn facts parts (folder: string) (anns: AnnRecord list) =
+    let a = anns.Head
+
+    for b in anns.Tail do
+        if b.HeldOutAccuracy <> a.HeldOutAccuracy && not (Double.IsNaN a.HeldOutAccuracy) then
+            refuse
+                $"the shards trained different networks ({a.Ann}: held-out accuracy {a.HeldOutAccuracy} vs {b.HeldOutAccuracy} among {folder}): they cannot be merged"
+
+    { a with
+        TestAccuracy = annAccuracy facts parts (anns |> List.map _.TestAccuracy) }
+
+let private mergeRow (rows: EvaluationRow list) =
+    match rows |> List.map _.Tally with
+    | tallies when tallies |> List.forall Option.isSome ->
+        let merged = tallies |> List.map Option.get |> List.reduce Tally.add
+
+        { SpikingRuns.withTally rows.Head merged with
+            Seconds = rows |> List.sumBy _.Seconds }
+    | _ -> refuse "an evaluation record has no tally (written by an older snn): rerun the shards"
+
+let private mergeRecord facts (parts: Partial list) (folder: string) (records: Record list) =
+    match records.Head with
+    | AnnTrained _ ->
+        records
+        |> List.map (function
+            | AnnTrained a -> a
+            | _ -> refuse "the shards' records differ in kind: not the same pipeline")
+        |> mergeAnn facts parts folder
+        |> AnnTrained
+    | SnnEvaluated _ ->
+        records
+        |> List.map (function
+            | SnnEvaluated r -> r
+            | _ -> refuse "the shards' records differ in kind: not the same pipeline")
+        |> mergeRow
+        |> SnnEvaluated
+    | QcfsEvaluated q ->
+        let qs =
+            records
+            |> List.map (function
+                | QcfsEvaluated q -> q
+                | _ -> refuse "the shards' records differ in kind: not the same pipeline")
+
+        QcfsEvaluated
+            { q with
+                Ann = mergeAnn facts parts folder (qs |> List.map _.Ann)
+                Points =
+                    q.Points
+                    |> Array.mapi (fun k _ -> qs |> List.map (fun q -> q.Points[k]) |> mergeRow) }
+    | other -> other
+
+/// Merges the shards in `folders` into `out`: results.json, report.md and the plots (as the
+/// experiment's report step would write them), and experiment.json. Returns the results.
+let merge (folders: string list) (out: string) : Results.RunResults =
+    if folders.IsEmpty then
+        invalidArg "folders" "snn merge needs the run folders of the shards"
+
+    let parts = checkSet [ for f in folders -> f, Partial.read f ]
+    let partials = parts |> List.map snd
+    let first = partials.Head
+
+    let lengths = partials |> List.map _.Records.Length |> List.distinct
+
+    if lengths.Length > 1 then
+        refuse "the shards have different numbers of step records: a shard is unfinished or ran another pipeline"
+
+    let records =
+        [ for k in 0 .. first.Records.Length - 1 ->
+              mergeRecord
+                  first.Facts
+                  partials
+                  (folders |> String.concat ", ")
+                  (partials |> List.map (fun p -> p.Records[k])) ]
+
+    let experiment =
+        match Experiment.fromJson (first.Experiment.ToJsonString()) with
+        | Ok e -> { e with OutputFolder = out }
+        | Error es -> raise (InvalidDataException(String.concat "; " es))
+
+    let info =
+        { Name = experiment.Name
+          Profile = experiment.Profile.Name
+          Seed = experiment.Seed
+          Spec = Experiment.spec experiment
+          Experiment = Experiment.toNode experiment }
+
+    let results =
+        Build.build info first.Facts first.DataIdentity records (partials |> List.sumBy _.Seconds)
+
+    let plots =
+        experiment.Pipeline
+        |> List.tryFind (fun s -> s.Name = "report")
+        |> Option.map (fun s ->
+            match s.Json["plots"] with
+            | null -> true
+            | n -> n.GetValue<bool>())
+        |> Option.defaultValue true
+
+    Directory.CreateDirectory out |> ignore
+    Results.save (Path.Combine(out, "results.json")) results
+    File.WriteAllText(Path.Combine(out, "experiment.json"), Experiment.toJson experiment)
+    let files = if plots then Plots.writeAll out results else []
+    Markdown.save out results files |> ignore
+    results

@@ -1,0 +1,49 @@
+module Snn.Dsl.Tests.Pipeline.TallyTests
+
+open System.Text.Json
+open Expecto
+open FsCheck
+open FsCheck.FSharp
+open Snn.Dsl.Pipeline
+
+/// Finite doubles of every magnitude, including subnormals and both signs.
+let private finite =
+    Gen.oneof
+        [ ArbMap.defaults |> ArbMap.generate<NormalFloat> |> Gen.map float
+          Gen.elements [ 0.0; -0.0; 5e-324; -5e-324; 1e308; -1e308; 0.1; 1.0 / 3.0 ] ]
+
+let private sumOf (xs: float list) =
+    xs |> List.fold (fun s x -> s + ExactSum.Of x) ExactSum.Zero
+
+[<Tests>]
+let tests =
+    testList
+        "Tally"
+        [ testProperty "an exact sum does not depend on how the terms are split and grouped"
+          <| Prop.forAll (Gen.zip (Gen.listOf finite) (Gen.choose (0, 50)) |> Arb.fromGen) (fun (xs, cut) ->
+              let cut = min cut xs.Length
+              let whole = sumOf xs
+              let parts = sumOf (List.take cut xs) + sumOf (List.rev (List.skip cut xs))
+              whole = parts && whole.Value = parts.Value)
+
+          testProperty "a single double comes back exactly"
+          <| Prop.forAll (Arb.fromGen finite) (fun x -> (ExactSum.Of x).Value = x)
+
+          test "0.1 + 0.2 + 0.3 is rounded once, unlike the floating-point sum in one of its orders" {
+              let s = sumOf [ 0.1; 0.2; 0.3 ]
+              let t = sumOf [ 0.3; 0.2; 0.1 ]
+              Expect.equal s.Value t.Value "the same in both orders"
+              Expect.notEqual ((0.1 + 0.2) + 0.3) ((0.3 + 0.2) + 0.1) "floating-point addition is not associative"
+          }
+
+          test "an exact sum is written as a string and read back" {
+              let s = sumOf [ 1e300; -3.5; 5e-324 ]
+              let json = JsonSerializer.Serialize s
+              Expect.stringStarts json "\"" "a JSON string"
+              Expect.equal (JsonSerializer.Deserialize<ExactSum> json) s "round trip"
+          }
+
+          test "non-finite values are refused, naming the value" {
+              Expect.throwsC (fun () -> ExactSum.Of nan |> ignore) (fun e ->
+                  Expect.stringContains e.Message "NaN" "names it")
+          } ]
