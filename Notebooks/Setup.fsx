@@ -48,11 +48,15 @@
 #load "../Snn.Dsl/Convert.fs"
 #load "../Snn.Dsl/ThresholdFit.fs"
 #load "../Snn.Dsl/Data.fs"
+#load "../Snn.Dsl/Reporting/Binomial.fs"
 #load "../Snn.Dsl/Reporting/Results.fs"
+#load "../Snn.Dsl/Reporting/Accuracies.fs"
 #load "../Snn.Dsl/Reporting/Plots.fs"
 #load "../Snn.Dsl/Reporting/Markdown.fs"
+#load "../Snn.Dsl/Reporting/Summary.fs"
 #load "../Snn.Dsl/Pipeline/Progress.fs"
 #load "../Snn.Dsl/Pipeline/Artifacts.fs"
+#load "../Snn.Dsl/Pipeline/PerImage.fs"
 #load "../Snn.Dsl/Pipeline/Records.fs"
 #load "../Snn.Dsl/Pipeline/RunData.fs"
 #load "../Snn.Dsl/Pipeline/Step.fs"
@@ -66,6 +70,7 @@
 #load "../Snn.Dsl/Pipeline/Plan.fs"
 #load "../Snn.Dsl/Pipeline/Explain.fs"
 #load "../Snn.Dsl/Pipeline/Context.fs"
+#load "../Snn.Dsl/Reporting/Statistics.fs"
 #load "../Snn.Dsl/Reporting/Build.fs"
 #load "../Snn.Dsl/Pipeline/Steps/TrainRelu.fs"
 #load "../Snn.Dsl/Pipeline/Steps/TrainClip.fs"
@@ -86,6 +91,7 @@
 #load "../Snn.Dsl/Profiles.fs"
 #load "../Snn.Dsl/Pipeline/Runner.fs"
 #load "../Snn.Dsl/Pipeline/Run.fs"
+#load "../Snn.Dsl/Pipeline/Seeds.fs"
 
 Snn.Core.Native.TorchRuntime.EnsureNativeCompatibility()
 

@@ -99,4 +99,5 @@ let evaluate
             EnergyRatio = EnergyModel.Default.Ratio(macs, e.SopsPerImage, e.FirstLayerMacsPerImage, t)
             IdentityMaxAbs = e.IdentityMaxAbs
             Seconds = seconds
-            Probe = probe } ]
+            Probe = probe
+            PerImageCorrect = PerImage.encode e.PerImageCorrect } ]

@@ -34,7 +34,8 @@ let private row t source madeFor lineage probe accuracy =
       EnergyRatio = accuracy / 10.0
       IdentityMaxAbs = accuracy / 1e6
       Seconds = 1.0
-      Probe = probe }
+      Probe = probe
+      PerImageCorrect = null }
 
 let private ann a test seconds =
     AnnTrained
