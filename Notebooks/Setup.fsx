@@ -18,6 +18,7 @@
 #nowarn "3886"
 #r "../Snn.Cli/bin/Release/net10.0/TorchSharp.dll"
 #r "../Snn.Cli/bin/Release/net10.0/Snn.Core.dll"
+#r "../Snn.Cli/bin/Release/net10.0/MathNet.Numerics.dll"
 #r "../Snn.Cli/bin/Release/net10.0/ScottPlot.dll"
 #r "../Snn.Cli/bin/Release/net10.0/SkiaSharp.dll"
 #r "../Snn.Cli/bin/Release/net10.0/Google.Protobuf.dll"

@@ -146,7 +146,7 @@ let printSeedSummary (s: Reporting.Summary.SeedSummary) (folder: string) =
     let cell key =
         match s.Accuracies |> Array.tryFind (fun a -> a.Key = key) with
         | Some a when Double.IsNaN a.StandardDeviation -> a.Mean.ToString("F2")
-        | Some a -> $"{a.Mean:F2} ± {a.StandardDeviation:F2}"
+        | Some a -> $"{a.Mean:F2} ± {a.StandardDeviation:F2} ({a.Min:F2}-{a.Max:F2})"
         | None -> "-"
 
     let columns = Reporting.Accuracies.stageColumns |> List.map (fun (k, label, _) -> k, label)
@@ -168,7 +168,7 @@ let printSeedSummary (s: Reporting.Summary.SeedSummary) (folder: string) =
     let seeds = s.Seeds |> Array.map string |> String.concat ", "
 
     AnsiConsole.MarkupLine(
-        $"""over seeds {seeds} (mean ± SD): ReLU ANN {cell "ann.test_accuracy"}%%, QCFS QC ANN {cell "qcfs.ann_test_accuracy"}%% (test accuracy)"""
+        $"""over seeds {seeds} (mean ± SD, min-max): ReLU ANN {cell "ann.test_accuracy"}%%, QCFS QC ANN {cell "qcfs.ann_test_accuracy"}%% (test accuracy)"""
     )
 
     AnsiConsole.Write table

@@ -1,5 +1,5 @@
 /// Exact binomial statistics of test accuracies: tail probabilities of X ~ Binomial(n, p), the
-/// Clopper-Pearson confidence interval of a proportion and the exact McNemar test of two
+/// Clopper-Pearson and Wilson score confidence intervals of a proportion and the exact McNemar test of two
 /// classifiers scored on the same images. Computed here from the binomial probabilities themselves
 /// (summed in log space); the tests check them against MathNet.Numerics' distributions.
 module Snn.Dsl.Reporting.Binomial
@@ -114,12 +114,7 @@ let private solve (f: float -> float) (target: float) (increasing: bool) (lo: fl
 
     0.5 * (lo + hi)
 
-/// The exact (Clopper-Pearson) confidence interval of a proportion: `correct` successes of `n`
-/// trials, confidence level in (0, 1) (0.95 for a 95 % interval, alpha = 1 - confidence). The
-/// lower bound is the p with P(X >= correct) = alpha/2 (0 when correct = 0), the upper the p with
-/// P(X <= correct) = alpha/2 (1 when correct = n). Its coverage is at least the confidence level
-/// for every true p and n. Returns (low, high) as proportions in [0, 1].
-let clopperPearson (confidence: float) (correct: int) (n: int) =
+let private checkInterval (confidence: float) (correct: int) (n: int) =
     if not (confidence > 0.0 && confidence < 1.0) then
         raise (ArgumentOutOfRangeException("confidence", confidence, "expected a level in (0, 1), e.g. 0.95"))
 
@@ -129,6 +124,13 @@ let clopperPearson (confidence: float) (correct: int) (n: int) =
     if correct < 0 || correct > n then
         raise (ArgumentOutOfRangeException("correct", correct, $"expected a count in [0, {n}]"))
 
+/// The exact (Clopper-Pearson) confidence interval of a proportion: `correct` successes of `n`
+/// trials, confidence level in (0, 1) (0.95 for a 95 % interval, alpha = 1 - confidence). The
+/// lower bound is the p with P(X >= correct) = alpha/2 (0 when correct = 0), the upper the p with
+/// P(X <= correct) = alpha/2 (1 when correct = n). Its coverage is at least the confidence level
+/// for every true p and n. Returns (low, high) as proportions in [0, 1].
+let clopperPearson (confidence: float) (correct: int) (n: int) =
+    checkInterval confidence correct n
     let target = log ((1.0 - confidence) / 2.0)
     let estimate = float correct / float n
 
@@ -144,6 +146,24 @@ let clopperPearson (confidence: float) (correct: int) (n: int) =
         else
             solve (fun p -> logCdf n correct p) target false estimate 1.0
 
+    low, high
+
+/// The Wilson score interval of a proportion: `correct` successes of `n` trials (n >= 1),
+/// confidence level in (0, 1). With z = Phi^-1(1 - alpha/2) (1.959964 for 95 %) it is
+/// (k + z^2/2 -+ z sqrt(k (n - k) / n + z^2/4)) / (n + z^2): the p whose normal score test
+/// |k - n p| / sqrt(n p (1 - p)) = z. Always inside [0, 1]; 0 of n gives [0, z^2 / (n + z^2)].
+/// Approximate: its coverage is near the level on average but below it for some p (see
+/// `clopperPearson` for the exact one). Returns (low, high) as proportions.
+let wilson (confidence: float) (correct: int) (n: int) =
+    checkInterval confidence correct n
+    let z = MathNet.Numerics.Distributions.Normal.InvCDF(0.0, 1.0, 1.0 - (1.0 - confidence) / 2.0)
+    let k = float correct
+    let n = float n
+    let z2 = z * z
+    let centre = k + z2 / 2.0
+    let half = z * sqrt (k * (n - k) / n + z2 / 4.0)
+    let low = if correct = 0 then 0.0 else max 0.0 ((centre - half) / (n + z2))
+    let high = if k = n then 1.0 else min 1.0 ((centre + half) / (n + z2))
     low, high
 
 /// The exact McNemar test of two classifiers on the same images: `b` images only the first

@@ -116,7 +116,8 @@ let statisticsSection (r: RunResults) =
 
     sb.ToString()
 
-/// The summary table: ANN, QCFS and every dual-phase stage at each T (test accuracy, %).
+/// The summary table: ANN, QCFS and every dual-phase stage at each T (test accuracy, %), each
+/// with its 95 % interval in brackets when the results have statistics.
 let summaryTable (r: RunResults) =
     let sb = StringBuilder()
     let dual = r.DualPhase |> Array.sortBy (fun d -> d.T)
@@ -132,13 +133,19 @@ let summaryTable (r: RunResults) =
     sb.AppendLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|") |> ignore
 
     for d in dual do
+        let ci = ciNote r
+
         let q =
-            qcfsAt d.T |> Option.map (fun q -> f2 q.TestAccuracy) |> Option.defaultValue "-"
+            qcfsAt d.T
+            |> Option.map (fun q -> f2 q.TestAccuracy + ci (Accuracies.qcfsKey d.T))
+            |> Option.defaultValue "-"
 
         let s = d.Snn
+        let stage name = ci (Accuracies.dualPhaseKey d.T $"snn.{name}")
+        let qcAnn = ci (Accuracies.dualPhaseKey d.T "qc_ann_test_accuracy")
 
         sb.AppendLine(
-            $"| {d.T} | {q} | {f2 s.Direct} | {f2 s.Phase1} | {f2 s.Potential} | {f2 s.Weights} | **{f2 s.Final}** | {f2 d.QcAnnTestAccuracy} ({d.FineTunedL}) | {f2 d.EnergyRatio} |"
+            $"""| {d.T} | {q} | {f2 s.Direct}{stage "direct"} | {f2 s.Phase1}{stage "phase1"} | {f2 s.Potential}{stage "potential"} | {f2 s.Weights}{stage "weights"} | **{f2 s.Final}**{stage "final"} | {f2 d.QcAnnTestAccuracy}{qcAnn} ({d.FineTunedL}) | {f2 d.EnergyRatio} |"""
         )
         |> ignore
 

@@ -139,9 +139,12 @@ type AccuracyInterval =
         /// Images it was measured on, and how many of them were classified right.
         Images: int
         Correct: int
-        /// The interval's bounds, %.
+        /// The exact (Clopper-Pearson) interval's bounds, %: the interval the report shows.
         Low: float
         High: float
+        /// The Wilson score interval's bounds, %, for comparison with papers that quote it.
+        WilsonLow: float
+        WilsonHigh: float
     }
 
 /// Two evaluations compared image by image on the same test images (exact McNemar test).

@@ -17,7 +17,7 @@ let Confidence = 0.95
 /// the McNemar test, and at the sizes of these runs (1,000 to 10,000 images, accuracies near 90 %)
 /// it is at most about a tenth of a point wider than Wilson's.
 let intervalMethod =
-    "Clopper-Pearson (exact binomial): coverage at least 95 % for every accuracy and image count"
+    "Clopper-Pearson (exact binomial): coverage at least 95 % for every accuracy and image count (low, high; the Wilson score interval is given beside it as wilson_low, wilson_high)"
 
 let pairedTest =
     "exact McNemar: two-sided binomial test (p = 1/2) on the images exactly one of the two networks classifies right; not corrected for multiple comparisons"
@@ -30,6 +30,7 @@ let correctOf (accuracy: float) (images: int) =
 let interval (a: Accuracies.Accuracy) : AccuracyInterval =
     let correct = correctOf a.Accuracy a.Images
     let low, high = Binomial.clopperPearson Confidence correct a.Images
+    let wilsonLow, wilsonHigh = Binomial.wilson Confidence correct a.Images
 
     { Key = a.Key
       Label = a.Label
@@ -38,7 +39,9 @@ let interval (a: Accuracies.Accuracy) : AccuracyInterval =
       Images = a.Images
       Correct = correct
       Low = 100.0 * low
-      High = 100.0 * high }
+      High = 100.0 * high
+      WilsonLow = 100.0 * wilsonLow
+      WilsonHigh = 100.0 * wilsonHigh }
 
 /// An SNN evaluation as the report names it.
 type private Evaluated = { Label: string; Row: EvaluationRow }

@@ -20,6 +20,9 @@ type SeedAccuracy =
         Mean: float
         /// Sample standard deviation (n - 1 in the denominator) over those seeds; NaN for fewer than two.
         StandardDeviation: float
+        /// Smallest and largest value over those seeds (NaN if none has it).
+        Min: float
+        Max: float
         /// Per seed, in the order of Seeds (NaN where a run did not produce it).
         Values: float[]
     }
@@ -46,6 +49,11 @@ let standardDeviation (xs: float[]) =
     else
         let m = Array.average xs
         sqrt ((xs |> Array.sumBy (fun x -> (x - m) * (x - m))) / float (xs.Length - 1))
+
+/// Smallest and largest of the finite values (NaN, NaN if there are none).
+let range (xs: float[]) =
+    let xs = xs |> Array.filter (fun x -> not (Double.IsNaN x))
+    if xs.Length = 0 then nan, nan else Array.min xs, Array.max xs
 
 /// The summary of runs (seed, folder, results), every accuracy in the order the first run lists it.
 let ofRuns (runs: (int * string * RunResults) list) : SeedSummary =
@@ -80,6 +88,8 @@ let ofRuns (runs: (int * string * RunResults) list) : SeedSummary =
                  T = a.T
                  Mean = mean values
                  StandardDeviation = standardDeviation values
+                 Min = fst (range values)
+                 Max = snd (range values)
                  Values = values } |] }
 
 let private f2 (x: float) =
@@ -88,11 +98,11 @@ let private f2 (x: float) =
     else
         x.ToString("F2", Globalization.CultureInfo.InvariantCulture)
 
-/// "mean ± sd" of the accuracy at `key`, or "—".
+/// "mean ± sd (min-max)" of the accuracy at `key`, or "—".
 let private cell (s: SeedSummary) (key: string) =
     match s.Accuracies |> Array.tryFind (fun a -> a.Key = key) with
     | Some a when Double.IsNaN a.StandardDeviation -> f2 a.Mean
-    | Some a -> $"{f2 a.Mean} ± {f2 a.StandardDeviation}"
+    | Some a -> $"{f2 a.Mean} ± {f2 a.StandardDeviation} ({f2 a.Min}-{f2 a.Max})"
     | None -> "—"
 
 /// summary.md: the report's summary table as mean ± standard deviation, then every accuracy per seed.
@@ -104,7 +114,7 @@ let render (s: SeedSummary) =
     line ""
 
     line
-        $"Mean ± sample standard deviation (n - 1) over {s.Seeds.Length} runs of the same experiment, one per seed, each a complete run in its own folder (seed-<k>/, whose report.md has that run's confidence intervals and paired tests). Every number below was measured by those runs."
+        $"Mean ± sample standard deviation (n - 1), and in brackets the smallest and largest value, over {s.Seeds.Length} runs of the same experiment, one per seed, each a complete run in its own folder (seed-<k>/, whose report.md has that run's confidence intervals and paired tests). Every number below was measured by those runs."
 
     line ""
 
@@ -141,13 +151,13 @@ let render (s: SeedSummary) =
     line "## Every accuracy, per seed"
     line ""
     let seedColumns = s.Seeds |> Array.map (fun k -> $"seed {k}") |> String.concat " | "
-    line $"| accuracy | T | mean | SD | {seedColumns} |"
-    line ("|---|---:|---:|---:|" + String.replicate s.Seeds.Length "---:|")
+    line $"| accuracy | T | mean | SD | min-max | {seedColumns} |"
+    line ("|---|---:|---:|---:|---:|" + String.replicate s.Seeds.Length "---:|")
 
     for a in s.Accuracies do
         let values = a.Values |> Array.map f2 |> String.concat " | "
         let t = if a.T = 0 then "" else string a.T
-        line $"| {a.Label} | {t} | {f2 a.Mean} | {f2 a.StandardDeviation} | {values} |"
+        line $"| {a.Label} | {t} | {f2 a.Mean} | {f2 a.StandardDeviation} | {f2 a.Min}-{f2 a.Max} | {values} |"
 
     line ""
     line "Folders:"

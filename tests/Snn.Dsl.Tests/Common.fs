@@ -34,6 +34,9 @@ module Tolerance =
     /// Relative difference of a binomial tail at a Clopper-Pearson bound from alpha / 2 (the bound
     /// is exact to the last bit of p; the tail's relative slope there is up to about n).
     let tailAtBound = 1e-9
+    /// Relative difference of the two sides of the Wilson score equation (k - n p)^2 = z^2 n p (1 - p)
+    /// at a bound computed in closed form (a few roundings of terms up to n + z^2, n up to 10^4).
+    let scoreEquation = 1e-9
     /// Relative difference of a probability computed through exp(log) from its exact fraction.
     let exactFraction = 1e-14
     /// Absolute rounding of a sum of a few hundred probabilities.

@@ -128,6 +128,37 @@ let tests =
               if survival > 1e-250 then
                   close Tolerance.binomialTail (exp (Binomial.logSurvival n k p)) survival $"P(X >= {k}), n = {n}, p = {p}"
 
+          test "Wilson by hand: 0 of 10, 10 of 10, 50 of 100 and 1 of 10 at 95 %" {
+              // z = 1.959963984540054, z^2 = 3.841458820694124.
+              let z2 = 3.841458820694124
+              let low0, high0 = Binomial.wilson 0.95 0 10
+              Expect.equal low0 0.0 "0 of n starts at 0"
+              close Tolerance.closedForm high0 (z2 / (10.0 + z2)) "0 of n ends at z^2 / (n + z^2) = 0.2775328"
+              let lowN, highN = Binomial.wilson 0.95 10 10
+              close Tolerance.closedForm lowN (10.0 / (10.0 + z2)) "n of n starts at n / (n + z^2) = 0.7224672"
+              Expect.equal highN 1.0 "n of n ends at 1"
+              let low, high = Binomial.wilson 0.95 50 100
+              absolute Tolerance.sevenDecimals low 0.4038315 "50 of 100: the tabled [0.4038315, 0.5961685]"
+              absolute Tolerance.sevenDecimals high 0.5961685 "upper"
+              close Tolerance.closedForm (low + high) 1.0 "symmetric about 1/2"
+              let low1, high1 = Binomial.wilson 0.95 1 10
+              absolute Tolerance.sevenDecimals low1 0.0178762 "1 of 10: [0.0178762, 0.4041500]"
+              absolute Tolerance.sevenDecimals high1 0.4041500 "upper"
+          }
+
+          property "Wilson's bounds solve the score equation (k - n p)^2 = z^2 n p (1 - p) and hold k / n" (Arb.fromGen Generators.counts)
+          <| fun (n, k) ->
+              let z = Normal.InvCDF(0.0, 1.0, 0.975)
+              let low, high = Binomial.wilson 0.95 k n
+              let estimate = float k / float n
+              Expect.isTrue (0.0 <= low && low <= estimate && estimate <= high && high <= 1.0) $"{low} <= {k}/{n} <= {high}"
+
+              for p in [ low; high ] do
+                  if p > 0.0 && p < 1.0 then
+                      let lhs = (float k - float n * p) ** 2.0
+                      let rhs = z * z * float n * p * (1.0 - p)
+                      close Tolerance.scoreEquation lhs rhs $"score equation at p = {p}, {k} of {n}"
+
           test "McNemar by hand: b = 0, c = 5 gives 0.0625; equal counts give 1; nothing discordant gives 1" {
               // Through logarithms: equal to the exact fractions to rounding.
               close Tolerance.exactFraction (Binomial.mcNemar 0 5) 0.0625 "2 / 2^5"
@@ -163,6 +194,8 @@ let tests =
               Expect.throwsT<ArgumentOutOfRangeException> (fun () -> Binomial.clopperPearson 1.0 1 2 |> ignore) "confidence 1"
               Expect.throwsT<ArgumentOutOfRangeException> (fun () -> Binomial.clopperPearson 0.95 3 2 |> ignore) "3 of 2"
               Expect.throwsT<ArgumentOutOfRangeException> (fun () -> Binomial.clopperPearson 0.95 0 0 |> ignore) "no images"
+              Expect.throwsT<ArgumentOutOfRangeException> (fun () -> Binomial.wilson 0.95 3 2 |> ignore) "Wilson: 3 of 2"
+              Expect.throwsT<ArgumentOutOfRangeException> (fun () -> Binomial.wilson 0.0 1 2 |> ignore) "Wilson: confidence 0"
               Expect.throwsT<ArgumentOutOfRangeException> (fun () -> Binomial.mcNemar -1 2 |> ignore) "negative b"
               Expect.throwsT<ArgumentOutOfRangeException> (fun () -> Binomial.logCdf 5 2 1.5 |> ignore) "p > 1"
 

@@ -48,6 +48,10 @@ let tests =
                   "- T = 2: phase1 vs direct: not compared, phase1: no per-image results recorded"
                   "what could not be compared"
 
+              let table = Markdown.summaryTable (results ())
+              Expect.stringContains table $"| 1 | 60.00 {interval 60 100} | 40.00 {interval 40 100} |" "the summary table: QCFS and direct with intervals"
+              Expect.stringContains table $"**87.00** {interval 87 100}" "and the dual-phase final"
+
               // Every SNN accuracy of the summary table has its interval in the T sections.
               for i in (results ()).Statistics.Accuracies do
                   Expect.stringContains md $"[{f2 i.Low}, {f2 i.High}]" $"{i.Key} is shown with its interval"

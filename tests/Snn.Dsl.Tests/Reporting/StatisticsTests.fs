@@ -39,6 +39,8 @@ let tests =
                   let high = if correct = i.Images then 1.0 else Beta.InvCDF(float (correct + 1), float (i.Images - correct), 0.975)
                   Expect.floatClose { absolute = 0.0; relative = Tolerance.betaInverse } i.Low (100.0 * low) $"{i.Key}: low"
                   Expect.floatClose { absolute = 0.0; relative = Tolerance.betaInverse } i.High (100.0 * high) $"{i.Key}: high"
+                  let wilsonLow, wilsonHigh = Binomial.wilson 0.95 correct i.Images
+                  Expect.equal (i.WilsonLow, i.WilsonHigh) (100.0 * wilsonLow, 100.0 * wilsonHigh) $"{i.Key}: Wilson beside it"
 
               let byKey = s.Accuracies |> Array.map (fun i -> i.Key, i) |> Map.ofArray
               Expect.equal (byKey["ann.test_accuracy"].Images, byKey["ann.test_accuracy"].Correct) (200, 186) "the ANN on the whole test split"

@@ -55,11 +55,13 @@ let tests =
               Expect.equal final.Values [| 87.0; 89.0; 91.0 |] "per seed"
               Expect.floatClose Accuracy.veryHigh final.Mean 89.0 "mean"
               Expect.floatClose Accuracy.veryHigh final.StandardDeviation 2.0 "sqrt((4 + 0 + 4) / 2)"
+              Expect.equal (final.Min, final.Max) (87.0, 91.0) "min and max"
               let ann = byKey["ann.test_accuracy"]
               Expect.equal (ann.Mean, ann.StandardDeviation) (93.0, 0.0) "the same in every seed"
               let q2 = byKey["qcfs.snn[t=2].test_accuracy"]
               Expect.isTrue (Double.IsNaN q2.Values[1]) "a seed without the figure"
               Expect.equal q2.Mean 70.0 "mean over the seeds that have it"
+              Expect.equal (q2.Min, q2.Max) (q2.Values[0], q2.Values[2]) "min and max over the seeds that have it"
 
               Expect.equal
                   (s.Accuracies |> Array.map _.Key)
@@ -68,8 +70,8 @@ let tests =
 
               let md = Summary.render s
               Expect.stringContains md "# Summary over seeds 0, 1, 2" "title"
-              Expect.stringContains md "| 1 | 60.00 ± 0.00 | 40.00 ± 0.00 | 80.00 ± 0.00 | 83.00 ± 0.00 | 84.00 ± 0.00 | 89.00 ± 2.00 | 90.00 ± 0.00 |" "the summary table at T = 1"
-              Expect.stringContains md "| dual-phase final | 1 | 89.00 | 2.00 | 87.00 | 89.00 | 91.00 |" "every accuracy per seed"
+              Expect.stringContains md "| 1 | 60.00 ± 0.00 (60.00-60.00) | 40.00 ± 0.00 (40.00-40.00) | 80.00 ± 0.00 (80.00-80.00) | 83.00 ± 0.00 (83.00-83.00) | 84.00 ± 0.00 (84.00-84.00) | 89.00 ± 2.00 (87.00-91.00) | 90.00 ± 0.00 (90.00-90.00) |" "the summary table at T = 1"
+              Expect.stringContains md "| dual-phase final | 1 | 89.00 | 2.00 | 87.00-91.00 | 87.00 | 89.00 | 91.00 |" "every accuracy per seed"
           }
 
           test "one seed has no standard deviation; summary.json round-trips" {
