@@ -30,7 +30,7 @@ type RunArgs =
                 "run the experiment on another dataset: fashion-mnist, mnist, cifar10, cifar100 or imagenet (the network must fit its images and classes)."
             | Out _ -> "output folder (default: the experiment's, e.g. runs/quick)."
             | Seeds _ ->
-                "run the experiment once per seed, e.g. 0,1,2: each in <out>/seed-<k> (resumable), then summary.md and summary.json in <out> with the mean and standard deviation over seeds."
+                "run the experiment once per seed, e.g. 0,1,2: each in <out>/seed-<k> (resumable), then summary.md and summary.json in <out> with the mean, standard deviation, min and max over seeds (each seed >= 0, none repeated)."
             | Plain -> "plain progress lines instead of live bars (automatic when output is redirected)."
 
 /// Progress bars with ETA (Spectre.Console), inside one live progress display.
@@ -149,7 +149,8 @@ let printSeedSummary (s: Reporting.Summary.SeedSummary) (folder: string) =
         | Some a -> $"{a.Mean:F2} ± {a.StandardDeviation:F2} ({a.Min:F2}-{a.Max:F2})"
         | None -> "-"
 
-    let columns = Reporting.Accuracies.stageColumns |> List.map (fun (k, label, _) -> k, label)
+    let columns =
+        Reporting.Accuracies.stageColumns |> List.map (fun (k, label, _) -> k, label)
 
     let table =
         Table().AddColumns(Array.ofList ("T" :: "QCFS" :: (columns |> List.map snd)))
@@ -162,8 +163,12 @@ let printSeedSummary (s: Reporting.Summary.SeedSummary) (folder: string) =
         |> Array.sort
 
     for t in ts do
-        let stages = columns |> List.map (fun (k, _) -> cell (Reporting.Accuracies.dualPhaseKey t $"snn.{k}"))
-        table.AddRow(Array.ofList (string t :: cell (Reporting.Accuracies.qcfsKey t) :: stages)) |> ignore
+        let stages =
+            columns
+            |> List.map (fun (k, _) -> cell (Reporting.Accuracies.dualPhaseKey t $"snn.{k}"))
+
+        table.AddRow(Array.ofList (string t :: cell (Reporting.Accuracies.qcfsKey t) :: stages))
+        |> ignore
 
     let seeds = s.Seeds |> Array.map string |> String.concat ", "
 

@@ -26,16 +26,18 @@ type Profile =
         | Custom n -> n
 
 type Experiment =
-    { Name: string
-      Data: Data
-      Network: NetworkChoice
-      Pipeline: IStep list
-      Seed: int
-      /// Run the experiment once per seed, each in <output>/seed-<k>, then summarise over seeds
-      /// (Seeds.run); empty: one run with Seed. When given, Seed must be one of them.
-      Seeds: int list
-      OutputFolder: string
-      Profile: Profile }
+    {
+        Name: string
+        Data: Data
+        Network: NetworkChoice
+        Pipeline: IStep list
+        Seed: int
+        /// Run the experiment once per seed, each in <output>/seed-<k>, then summarise over seeds
+        /// (Seeds.run); empty: one run with Seed. When given, Seed must be one of them.
+        Seeds: int list
+        OutputFolder: string
+        Profile: Profile
+    }
 
 module Experiment =
 

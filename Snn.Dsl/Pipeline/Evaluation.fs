@@ -21,14 +21,16 @@ let PotentialBins = 30
 
 /// Evaluation of a spiking network on a set of batches at one T.
 type SnnEvaluation =
-    { Accuracy: float
-      Layers: LayerErrors[]
-      Potentials: PotentialHistogram[]
-      SopsPerImage: float
-      FirstLayerMacsPerImage: float
-      IdentityMaxAbs: float
-      /// Per test image, in the order evaluated: classified right.
-      PerImageCorrect: bool[] }
+    {
+        Accuracy: float
+        Layers: LayerErrors[]
+        Potentials: PotentialHistogram[]
+        SopsPerImage: float
+        FirstLayerMacsPerImage: float
+        IdentityMaxAbs: float
+        /// Per test image, in the order evaluated: classified right.
+        PerImageCorrect: bool[]
+    }
 
 /// What one T's evaluation accumulates over the batches.
 type private Tally(layers: int) =
@@ -63,7 +65,7 @@ let evaluateSnnAt
 
     let add (tally: Tally) (result: SimulationResult) (labels: Tensor) =
         let t = result.TimeSteps
-        let hits = result.Output.argmax(1L).eq(labels)
+        let hits = result.Output.argmax(1L).eq (labels)
         tally.Correct <- tally.Correct + hits.sum().item<int64> ()
         tally.Hits.AddRange(hits.cpu().data<bool>().ToArray())
         tally.Seen <- tally.Seen + labels.shape[0]

@@ -32,9 +32,14 @@ let decode (images: int) (text: string) : Result<bool[], string> =
         match bytes with
         | None -> Error "the per-image results are not valid base64"
         | Some bytes when bytes.Length <> (images + 7) / 8 ->
-            Error $"the per-image results hold %d{bytes.Length} bytes, expected %d{(images + 7) / 8} for %d{images} images"
+            Error
+                $"the per-image results hold %d{bytes.Length} bytes, expected %d{(images + 7) / 8} for %d{images} images"
         | Some bytes ->
-            let padding = if images % 8 = 0 then 0uy else bytes[bytes.Length - 1] >>> (images % 8)
+            let padding =
+                if images % 8 = 0 then
+                    0uy
+                else
+                    bytes[bytes.Length - 1] >>> (images % 8)
 
             if padding <> 0uy then
                 Error "the per-image results have bits set after the last image"

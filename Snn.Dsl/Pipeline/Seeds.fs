@@ -30,8 +30,7 @@ let run (options: Runner.RunOptions) (experiment: Experiment) : SeriesOutcome =
     if experiment.Seeds.IsEmpty then
         raise (Runner.ExperimentInvalidException [ "seeds: expected at least one seed to run a series" ])
 
-    let root =
-        Path.GetFullPath(defaultArg options.OutputFolder experiment.OutputFolder)
+    let root = Path.GetFullPath(defaultArg options.OutputFolder experiment.OutputFolder)
 
     Directory.CreateDirectory root |> ignore
     let series = Path.Combine(root, "experiment.json")
@@ -53,8 +52,7 @@ let run (options: Runner.RunOptions) (experiment: Experiment) : SeriesOutcome =
 
             k, outcome)
 
-    let summary =
-        Summary.ofRuns [ for k, o in runs -> k, o.Folder, o.Results ]
+    let summary = Summary.ofRuns [ for k, o in runs -> k, o.Folder, o.Results ]
 
     let json, md = Summary.save root summary
     options.Progress.Log $"summary over seeds: {md} and {json}"

@@ -71,9 +71,12 @@ let logCdf (n: int) (k: int) (p: float) =
     checkCount n
     checkProbability p
 
-    if k < 0 then Double.NegativeInfinity
-    elif k >= n || p = 0.0 then 0.0
-    elif p = 1.0 then Double.NegativeInfinity
+    if k < 0 then
+        Double.NegativeInfinity
+    elif k >= n || p = 0.0 then
+        0.0
+    elif p = 1.0 then
+        Double.NegativeInfinity
     else
         let lf = logFactorials n
 
@@ -90,8 +93,10 @@ let logSurvival (n: int) (k: int) (p: float) =
     checkCount n
     checkProbability p
 
-    if k <= 0 || p = 1.0 then 0.0
-    elif k > n || p = 0.0 then Double.NegativeInfinity
+    if k <= 0 || p = 1.0 then
+        0.0
+    elif k > n || p = 0.0 then
+        Double.NegativeInfinity
     else
         let lf = logFactorials n
 
@@ -109,7 +114,11 @@ let private solve (f: float -> float) (target: float) (increasing: bool) (lo: fl
     let mutable mid = 0.5 * (lo + hi)
 
     while mid > lo && mid < hi do
-        if (f mid < target) = increasing then lo <- mid else hi <- mid
+        if (f mid < target) = increasing then
+            lo <- mid
+        else
+            hi <- mid
+
         mid <- 0.5 * (lo + hi)
 
     0.5 * (lo + hi)
@@ -156,13 +165,22 @@ let clopperPearson (confidence: float) (correct: int) (n: int) =
 /// `clopperPearson` for the exact one). Returns (low, high) as proportions.
 let wilson (confidence: float) (correct: int) (n: int) =
     checkInterval confidence correct n
-    let z = MathNet.Numerics.Distributions.Normal.InvCDF(0.0, 1.0, 1.0 - (1.0 - confidence) / 2.0)
+
+    let z =
+        MathNet.Numerics.Distributions.Normal.InvCDF(0.0, 1.0, 1.0 - (1.0 - confidence) / 2.0)
+
     let k = float correct
     let n = float n
     let z2 = z * z
     let centre = k + z2 / 2.0
     let half = z * sqrt (k * (n - k) / n + z2 / 4.0)
-    let low = if correct = 0 then 0.0 else max 0.0 ((centre - half) / (n + z2))
+
+    let low =
+        if correct = 0 then
+            0.0
+        else
+            max 0.0 ((centre - half) / (n + z2))
+
     let high = if k = n then 1.0 else min 1.0 ((centre + half) / (n + z2))
     low, high
 

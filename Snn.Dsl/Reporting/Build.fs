@@ -151,7 +151,13 @@ let private qcfsResult (records: Record list) =
         0.0
 
 /// The measured figures of a run from its records, before the statistics.
-let private measured (info: RunInfo) (facts: DataFacts) (dataIdentity: string) (records: Record list) (totalSeconds: float) =
+let private measured
+    (info: RunInfo)
+    (facts: DataFacts)
+    (dataIdentity: string)
+    (records: Record list)
+    (totalSeconds: float)
+    =
     let macs =
         match Network.validate info.Spec with
         | Ok i -> Evaluation.annMacs i

@@ -29,7 +29,9 @@ let pValue (c: PairedComparison) =
     elif c.PValue > 0.0 then
         sci c.PValue
     else
-        let e = c.Log10PValue.ToString("F1", System.Globalization.CultureInfo.InvariantCulture)
+        let e =
+            c.Log10PValue.ToString("F1", System.Globalization.CultureInfo.InvariantCulture)
+
         $"10^{e}"
 
 /// The interval of the accuracy at `key`, if the results have statistics.
@@ -141,7 +143,10 @@ let summaryTable (r: RunResults) =
             |> Option.defaultValue "-"
 
         let s = d.Snn
-        let stage name = ci (Accuracies.dualPhaseKey d.T $"snn.{name}")
+
+        let stage name =
+            ci (Accuracies.dualPhaseKey d.T $"snn.{name}")
+
         let qcAnn = ci (Accuracies.dualPhaseKey d.T "qc_ann_test_accuracy")
 
         sb.AppendLine(

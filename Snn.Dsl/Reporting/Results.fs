@@ -183,22 +183,24 @@ type RunStatistics =
     }
 
 type RunResults =
-    { Profile: string
-      Seed: int
-      Commit: string
-      Experiment: JsonElement
-      Data: DataRecord
-      Splits: Splits
-      Ann: AnnResult
-      ClipAnn: AnnResult
-      Qcfs: QcfsResult
-      DualPhase: DualPhaseEntry[]
-      IdentityMaxAbs: float
-      WallSeconds: WallSeconds
-      Machine: string
-      Cores: int
-      /// Null in a results.json written before statistics were kept.
-      Statistics: RunStatistics }
+    {
+        Profile: string
+        Seed: int
+        Commit: string
+        Experiment: JsonElement
+        Data: DataRecord
+        Splits: Splits
+        Ann: AnnResult
+        ClipAnn: AnnResult
+        Qcfs: QcfsResult
+        DualPhase: DualPhaseEntry[]
+        IdentityMaxAbs: float
+        WallSeconds: WallSeconds
+        Machine: string
+        Cores: int
+        /// Null in a results.json written before statistics were kept.
+        Statistics: RunStatistics
+    }
 
 /// snake_case JSON with indentation, as in BENCHMARKS.md.
 let jsonOptions =

@@ -130,7 +130,9 @@ let ofRun (records: Record list) (r: RunResults) : RunStatistics =
 
               // The dual-phase SNN as the pipeline left it: its last row that is not a probe.
               let dual =
-                  chain |> List.filter (fun e -> e.Row.MadeFor.IsSome && not e.Row.Probe) |> List.tryLast
+                  chain
+                  |> List.filter (fun e -> e.Row.MadeFor.IsSome && not e.Row.Probe)
+                  |> List.tryLast
 
               let point =
                   qcfs

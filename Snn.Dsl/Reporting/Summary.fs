@@ -28,12 +28,14 @@ type SeedAccuracy =
     }
 
 type SeedSummary =
-    { Seeds: int[]
-      /// The run folder of each seed.
-      Folders: string[]
-      Dataset: string
-      Profile: string
-      Accuracies: SeedAccuracy[] }
+    {
+        Seeds: int[]
+        /// The run folder of each seed.
+        Folders: string[]
+        Dataset: string
+        Profile: string
+        Accuracies: SeedAccuracy[]
+    }
 
 /// Mean of the finite values (NaN if there are none).
 let mean (xs: float[]) =
@@ -53,7 +55,11 @@ let standardDeviation (xs: float[]) =
 /// Smallest and largest of the finite values (NaN, NaN if there are none).
 let range (xs: float[]) =
     let xs = xs |> Array.filter (fun x -> not (Double.IsNaN x))
-    if xs.Length = 0 then nan, nan else Array.min xs, Array.max xs
+
+    if xs.Length = 0 then
+        nan, nan
+    else
+        Array.min xs, Array.max xs
 
 /// The summary of runs (seed, folder, results), every accuracy in the order the first run lists it.
 let ofRuns (runs: (int * string * RunResults) list) : SeedSummary =
@@ -134,7 +140,8 @@ let render (s: SeedSummary) =
         |> Array.sort
 
     let columns =
-        Accuracies.stageColumns |> List.map (fun (name, label, _) -> $"snn.{name}", label)
+        Accuracies.stageColumns
+        |> List.map (fun (name, label, _) -> $"snn.{name}", label)
 
     let header = columns |> List.map snd |> String.concat " | "
     line $"| T | QCFS SNN | {header} | QC ANN |"
@@ -142,7 +149,9 @@ let render (s: SeedSummary) =
 
     for t in ts do
         let stages =
-            columns |> List.map (fun (k, _) -> cell s (Accuracies.dualPhaseKey t k)) |> String.concat " | "
+            columns
+            |> List.map (fun (k, _) -> cell s (Accuracies.dualPhaseKey t k))
+            |> String.concat " | "
 
         let qcAnn = cell s (Accuracies.dualPhaseKey t "qc_ann_test_accuracy")
         line $"| {t} | {cell s (Accuracies.qcfsKey t)} | {stages} | {qcAnn} |"

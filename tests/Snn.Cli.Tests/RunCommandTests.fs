@@ -23,7 +23,10 @@ let tests =
                       RunCommand.parseSeeds text |> ignore
                       failtestf "accepted %A" text
                   with :? ArgumentException as e ->
-                      Expect.stringContains e.Message $"--seeds = '{text}': expected seeds >= 0 separated by commas" text
+                      Expect.stringContains
+                          e.Message
+                          $"--seeds = '{text}': expected seeds >= 0 separated by commas"
+                          text
           }
 
           testCase "snn run --seeds with a bad or repeated seed exits 2 before reading data"
@@ -35,7 +38,15 @@ let tests =
               use tmp = new TempFolder()
 
               let repeated =
-                  runSnn [ "run"; "--profile"; "tiny"; "--seeds"; "1,1"; "--out"; tmp.File "out"; "--plain" ]
+                  runSnn
+                      [ "run"
+                        "--profile"
+                        "tiny"
+                        "--seeds"
+                        "1,1"
+                        "--out"
+                        tmp.File "out"
+                        "--plain" ]
 
               Expect.equal repeated.ExitCode ExitCode.Usage $"exit code\n{repeated.Show}"
               Expect.stringContains repeated.Stderr "seeds = [1, 1]: seed 1 is repeated" $"the problem\n{repeated.Show}"

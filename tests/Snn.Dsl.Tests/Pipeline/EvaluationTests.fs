@@ -41,12 +41,18 @@ let tests =
                   images
                   |> List.mapi (fun b x ->
                       predictions snn 4 x
-                      |> Array.mapi (fun i p -> if Array.contains (7 * b + i) right then p else (p + 1L) % 10L)
+                      |> Array.mapi (fun i p ->
+                          if Array.contains (7 * b + i) right then
+                              p
+                          else
+                              (p + 1L) % 10L)
                       |> torch.tensor)
 
               let batches = List.zip images labels
               let task = (SilentProgress() :> IProgressSink).Start("test", 3)
-              let evaluated = Evaluation.evaluateSnnAt snn [ 1; 4 ] batches None task |> Map.ofList
+
+              let evaluated =
+                  Evaluation.evaluateSnnAt snn [ 1; 4 ] batches None task |> Map.ofList
 
               for t in [ 1; 4 ] do
                   let separate =
@@ -63,5 +69,8 @@ let tests =
                       (100.0 * float (separate |> Array.filter id |> Array.length) / 21.0)
                       $"T = {t}: the accuracy counts the same images"
 
-              Expect.equal evaluated[4].PerImageCorrect (Array.init 21 (fun i -> Array.contains i right)) "the labels' pattern at T = 4"
+              Expect.equal
+                  evaluated[4].PerImageCorrect
+                  (Array.init 21 (fun i -> Array.contains i right))
+                  "the labels' pattern at T = 4"
           } ]

@@ -18,13 +18,21 @@ let tests =
           }
 
           testProperty "decode inverts encode for any results"
-          <| Prop.forAll (Arb.fromGen (Gen.choose (0, 3000) |> Gen.bind (fun n -> Gen.arrayOfLength n (Gen.elements [ false; true ]))))
-             (fun hits -> Expect.equal (PerImage.decode hits.Length (PerImage.encode hits)) (Ok hits) "round trip")
+          <| Prop.forAll
+              (Arb.fromGen (
+                  Gen.choose (0, 3000)
+                  |> Gen.bind (fun n -> Gen.arrayOfLength n (Gen.elements [ false; true ]))
+              ))
+              (fun hits -> Expect.equal (PerImage.decode hits.Length (PerImage.encode hits)) (Ok hits) "round trip")
 
           test "damaged or missing results are refused with the reason" {
               let text = PerImage.encode (Array.create 10 true)
               Expect.equal (PerImage.decode 10 null) (Error "no per-image results recorded") "absent (an older record)"
-              Expect.equal (PerImage.decode 10 "not base64!") (Error "the per-image results are not valid base64") "not base64"
+
+              Expect.equal
+                  (PerImage.decode 10 "not base64!")
+                  (Error "the per-image results are not valid base64")
+                  "not base64"
 
               Expect.equal
                   (PerImage.decode 20 text)

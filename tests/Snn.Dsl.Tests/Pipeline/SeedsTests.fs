@@ -10,7 +10,12 @@ open Snn.Dsl.Steps
 open Snn.Dsl.Tests.Pipeline.TestPipelines
 
 let private series folder =
-    experiment folder smallSpec [ trainClip 1; evaluateDirect [ 1; 2 ]; Step.create Report.definition { Plots = false } ]
+    experiment
+        folder
+        smallSpec
+        [ trainClip 1
+          evaluateDirect [ 1; 2 ]
+          Step.create Report.definition { Plots = false } ]
     |> Experiment.withSeeds [ 0; 1 ]
 
 let private options sink : Runner.RunOptions =
@@ -34,13 +39,26 @@ let tests =
                   Expect.isTrue (File.Exists(Path.Combine(seed, "results.json"))) $"seed {k}: results.json"
                   Expect.isTrue (File.Exists(Path.Combine(seed, "report.md"))) $"seed {k}: report.md"
                   let recorded = Experiment.load (Path.Combine(seed, "experiment.json"))
-                  Expect.equal (recorded |> Result.map (fun e -> e.Seed, e.Seeds)) (Ok(k, [])) $"seed {k}: a one-seed run"
+
+                  Expect.equal
+                      (recorded |> Result.map (fun e -> e.Seed, e.Seeds))
+                      (Ok(k, []))
+                      $"seed {k}: a one-seed run"
 
               Expect.isTrue (File.Exists(Path.Combine(folder, "summary.md"))) "summary.md"
               let summary = Reporting.Summary.load (Path.Combine(folder, "summary.json"))
-              let clip = summary.Accuracies |> Array.find (fun a -> a.Key = "clip_ann.test_accuracy")
-              let results k = (first.Runs |> List.find (fun (s, _) -> s = k) |> snd).Results
-              Expect.equal clip.Values [| (results 0).ClipAnn.TestAccuracy; (results 1).ClipAnn.TestAccuracy |] "each seed's accuracy"
+
+              let clip =
+                  summary.Accuracies |> Array.find (fun a -> a.Key = "clip_ann.test_accuracy")
+
+              let results k =
+                  (first.Runs |> List.find (fun (s, _) -> s = k) |> snd).Results
+
+              Expect.equal
+                  clip.Values
+                  [| (results 0).ClipAnn.TestAccuracy; (results 1).ClipAnn.TestAccuracy |]
+                  "each seed's accuracy"
+
               Expect.notEqual clip.Values[0] clip.Values[1] "the seeds train different networks"
               Expect.floatClose Accuracy.veryHigh clip.Mean (Array.average clip.Values) "mean"
 
@@ -52,7 +70,12 @@ let tests =
                           match PerImage.decode e.Images e.PerImageCorrect with
                           | Ok hits ->
                               let right = hits |> Array.filter id |> Array.length
-                              Expect.floatClose Accuracy.veryHigh (100.0 * float right / float e.Images) e.Accuracy "bits vs accuracy"
+
+                              Expect.floatClose
+                                  Accuracy.veryHigh
+                                  (100.0 * float right / float e.Images)
+                                  e.Accuracy
+                                  "bits vs accuracy"
                           | Error m -> failtest m
                       | _ -> ()
 
@@ -61,11 +84,17 @@ let tests =
               Expect.isEmpty (again.Lines |> List.filter (fun l -> l.StartsWith "start ")) "nothing is redone"
 
               Expect.equal
-                  (again.Lines |> List.filter (fun l -> l.Contains "finished earlier, skipped") |> List.length)
+                  (again.Lines
+                   |> List.filter (fun l -> l.Contains "finished earlier, skipped")
+                   |> List.length)
                   6
                   "three steps of two seeds skipped"
 
-              Expect.equal (second.Summary.Accuracies |> Array.map _.Values) (summary.Accuracies |> Array.map _.Values) "same summary"
+              Expect.equal
+                  (second.Summary.Accuracies |> Array.map _.Values)
+                  (summary.Accuracies |> Array.map _.Values)
+                  "same summary"
+
               Directory.Delete(folder, true)
           }
 
@@ -83,7 +112,9 @@ let tests =
               let folder = Path.Combine(Path.GetTempPath(), $"snn-never-{Guid.NewGuid():N}")
 
               try
-                  Seeds.run (options (Recorder())) { series folder with Seeds = [ 0; 0 ] } |> ignore
+                  Seeds.run (options (Recorder())) { series folder with Seeds = [ 0; 0 ] }
+                  |> ignore
+
                   failtest "expected a refusal"
               with :? Runner.ExperimentInvalidException as x ->
                   Expect.equal x.Problems [ "seeds = [0, 0]: seed 0 is repeated (each seed is one run)" ] "the problem"

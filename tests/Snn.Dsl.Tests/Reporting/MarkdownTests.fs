@@ -10,8 +10,12 @@ let private f2 (x: float) =
 
 /// "[low, high]" of k right of n, in %, from MathNet's beta quantiles (an independent computation).
 let private interval k n =
-    let low = MathNet.Numerics.Distributions.Beta.InvCDF(float k, float (n - k + 1), 0.025)
-    let high = MathNet.Numerics.Distributions.Beta.InvCDF(float (k + 1), float (n - k), 0.975)
+    let low =
+        MathNet.Numerics.Distributions.Beta.InvCDF(float k, float (n - k + 1), 0.025)
+
+    let high =
+        MathNet.Numerics.Distributions.Beta.InvCDF(float (k + 1), float (n - k), 0.975)
+
     $"[{f2 (100.0 * low)}, {f2 (100.0 * high)}]"
 
 [<Tests>]
@@ -36,7 +40,10 @@ let tests =
                   "| Phase II (potential, weights, potential) vs Phase II (potential, weights) | 87.00 vs 84.00 | 4 | 7 | 0.5488 |"
                   "the last ablation step, p = 1124 / 2048"
 
-              Expect.stringContains md "| phase1 vs direct | 80.00 vs 40.00 | 0 | 40 | 1.82e-12 |" "Phase I against direct"
+              Expect.stringContains
+                  md
+                  "| phase1 vs direct | 80.00 vs 40.00 | 0 | 40 | 1.82e-12 |"
+                  "Phase I against direct"
 
               Expect.stringContains
                   md
@@ -49,7 +56,12 @@ let tests =
                   "what could not be compared"
 
               let table = Markdown.summaryTable (results ())
-              Expect.stringContains table $"| 1 | 60.00 {interval 60 100} | 40.00 {interval 40 100} |" "the summary table: QCFS and direct with intervals"
+
+              Expect.stringContains
+                  table
+                  $"| 1 | 60.00 {interval 60 100} | 40.00 {interval 40 100} |"
+                  "the summary table: QCFS and direct with intervals"
+
               Expect.stringContains table $"**87.00** {interval 87 100}" "and the dual-phase final"
 
               // Every SNN accuracy of the summary table has its interval in the T sections.

@@ -35,18 +35,53 @@ let tests =
               for i in s.Accuracies do
                   let correct = int (round (i.Accuracy * float i.Images / 100.0))
                   Expect.equal i.Correct correct $"{i.Key}: the count behind the accuracy"
-                  let low = if correct = 0 then 0.0 else Beta.InvCDF(float correct, float (i.Images - correct + 1), 0.025)
-                  let high = if correct = i.Images then 1.0 else Beta.InvCDF(float (correct + 1), float (i.Images - correct), 0.975)
-                  Expect.floatClose { absolute = 0.0; relative = Tolerance.betaInverse } i.Low (100.0 * low) $"{i.Key}: low"
-                  Expect.floatClose { absolute = 0.0; relative = Tolerance.betaInverse } i.High (100.0 * high) $"{i.Key}: high"
+
+                  let low =
+                      if correct = 0 then
+                          0.0
+                      else
+                          Beta.InvCDF(float correct, float (i.Images - correct + 1), 0.025)
+
+                  let high =
+                      if correct = i.Images then
+                          1.0
+                      else
+                          Beta.InvCDF(float (correct + 1), float (i.Images - correct), 0.975)
+
+                  Expect.floatClose
+                      { absolute = 0.0
+                        relative = Tolerance.betaInverse }
+                      i.Low
+                      (100.0 * low)
+                      $"{i.Key}: low"
+
+                  Expect.floatClose
+                      { absolute = 0.0
+                        relative = Tolerance.betaInverse }
+                      i.High
+                      (100.0 * high)
+                      $"{i.Key}: high"
+
                   let wilsonLow, wilsonHigh = Binomial.wilson 0.95 correct i.Images
-                  Expect.equal (i.WilsonLow, i.WilsonHigh) (100.0 * wilsonLow, 100.0 * wilsonHigh) $"{i.Key}: Wilson beside it"
+
+                  Expect.equal
+                      (i.WilsonLow, i.WilsonHigh)
+                      (100.0 * wilsonLow, 100.0 * wilsonHigh)
+                      $"{i.Key}: Wilson beside it"
 
               let byKey = s.Accuracies |> Array.map (fun i -> i.Key, i) |> Map.ofArray
-              Expect.equal (byKey["ann.test_accuracy"].Images, byKey["ann.test_accuracy"].Correct) (200, 186) "the ANN on the whole test split"
+
+              Expect.equal
+                  (byKey["ann.test_accuracy"].Images, byKey["ann.test_accuracy"].Correct)
+                  (200, 186)
+                  "the ANN on the whole test split"
+
               Expect.equal byKey["ann.held_out_accuracy"].Images 100 "held-out split"
               Expect.equal byKey["dual_phase[t=1].snn.final"].Images 100 "SNNs on the SNN test images"
-              Expect.isFalse (byKey.ContainsKey "dual_phase[t=2].snn.potential") "no interval for a figure the run did not produce"
+
+              Expect.isFalse
+                  (byKey.ContainsKey "dual_phase[t=2].snn.potential")
+                  "no interval for a figure the run did not produce"
           }
 
           test "each stage is tested against the one before it on the same images (exact McNemar, by hand)" {
@@ -58,11 +93,19 @@ let tests =
                      "Phase II (potential)", "phase1", 0, 3, 0.25
                      "Phase II (potential, weights)", "Phase II (potential)", 0, 1, 1.0
                      // b = images 80-83, c = images 85-91: 2 (1 + 11 + 55 + 165 + 330) / 2^11.
-                     "Phase II (potential, weights, potential)", "Phase II (potential, weights)", 4, 7, g12 (1124.0 / 2048.0) |]
+                     "Phase II (potential, weights, potential)",
+                     "Phase II (potential, weights)",
+                     4,
+                     7,
+                     g12 (1124.0 / 2048.0) |]
                   "T = 1: direct, Phase I, + potential, + weights, final"
 
               let last = s.Stages |> Array.find (fun c -> c.T = 1 && c.BaselineOnly = 4)
-              Expect.equal (last.BaselineAccuracy, last.CandidateAccuracy, last.Images) (84.0, 87.0, 100) "accuracies and images"
+
+              Expect.equal
+                  (last.BaselineAccuracy, last.CandidateAccuracy, last.Images)
+                  (84.0, 87.0, 100)
+                  "accuracies and images"
           }
 
           test "the dual-phase SNN as the pipeline left it is tested against QCFS at each T" {

@@ -20,7 +20,9 @@ let private shifted delta dropQcfs =
             r.DualPhase
             |> Array.map (fun d ->
                 { d with
-                    Snn = { d.Snn with Final = d.Snn.Final + delta } })
+                    Snn =
+                        { d.Snn with
+                            Final = d.Snn.Final + delta } })
         Qcfs =
             { r.Qcfs with
                 Snn = r.Qcfs.Snn |> Array.filter (fun q -> not dropQcfs || q.T = 1) } }
@@ -30,17 +32,25 @@ let tests =
     testList
         "Summary"
         [ testProperty "mean and sample standard deviation equal MathNet's"
-          <| Prop.forAll (Arb.fromGen (Gen.choose (2, 8) |> Gen.bind (fun n -> Gen.arrayOfLength n (Gen.choose (0, 10000)))))
-             (fun counts ->
-                 let xs = counts |> Array.map (fun k -> float k / 100.0)
+          <| Prop.forAll
+              (Arb.fromGen (
+                  Gen.choose (2, 8)
+                  |> Gen.bind (fun n -> Gen.arrayOfLength n (Gen.choose (0, 10000)))
+              ))
+              (fun counts ->
+                  let xs = counts |> Array.map (fun k -> float k / 100.0)
 
-                 Expect.floatClose Accuracy.veryHigh (Summary.mean xs) (MathNet.Numerics.Statistics.Statistics.Mean xs) "mean"
+                  Expect.floatClose
+                      Accuracy.veryHigh
+                      (Summary.mean xs)
+                      (MathNet.Numerics.Statistics.Statistics.Mean xs)
+                      "mean"
 
-                 Expect.floatClose
-                     Accuracy.veryHigh
-                     (Summary.standardDeviation xs)
-                     (MathNet.Numerics.Statistics.Statistics.StandardDeviation xs)
-                     "standard deviation (n - 1)")
+                  Expect.floatClose
+                      Accuracy.veryHigh
+                      (Summary.standardDeviation xs)
+                      (MathNet.Numerics.Statistics.Statistics.StandardDeviation xs)
+                      "standard deviation (n - 1)")
 
           test "every accuracy over seeds: mean, standard deviation and the value of each seed" {
               let runs =
@@ -70,13 +80,24 @@ let tests =
 
               let md = Summary.render s
               Expect.stringContains md "# Summary over seeds 0, 1, 2" "title"
-              Expect.stringContains md "| 1 | 60.00 ± 0.00 (60.00-60.00) | 40.00 ± 0.00 (40.00-40.00) | 80.00 ± 0.00 (80.00-80.00) | 83.00 ± 0.00 (83.00-83.00) | 84.00 ± 0.00 (84.00-84.00) | 89.00 ± 2.00 (87.00-91.00) | 90.00 ± 0.00 (90.00-90.00) |" "the summary table at T = 1"
-              Expect.stringContains md "| dual-phase final | 1 | 89.00 | 2.00 | 87.00-91.00 | 87.00 | 89.00 | 91.00 |" "every accuracy per seed"
+
+              Expect.stringContains
+                  md
+                  "| 1 | 60.00 ± 0.00 (60.00-60.00) | 40.00 ± 0.00 (40.00-40.00) | 80.00 ± 0.00 (80.00-80.00) | 83.00 ± 0.00 (83.00-83.00) | 84.00 ± 0.00 (84.00-84.00) | 89.00 ± 2.00 (87.00-91.00) | 90.00 ± 0.00 (90.00-90.00) |"
+                  "the summary table at T = 1"
+
+              Expect.stringContains
+                  md
+                  "| dual-phase final | 1 | 89.00 | 2.00 | 87.00-91.00 | 87.00 | 89.00 | 91.00 |"
+                  "every accuracy per seed"
           }
 
           test "one seed has no standard deviation; summary.json round-trips" {
               let s = Summary.ofRuns [ 5, "runs/x/seed-5", results () ]
-              let final = s.Accuracies |> Array.find (fun a -> a.Key = "dual_phase[t=1].snn.final")
+
+              let final =
+                  s.Accuracies |> Array.find (fun a -> a.Key = "dual_phase[t=1].snn.final")
+
               Expect.isTrue (Double.IsNaN final.StandardDeviation) "NaN for one value"
               Expect.stringContains (Summary.render s) "| 1 | 60.00 | 40.00 |" "shown without ±"
               let folder = Path.Combine(Path.GetTempPath(), $"snn-summary-{Guid.NewGuid():N}")
