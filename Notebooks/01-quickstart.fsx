@@ -119,6 +119,7 @@ let experiment =
       Network = CustomNetwork fmnistVgg
       Pipeline = pipeline
       Seed = 0
+      Seeds = []
       OutputFolder = System.IO.Path.Combine(runsFolder, "quickstart")
       Profile = Custom "notebook" }
 

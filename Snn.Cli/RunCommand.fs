@@ -16,6 +16,7 @@ type RunArgs =
     | [<AltCommandLine("-d")>] Data of path: string
     | Dataset of name: string
     | [<AltCommandLine("-o")>] Out of folder: string
+    | Seeds of seeds: string
     | Plain
 
     interface IArgParserTemplate with
@@ -28,6 +29,8 @@ type RunArgs =
             | Dataset _ ->
                 "run the experiment on another dataset: fashion-mnist, mnist, cifar10, cifar100 or imagenet (the network must fit its images and classes)."
             | Out _ -> "output folder (default: the experiment's, e.g. runs/quick)."
+            | Seeds _ ->
+                "run the experiment once per seed, e.g. 0,1,2: each in <out>/seed-<k> (resumable), then summary.md and summary.json in <out> with the mean, standard deviation, min and max over seeds (each seed >= 0, none repeated)."
             | Plain -> "plain progress lines instead of live bars (automatic when output is redirected)."
 
 /// Progress bars with ETA (Spectre.Console), inside one live progress display.
@@ -50,6 +53,22 @@ type private SpectreSink(ctx: ProgressContext) =
                     task.Value <- task.MaxValue
                     task.StopTask() }
 
+/// The seeds of --seeds: comma-separated integers >= 0 ("0,1,2").
+let parseSeeds (text: string) =
+    let parts = text.Split(',') |> Array.map _.Trim()
+
+    let parsed =
+        parts
+        |> Array.map (fun p ->
+            match Int32.TryParse p with
+            | true, k when k >= 0 -> Some k
+            | _ -> None)
+
+    if parts.Length = 0 || parsed |> Array.exists Option.isNone then
+        raise (ArgumentException($"--seeds = '{text}': expected seeds >= 0 separated by commas, e.g. 0,1,2", "seeds"))
+
+    parsed |> Array.choose id |> List.ofArray
+
 let private experimentOf (args: ParseResults<RunArgs>) =
     let experiment =
         match args.TryGetResult Config with
@@ -66,14 +85,19 @@ let private experimentOf (args: ParseResults<RunArgs>) =
                 let known = Profiles.named |> List.map fst |> String.concat ", "
                 raise (ArgumentException($"--profile = {name} is not a profile: expected one of {known}", "profile"))
 
-    match args.TryGetResult Dataset with
+    let experiment =
+        match args.TryGetResult Dataset with
+        | None -> experiment
+        | Some name ->
+            match Data.tryParse name with
+            | Ok d ->
+                { experiment with
+                    Data = { experiment.Data with Dataset = d } }
+            | Error m -> raise (ArgumentException($"--dataset: {m}", "dataset"))
+
+    match args.TryGetResult Seeds with
     | None -> experiment
-    | Some name ->
-        match Data.tryParse name with
-        | Ok d ->
-            { experiment with
-                Data = { experiment.Data with Dataset = d } }
-        | Error m -> raise (ArgumentException($"--dataset: {m}", "dataset"))
+    | Some text -> Experiment.withSeeds (parseSeeds text) experiment
 
 /// Prints the summary table of a finished run.
 let printSummary (r: RunResults) (folder: string) =
@@ -117,6 +141,63 @@ let printSummary (r: RunResults) (folder: string) =
     let report = IO.Path.Combine(folder, "report.md")
     AnsiConsole.MarkupLine($"report: {Markup.Escape report}")
 
+/// Prints the mean ± standard deviation over seeds of the summary table.
+let printSeedSummary (s: Reporting.Summary.SeedSummary) (folder: string) =
+    let cell key =
+        match s.Accuracies |> Array.tryFind (fun a -> a.Key = key) with
+        | Some a when Double.IsNaN a.StandardDeviation -> a.Mean.ToString("F2")
+        | Some a -> $"{a.Mean:F2} ± {a.StandardDeviation:F2} ({a.Min:F2}-{a.Max:F2})"
+        | None -> "-"
+
+    let columns =
+        Reporting.Accuracies.stageColumns |> List.map (fun (k, label, _) -> k, label)
+
+    let table =
+        Table().AddColumns(Array.ofList ("T" :: "QCFS" :: (columns |> List.map snd)))
+
+    let ts =
+        s.Accuracies
+        |> Array.filter (fun a -> a.Key.StartsWith "dual_phase[")
+        |> Array.map _.T
+        |> Array.distinct
+        |> Array.sort
+
+    for t in ts do
+        let stages =
+            columns
+            |> List.map (fun (k, _) -> cell (Reporting.Accuracies.dualPhaseKey t $"snn.{k}"))
+
+        table.AddRow(Array.ofList (string t :: cell (Reporting.Accuracies.qcfsKey t) :: stages))
+        |> ignore
+
+    let seeds = s.Seeds |> Array.map string |> String.concat ", "
+
+    AnsiConsole.MarkupLine(
+        $"""over seeds {seeds} (mean ± SD, min-max): ReLU ANN {cell "ann.test_accuracy"}%%, QCFS QC ANN {cell "qcfs.ann_test_accuracy"}%% (test accuracy)"""
+    )
+
+    AnsiConsole.Write table
+    let summary = IO.Path.Combine(folder, "summary.md")
+    AnsiConsole.MarkupLine($"summary: {Markup.Escape summary}")
+
+/// Runs `work` with the progress display: live bars, or plain lines when asked or redirected.
+let private withProgress (args: ParseResults<RunArgs>) (work: IProgressSink -> 'T) =
+    if args.Contains Plain || Console.IsOutputRedirected then
+        work (Interrupt.guard (ConsoleLines()))
+    else
+        AnsiConsole
+            .Progress()
+            .AutoClear(false)
+            .Columns(
+                TaskDescriptionColumn(),
+                ProgressBarColumn(),
+                PercentageColumn(),
+                ElapsedTimeColumn(),
+                RemainingTimeColumn(),
+                SpinnerColumn()
+            )
+            .Start(fun ctx -> work (Interrupt.guard (SpectreSink ctx)))
+
 /// `snn run`.
 let run (args: ParseResults<RunArgs>) =
     let experiment = experimentOf args
@@ -129,26 +210,20 @@ let run (args: ParseResults<RunArgs>) =
 
     let profile = experiment.Profile.Name
 
+    let seeds =
+        match experiment.Seeds with
+        | [] -> $"seed {experiment.Seed}"
+        | ks -> ks |> List.map string |> String.concat ", " |> sprintf "seeds %s"
+
     AnsiConsole.MarkupLine(
-        $"[bold]{Markup.Escape experiment.Name}[/], profile {Markup.Escape profile}, seed {experiment.Seed} -> {Markup.Escape folder}"
+        $"[bold]{Markup.Escape experiment.Name}[/], profile {Markup.Escape profile}, {seeds} -> {Markup.Escape folder}"
     )
 
-    let results =
-        if args.Contains Plain || Console.IsOutputRedirected then
-            Runner.run (options (Interrupt.guard (ConsoleLines()))) experiment
-        else
-            AnsiConsole
-                .Progress()
-                .AutoClear(false)
-                .Columns(
-                    TaskDescriptionColumn(),
-                    ProgressBarColumn(),
-                    PercentageColumn(),
-                    ElapsedTimeColumn(),
-                    RemainingTimeColumn(),
-                    SpinnerColumn()
-                )
-                .Start(fun ctx -> Runner.run (options (Interrupt.guard (SpectreSink ctx))) experiment)
+    if experiment.Seeds.IsEmpty then
+        let results = withProgress args (fun sink -> Runner.run (options sink) experiment)
+        printSummary results folder
+    else
+        let series = withProgress args (fun sink -> Seeds.run (options sink) experiment)
+        printSeedSummary series.Summary series.Folder
 
-    printSummary results folder
     0

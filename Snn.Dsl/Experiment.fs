@@ -26,13 +26,18 @@ type Profile =
         | Custom n -> n
 
 type Experiment =
-    { Name: string
-      Data: Data
-      Network: NetworkChoice
-      Pipeline: IStep list
-      Seed: int
-      OutputFolder: string
-      Profile: Profile }
+    {
+        Name: string
+        Data: Data
+        Network: NetworkChoice
+        Pipeline: IStep list
+        Seed: int
+        /// Run the experiment once per seed, each in <output>/seed-<k>, then summarise over seeds
+        /// (Seeds.run); empty: one run with Seed. When given, Seed must be one of them.
+        Seeds: int list
+        OutputFolder: string
+        Profile: Profile
+    }
 
 module Experiment =
 
@@ -68,14 +73,14 @@ module Experiment =
                 | p -> p.Name)
             Codec.string
 
-    /// The experiment's JSON form: every key named once, unknown keys rejected.
-    let codec: Codec<Experiment> =
-        Codec.record (fun n d net p s o pr ->
+    let private fields =
+        Codec.record (fun n d net p s ss o pr ->
             { Name = n
               Data = d
               Network = net
               Pipeline = p
               Seed = s
+              Seeds = ss
               OutputFolder = o
               Profile = pr })
         |> Codec.field "name" _.Name Codec.string
@@ -83,9 +88,39 @@ module Experiment =
         |> Codec.field "network" _.Network network
         |> Codec.field "pipeline" _.Pipeline (Codec.list Steps.Registry.codec)
         |> Codec.fieldOr "seed" _.Seed Codec.int 0
+        |> Codec.fieldOr "seeds" _.Seeds (Codec.list Codec.int) []
         |> Codec.fieldOr "output_folder" _.OutputFolder Codec.string "runs/experiment"
         |> Codec.fieldOr "profile" _.Profile profile (Custom "custom")
-        |> Codec.build
+
+    /// The experiment's JSON form: every key named once, unknown keys rejected. "seeds" is written
+    /// only when given (a one-seed experiment's JSON is as before); given without "seed", the
+    /// first of them is the seed.
+    let codec: Codec<Experiment> =
+        let plain = Codec.build fields
+
+        { plain with
+            Encode =
+                fun e ->
+                    let node = plain.Encode e
+
+                    if e.Seeds.IsEmpty then
+                        node.AsObject().Remove "seeds" |> ignore
+
+                    node
+            Decode =
+                fun path n ->
+                    plain.Decode path n
+                    |> Result.map (fun e ->
+                        match n, e.Seeds with
+                        | :? System.Text.Json.Nodes.JsonObject as o, first :: _ when not (o.ContainsKey "seed") ->
+                            { e with Seed = first }
+                        | _ -> e) }
+
+    /// The experiment run once per seed (`seeds`, at least one), its seed the first of them.
+    let withSeeds (seeds: int list) (e: Experiment) =
+        match seeds with
+        | [] -> { e with Seeds = [] }
+        | first :: _ -> { e with Seed = first; Seeds = seeds }
 
     /// The experiment as a JSON node (to embed, e.g., in results.json).
     let toNode (e: Experiment) = codec.Encode e
@@ -114,6 +149,18 @@ module Experiment =
         | PresetNetwork p -> Presets.spec p
         | CustomNetwork s -> s
 
+    /// What is wrong with an experiment's seeds: each >= 0, none repeated, Seed among them.
+    let seedsProblems (e: Experiment) =
+        let listed = e.Seeds |> List.map string |> String.concat ", "
+
+        [ for i, k in List.indexed e.Seeds do
+              if k < 0 then
+                  $"seeds[%d{i}] = %d{k} is out of range: expected >= 0"
+          for k in e.Seeds |> List.countBy id |> List.filter (fun (_, n) -> n > 1) |> List.map fst do
+              $"seeds = [%s{listed}]: seed %d{k} is repeated (each seed is one run)"
+          if not e.Seeds.IsEmpty && not (List.contains e.Seed e.Seeds) then
+              $"seed = %d{e.Seed} is not among seeds = [%s{listed}]: with seeds the experiment runs once per seed (in seed-<k> folders); leave seed out or list it in seeds" ]
+
     /// Validates the network, the data limits and the pipeline (each step's parameters and what
     /// it needs from the earlier steps); returns every problem at once.
     let validate (e: Experiment) : Result<Experiment, string list> =
@@ -129,6 +176,7 @@ module Experiment =
         let seed =
             [ if e.Seed < 0 then
                   $"seed = %d{e.Seed} is out of range: expected >= 0" ]
+            @ seedsProblems e
 
         match network @ Data.problems e.Data @ seed @ pipeline with
         | [] -> Ok e

@@ -16,6 +16,7 @@ let private fmnist profile folder trainImages testImages pipeline =
       Network = PresetNetwork FmnistVgg
       Pipeline = pipeline
       Seed = 0
+      Seeds = []
       OutputFolder = folder
       Profile = profile }
 

@@ -21,16 +21,21 @@ let PotentialBins = 30
 
 /// Evaluation of a spiking network on a set of batches at one T.
 type SnnEvaluation =
-    { Accuracy: float
-      Layers: LayerErrors[]
-      Potentials: PotentialHistogram[]
-      SopsPerImage: float
-      FirstLayerMacsPerImage: float
-      IdentityMaxAbs: float }
+    {
+        Accuracy: float
+        Layers: LayerErrors[]
+        Potentials: PotentialHistogram[]
+        SopsPerImage: float
+        FirstLayerMacsPerImage: float
+        IdentityMaxAbs: float
+        /// Per test image, in the order evaluated: classified right.
+        PerImageCorrect: bool[]
+    }
 
 /// What one T's evaluation accumulates over the batches.
 type private Tally(layers: int) =
     member val Correct = 0L with get, set
+    member val Hits = ResizeArray<bool>()
     member val Seen = 0L with get, set
     member val Sops = 0.0 with get, set
     member val Analog = 0.0 with get, set
@@ -60,7 +65,9 @@ let evaluateSnnAt
 
     let add (tally: Tally) (result: SimulationResult) (labels: Tensor) =
         let t = result.TimeSteps
-        tally.Correct <- tally.Correct + result.Output.argmax(1L).eq(labels).sum().item<int64> ()
+        let hits = result.Output.argmax(1L).eq (labels)
+        tally.Correct <- tally.Correct + hits.sum().item<int64> ()
+        tally.Hits.AddRange(hits.cpu().data<bool>().ToArray())
         tally.Seen <- tally.Seen + labels.shape[0]
         let mutable k = 0
 
@@ -159,7 +166,8 @@ let evaluateSnnAt
                       Counts = tally.Histogram[k] })
           SopsPerImage = tally.Sops / float (max 1L tally.Seen)
           FirstLayerMacsPerImage = tally.Analog / float (max 1L tally.Seen) / float t
-          IdentityMaxAbs = identity }
+          IdentityMaxAbs = identity
+          PerImageCorrect = tally.Hits.ToArray() }
 
     ts |> List.map (fun t -> t, finish t tallies[t])
 

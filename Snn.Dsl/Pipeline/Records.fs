@@ -59,6 +59,9 @@ type EvaluationRow =
         Seconds: float
         /// Evaluated on a modified copy (an ablation); the network itself was not changed.
         Probe: bool
+        /// Which of the Images test images (in the split's order) were classified right:
+        /// PerImage's base64 bitset, for paired tests. Null in records written before it was kept.
+        PerImageCorrect: string
     }
 
 /// What one layer-wise Phase II pass did to the spiking network for T.

@@ -124,6 +124,10 @@ let execute (options: RunOptions) (experiment: Experiment) : RunOutcome =
     | Error problems -> invalid problems
     | Ok _ -> ()
 
+    if not experiment.Seeds.IsEmpty then
+        invalid
+            [ "seeds: a run takes one seed; run an experiment with seeds through Seeds.run (snn run does), which runs each seed in its own folder" ]
+
     let sink = options.Progress
     let spec = Experiment.spec experiment
     use folder = new RunFolder(defaultArg options.OutputFolder experiment.OutputFolder)

@@ -116,4 +116,5 @@ let evaluate
             EnergyRatio = EnergyModel.Default.Ratio(macs, e.SopsPerImage, e.FirstLayerMacsPerImage, t)
             IdentityMaxAbs = e.IdentityMaxAbs
             Seconds = seconds
-            Probe = probe } ]
+            Probe = probe
+            PerImageCorrect = PerImage.encode e.PerImageCorrect } ]

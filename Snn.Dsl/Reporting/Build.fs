@@ -150,8 +150,14 @@ let private qcfsResult (records: Record list) =
           Snn = [||] },
         0.0
 
-/// The results of a run from its records. `totalSeconds` is the run's total (resumed parts included).
-let build (info: RunInfo) (facts: DataFacts) (dataIdentity: string) (records: Record list) (totalSeconds: float) =
+/// The measured figures of a run from its records, before the statistics.
+let private measured
+    (info: RunInfo)
+    (facts: DataFacts)
+    (dataIdentity: string)
+    (records: Record list)
+    (totalSeconds: float)
+    =
     let macs =
         match Network.validate info.Spec with
         | Ok i -> Evaluation.annMacs i
@@ -230,4 +236,13 @@ let build (info: RunInfo) (facts: DataFacts) (dataIdentity: string) (records: Re
           Total = totalSeconds }
       Machine =
         $"{Runtime.InteropServices.RuntimeInformation.OSDescription}, {Runtime.InteropServices.RuntimeInformation.ProcessArchitecture}"
-      Cores = Environment.ProcessorCount }
+      Cores = Environment.ProcessorCount
+      Statistics = Unchecked.defaultof<RunStatistics> }
+
+/// The results of a run from its records, with their statistics (confidence intervals, paired
+/// tests). `totalSeconds` is the run's total (resumed parts included).
+let build (info: RunInfo) (facts: DataFacts) (dataIdentity: string) (records: Record list) (totalSeconds: float) =
+    let results = measured info facts dataIdentity records totalSeconds
+
+    { results with
+        Statistics = Statistics.ofRun records results }

@@ -125,21 +125,82 @@ type DataRecord =
         Identity: string
     }
 
+/// The confidence interval of one accuracy of this file.
+type AccuracyInterval =
+    {
+        /// Where the accuracy is in results.json, e.g. "dual_phase[t=1].snn.final".
+        Key: string
+        /// What the report calls it.
+        Label: string
+        /// T of an SNN accuracy; 0 for an ANN.
+        T: int
+        /// Test (or held-out) accuracy, %.
+        Accuracy: float
+        /// Images it was measured on, and how many of them were classified right.
+        Images: int
+        Correct: int
+        /// The exact (Clopper-Pearson) interval's bounds, %: the interval the report shows.
+        Low: float
+        High: float
+        /// The Wilson score interval's bounds, %, for comparison with papers that quote it.
+        WilsonLow: float
+        WilsonHigh: float
+    }
+
+/// Two evaluations compared image by image on the same test images (exact McNemar test).
+type PairedComparison =
+    {
+        T: int
+        /// The earlier stage (or the QCFS SNN) and the stage compared with it, as the report names them.
+        Baseline: string
+        Candidate: string
+        BaselineAccuracy: float
+        CandidateAccuracy: float
+        Images: int
+        /// Images only the baseline classified right (b), and only the candidate (c).
+        BaselineOnly: int
+        CandidateOnly: int
+        /// Two-sided exact p-value (0 where it is below about 1e-308; Log10PValue still holds it).
+        PValue: float
+        Log10PValue: float
+    }
+
+/// Confidence intervals of every accuracy and the paired tests of the comparisons the report makes.
+type RunStatistics =
+    {
+        /// Confidence level of the intervals (0.95).
+        Confidence: float
+        IntervalMethod: string
+        PairedTest: string
+        Accuracies: AccuracyInterval[]
+        /// At each T, every SNN evaluation against the one before it in pipeline order (direct
+        /// conversion, Phase I, + potential, + weights, final, then any later step's row).
+        Stages: PairedComparison[]
+        /// At each T, the dual-phase SNN as the pipeline left it against the QCFS SNN.
+        VersusQcfs: PairedComparison[]
+        /// Comparisons that could not be made, and why.
+        Notes: string[]
+    }
+
 type RunResults =
-    { Profile: string
-      Seed: int
-      Commit: string
-      Experiment: JsonElement
-      Data: DataRecord
-      Splits: Splits
-      Ann: AnnResult
-      ClipAnn: AnnResult
-      Qcfs: QcfsResult
-      DualPhase: DualPhaseEntry[]
-      IdentityMaxAbs: float
-      WallSeconds: WallSeconds
-      Machine: string
-      Cores: int }
+    {
+        Profile: string
+        Seed: int
+        Commit: string
+        Experiment: JsonElement
+        Data: DataRecord
+        Splits: Splits
+        Ann: AnnResult
+        ClipAnn: AnnResult
+        Qcfs: QcfsResult
+        DualPhase: DualPhaseEntry[]
+        IdentityMaxAbs: float
+        WallSeconds: WallSeconds
+        Machine: string
+        Cores: int
+        /// Null in a results.json written before statistics were kept.
+        Statistics: RunStatistics
+    }
 
 /// snake_case JSON with indentation, as in BENCHMARKS.md.
 let jsonOptions =

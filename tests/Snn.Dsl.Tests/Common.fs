@@ -19,6 +19,28 @@ module Tolerance =
     /// Max |imported network - ONNX Runtime| of float32 outputs of magnitude up to about 10 (the
     /// two libraries sum convolutions in different orders).
     let onnx = 1e-4
+    /// Relative difference of an exact binomial tail (summed in log space) from MathNet's
+    /// Binomial.CDF (a regularized incomplete beta): both exact to rounding, n up to 10^4.
+    let binomialTail = 1e-9
+    /// Relative difference of a Clopper-Pearson bound from MathNet's Beta.InvCDF, whose root
+    /// finder stops at about 1e-8 relative (measured: 1.2e-8 for 1 of 10,000).
+    let betaInverse = 1e-7
+    /// Absolute difference from a value printed with seven decimals in a published table.
+    let sevenDecimals = 5e-8
+    /// Relative difference of an interval bound from its closed form: the tails are sums of
+    /// exp(ln n! - ln k! - ln (n-k)! + ...), whose log-factorial differences lose ulp(n ln n)
+    /// (1.5e-11 for n = 10^4); the bisection itself goes to the last bit.
+    let closedForm = 1e-10
+    /// Relative difference of a binomial tail at a Clopper-Pearson bound from alpha / 2 (the bound
+    /// is exact to the last bit of p; the tail's relative slope there is up to about n).
+    let tailAtBound = 1e-9
+    /// Relative difference of the two sides of the Wilson score equation (k - n p)^2 = z^2 n p (1 - p)
+    /// at a bound computed in closed form (a few roundings of terms up to n + z^2, n up to 10^4).
+    let scoreEquation = 1e-9
+    /// Relative difference of a probability computed through exp(log) from its exact fraction.
+    let exactFraction = 1e-14
+    /// Absolute rounding of a sum of a few hundred probabilities.
+    let probabilitySum = 1e-12
 
 /// Fixed small specs shared by several test files.
 module Specs =
@@ -42,6 +64,20 @@ module Specs =
 /// Small random networks, valid by construction where the shapes allow, with a simple model:
 /// the number of BN layers and of weighted layers they contain.
 module Generators =
+
+    /// Counts of a binomial experiment: n trials (1 to 10,000, small n often) and k of them
+    /// successes, k in [0, n] with the ends drawn often.
+    let counts: Gen<int * int> =
+        gen {
+            let! n = Gen.oneof [ Gen.choose (1, 30); Gen.choose (1, 10000) ]
+            let! k = Gen.frequency [ 1, Gen.constant 0; 1, Gen.constant n; 6, Gen.choose (0, n) ]
+            return n, k
+        }
+
+    /// Discordant counts of a paired test (b, c), each 0 to 2,000.
+    let discordant: Gen<int * int> =
+        let count = Gen.oneof [ Gen.choose (0, 12); Gen.choose (0, 2000) ]
+        Gen.zip count count
 
     let private convBnAct =
         gen {
@@ -276,6 +312,7 @@ module Generators =
 
             let! pipeline = Gen.choose (0, 10) |> Gen.bind (fun n -> Gen.listOfLength n step)
             let! seed = Gen.choose (0, System.Int32.MaxValue)
+            let! seeds = Gen.elements [ []; []; [ 0; 1; 2 ]; [ 7 ]; [ 3; 0 ] ]
             let! profile = Gen.elements [ Quick; Bench; Paper; Custom "mine"; Custom "custom:x"; Custom "" ]
 
             return
@@ -289,6 +326,7 @@ module Generators =
                   Network = network
                   Pipeline = pipeline
                   Seed = seed
+                  Seeds = seeds
                   OutputFolder = "runs/x"
                   Profile = profile }
         }

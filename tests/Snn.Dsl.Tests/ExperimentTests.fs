@@ -129,6 +129,47 @@ let tests =
                   "missing file"
           }
 
+          test "seeds: left out, the JSON is as before; given without seed, the first of them is the seed" {
+              let json = Experiment.toJson Profiles.bench
+              Expect.isFalse (json.Contains "\"seeds\"") "no seeds key for a one-seed experiment"
+
+              let series = json.Replace("\"seed\": 0,", "\"seeds\": [4, 1, 2],")
+
+              match Experiment.fromJson series with
+              | Error es -> failtestf "%A" es
+              | Ok e ->
+                  Expect.equal (e.Seed, e.Seeds) (4, [ 4; 1; 2 ]) "the first of the seeds is the seed"
+                  Expect.isOk (Experiment.validate e) "valid"
+                  Expect.equal (Experiment.fromJson (Experiment.toJson e)) (Ok e) "round trip"
+
+              Expect.equal
+                  (Experiment.withSeeds [ 3; 5 ] Profiles.bench |> fun e -> e.Seed, e.Seeds)
+                  (3, [ 3; 5 ])
+                  "withSeeds"
+          }
+
+          test "seeds are validated: each >= 0, none repeated, and an explicit seed among them" {
+              let e =
+                  { Profiles.quick with
+                      Seed = 9
+                      Seeds = [ 0; -1; 0 ] }
+
+              Expect.equal
+                  (Experiment.validate e)
+                  (Error
+                      [ "seeds[1] = -1 is out of range: expected >= 0"
+                        "seeds = [0, -1, 0]: seed 0 is repeated (each seed is one run)"
+                        "seed = 9 is not among seeds = [0, -1, 0]: with seeds the experiment runs once per seed (in seed-<k> folders); leave seed out or list it in seeds" ])
+                  "every problem"
+
+              let json =
+                  (Experiment.toJson Profiles.quick).Replace("\"seed\": 0,", "\"seed\": 9, \"seeds\": [1, 2],")
+
+              match Experiment.fromJson json |> Result.bind (Experiment.validate) with
+              | Ok _ -> failtest "a seed outside seeds is refused"
+              | Error es -> Expect.stringContains (List.exactlyOne es) "seed = 9 is not among seeds = [1, 2]" "named"
+          }
+
           test "validation collects network, data and seed errors together" {
               let e =
                   { Profiles.quick with

@@ -34,7 +34,8 @@ let private row t source madeFor lineage probe accuracy =
       EnergyRatio = accuracy / 10.0
       IdentityMaxAbs = accuracy / 1e6
       Seconds = 1.0
-      Probe = probe }
+      Probe = probe
+      PerImageCorrect = null }
 
 let private ann a test seconds =
     AnnTrained
@@ -172,7 +173,7 @@ let tests =
 
               Expect.stringContains
                   md
-                  "| 1 | 60.00 | 11.00 | 80.00 | 83.00 | 84.00 | **87.00** | 90.00 (1) | 8.70 |"
+                  "| 1 | 60.00 [56.89, 63.05] | 11.00 [9.13, 13.11] | 80.00 [77.38, 82.44] | 83.00 [80.53, 85.28] | 84.00 [81.58, 86.22] | **87.00** [84.76, 89.02] | 90.00 [89.40, 90.58] (1) | 8.70 |"
                   "T = 1 row"
 
               Directory.Delete(folder, true)
