@@ -19,7 +19,11 @@ let private f4 (x: float) =
 let private sci (x: float) =
     x.ToString("0.00e+0", System.Globalization.CultureInfo.InvariantCulture)
 
-/// The summary table: ANN, QCFS and every dual-phase stage at each T (test accuracy, %).
+/// The ANN imported from ONNX, if the run's ANN was (results.json files older than imports have none).
+let private importedAnn (r: RunResults) =
+    if isNull r.Imported then None else Array.tryLast r.Imported
+
+/// The summary table: the ANN beside QCFS and every dual-phase stage at each T (test accuracy, %).
 let summaryTable (r: RunResults) =
     let sb = StringBuilder()
     let dual = r.DualPhase |> Array.sortBy (fun d -> d.T)
@@ -27,12 +31,14 @@ let summaryTable (r: RunResults) =
     let qcfsAt t =
         r.Qcfs.Snn |> Array.tryFind (fun q -> q.T = t)
 
+    let ann = if (importedAnn r).IsSome then "imported ANN" else "ANN"
+
     sb.AppendLine(
-        "| T | QCFS SNN | direct | Phase I | + potential | + weights | dual-phase final | QC ANN (L) | E_ANN/E_SNN |"
+        $"| T | {ann} | QCFS SNN | direct | Phase I | + potential | + weights | dual-phase final | QC ANN (L) | E_ANN/E_SNN |"
     )
     |> ignore
 
-    sb.AppendLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|") |> ignore
+    sb.AppendLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|") |> ignore
 
     for d in dual do
         let q =
@@ -41,7 +47,7 @@ let summaryTable (r: RunResults) =
         let s = d.Snn
 
         sb.AppendLine(
-            $"| {d.T} | {q} | {f2 s.Direct} | {f2 s.Phase1} | {f2 s.Potential} | {f2 s.Weights} | **{f2 s.Final}** | {f2 d.QcAnnTestAccuracy} ({d.FineTunedL}) | {f2 d.EnergyRatio} |"
+            $"| {d.T} | {f2 r.Ann.TestAccuracy} | {q} | {f2 s.Direct} | {f2 s.Phase1} | {f2 s.Potential} | {f2 s.Weights} | **{f2 s.Final}** | {f2 d.QcAnnTestAccuracy} ({d.FineTunedL}) | {f2 d.EnergyRatio} |"
         )
         |> ignore
 
@@ -86,8 +92,25 @@ let render (r: RunResults) (plots: string list) =
     line "## Accuracy (test, %)"
     line ""
 
-    line
-        $"- ReLU ANN: **{f2 r.Ann.TestAccuracy}** (held-out {f2 r.Ann.HeldOutAccuracy}), {sci r.Ann.MacsPerImage} MACs per image"
+    match importedAnn r with
+    | Some i ->
+        let parameters =
+            i.Parameters.ToString("N0", System.Globalization.CultureInfo.InvariantCulture)
+
+        let reference =
+            if i.ComparedImages > 0 then
+                $"largest |logit difference| to ONNX Runtime over {i.ComparedImages} test images: {sci i.MaxAbsLogitDiff}"
+            else
+                "not compared with ONNX Runtime"
+
+        line
+            $"- Imported ANN (`{i.OnnxFile}`, SHA-256 `{i.Sha256.Substring(0, min 16 i.Sha256.Length)}`..., {i.Producer}, {parameters} parameters): **{f2 r.Ann.TestAccuracy}** (held-out {f2 r.Ann.HeldOutAccuracy}), {sci r.Ann.MacsPerImage} MACs per image; {reference}"
+
+        for w in i.Warnings do
+            line $"  - import warning: {w}"
+    | None ->
+        line
+            $"- ReLU ANN: **{f2 r.Ann.TestAccuracy}** (held-out {f2 r.Ann.HeldOutAccuracy}), {sci r.Ann.MacsPerImage} MACs per image"
 
     line $"- Phase-I clip ANN: {f2 r.ClipAnn.TestAccuracy} (held-out {f2 r.ClipAnn.HeldOutAccuracy})"
     line $"- QCFS baseline: QC ANN at L = {r.Qcfs.L}: {f2 r.Qcfs.AnnTestAccuracy}"
