@@ -128,8 +128,14 @@ let printSummary (r: RunResults) (folder: string) =
         )
         |> ignore
 
+    let annName =
+        if not (isNull r.Imported) && r.Imported.Length > 0 then
+            $"imported ANN ({Markup.Escape(IO.Path.GetFileName r.Imported[0].OnnxFile)})"
+        else
+            "ReLU ANN"
+
     AnsiConsole.MarkupLine(
-        $"ReLU ANN {f2 r.Ann.TestAccuracy}%%, Phase-I clip ANN {f2 r.ClipAnn.TestAccuracy}%%, QCFS QC ANN (L={r.Qcfs.L}) {f2 r.Qcfs.AnnTestAccuracy}%% (test accuracy)"
+        $"{annName} {f2 r.Ann.TestAccuracy}%%, Phase-I clip ANN {f2 r.ClipAnn.TestAccuracy}%%, QCFS QC ANN (L={r.Qcfs.L}) {f2 r.Qcfs.AnnTestAccuracy}%% (test accuracy)"
     )
 
     AnsiConsole.Write table

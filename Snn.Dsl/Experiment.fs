@@ -10,6 +10,8 @@ open Snn.Dsl.Pipeline
 type NetworkChoice =
     | PresetNetwork of Preset
     | CustomNetwork of NetworkSpec
+    /// A trained ANN imported from ONNX (docs/IMPORT.md): the spec comes from the model.
+    | OnnxNetwork of OnnxSource
 
 /// The named profiles of BENCHMARKS.md, or any other label.
 type Profile =
@@ -41,8 +43,15 @@ type Experiment =
 
 module Experiment =
 
-    /// {"preset": {...}} or a spec {"input": ..., "layers": [...]}.
-    let private network: Codec<NetworkChoice> =
+    /// {"onnx": "model.onnx", "replace_max_pool": false}.
+    let private onnx: Codec<OnnxSource> =
+        Codec.record<OnnxSource, _> (fun f r -> { File = f; ReplaceMaxPool = r })
+        |> Codec.field "onnx" _.File Codec.string
+        |> Codec.fieldOr "replace_max_pool" _.ReplaceMaxPool Codec.bool false
+        |> Codec.build
+
+    /// {"preset": {...}}, {"onnx": "model.onnx"} or a spec {"input": ..., "layers": [...]}.
+    let private networkChoice: Codec<NetworkChoice> =
         let preset =
             Codec.record id |> Codec.field "preset" id SpecCodec.preset |> Codec.build
 
@@ -50,12 +59,16 @@ module Experiment =
             function
             | PresetNetwork p -> preset.Encode p
             | CustomNetwork s -> SpecCodec.spec.Encode s
-          Expected = "{\"preset\": ...} or a network spec {\"input\": ..., \"layers\": [...]}"
+            | OnnxNetwork o -> onnx.Encode o
+          Expected =
+            "{\"preset\": ...}, {\"onnx\": \"model.onnx\"} or a network spec {\"input\": ..., \"layers\": [...]}"
           Decode =
             fun path n ->
                 match n with
                 | :? System.Text.Json.Nodes.JsonObject as o when o.ContainsKey "preset" ->
                     preset.Decode path n |> Result.map PresetNetwork
+                | :? System.Text.Json.Nodes.JsonObject as o when o.ContainsKey "onnx" ->
+                    onnx.Decode path n |> Result.map OnnxNetwork
                 | _ -> SpecCodec.spec.Decode path n |> Result.map CustomNetwork }
 
     let private profile: Codec<Profile> =
@@ -85,7 +98,7 @@ module Experiment =
               Profile = pr })
         |> Codec.field "name" _.Name Codec.string
         |> Codec.field "data" _.Data Data.codec
-        |> Codec.field "network" _.Network network
+        |> Codec.field "network" _.Network networkChoice
         |> Codec.field "pipeline" _.Pipeline (Codec.list Steps.Registry.codec)
         |> Codec.fieldOr "seed" _.Seed Codec.int 0
         |> Codec.fieldOr "seeds" _.Seeds (Codec.list Codec.int) []
@@ -143,11 +156,20 @@ module Experiment =
             fromJson (File.ReadAllText path)
             |> Result.mapError (List.map (fun m -> $"%s{path}: %s{m}"))
 
-    /// The network spec an experiment runs.
-    let spec (e: Experiment) =
+    /// The network an experiment runs: where it comes from and its spec. An ONNX model is read
+    /// and imported here (every problem at once, each naming the file).
+    let network (e: Experiment) : Result<NetworkSource * NetworkSpec, string list> =
         match e.Network with
-        | PresetNetwork p -> Presets.spec p
-        | CustomNetwork s -> s
+        | PresetNetwork p -> Ok(DeclaredNetwork, Presets.spec p)
+        | CustomNetwork s -> Ok(DeclaredNetwork, s)
+        | OnnxNetwork o -> NetworkSource.import o |> Result.map (fun n -> ImportedNetwork n, n.Model.Spec)
+
+    /// The network spec an experiment runs. Throws ArgumentException (with every problem, each
+    /// naming the file) when an ONNX model cannot be imported; `network` returns them instead.
+    let spec (e: Experiment) =
+        match network e with
+        | Ok(_, s) -> s
+        | Error problems -> invalidArg "network" (String.concat "\n" problems)
 
     /// What is wrong with an experiment's seeds: each >= 0, none repeated, Seed among them.
     let seedsProblems (e: Experiment) =
@@ -164,14 +186,13 @@ module Experiment =
     /// Validates the network, the data limits and the pipeline (each step's parameters and what
     /// it needs from the earlier steps); returns every problem at once.
     let validate (e: Experiment) : Result<Experiment, string list> =
-        let spec = spec e
-        let network = Network.validate spec |> Network.messages
-
-        let pipeline =
-            if network.IsEmpty then
-                Plan.problems spec None e.Pipeline |> List.map _.Message
-            else
-                []
+        let network, pipeline =
+            match network e with
+            | Error problems -> problems, []
+            | Ok(source, spec) ->
+                match Network.validate spec |> Network.messages with
+                | [] -> [], Plan.problemsFrom source spec None e.Pipeline |> List.map _.Message
+                | problems -> problems, []
 
         let seed =
             [ if e.Seed < 0 then

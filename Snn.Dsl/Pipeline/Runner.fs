@@ -39,7 +39,7 @@ let private outputs (spec: NetworkSpec) =
 
 /// What the dataset says against the experiment: input shape, classes, subset sizes, and each
 /// step's needs now that the held-out split's size is known.
-let private dataProblems (e: Experiment) (spec: NetworkSpec) (facts: DataFacts) =
+let private dataProblems (e: Experiment) (source: NetworkSource) (spec: NetworkSpec) (facts: DataFacts) =
     let name = facts.Dataset.Name
 
     [ if spec.Input <> facts.Input then
@@ -55,7 +55,7 @@ let private dataProblems (e: Experiment) (spec: NetworkSpec) (facts: DataFacts) 
       match e.Data.TestImages with
       | Some n when n > facts.Test -> $"data.test_images = %d{n}, but the test split has %d{facts.Test} images"
       | _ -> () ]
-    @ (Plan.problems spec (Some facts) e.Pipeline |> List.map _.Message)
+    @ (Plan.problemsFrom source spec (Some facts) e.Pipeline |> List.map _.Message)
 
 let private logData (sink: IProgressSink) (facts: DataFacts) =
     sink.Log $"data: {facts.Dataset.Name} from {facts.Folder}"
@@ -129,18 +129,33 @@ let execute (options: RunOptions) (experiment: Experiment) : RunOutcome =
             [ "seeds: a run takes one seed; run an experiment with seeds through Seeds.run (snn run does), which runs each seed in its own folder" ]
 
     let sink = options.Progress
-    let spec = Experiment.spec experiment
+
+    let source, spec =
+        match Experiment.network experiment with
+        | Ok network -> network
+        | Error problems -> raise (ExperimentInvalidException problems)
+
+    match source with
+    | ImportedNetwork n ->
+        sink.Log
+            $"network: imported from {n.Source.File} (SHA-256 {n.Sha256.Substring(0, 16)}..., {n.Model.Producer}, {n.Model.Nodes} ONNX nodes -> {n.Model.Spec.Layers.Length} layers)"
+
+        for w in n.Model.Warnings do
+            sink.Log $"network: warning: {w}"
+    | DeclaredNetwork -> ()
+
     use folder = new RunFolder(defaultArg options.OutputFolder experiment.OutputFolder)
     torch.set_num_threads Environment.ProcessorCount
     torch.manual_seed (int64 experiment.Seed) |> ignore
     use data = new RunData(experiment.Data, options.DataPath)
     let facts = data.Facts
     logData sink facts
-    invalid (dataProblems experiment spec facts)
+    invalid (dataProblems experiment source spec facts)
 
     let plan =
-        Plan.build
-            (Plan.rootIdentity experiment.Seed spec experiment.Data data.Identity)
+        Plan.buildFrom
+            (Plan.rootIdentityFrom source experiment.Seed spec experiment.Data data.Identity)
+            source
             spec
             (Some facts)
             experiment.Pipeline
@@ -160,7 +175,8 @@ let execute (options: RunOptions) (experiment: Experiment) : RunOutcome =
           Profile = experiment.Profile.Name
           Seed = experiment.Seed
           Spec = spec
-          Experiment = Experiment.toNode experiment }
+          Experiment = Experiment.toNode experiment
+          Source = source }
 
     use store = new ArtifactStore(folder)
 

@@ -32,6 +32,19 @@ let private anns (records: Record list) =
         | AnnTrained r -> Some r
         | _ -> None)
 
+/// The name under which the importAnn step records its ImportedAnn (a custom record).
+[<Literal>]
+let ImportedRecord = "importAnn"
+
+/// The record of an imported ANN (as results.json writes it), or none when the ANN was trained.
+let private imported (records: Record list) =
+    records
+    |> List.choose (function
+        | CustomRecord(ImportedRecord, v) -> Some(JsonSerializer.Deserialize<ImportedAnn>(v, jsonOptions))
+        | _ -> None)
+    |> List.tryLast
+    |> Option.toArray
+
 let private annResult macs (r: AnnRecord option) =
     match r with
     | Some r ->
@@ -216,6 +229,7 @@ let private measured
           Calibration = phaseTwo |> List.map _.CalibrationImages |> List.fold max 0
           EarlyStopping = phaseTwo |> List.map _.EarlyStoppingImages |> List.fold max 0 }
       Ann = annResult macs (lastAnn ReluAnn)
+      Imported = imported records
       ClipAnn = annResult macs (lastAnn ClipAnn)
       Qcfs = qcfs
       DualPhase = dual

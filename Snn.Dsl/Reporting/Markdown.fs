@@ -118,8 +118,12 @@ let statisticsSection (r: RunResults) =
 
     sb.ToString()
 
-/// The summary table: ANN, QCFS and every dual-phase stage at each T (test accuracy, %), each
-/// with its 95 % interval in brackets when the results have statistics.
+/// The ANN imported from ONNX, if the run's ANN was (results.json files older than imports have none).
+let private importedAnn (r: RunResults) =
+    if isNull r.Imported then None else Array.tryLast r.Imported
+
+/// The summary table: the ANN beside QCFS and every dual-phase stage at each T (test accuracy, %),
+/// each with its 95 % interval in brackets when the results have statistics.
 let summaryTable (r: RunResults) =
     let sb = StringBuilder()
     let dual = r.DualPhase |> Array.sortBy (fun d -> d.T)
@@ -127,12 +131,14 @@ let summaryTable (r: RunResults) =
     let qcfsAt t =
         r.Qcfs.Snn |> Array.tryFind (fun q -> q.T = t)
 
+    let ann = if (importedAnn r).IsSome then "imported ANN" else "ANN"
+
     sb.AppendLine(
-        "| T | QCFS SNN | direct | Phase I | + potential | + weights | dual-phase final | QC ANN (L) | E_ANN/E_SNN |"
+        $"| T | {ann} | QCFS SNN | direct | Phase I | + potential | + weights | dual-phase final | QC ANN (L) | E_ANN/E_SNN |"
     )
     |> ignore
 
-    sb.AppendLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|") |> ignore
+    sb.AppendLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|") |> ignore
 
     for d in dual do
         let ci = ciNote r
@@ -150,7 +156,7 @@ let summaryTable (r: RunResults) =
         let qcAnn = ci (Accuracies.dualPhaseKey d.T "qc_ann_test_accuracy")
 
         sb.AppendLine(
-            $"""| {d.T} | {q} | {f2 s.Direct}{stage "direct"} | {f2 s.Phase1}{stage "phase1"} | {f2 s.Potential}{stage "potential"} | {f2 s.Weights}{stage "weights"} | **{f2 s.Final}**{stage "final"} | {f2 d.QcAnnTestAccuracy}{qcAnn} ({d.FineTunedL}) | {f2 d.EnergyRatio} |"""
+            $"""| {d.T} | {f2 r.Ann.TestAccuracy} | {q} | {f2 s.Direct}{stage "direct"} | {f2 s.Phase1}{stage "phase1"} | {f2 s.Potential}{stage "potential"} | {f2 s.Weights}{stage "weights"} | **{f2 s.Final}**{stage "final"} | {f2 d.QcAnnTestAccuracy}{qcAnn} ({d.FineTunedL}) | {f2 d.EnergyRatio} |"""
         )
         |> ignore
 
@@ -197,8 +203,25 @@ let render (r: RunResults) (plots: string list) =
 
     let ci = ciNote r
 
-    line
-        $"""- ReLU ANN: **{f2 r.Ann.TestAccuracy}**{ci "ann.test_accuracy"} (held-out {f2 r.Ann.HeldOutAccuracy}{ci "ann.held_out_accuracy"}), {sci r.Ann.MacsPerImage} MACs per image"""
+    match importedAnn r with
+    | Some i ->
+        let parameters =
+            i.Parameters.ToString("N0", System.Globalization.CultureInfo.InvariantCulture)
+
+        let reference =
+            if i.ComparedImages > 0 then
+                $"largest |logit difference| to ONNX Runtime over {i.ComparedImages} test images: {sci i.MaxAbsLogitDiff}"
+            else
+                "not compared with ONNX Runtime"
+
+        line
+            $"""- Imported ANN (`{i.OnnxFile}`, SHA-256 `{i.Sha256.Substring(0, min 16 i.Sha256.Length)}`..., {i.Producer}, {parameters} parameters): **{f2 r.Ann.TestAccuracy}**{ci "ann.test_accuracy"} (held-out {f2 r.Ann.HeldOutAccuracy}{ci "ann.held_out_accuracy"}), {sci r.Ann.MacsPerImage} MACs per image; {reference}"""
+
+        for w in i.Warnings do
+            line $"  - import warning: {w}"
+    | None ->
+        line
+            $"""- ReLU ANN: **{f2 r.Ann.TestAccuracy}**{ci "ann.test_accuracy"} (held-out {f2 r.Ann.HeldOutAccuracy}{ci "ann.held_out_accuracy"}), {sci r.Ann.MacsPerImage} MACs per image"""
 
     line
         $"""- Phase-I clip ANN: {f2 r.ClipAnn.TestAccuracy}{ci "clip_ann.test_accuracy"} (held-out {f2 r.ClipAnn.HeldOutAccuracy}{ci "clip_ann.held_out_accuracy"})"""

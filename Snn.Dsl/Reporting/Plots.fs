@@ -34,7 +34,14 @@ let accuracyVsT (folder: string) (r: RunResults) =
         |> Array.sort
 
     let span = [| log2 ts[0]; log2 ts[ts.Length - 1] |]
-    line plt 7 $"ReLU ANN ({r.Ann.TestAccuracy:F2}%%)" span [| r.Ann.TestAccuracy; r.Ann.TestAccuracy |] true
+
+    let ann =
+        if not (isNull r.Imported) && r.Imported.Length > 0 then
+            "imported ANN"
+        else
+            "ReLU ANN"
+
+    line plt 7 $"{ann} ({r.Ann.TestAccuracy:F2}%%)" span [| r.Ann.TestAccuracy; r.Ann.TestAccuracy |] true
 
     line
         plt

@@ -182,6 +182,29 @@ type RunStatistics =
         Notes: string[]
     }
 
+/// An ANN imported from ONNX by the importAnn step (docs/IMPORT.md): the baseline the run's SNNs
+/// are compared with. RunResults.Imported holds one when the run's ANN (RunResults.Ann) was
+/// imported, none when it was trained here.
+type ImportedAnn =
+    {
+        OnnxFile: string
+        /// SHA-256 of the model file, lower-case hex.
+        Sha256: string
+        Producer: string
+        OpsetVersion: int64
+        /// Nodes of the ONNX graph.
+        Nodes: int
+        Parameters: int64
+        /// The importer's warnings (a MaxPool replaced, a BN exported in training mode, ...).
+        Warnings: string[]
+        /// Test images whose logits were compared with ONNX Runtime's (0: not compared).
+        ComparedImages: int
+        /// max |imported network's logit - ONNX Runtime's| over those images (NaN: not compared).
+        MaxAbsLogitDiff: float
+        /// Reading the model and building the network, seconds.
+        ImportSeconds: float
+    }
+
 type RunResults =
     {
         Profile: string
@@ -191,6 +214,8 @@ type RunResults =
         Data: DataRecord
         Splits: Splits
         Ann: AnnResult
+        /// The ANN imported from ONNX (docs/IMPORT.md), empty when the ANN was trained here.
+        Imported: ImportedAnn[]
         ClipAnn: AnnResult
         Qcfs: QcfsResult
         DualPhase: DualPhaseEntry[]

@@ -42,6 +42,18 @@ module Tolerance =
     /// Absolute rounding of a sum of a few hundred probabilities.
     let probabilitySum = 1e-12
 
+/// The repository root: the first ancestor of the test binary that holds Research.sln.
+let repoRoot () =
+    let rec up (dir: System.IO.DirectoryInfo) =
+        if isNull dir then
+            failwith $"Research.sln not found above %s{System.AppContext.BaseDirectory}"
+        elif System.IO.File.Exists(System.IO.Path.Combine(dir.FullName, "Research.sln")) then
+            dir.FullName
+        else
+            up dir.Parent
+
+    up (System.IO.DirectoryInfo System.AppContext.BaseDirectory)
+
 /// Fixed small specs shared by several test files.
 module Specs =
     open Snn.Dsl.Network
@@ -215,6 +227,18 @@ module Generators =
                             InitialThreshold = t }
               }
               ann |> Gen.map (fun a -> Step.create FoldBatchNorm.definition { Network = a })
+              Gen.choose (-1, 600)
+              |> Gen.map (fun n -> Step.create ImportAnn.definition { ReferenceImages = n })
+              gen {
+                  let! p = Gen.choose (0, 1001) |> Gen.map (fun k -> float k / 10.0)
+                  let! images = Gen.choose (0, 5000)
+                  return Step.create ClipFromRelu.definition { Percentile = p; Images = images }
+              }
+              gen {
+                  let! e = Gen.choose (0, 10)
+                  let! o = sgd
+                  return Step.create FineTuneClip.definition { Epochs = e; Optimizer = o }
+              }
               gen {
                   let! ts = timeSteps
                   let! e = Gen.choose (0, 10)
@@ -308,6 +332,15 @@ module Generators =
                               CustomNetwork
                                   { spec with
                                       Layers = spec.Layers @ extra }
+                      }
+                      gen {
+                          let! file = Gen.elements [ "m.onnx"; "models/ü \"x\".onnx"; "/abs/path.onnx" ]
+                          let! replace = Gen.elements [ false; true ]
+
+                          return
+                              OnnxNetwork
+                                  { File = file
+                                    ReplaceMaxPool = replace }
                       } ]
 
             let! pipeline = Gen.choose (0, 10) |> Gen.bind (fun n -> Gen.listOfLength n step)

@@ -4,18 +4,7 @@ open System
 open System.IO
 open Expecto
 open Snn.Dsl
-
-/// The repository root: the first ancestor of the test binary that holds Research.sln.
-let private repoRoot () =
-    let rec up (dir: DirectoryInfo) =
-        if isNull dir then
-            failtest $"Research.sln not found above %s{AppContext.BaseDirectory}"
-        elif File.Exists(Path.Combine(dir.FullName, "Research.sln")) then
-            dir.FullName
-        else
-            up dir.Parent
-
-    up (DirectoryInfo AppContext.BaseDirectory)
+open Snn.Dsl.Tests.Common
 
 let private between (startMarker: string) (endMarker: string) (lines: string list) =
     lines
