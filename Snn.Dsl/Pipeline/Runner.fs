@@ -133,6 +133,7 @@ let execute (options: RunOptions) (experiment: Experiment) : RunOutcome =
     let facts = data.Facts
     logData sink facts
     invalid (dataProblems experiment spec facts)
+    folder.ClaimData(facts.Dataset.Name, facts.Folder, data.Identity)
 
     let plan =
         Plan.build
