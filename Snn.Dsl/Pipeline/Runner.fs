@@ -151,6 +151,7 @@ let execute (options: RunOptions) (experiment: Experiment) : RunOutcome =
     let facts = data.Facts
     logData sink facts
     invalid (dataProblems experiment source spec facts)
+    folder.ClaimData(facts.Dataset.Name, facts.Folder, data.Identity)
 
     let plan =
         Plan.buildFrom

@@ -303,6 +303,5 @@ let render (r: RunResults) (plots: string list) =
 /// Writes report.md atomically.
 let save (folder: string) (r: RunResults) (plots: string list) =
     let path = Path.Combine(folder, "report.md")
-    File.WriteAllText(path + ".tmp", render r plots)
-    File.Move(path + ".tmp", path, true)
+    Snn.Core.Checkpoints.AtomicFile.WriteAllText(path, render r plots)
     path

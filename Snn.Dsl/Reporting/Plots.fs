@@ -7,6 +7,12 @@ open Snn.Dsl.Reporting.Results
 
 let private palette = Palettes.Category10()
 
+/// Writes the plot as a PNG of `width` x `height` pixels atomically (Snn.Core AtomicFile), so
+/// that a failed write (a full disk) leaves the previous file and no partial one.
+let private savePng (plt: Plot) (path: string) (width: int) (height: int) =
+    let png = plt.GetImageBytes(width, height, ImageFormat.Png)
+    Snn.Core.Checkpoints.AtomicFile.Write(path, (fun s -> s.Write(png, 0, png.Length)))
+
 let private log2 (t: int) = System.Math.Log2(float t)
 
 let private timeAxis (plt: Plot) (ts: int[]) =
@@ -85,7 +91,7 @@ let accuracyVsT (folder: string) (r: RunResults) =
     plt.Title $"{r.Splits.Dataset}: accuracy vs time steps"
     plt.ShowLegend(Alignment.LowerRight) |> ignore
     let path = Path.Combine(folder, "accuracy_vs_T.png")
-    plt.SavePng(path, 900, 600) |> ignore
+    savePng plt path 900 600
     path
 
 /// errors_T{T}.png: mean |residual|, |quantization| and |clipping| error per layer, before
@@ -125,7 +131,7 @@ let errorsPerLayer (folder: string) (entry: DualPhaseEntry) =
     plt.Title $"Error terms per layer at T = {entry.T}"
     plt.ShowLegend(Alignment.UpperRight) |> ignore
     let path = Path.Combine(folder, $"errors_T{entry.T}.png")
-    plt.SavePng(path, 1000, 600) |> ignore
+    savePng plt path 1000 600
     path
 
 /// potentials_T{T}.png: the distribution of v(T)/theta per layer, before (dashed) and after
@@ -166,7 +172,7 @@ let potentialDistribution (folder: string) (entry: DualPhaseEntry) =
     plt.Title $"Final membrane potential at T = {entry.T} (zero residual error inside [0, 1))"
     plt.ShowLegend(Alignment.UpperRight) |> ignore
     let path = Path.Combine(folder, $"potentials_T{entry.T}.png")
-    plt.SavePng(path, 1000, 600) |> ignore
+    savePng plt path 1000 600
     path
 
 /// energy_vs_T.png: E_ANN / E_SNN for the dual-phase SNN and QCFS against T.
@@ -197,7 +203,7 @@ let energyVsT (folder: string) (r: RunResults) =
     plt.Title "Estimated energy advantage (4.6 pJ/MAC, 0.9 pJ/SOP)"
     plt.ShowLegend(Alignment.UpperRight) |> ignore
     let path = Path.Combine(folder, "energy_vs_T.png")
-    plt.SavePng(path, 900, 600) |> ignore
+    savePng plt path 900 600
     path
 
 /// Writes every plot of a run into <folder> and returns their paths.

@@ -239,11 +239,10 @@ let jsonOptions =
 let jsonText (results: RunResults) =
     JsonSerializer.Serialize(results, jsonOptions)
 
-/// Writes results.json atomically (temporary file, then rename).
+/// Writes results.json atomically (Snn.Core AtomicFile: a temporary file, flushed, then renamed;
+/// removed when the write fails).
 let save (path: string) (results: RunResults) =
-    let tmp = path + ".tmp"
-    File.WriteAllText(tmp, jsonText results)
-    File.Move(tmp, path, true)
+    Snn.Core.Checkpoints.AtomicFile.WriteAllText(path, jsonText results)
 
 /// Reads a results.json written by `save`.
 let load (path: string) : RunResults =

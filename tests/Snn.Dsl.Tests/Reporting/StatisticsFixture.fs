@@ -93,7 +93,8 @@ let info =
       Profile = "test"
       Seed = 0
       Spec = Presets.fmnistVgg
-      Experiment = JsonObject() }
+      Experiment = JsonObject()
+      Source = DeclaredNetwork }
 
 /// 200 test images for the ANNs, 100 held out, SNNs scored on the first 100 test images.
 let facts =
