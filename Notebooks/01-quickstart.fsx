@@ -14,8 +14,20 @@ Release binaries). The same walk-through runs without a notebook front end:
 `dotnet fsi Notebooks/01-quickstart.fsx`.
 *)
 
+// The packages built from this repository: the local feed bin/packages is named by
+// Notebooks/nuget.config (elsewhere: #i "nuget: <repository>/bin/packages").
+#r "nuget: Snn.Dsl"
 #load "Setup.fsx"
 open Setup
+
+// ----
+
+// Charts: Plotly.NET, displayed offline (Charts.fsx embeds plotly.js).
+#r "nuget: Plotly.NET, 6.0.0"
+#r "nuget: Plotly.NET.Interactive, 6.0.0"
+#load "Charts.fsx"
+open Charts
+open Plotly.NET
 open Snn.Dsl
 open Snn.Dsl.Steps
 open Snn.Dsl.Pipeline
@@ -57,17 +69,56 @@ let presetParameters =
 printfn "%d parameters (the preset Presets.fmnistVgg: %d)" info.Parameters presetParameters
 
 (**
+## A step of your own
+
+A pipeline step is a value: a `StepDefinition` (name, parameter codec, label, validation, what it
+needs and makes, run function) plus its parameters. This one, defined here and not in the library,
+measures how sparse the folded clip network is: per layer, the fraction of weights with
+|w| below a threshold. It needs the clip ANN with batch norm folded and only records figures, so
+the steps after it run exactly as without it. `Registry.register sparsity` would also make it
+readable from experiment JSON.
+*)
+
+type SparsityParameters = { Threshold: float }
+
+let sparsity: StepDefinition<SparsityParameters> =
+    { Name = "sparsity"
+      Parameters =
+        Json.Codec.record (fun t -> { Threshold = t })
+        |> Json.Codec.field "threshold" _.Threshold Json.Codec.float
+      Label = fun p -> $"sparsity |w| < {p.Threshold}"
+      Problems = fun p -> Declare.positive "threshold" p.Threshold
+      Declare =
+        fun _ state ->
+            match Declare.ann ClipAnn state with
+            | Error e -> Declare.fromProblems [ e ]
+            | Ok _ ->
+                { Declare.none with
+                    Needs = [ Network ClipAnn ]
+                    Records = true }
+      Run =
+        fun p ctx ->
+            let fractions = System.Text.Json.Nodes.JsonObject()
+
+            for KeyValue(name, w) in (ctx.Ann ClipAnn).state_dict () do
+                if name.EndsWith ".weight" && w.dim () > 1L then
+                    use small = w.abs().lt (TorchSharp.torch.tensor p.Threshold)
+                    fractions[name] <- float (small.sum().item<int64> ()) / float (w.numel ())
+
+            ctx.Record(CustomRecord("sparsity", fractions)) }
+
+(**
 ## The pipeline
 
 The dual-phase method as a list of steps, run in the order written: the ReLU baseline, Phase I
 (clip training, batch-norm folding, noisy quantize-clip fine-tuning at L = T), conversion, Phase II
 (potential, weight and potential calibration, layer by layer), evaluations after the stages the
-report compares, the Phase II ablation, and the QCFS baseline. `dualPhase E F [T...]` builds the
-full-size list; here every training step gets one epoch, T is 1 and 2, and Phase II uses 128
-calibration and 64 early-stopping images. The learnable thresholds start at 2.0 instead of the
-recipe's 5.0 (clip) and 8.0 (QCFS): one short epoch does not move them far, and a threshold far
-above the activations quantizes everything to zero at L = 1 or 2. Each step's settings live in
-its module (`TrainClip.defaults`, `CalibrateWeights.defaults`, ...).
+report compares, the Phase II ablation, and the QCFS baseline; the sparsity step above sits after
+the folding. `dualPhase E F [T...]` builds the full-size list; here every training step gets one
+epoch, T is 1 and 2, and Phase II uses 128 calibration and 64 early-stopping images. The learnable
+thresholds start at 2.0 instead of the recipe's 5.0 (clip) and 8.0 (QCFS): one short epoch does
+not move them far, and a threshold far above the activations quantizes everything to zero at L = 1
+or 2. Each step's settings live in its module (`TrainClip.defaults`, `CalibrateWeights.defaults`, ...).
 *)
 
 let timeSteps = [ 1; 2 ]
@@ -85,6 +136,7 @@ let pipeline =
     [ trainRelu 1
       Step.create TrainClip.definition { TrainClip.defaults with Epochs = 1; InitialThreshold = 2.0 }
       foldBatchNorm
+      Step.create sparsity { Threshold = 0.01 }
       evaluateDirect timeSteps
       fineTuneQC timeSteps 1
       convert
@@ -98,6 +150,15 @@ let pipeline =
 match Plan.problems fmnistVgg None pipeline with
 | [] -> printfn "pipeline: %s" (pipeline |> List.map (fun p -> p.Name) |> String.concat " -> ")
 | errors -> failwithf "invalid pipeline: %A" (errors |> List.map (fun e -> e.Message))
+
+(**
+Validation is derived from what each step declares, before any tensor exists, and lists every
+problem at once. The same steps in an impossible order (the sparsity step before anything has
+made the clip ANN, conversion before the fine-tuning):
+*)
+
+for e in Plan.problems fmnistVgg None [ Step.create sparsity { Threshold = -1.0 }; convert; trainClip 1 ] do
+    printfn "%s" e.Message
 
 (**
 ## The experiment and the run
@@ -130,42 +191,62 @@ let options: Runner.RunOptions =
 let results = Runner.run options experiment
 
 (**
+The custom step's record, read back from the run folder with `Pipeline.Run`:
+*)
+
+let run = Run experiment.OutputFolder
+
+Show.table
+    [ "layer"; "fraction of |w| < 0.01" ]
+    [ for r in run.Records do
+          match r with
+          | CustomRecord("sparsity", v) ->
+              for KeyValue(layer, f) in v.AsObject() -> [ layer; f2 (f.GetValue<float>()) ]
+          | _ -> () ]
+
+(**
 ## Accuracy against time steps
 
-The ANNs are flat references; the SNN curves show what each stage of the method adds: direct
-conversion of the clip ANN, Phase I (the QC fine-tuned ANN converted), and Phase II's potential
-calibration, weight calibration and final potential calibration.
+The ANNs are flat references, labelled with their accuracy; the SNN curves show what each stage of
+the method adds: direct conversion of the clip ANN, Phase I (the QC fine-tuned ANN converted), and
+Phase II's potential calibration, weight calibration and final potential calibration. Each series
+has its own colour, line style and marker; hover for the values.
 *)
 
 let dual = results.DualPhase |> Array.sortBy (fun d -> d.T)
 let ts = dual |> Array.map (fun d -> float d.T)
 let span = [ ts[0]; ts[ts.Length - 1] ]
 
-let stages: (string * (Reporting.Results.StageAccuracies -> float)) list =
-    [ "direct conversion", (fun s -> s.Direct)
-      "Phase I (QC fine-tuned)", (fun s -> s.Phase1)
-      "+ potential calibration", (fun s -> s.Potential)
-      "+ weight calibration", (fun s -> s.Weights)
-      "dual-phase final", (fun s -> s.Final) ]
+let stages: (string * (Reporting.Results.StageAccuracies -> float) * StyleParam.MarkerSymbol) list =
+    [ "direct conversion", (fun s -> s.Direct), StyleParam.MarkerSymbol.Diamond
+      "Phase I (QC fine-tuned)", (fun s -> s.Phase1), StyleParam.MarkerSymbol.Square
+      "+ potential calibration", (fun s -> s.Potential), StyleParam.MarkerSymbol.TriangleUp
+      "+ weight calibration", (fun s -> s.Weights), StyleParam.MarkerSymbol.Cross
+      "dual-phase final", (fun s -> s.Final), StyleParam.MarkerSymbol.Circle ]
 
 let qcfsPoints = results.Qcfs.Snn |> Array.sortBy (fun q -> q.T)
 
-Show.chart (
-    Chart.figure
-        "01-accuracy-vs-T"
-        $"{results.Splits.Dataset}: test accuracy vs time steps"
-        "time steps T"
-        "test accuracy (%)"
-        true
-        ([ Chart.line $"ReLU ANN" span [ results.Ann.TestAccuracy; results.Ann.TestAccuracy ] true
-           Chart.line $"clip ANN (Phase I)" span [ results.ClipAnn.TestAccuracy; results.ClipAnn.TestAccuracy ] true
-           Chart.line
-               $"QCFS SNN (L = {results.Qcfs.L})"
-               (qcfsPoints |> Array.map (fun q -> float q.T))
-               (qcfsPoints |> Array.map (fun q -> q.TestAccuracy))
-               false ]
-         @ [ for name, get in stages -> Chart.line name ts (dual |> Array.map (fun d -> get d.Snn)) false ])
-)
+let reference name (accuracy: float) dash =
+    Chart.Line(span, [ accuracy; accuracy ], Name = $"{name}: {f2 accuracy} %%", LineDash = dash)
+
+[ reference "ReLU ANN" results.Ann.TestAccuracy StyleParam.DrawingStyle.Dash
+  reference "clip ANN (Phase I)" results.ClipAnn.TestAccuracy StyleParam.DrawingStyle.Dot
+  Chart.Line(
+      qcfsPoints |> Array.map (fun q -> float q.T),
+      qcfsPoints |> Array.map (fun q -> q.TestAccuracy),
+      Name = $"QCFS SNN (L = {results.Qcfs.L})",
+      ShowMarkers = true,
+      LineDash = StyleParam.DrawingStyle.DashDot,
+      MarkerSymbol = StyleParam.MarkerSymbol.X
+  )
+  for name, get, symbol in stages do
+      Chart.Line(ts, dual |> Array.map (fun d -> get d.Snn), Name = name, ShowMarkers = true, MarkerSymbol = symbol) ]
+|> Chart.combine
+|> Chart.withTitle $"{results.Splits.Dataset}: test accuracy vs time steps"
+|> Chart.withXAxisStyle (TitleText = "time steps T", AxisType = StyleParam.AxisType.Log)
+|> Chart.withYAxisStyle (TitleText = "test accuracy (%)")
+|> Chart.withSize (900, 500)
+|> show "01-accuracy-vs-T"
 
 (**
 ## The report's table
