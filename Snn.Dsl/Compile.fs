@@ -11,7 +11,9 @@ type Activation =
     | Relu
     /// clip(x, 0, |theta|) with a learnable theta per layer (Phase I training).
     | Clip of initialThreshold: float
-    /// QC_L with half shift, exact in training and evaluation (the QCFS activation).
+    /// QC_L with half shift, exact in training and evaluation (the QCFS activation). It trains with
+    /// the clip before the straight-through rounding (QuantizeClipGradient.ClipThenRound): with
+    /// PAPER.md's order the QCFS network converted badly at T <= L (issue 16).
     | QC of levels: int * initialThreshold: float
     /// QC_L in evaluation; in training each activation stays unrounded with probability p.
     | NoisyQC of levels: int * initialThreshold: float * p: float
@@ -142,7 +144,7 @@ module Compile =
         match activation with
         | Relu -> torch.nn.ReLU()
         | Clip t -> new ClipActivation(t, name)
-        | QC(l, t) -> new QuantizeClipActivation(l, t, 0.0, name)
+        | QC(l, t) -> new QuantizeClipActivation(l, t, 0.0, name, QuantizeClipGradient.ClipThenRound)
         | NoisyQC(l, t, p) -> new QuantizeClipActivation(l, t, p, name)
 
     /// A module for a plain (non-residual) layer with this input shape.

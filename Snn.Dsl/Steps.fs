@@ -43,6 +43,10 @@ let phaseTwo (steps: ILayerStep list) = PhaseTwo.step steps
 /// Each prefix of these layer steps on a copy of every spiking network, evaluated at its T.
 let ablation (steps: ILayerStep list) = Ablation.step steps
 
+/// Every spiking network fine-tuned end to end at its T (surrogate BPTT, Adam lr 1e-4), the best
+/// epoch by held-out accuracy kept (issue 16's technique beyond PAPER.md).
+let fineTuneSnn epochs = FineTuneSnn.step epochs
+
 /// The QCFS baseline (L = 4, theta0 = 8) trained for this many epochs, evaluated at T = 1..32.
 let qcfs epochs = Qcfs.step epochs
 

@@ -1,6 +1,7 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using Snn.Core.Native;
+using static Snn.Core.Activations.RoundingDraws;
 using static TorchSharp.torch;
 
 namespace Snn.Core.Activations;
@@ -14,23 +15,12 @@ namespace Snn.Core.Activations;
 /// Work is split into fixed blocks of <see cref="BlockSize"/> elements over at most the cores torch uses;
 /// the theta-gradient is summed per block in float64 and the block sums are added in block order, so
 /// results do not depend on thread scheduling.
-/// The noisy rounding draws are 16-bit halves of a 32-bit counter hash, two per hash, mapped onto
-/// elements in groups of <see cref="GroupSize"/> independently of the SIMD width and the blocks (see
-/// <see cref="Draw"/>); with 8-lane vectors one vector hash masks 16 elements.
+/// The noisy kernels draw their rounding masks from <see cref="RoundingDraws"/>.
 /// </summary>
 internal static unsafe class FusedActivationKernels
 {
     /// <summary>Elements per parallel work item (a multiple of every SIMD width and of <see cref="GroupSize"/>).</summary>
     public const int BlockSize = RawBlocks.BlockSize;
-
-    /// <summary>
-    /// Elements per draw group: group g = e / 16 owns the 8 hash words 8g .. 8g + 7, whose low halves
-    /// are the draws of its elements 0..7 and whose high halves those of its elements 8..15.
-    /// </summary>
-    public const int GroupSize = 16;
-
-    /// <summary>Hash words per draw group (two 16-bit draws per 32-bit word).</summary>
-    private const int WordsPerGroup = GroupSize / 2;
 
     /// <summary>
     /// Compile-time check that every block starts on a group boundary (start = b * BlockSize), so that
@@ -41,22 +31,6 @@ internal static unsafe class FusedActivationKernels
 
     /// <summary>Elements summed in float32 before the partial sum is folded into float64.</summary>
     private const int SumChunk = 1024;
-
-    /// <summary>Resolution of the rounding draw: a 16-bit uniform integer per element (half of a 32-bit hash).</summary>
-    public const int DrawBits = 16;
-
-    /// <summary>2^16: the number of values of a draw; a cut of DrawRange rounds every element.</summary>
-    private const uint DrawRange = 1u << DrawBits;
-
-    /// <summary>The low 16 bits of a hash word: the draw of an element in the first half of its group.</summary>
-    private const uint LowDraw = DrawRange - 1;
-
-    /// <summary>
-    /// Whether the noisy kernels take the paired vector path: the vector width divides the 8 words of a
-    /// group (8 lanes with AVX2: one hash per 16 elements; 4 lanes: two). Otherwise (16 lanes) noisy
-    /// kernels run the scalar path with the same draws.
-    /// </summary>
-    private static bool PairedLanes => Vector.IsHardwareAccelerated && WordsPerGroup % Vector<uint>.Count == 0;
 
     /// <summary>y = min(max(x, 0), t) with max(x, 0) = (x &lt; 0 ? 0 : x), min(r, t) = (r &gt; t ? t : r).</summary>
     public static void ClipForward(Tensor input, Tensor output, float t)
@@ -204,10 +178,12 @@ internal static unsafe class FusedActivationKernels
     /// Autograd of PAPER.md's t * clip(STE(floor(r L + 1/2)) / L, 0, 1), r = x / t, in that order: with
     /// a = floor(r L + 1/2) / L, a rounded entry is inside when a is in [0, 1] (the clip's closed
     /// interval, i.e. r in [-1/(2L), 1 + 1/(2L))), an unrounded one (t * clip(r, 0, 1)) when r is in
-    /// [0, 1]; level as in the forward. dx = inside ? g : 0, written to <paramref name="gradInput"/>;
+    /// [0, 1]; level as in the forward. With <paramref name="clipFirst"/> (<see cref="QuantizeClipGradient.ClipThenRound"/>)
+    /// every entry is inside when r is in [0, 1]. dx = inside ? g : 0, written to <paramref name="gradInput"/>;
     /// returns sum of g * (level - (inside ? r : 0)) (the gradient wrt |theta|).
     /// </summary>
-    public static double QuantizeClipBackward(Tensor input, Tensor gradOutput, Tensor gradInput, float t, int levels, uint cut, ulong seed)
+    public static double QuantizeClipBackward(
+        Tensor input, Tensor gradOutput, Tensor gradInput, float t, int levels, uint cut, ulong seed, bool clipFirst)
     {
         var px = (float*)Pointer(input);
         var pg = (float*)Pointer(gradOutput);
@@ -231,7 +207,7 @@ internal static unsafe class FusedActivationKernels
                     var end = Math.Min(length, i + SumChunk);
                     for (; i <= end - Vector<float>.Count; i += Vector<float>.Count)
                     {
-                        sum += QuantizeClipGradLanes(x + i, g + i, d + i, tv, lv, default, false);
+                        sum += QuantizeClipGradLanes(x + i, g + i, d + i, tv, lv, default, false, clipFirst);
                     }
 
                     total += Vector.Sum(sum);
@@ -250,9 +226,10 @@ internal static unsafe class FusedActivationKernels
                         {
                             var h = GroupHash(start + i, j, seed);
                             var k = i + j;
-                            sum += QuantizeClipGradLanes(x + k, g + k, d + k, tv, lv, Below(h & new Vector<uint>(LowDraw), cut), true);
+                            sum += QuantizeClipGradLanes(x + k, g + k, d + k, tv, lv, Below(h & new Vector<uint>(LowDraw), cut), true, clipFirst);
                             k += WordsPerGroup;
-                            sum += QuantizeClipGradLanes(x + k, g + k, d + k, tv, lv, Below(Vector.ShiftRightLogical(h, DrawBits), cut), true);
+                            sum += QuantizeClipGradLanes(
+                                x + k, g + k, d + k, tv, lv, Below(Vector.ShiftRightLogical(h, DrawBits), cut), true, clipFirst);
                         }
                     }
 
@@ -264,7 +241,7 @@ internal static unsafe class FusedActivationKernels
             {
                 var r = x[i] / t;
                 var a = MathF.Floor((r * l) + 0.5f) / l;
-                var inside = a >= 0f && a <= 1f;
+                var inside = clipFirst ? r >= 0f && r <= 1f : a >= 0f && a <= 1f;
                 var level = Unit(a);
                 if (noisy && !Rounded(start + i, seed, cut))
                 {
@@ -279,59 +256,6 @@ internal static unsafe class FusedActivationKernels
             return total;
         });
     }
-
-    /// <summary>
-    /// Writes 1 where element i is rounded (its draw <see cref="Draw"/> is below <paramref name="cut"/>),
-    /// else 0: element by element through the scalar definition, the reference for the vector paths.
-    /// </summary>
-    public static void RoundingMask(Tensor mask, uint cut, ulong seed)
-    {
-        var pm = (float*)Pointer(mask);
-        var n = mask.numel();
-        for (long i = 0; i < n; i++)
-        {
-            pm[i] = Rounded(i, seed, cut) ? 1f : 0f;
-        }
-    }
-
-    /// <summary>
-    /// The 16-bit draw of element e (0 &lt;= e &lt; 2^32): with group g = e &gt;&gt; 4 and word
-    /// w = (g &lt;&lt; 3) | (e &amp; 7), the hash H(w) = mix(mix(w + k0) ^ k1) (k0, k1 the low and high
-    /// halves of the seed, sums mod 2^32, mix the "lowbias32" integer hash, a bijection of 32-bit words
-    /// with full avalanche); the draw is the low 16 bits of H(w) when bit 3 of e is 0 (elements 0..7 of
-    /// the group) and the high 16 bits when it is 1 (elements 8..15). So each hash serves elements e and
-    /// e + 8 of one group, the mapping depends neither on the SIMD width nor on the blocks, and any
-    /// element's draw is recomputed from (seed, e) alone.
-    /// </summary>
-    public static uint Draw(long index, ulong seed)
-    {
-        var word = unchecked((uint)(((index >> 4) << 3) | (index & 7)));
-        var h = Hash(word, seed);
-        return ((index >> 3) & 1) == 0 ? h & LowDraw : h >> DrawBits;
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool Rounded(long index, ulong seed, uint cut) => Draw(index, seed) < cut;
-
-    /// <summary>H(w) = mix(mix(w + k0) ^ k1).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static uint Hash(uint word, ulong seed) => Mix(Mix(unchecked(word + (uint)seed)) ^ (uint)(seed >> 32));
-
-    /// <summary>
-    /// H of the words 8g + j + lane (lane = 0 .. Count - 1) of group g = element / 16, for an
-    /// <paramref name="element"/> on a group boundary and a word offset j with j + Count &lt;= 8.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector<uint> GroupHash(long element, int j, ulong seed)
-    {
-        var first = unchecked((uint)((element >> 4) << 3) + (uint)j + (uint)seed);
-        return Mix(Mix(new Vector<uint>(first) + Lanes) ^ new Vector<uint>((uint)(seed >> 32)));
-    }
-
-    /// <summary>All-ones float lanes where the 16-bit draw is below cut (both below 2^31, so a signed compare).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector<float> Below(Vector<uint> draws, uint cut) =>
-        Vector.AsVectorSingle(Vector.LessThan(Vector.AsVectorInt32(draws), new Vector<int>((int)cut)));
 
     /// <summary>The forward of <see cref="QuantizeClipForward"/> on one vector; rounded lanes apply only when noisy.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -349,18 +273,20 @@ internal static unsafe class FusedActivationKernels
 
     /// <summary>
     /// The backward of <see cref="QuantizeClipBackward"/> on one vector: stores dx and returns the lanes of
-    /// g * (level - [inside] r); rounded lanes apply only when noisy.
+    /// g * (level - [inside] r); rounded lanes apply only when noisy; <paramref name="clipFirst"/> puts every
+    /// lane's band at r in [0, 1].
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector<float> QuantizeClipGradLanes(
-        float* x, float* g, float* d, Vector<float> tv, Vector<float> lv, Vector<float> rounded, bool noisy)
+        float* x, float* g, float* d, Vector<float> tv, Vector<float> lv, Vector<float> rounded, bool noisy, bool clipFirst)
     {
         var zero = Vector<float>.Zero;
         var one = Vector<float>.One;
         var r = Vector.Load(x) / tv;
         var gv = Vector.Load(g);
         var a = Vector.Floor((r * lv) + new Vector<float>(0.5f)) / lv;
-        var inside = Vector.BitwiseAnd(Vector.GreaterThanOrEqual(a, zero), Vector.LessThanOrEqual(a, one));
+        var band = clipFirst ? r : a;
+        var inside = Vector.BitwiseAnd(Vector.GreaterThanOrEqual(band, zero), Vector.LessThanOrEqual(band, one));
         var level = Unit(a);
         if (noisy)
         {
@@ -371,44 +297,6 @@ internal static unsafe class FusedActivationKernels
 
         Vector.Store(Vector.ConditionalSelect(inside, gv, zero), d);
         return gv * (level - Vector.ConditionalSelect(inside, r, zero));
-    }
-
-    private static readonly Vector<uint> Lanes = LaneIndices();
-
-    private static Vector<uint> LaneIndices()
-    {
-        var lanes = new uint[Vector<uint>.Count];
-        for (var i = 0; i < lanes.Length; i++)
-        {
-            lanes[i] = (uint)i;
-        }
-
-        return new Vector<uint>(lanes);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static uint Mix(uint x)
-    {
-        unchecked
-        {
-            x ^= x >> 16;
-            x *= 0x7feb352du;
-            x ^= x >> 15;
-            x *= 0x846ca68bu;
-            x ^= x >> 16;
-            return x;
-        }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector<uint> Mix(Vector<uint> x)
-    {
-        x ^= Vector.ShiftRightLogical(x, 16);
-        x *= new Vector<uint>(0x7feb352du);
-        x ^= Vector.ShiftRightLogical(x, 15);
-        x *= new Vector<uint>(0x846ca68bu);
-        x ^= Vector.ShiftRightLogical(x, 16);
-        return x;
     }
 
     /// <summary>clamp(r, 0, 1) as (r &lt; 0 ? 0 : r) then (u &gt; 1 ? 1 : u).</summary>

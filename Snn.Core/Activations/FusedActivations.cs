@@ -1,3 +1,4 @@
+using Snn.Core.Native;
 using TorchSharp;
 using static TorchSharp.torch;
 using static TorchSharp.torch.autograd;
@@ -10,7 +11,7 @@ namespace Snn.Core.Activations;
 /// instead of a chain of elementwise torch operations that each allocate a tensor and a graph node.
 /// Values and gradients are those of the composite references
 /// <see cref="ClipActivation.Functional.Clip"/> and
-/// <see cref="QuantizeClipActivation.Functional.NoisyQuantizeClip(Tensor, Tensor, int, Tensor)"/>,
+/// <see cref="QuantizeClipActivation.Functional.NoisyQuantizeClip(Tensor, Tensor, int, Tensor, QuantizeClipGradient)"/>,
 /// with t = |theta|:
 /// <list type="bullet">
 /// <item>clip: y = min(max(x, 0), t), bit for bit. dL/dx = g for 0 &lt; x &lt; t, g / 2 at x = t, 0
@@ -23,7 +24,9 @@ namespace Snn.Core.Activations;
 /// order (the rounding passed straight through, then the clip). A rounded element is "inside" when
 /// a = floor(r L + 1/2) / L is in [0, 1] (r in [-1/(2L), 1 + 1/(2L))), an unrounded one when r is in
 /// [0, 1]; dL/dx = g inside, 0 elsewhere; dL/dtheta = sign(theta) * sum of g * (level - [inside] r):
-/// g * (q - r) for an element inside, g above, 0 below.</item>
+/// g * (q - r) for an element inside, g above, 0 below. With <see cref="QuantizeClipGradient.ClipThenRound"/>
+/// a rounded element is inside when r is in [0, 1] (the gradient of t * clamp(r, 0, 1)); the dual-phase
+/// default is <see cref="QuantizeClipGradient.RoundThenClip"/>.</item>
 /// </list>
 /// The composite's dL/dx is (g t) / t, which can differ from g by one rounding; the theta-gradient is
 /// summed here in float64 per block, in block order, so it can differ from torch's float32 sum by rounding.
@@ -34,7 +37,7 @@ namespace Snn.Core.Activations;
 public static class FusedActivations
 {
     /// <summary>2^16: the number of values of an element's rounding draw.</summary>
-    private const double DrawRange = 1 << FusedActivationKernels.DrawBits;
+    private const double DrawRange = 1 << RoundingDraws.DrawBits;
 
     /// <summary>
     /// Whether the fused kernels take this input: x is a contiguous float32 CPU tensor with at most 2^32
@@ -84,9 +87,11 @@ public static class FusedActivations
     /// <param name="input">x, any shape.</param>
     /// <param name="threshold">theta, |theta| &gt; 0 (see <see cref="Clip"/> for the accepted shapes).</param>
     /// <param name="levels">L &gt;= 1.</param>
+    /// <param name="gradient">Where the straight-through rounding sits relative to the clip (values are the same).</param>
     /// <exception cref="ArgumentException">L &lt; 1.</exception>
-    public static Tensor QuantizeClip(Tensor input, Tensor threshold, int levels) =>
-        NoisyQuantizeClip(input, threshold, levels, 0.0, 0UL);
+    public static Tensor QuantizeClip(
+        Tensor input, Tensor threshold, int levels, QuantizeClipGradient gradient = QuantizeClipGradient.RoundThenClip) =>
+        NoisyQuantizeClip(input, threshold, levels, 0.0, 0UL, gradient);
 
     /// <summary>
     /// Noisy quantization of Phase-I training: each element is rounded (level q) with probability 1 - p
@@ -94,23 +99,22 @@ public static class FusedActivations
     /// a counter-based hash of one 64-bit seed taken from torch's default generator per call
     /// (<see cref="DrawSeed"/>), so a run is reproducible from torch.manual_seed and independent of
     /// thread scheduling, and the backward pass recomputes the mask instead of storing it.
-    /// For input the kernels do not take, the composite with torch.rand_like is used.
+    /// Input the kernels do not take (another device or dtype) runs the composite reference with the same
+    /// seeded mask (<see cref="RoundingMask"/>), so a run draws the same masks on every device.
     /// </summary>
     /// <param name="input">x, any shape.</param>
     /// <param name="threshold">theta, |theta| &gt; 0.</param>
     /// <param name="levels">L &gt;= 1.</param>
     /// <param name="noiseProbability">p in [0, 1): the probability that an element stays unrounded.</param>
+    /// <param name="gradient">Where the straight-through rounding sits relative to the clip (values are the same).</param>
     /// <exception cref="ArgumentException">L &lt; 1 or p outside [0, 1).</exception>
-    public static Tensor NoisyQuantizeClip(Tensor input, Tensor threshold, int levels, double noiseProbability)
+    public static Tensor NoisyQuantizeClip(
+        Tensor input, Tensor threshold, int levels, double noiseProbability,
+        QuantizeClipGradient gradient = QuantizeClipGradient.RoundThenClip)
     {
         Guard.AtLeast(levels, 1, nameof(levels), "quantization levels L");
         Guard.UnitIntervalOpen(noiseProbability, nameof(noiseProbability));
-        if (!Supports(input, threshold))
-        {
-            return QuantizeClipActivation.Functional.NoisyQuantizeClip(input, threshold, levels, noiseProbability);
-        }
-
-        return NoisyQuantizeClip(input, threshold, levels, noiseProbability, noiseProbability > 0 ? DrawSeed() : 0UL);
+        return NoisyQuantizeClip(input, threshold, levels, noiseProbability, noiseProbability > 0 ? DrawSeed() : 0UL, gradient);
     }
 
     /// <summary>
@@ -124,16 +128,24 @@ public static class FusedActivations
     /// <param name="levels">L &gt;= 1.</param>
     /// <param name="noiseProbability">p in [0, 1).</param>
     /// <param name="seed">Any 64-bit value; selects the rounding draws.</param>
+    /// <param name="gradient">Where the straight-through rounding sits relative to the clip (values are the same).</param>
     /// <exception cref="ArgumentException">L &lt; 1 or p outside [0, 1).</exception>
-    public static Tensor NoisyQuantizeClip(Tensor input, Tensor threshold, int levels, double noiseProbability, ulong seed)
+    public static Tensor NoisyQuantizeClip(
+        Tensor input, Tensor threshold, int levels, double noiseProbability, ulong seed,
+        QuantizeClipGradient gradient = QuantizeClipGradient.RoundThenClip)
     {
         Guard.AtLeast(levels, 1, nameof(levels), "quantization levels L");
         Guard.UnitIntervalOpen(noiseProbability, nameof(noiseProbability));
+        if (!Supports(input, threshold) && noiseProbability == 0)
+        {
+            return QuantizeClipActivation.Functional.QuantizeClip(input, threshold, levels);
+        }
+
         if (!Supports(input, threshold))
         {
             using var fallback = NewDisposeScope();
             var mask = RoundingMask(input.shape, noiseProbability, seed).to(input.device);
-            return QuantizeClipActivation.Functional.NoisyQuantizeClip(input, threshold, levels, mask.to_type(ScalarType.Bool))
+            return QuantizeClipActivation.Functional.NoisyQuantizeClip(input, threshold, levels, mask.to_type(ScalarType.Bool), gradient)
                 .MoveToOuterDisposeScope();
         }
 
@@ -146,7 +158,8 @@ public static class FusedActivations
         }
 
         using var scope = NewDisposeScope();
-        return QuantizeClipFunction.apply(input, threshold, levels, cut, seed).MoveToOuterDisposeScope();
+        return QuantizeClipFunction.apply(input, threshold, levels, cut, seed, gradient == QuantizeClipGradient.ClipThenRound)
+            .MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -184,7 +197,7 @@ public static class FusedActivations
                 nameof(shape));
         }
 
-        FusedActivationKernels.RoundingMask(mask, Cut(noiseProbability), seed);
+        RoundingDraws.RoundingMask(mask, Cut(noiseProbability), seed);
         return mask;
     }
 
@@ -221,14 +234,14 @@ public static class FusedActivations
             var grad = grad_output.contiguous();
             var gradInput = empty_like(input);
             var sum = FusedActivationKernels.ClipBackward(input, grad, gradInput, Math.Abs(theta));
-            var gradTheta = full(ThresholdShape(ctx), Sign(theta) * (float)sum, ScalarType.Float32);
+            var gradTheta = ThetaGradient(ctx, Sign(theta) * (float)sum);
             return [gradInput.MoveToOuterDisposeScope(), gradTheta.MoveToOuterDisposeScope()];
         }
     }
 
     /// <summary>
-    /// Noisy QC_L as a custom autograd function: inputs (x, theta, L, cut, seed); x is saved and the
-    /// rounding mask is recomputed from (seed, cut) in the backward.
+    /// Noisy QC_L as a custom autograd function: inputs (x, theta, L, cut, seed, clip first); x is saved and
+    /// the rounding mask is recomputed from (seed, cut) in the backward.
     /// </summary>
     private sealed class QuantizeClipFunction : SingleTensorFunction<QuantizeClipFunction>
     {
@@ -241,6 +254,7 @@ public static class FusedActivations
             var theta = thresholdTensor.item<float>();
             var (levels, cut, seed) = ((int)vars[2], (uint)vars[3], (ulong)vars[4]);
             ctx.save_for_backward([input]);
+            ctx.save_data("clipFirst", (bool)vars[5]);
             ctx.save_data("theta", theta);
             ctx.save_data("shape", thresholdTensor.shape);
             ctx.save_data("levels", levels);
@@ -255,15 +269,23 @@ public static class FusedActivations
         {
             var theta = (float)ctx.get_data("theta");
             var (levels, cut, seed) = ((int)ctx.get_data("levels"), (uint)ctx.get_data("cut"), (ulong)ctx.get_data("seed"));
+            var clipFirst = (bool)ctx.get_data("clipFirst");
             using var scope = NewDisposeScope();
             var input = ctx.get_saved_variables()[0];
             var grad = grad_output.contiguous();
             var gradInput = empty_like(input);
-            var sum = FusedActivationKernels.QuantizeClipBackward(input, grad, gradInput, Math.Abs(theta), levels, cut, seed);
-            var gradTheta = full(ThresholdShape(ctx), Sign(theta) * (float)sum, ScalarType.Float32);
-            return [gradInput.MoveToOuterDisposeScope(), gradTheta.MoveToOuterDisposeScope(), null!, null!, null!];
+            var sum = FusedActivationKernels.QuantizeClipBackward(input, grad, gradInput, Math.Abs(theta), levels, cut, seed, clipFirst);
+            var gradTheta = ThetaGradient(ctx, Sign(theta) * (float)sum);
+            return [gradInput.MoveToOuterDisposeScope(), gradTheta.MoveToOuterDisposeScope(), null!, null!, null!, null!];
         }
     }
 
     private static long[] ThresholdShape(AutogradContext ctx) => (long[])ctx.get_data("shape");
+
+    /// <summary>dL/dtheta, a float32 tensor of theta's shape filled with <paramref name="value"/>.</summary>
+    private static Tensor ThetaGradient(AutogradContext ctx, float value)
+    {
+        using var fill = value.ToScalar();
+        return full(ThresholdShape(ctx), fill, ScalarType.Float32);
+    }
 }

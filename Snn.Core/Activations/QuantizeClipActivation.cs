@@ -1,3 +1,4 @@
+using Snn.Core.Native;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -12,7 +13,8 @@ namespace Snn.Core.Activations;
 /// probability 1 - p and left unrounded (plain clip) with probability p, a fresh Bernoulli mask
 /// per call; rounding passes the gradient straight through (STE: d y / d x = 1 inside (0, |theta|),
 /// 0 outside) and theta gets its gradient by autograd. With p = 0 training rounds every
-/// activation (the QCFS activation).
+/// activation (the QCFS activation). <see cref="Gradient"/> says where the straight-through rounding sits
+/// relative to the clip in the gradient (<see cref="QuantizeClipGradient"/>; values are the same).
 /// </summary>
 public sealed class QuantizeClipActivation : nn.Module<Tensor, Tensor>
 {
@@ -23,12 +25,26 @@ public sealed class QuantizeClipActivation : nn.Module<Tensor, Tensor>
     /// <param name="initialThreshold">Initial theta &gt; 0.</param>
     /// <param name="noiseProbability">p in [0, 1): the probability that an activation stays unrounded in training (paper: 0.1).</param>
     /// <param name="name">Module name.</param>
-    public QuantizeClipActivation(int levels, double initialThreshold = 5.0, double noiseProbability = 0.0, string name = "qc")
+    /// <param name="gradient">Where the straight-through rounding sits relative to the clip in training's gradient:
+    /// <see cref="QuantizeClipGradient.RoundThenClip"/> (PAPER.md's order, the dual-phase default) or
+    /// <see cref="QuantizeClipGradient.ClipThenRound"/> (the QCFS baseline).</param>
+    /// <exception cref="ArgumentException">L &lt; 1, theta &lt;= 0, p outside [0, 1) or an undefined gradient order.</exception>
+    public QuantizeClipActivation(
+        int levels, double initialThreshold = 5.0, double noiseProbability = 0.0, string name = "qc",
+        QuantizeClipGradient gradient = QuantizeClipGradient.RoundThenClip)
         : base(name)
     {
         Levels = (int)Guard.AtLeast(levels, 1, nameof(levels), "quantization levels L");
         Guard.Positive(initialThreshold, nameof(initialThreshold));
         NoiseProbability = Guard.UnitIntervalOpen(noiseProbability, nameof(noiseProbability));
+        if (!Enum.IsDefined(gradient))
+        {
+            throw new ArgumentException(
+                $"{nameof(gradient)} = {(int)gradient} is not a {nameof(QuantizeClipGradient)}: expected RoundThenClip or ClipThenRound",
+                nameof(gradient));
+        }
+
+        Gradient = gradient;
         threshold = nn.Parameter(tensor((float)initialThreshold));
         RegisterComponents();
     }
@@ -38,6 +54,9 @@ public sealed class QuantizeClipActivation : nn.Module<Tensor, Tensor>
 
     /// <summary>p in [0, 1): probability that an activation is left unrounded during training.</summary>
     public double NoiseProbability { get; }
+
+    /// <summary>Where the straight-through rounding sits relative to the clip in the training gradient.</summary>
+    public QuantizeClipGradient Gradient { get; }
 
     /// <summary>The learnable parameter theta (a scalar); the effective threshold is |theta|.</summary>
     public Parameter Threshold => threshold;
@@ -53,8 +72,8 @@ public sealed class QuantizeClipActivation : nn.Module<Tensor, Tensor>
     /// </remarks>
     public override Tensor forward(Tensor input) =>
         training
-            ? FusedActivations.NoisyQuantizeClip(input, threshold, Levels, NoiseProbability)
-            : FusedActivations.QuantizeClip(input, threshold, Levels);
+            ? FusedActivations.NoisyQuantizeClip(input, threshold, Levels, NoiseProbability, Gradient)
+            : FusedActivations.QuantizeClip(input, threshold, Levels, Gradient);
 
     /// <summary>The stateless forms of the quantize-clip activation.</summary>
     public static class Functional
@@ -69,8 +88,11 @@ public sealed class QuantizeClipActivation : nn.Module<Tensor, Tensor>
         /// <param name="input">x, any shape.</param>
         /// <param name="threshold">theta, a tensor broadcastable to x (a scalar per layer or one per neuron); |theta| is used and must be &gt; 0.</param>
         /// <param name="levels">L &gt;= 1.</param>
-        public static Tensor QuantizeClip(Tensor input, Tensor threshold, int levels) =>
-            NoisyQuantizeClip(input, threshold, levels, 0.0);
+        /// <param name="gradient">Where the straight-through rounding sits relative to the clip; with
+        /// <see cref="QuantizeClipGradient.ClipThenRound"/> d y / d x = 1 for x / |theta| in [0, 1], 0 outside.</param>
+        public static Tensor QuantizeClip(
+            Tensor input, Tensor threshold, int levels, QuantizeClipGradient gradient = QuantizeClipGradient.RoundThenClip) =>
+            NoisyQuantizeClip(input, threshold, levels, 0.0, gradient);
 
         /// <summary>
         /// Noisy quantization: with u = clip(x / |theta|, 0, 1) and q = floor(u L + 1/2) / L (the
@@ -87,31 +109,38 @@ public sealed class QuantizeClipActivation : nn.Module<Tensor, Tensor>
         /// <param name="threshold">theta, a tensor broadcastable to x (a scalar per layer or one per neuron); |theta| is used and must be &gt; 0.</param>
         /// <param name="levels">L &gt;= 1.</param>
         /// <param name="noiseProbability">p in [0, 1): the probability that an entry stays unrounded.</param>
+        /// <param name="gradient">Where the straight-through rounding sits relative to the clip; with
+        /// <see cref="QuantizeClipGradient.ClipThenRound"/> a rounded entry is inside for r in [0, 1], as an unrounded one.</param>
         /// <exception cref="ArgumentException">L &lt; 1 or p outside [0, 1).</exception>
-        public static Tensor NoisyQuantizeClip(Tensor input, Tensor threshold, int levels, double noiseProbability)
+        public static Tensor NoisyQuantizeClip(
+            Tensor input, Tensor threshold, int levels, double noiseProbability,
+            QuantizeClipGradient gradient = QuantizeClipGradient.RoundThenClip)
         {
             Guard.AtLeast(levels, 1, nameof(levels), "quantization levels L");
             Guard.UnitIntervalOpen(noiseProbability, nameof(noiseProbability));
 
             // m ~ Bernoulli(1 - p): a uniform draw below 1 - p, one pass straight to a mask.
-            return Compose(input, threshold, levels, noiseProbability > 0 ? level => torch.rand_like(level).lt(1.0 - noiseProbability) : null);
+            return Compose(input, threshold, levels, noiseProbability > 0 ? level => Bernoulli(level, 1.0 - noiseProbability) : null, gradient);
         }
 
         /// <summary>
         /// Noisy quantization with a given rounding mask m: with u = clip(x / |theta|, 0, 1) and
         /// q = floor(u L + 1/2) / L, <code>y = |theta| * (m q + (1 - m) u)</code> with the gradients of
-        /// <see cref="NoisyQuantizeClip(Tensor, Tensor, int, double)"/> (the value is |theta| * level, the
+        /// <see cref="NoisyQuantizeClip(Tensor, Tensor, int, double, QuantizeClipGradient)"/> (the value is |theta| * level, the
         /// gradient autograd's on PAPER.md's expression with the rounding passed straight through).
         /// </summary>
         /// <param name="input">x, any shape.</param>
         /// <param name="threshold">theta, a tensor broadcastable to x; |theta| is used and must be &gt; 0.</param>
         /// <param name="levels">L &gt;= 1.</param>
         /// <param name="rounded">m, a bool tensor broadcastable to x: true where the entry is rounded; null rounds every entry.</param>
+        /// <param name="gradient">Where the straight-through rounding sits relative to the clip.</param>
         /// <exception cref="ArgumentException">L &lt; 1.</exception>
-        public static Tensor NoisyQuantizeClip(Tensor input, Tensor threshold, int levels, Tensor? rounded)
+        public static Tensor NoisyQuantizeClip(
+            Tensor input, Tensor threshold, int levels, Tensor? rounded,
+            QuantizeClipGradient gradient = QuantizeClipGradient.RoundThenClip)
         {
             Guard.AtLeast(levels, 1, nameof(levels), "quantization levels L");
-            return Compose(input, threshold, levels, rounded is null ? null : _ => rounded);
+            return Compose(input, threshold, levels, rounded is null ? null : _ => rounded, gradient);
         }
 
         /// <summary>
@@ -120,8 +149,10 @@ public sealed class QuantizeClipActivation : nn.Module<Tensor, Tensor>
         /// order, |theta| * clip(STE(floor(r L + 1/2)) / L, 0, 1) with r = x / |theta| for a rounded entry
         /// and |theta| * clip(r, 0, 1) for an unrounded one, carried by |theta| * (s - s.detach()) with
         /// s = r where the clip passes gradient (a = floor(r L + 1/2) / L in [0, 1], resp. r in [0, 1]), else 0.
+        /// With <see cref="QuantizeClipGradient.ClipThenRound"/> a rounded entry's band is r in [0, 1] too.
         /// </summary>
-        private static Tensor Compose(Tensor input, Tensor threshold, int levels, Func<Tensor, Tensor>? rounded)
+        private static Tensor Compose(
+            Tensor input, Tensor threshold, int levels, Func<Tensor, Tensor>? rounded, QuantizeClipGradient gradient)
         {
             using var scope = NewDisposeScope();
             var theta = threshold.abs();
@@ -129,22 +160,31 @@ public sealed class QuantizeClipActivation : nn.Module<Tensor, Tensor>
             Tensor level, inside;
             using (no_grad())
             {
-                var a = (r * levels).add_(0.5).floor_().div_(levels);
-                level = a.clamp(0.0, 1.0);
-                inside = a.ge(0.0).logical_and_(a.le(1.0));
+                using var l = levels.ToScalar();
+                var a = r.mul(l).add_(Scalars.Half, Scalars.One).floor_().div_(l);
+                level = a.clamp(Scalars.ZeroReal, Scalars.OneReal);
+                var band = gradient == QuantizeClipGradient.ClipThenRound ? r : a;
+                inside = band.ge(Scalars.ZeroReal).logical_and_(band.le(Scalars.OneReal));
                 if (rounded is not null)
                 {
-                    var u = r.clamp(0.0, 1.0);
+                    var u = r.clamp(Scalars.ZeroReal, Scalars.OneReal);
                     var mask = rounded(level);
                     level = torch.where(mask, level, u);
-                    inside = torch.where(mask, inside, r.ge(0.0).logical_and_(r.le(1.0)));
+                    inside = torch.where(mask, inside, r.ge(Scalars.ZeroReal).logical_and_(r.le(Scalars.OneReal)));
                 }
             }
 
             var s = r * inside.to_type(r.dtype);
 
             // Value: |theta| * (level + 0) = |theta| * level exactly (s - s = 0); gradient: that of |theta| * s.
-            return (theta * (level + (s - s.detach()))).MoveToOuterDisposeScope();
+            return (theta * level.add(s - s.detach(), Scalars.One)).MoveToOuterDisposeScope();
+        }
+
+        /// <summary>m ~ Bernoulli(q) elementwise in the shape of <paramref name="like"/>: a uniform draw below q.</summary>
+        private static Tensor Bernoulli(Tensor like, double q)
+        {
+            using var cut = q.ToScalar();
+            return torch.rand_like(like).lt(cut);
         }
     }
 }

@@ -8,7 +8,7 @@ internal static class AnnTargets
 {
     /// <summary>
     /// a_l for the neuron layer at <paramref name="neuronLayer"/> (an index into
-    /// <see cref="SpikingNetwork.NeuronLayers"/>), shape [B, ...NeuronShape], detached, in the image dtype.
+    /// <see cref="SpikingNetwork.NeuronLayers"/>), shape [B, ...NeuronShape], detached, in the images' dtype and on their device.
     /// </summary>
     public static Tensor For(SpikingNetwork network, Func<Tensor, Tensor[]> annActivations, Tensor images, int neuronLayer)
     {
@@ -23,7 +23,7 @@ internal static class AnnTargets
         var layer = network.Layers[network.NeuronLayers[neuronLayer]];
         var a = all[neuronLayer];
         Guard.SameShape(a, [images.shape[0], .. layer.NeuronShape], $"annActivations(images)[{neuronLayer}] ({layer.Name})");
-        return a.detach().to_type(images.dtype);
+        return a.detach().to(images.dtype, images.device);
     }
 
     /// <summary>Checks that a neuron-layer index is in [0, count).</summary>

@@ -1,3 +1,4 @@
+using Snn.Core.Native;
 using Snn.Core.Simulation;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -46,15 +47,31 @@ public static class PotentialCalibration
             }
             else
             {
-                gap.add_(diff);
+                gap.add_(diff, Scalars.One);
             }
 
             count += images.shape[0];
         }
 
-        var shift = gap!.mul_((double)timeSteps / count).to_type(layer.InitialPotential!.dtype);
-        layer.InitialPotential.add_(shift);
+        var shift = Shift(gap!, count, timeSteps).to_type(layer.InitialPotential!.dtype);
+        layer.InitialPotential.add_(shift, Scalars.One);
         return shift.abs().mean().to_type(ScalarType.Float64).item<double>();
+    }
+
+    /// <summary>
+    /// The shift of v(0) per neuron, T * (E[a] - E[r]), from the gap summed over the calibration images:
+    /// <code>shift = gapSum * (T / count),   gapSum = sum over images of (a - r)</code>
+    /// </summary>
+    /// <param name="gapSum">sum over the images of a_l^ANN - r_l^SNN, one entry per neuron.</param>
+    /// <param name="count">The number of images summed, &gt;= 1.</param>
+    /// <param name="timeSteps">T &gt;= 1.</param>
+    /// <exception cref="ArgumentException">count or T &lt; 1.</exception>
+    public static Tensor Shift(Tensor gapSum, long count, int timeSteps)
+    {
+        Guard.AtLeast(count, 1, nameof(count), "calibration images");
+        Guard.AtLeast(timeSteps, 1, nameof(timeSteps), "time steps T");
+        using var factor = ((double)timeSteps / count).ToScalar();
+        return gapSum.mul(factor);
     }
 
     /// <summary>Calibrates every spiking layer in order l = 1..n; returns each layer's mean |shift| of v(0).</summary>

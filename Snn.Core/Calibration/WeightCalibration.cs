@@ -1,3 +1,4 @@
+using Snn.Core.Native;
 using Snn.Core.Neurons;
 using Snn.Core.Simulation;
 using TorchSharp;
@@ -56,7 +57,7 @@ public static class WeightCalibration
         var weights = synapses.Select(s => s is null ? null : new Parameter(s.Weight.detach().clone(), true)).ToArray();
         var biases = synapses.Select(s => s?.Bias is null ? null : new Parameter(s.Bias.detach().clone(), true)).ToArray();
         var v0 = new Parameter(layer.InitialPotential!.detach().to_type(dtype).clone(), true);
-        var slope = new Parameter(torch.tensor(options.InitialSlope, dtype), true);
+        var slope = new Parameter(torch.tensor(options.InitialSlope, dtype, calibration[0].device), true);
         var theta = layer.Threshold!.to_type(dtype);
         var parameters = weights.Concat(biases).Where(p => p is not null).Select(p => p!).Append(v0).Append(slope).ToList();
         using var adam = torch.optim.Adam(parameters, options.LearningRate);
@@ -162,13 +163,16 @@ public static class WeightCalibration
         using var scope = NewDisposeScope();
         var logP = target.flatten(1).log_softmax(1);
         var logQ = rate.flatten(1).log_softmax(1);
-        var loss = (logP.exp() * (logP - logQ)).sum() / target.shape[0];
+        using var batch = target.shape[0].ToScalar();
+        var loss = (logP.exp() * (logP - logQ)).sum().div(batch);
         return loss.MoveToOuterDisposeScope();
     }
 
     /// <summary>
-    /// The differentiable T-step run of one layer: I(t) = sum_i W_i x_i(t) + b_i, v(t) = v(t-1) + I(t),
-    /// s(t) = surrogate spike, v(t) -= theta * s(t) (optionally detached); returns r = (1/T) sum_t theta * s(t).
+    /// The differentiable T-step run of one layer: I(t) = sum_i W_i x_i(t) + b_i, then per step
+    /// <see cref="IfNeuron.Charge"/>, the surrogate spike s(t) (<see cref="SurrogateSpike.Apply"/>: forward
+    /// exactly <see cref="IfNeuron.Fire"/>) and <see cref="IfNeuron.Reset"/> (with s(t) detached when
+    /// <paramref name="detachReset"/>); returns r = (1/T) sum_t theta * s(t), summed step by step.
     /// </summary>
     private static Tensor Rate(SpikingLayer layer, Tensor[] inputs, Parameter?[] weights, Parameter?[] biases,
         Tensor v0, Tensor theta, Tensor slope, int timeSteps, bool detachReset)
@@ -182,7 +186,7 @@ public static class WeightCalibration
             if (input.Source == SpikingNetwork.ImageSource)
             {
                 var c = synapse is null ? inputs[i] : synapse.Apply(inputs[i], weights[i]!, biases[i]);
-                constant = constant is null ? c : constant + c;
+                constant = constant is null ? c : constant.add(c, Scalars.One);
                 batch = inputs[i].shape[0];
             }
             else
@@ -190,7 +194,7 @@ public static class WeightCalibration
                 var x = inputs[i];
                 batch = x.shape[1];
                 var c = synapse is null ? x : synapse.Apply(x.flatten(0, 1), weights[i]!, biases[i]).unflatten(0, [timeSteps, batch]);
-                current = current is null ? c : current + c;
+                current = current is null ? c : current.add(c, Scalars.One);
             }
         }
 
@@ -198,15 +202,13 @@ public static class WeightCalibration
         Tensor? sum = null;
         for (var t = 0; t < timeSteps; t++)
         {
-            var it = current is null ? constant! : constant is null ? current[t] : current[t] + constant;
-            v = v + it;
-            var s = SurrogateSpike.Apply(v, theta, slope);
-            var o = theta * s;
-            sum = sum is null ? o : sum + o;
-            v = v - (detachReset ? theta * s.detach() : o);
+            var it = current is null ? constant! : constant is null ? current[t] : current[t].add(constant, Scalars.One);
+            (v, var o) = SurrogateStep.Step(v, it, theta, slope, detachReset);
+            sum = sum is null ? o : sum.add(o, Scalars.One);
         }
 
-        return sum! / timeSteps;
+        using var steps = timeSteps.ToScalar();
+        return sum!.div(steps);
     }
 
     /// <summary>
@@ -295,7 +297,7 @@ public static class WeightCalibration
             }
 
             var run = network.Simulate(images, timeSteps, last, null, capture, SpikingNetwork.DefaultTimeChunk);
-            return layer.Inputs.Select(i => i.Source >= 0 ? run.Trains[i.Source]!.gt(0) : null).ToArray();
+            return layer.Inputs.Select(i => i.Source >= 0 ? run.Trains[i.Source]!.gt(Scalars.Zero) : null).ToArray();
         }
 
         public void Dispose()

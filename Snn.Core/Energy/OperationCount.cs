@@ -1,3 +1,4 @@
+using Snn.Core.Native;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -112,7 +113,7 @@ public static class OperationCount
     public static double ConvSops(Tensor spikeCounts, long outChannels, long kernelSize, long stride = 1, long padding = 0, long groups = 1)
     {
         var grouped = ValidateConv(spikeCounts, outChannels, kernelSize, stride, padding, groups);
-        return Sops(spikeCounts, counts => OnesConv(GroupSum(counts, grouped), kernelSize, stride, padding) * (outChannels / groups));
+        return Sops(spikeCounts, counts => Times(OnesConv(GroupSum(counts, grouped), kernelSize, stride, padding), outChannels / groups));
     }
 
     /// <summary>
@@ -139,7 +140,7 @@ public static class OperationCount
         ConvOutputSize(pooledWidth, kernelSize, stride, padding);
         return Sops(
             spikeCounts,
-            counts => OnesConv(OnesConv(GroupSum(counts, grouped), poolSize, poolSize, 0), kernelSize, stride, padding) * (outChannels / groups));
+            counts => Times(OnesConv(OnesConv(GroupSum(counts, grouped), poolSize, poolSize, 0), kernelSize, stride, padding), outChannels / groups));
     }
 
     /// <summary>
@@ -152,7 +153,7 @@ public static class OperationCount
     public static double LinearSops(Tensor spikeCounts, long outFeatures)
     {
         Guard.AtLeast(outFeatures, 1, nameof(outFeatures), "output features");
-        return Sops(spikeCounts, counts => counts.sum() * outFeatures);
+        return Sops(spikeCounts, counts => Times(counts.sum(), outFeatures));
     }
 
     private static long ValidateConv(
@@ -174,6 +175,13 @@ public static class OperationCount
         }
 
         return groups;
+    }
+
+    // x * factor, with the factor's Scalar held for the call.
+    private static Tensor Times(Tensor x, long factor)
+    {
+        using var f = factor.ToScalar();
+        return x.mul(f);
     }
 
     // [B, C, H, W] -> [B, g, H, W]: the counts summed over the channels of each group.

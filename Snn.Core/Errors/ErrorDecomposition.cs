@@ -1,3 +1,4 @@
+using Snn.Core.Native;
 using Snn.Core.Activations;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -39,6 +40,26 @@ public static class ErrorDecomposition
             (r - quantized).MoveToOuterDisposeScope(),
             (quantized - clipped).MoveToOuterDisposeScope(),
             (clipped - rectified).MoveToOuterDisposeScope());
+    }
+
+    /// <summary>
+    /// How far a simulation is from the exact identity of PAPER.md, per neuron:
+    /// <code>|r - z - (v(0) - v(T)) / T|</code>
+    /// computed as |(r - z) - (v(0) - v(T)) / T| in the dtype of the inputs. Zero in exact arithmetic for every
+    /// integrate-and-fire run; in floating point it measures the rounding of the simulation.
+    /// </summary>
+    /// <param name="meanInput">z = (1/T) sum_t I(t).</param>
+    /// <param name="rate">r = (1/T) sum_t theta s(t), broadcastable with z.</param>
+    /// <param name="initialPotential">v(0), broadcastable with z.</param>
+    /// <param name="finalPotential">v(T), broadcastable with z.</param>
+    /// <param name="timeSteps">T &gt;= 1.</param>
+    /// <exception cref="ArgumentException">T &lt; 1.</exception>
+    public static Tensor IdentityDeviation(Tensor meanInput, Tensor rate, Tensor initialPotential, Tensor finalPotential, int timeSteps)
+    {
+        Guard.AtLeast(timeSteps, 1, nameof(timeSteps), "time steps T");
+        using var scope = NewDisposeScope();
+        using var steps = timeSteps.ToScalar();
+        return (rate - meanInput - (initialPotential - finalPotential).div(steps)).abs().MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -89,7 +110,7 @@ public static class ErrorDecomposition
         var v0 = initialPotential.to_type(ScalarType.Float64);
         var vT = finalPotential.to_type(ScalarType.Float64);
         var total = r - nn.functional.relu(z);
-        var deviation = (r - z - (v0 - vT) / timeSteps).abs();
+        var deviation = IdentityDeviation(z, r, v0, vT, timeSteps);
         var count = meanInput.numel();
         return new LayerErrorSummary(
             count,
@@ -97,7 +118,7 @@ public static class ErrorDecomposition
             Sums(terms.Quantization),
             Sums(terms.Clipping),
             Sums(total),
-            vT.lt(0.0).sum().item<long>(),
+            vT.lt(Scalars.ZeroReal).sum().item<long>(),
             vT.ge(theta).sum().item<long>(),
             count == 0 ? 0.0 : deviation.max().item<double>());
     }

@@ -1,3 +1,4 @@
+using Snn.Core.Native;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -33,17 +34,10 @@ public readonly record struct IfRunResult(Tensor Outputs, Tensor SpikeCounts, Te
 /// </summary>
 public static class IfNeuron
 {
-    /// <summary>
-    /// The alpha = 1 of add/sub, held for the process: TorchSharp's implicit temporary Scalar (a + b is
-    /// a.add(b, 1)) is unreachable once its handle is passed to native code, so a garbage collection on
-    /// another thread can finalize it during the call (c10 "toDouble" check failures under parallel tests).
-    /// </summary>
-    private static readonly Scalar One = 1.ToScalar();
-
     /// <summary>Charge: v(t) = v(t-1) + I(t). Shapes must broadcast.</summary>
     /// <param name="potential">v(t-1), any real values.</param>
     /// <param name="current">I(t) = W x(t) + b, any real values.</param>
-    public static Tensor Charge(Tensor potential, Tensor current) => potential.add(current, One);
+    public static Tensor Charge(Tensor potential, Tensor current) => potential.add(current, Scalars.One);
 
     /// <summary>Fire: s(t) = 1 where v(t) &gt; theta, else 0 (a strict comparison), in the dtype of v.</summary>
     /// <param name="potential">v(t) after charging.</param>
@@ -56,6 +50,27 @@ public static class IfNeuron
     /// <param name="threshold">theta &gt; 0, broadcastable to v.</param>
     public static Tensor Reset(Tensor potential, Tensor spikes, Tensor threshold) => potential - threshold * spikes;
 
+    /// <summary>The paper's initial potential, the "half shift": v(0) = theta / 2.</summary>
+    /// <param name="threshold">theta &gt; 0, any shape.</param>
+    public static Tensor HalfShift(Tensor threshold)
+    {
+        using var two = 2.ToScalar();
+        return threshold.div(two);
+    }
+
+    /// <summary>
+    /// The output rate over T steps from the spike counts: r = (1/T) sum_t x_out(t) = theta * (sum_t s(t)) / T,
+    /// computed as (counts * theta) / T.
+    /// </summary>
+    /// <param name="spikeCounts">sum_t s(t), integers in [0, T].</param>
+    /// <param name="threshold">theta &gt; 0, broadcastable to the counts.</param>
+    /// <param name="timeSteps">T &gt;= 1.</param>
+    public static Tensor Rate(Tensor spikeCounts, Tensor threshold, int timeSteps)
+    {
+        using var steps = timeSteps.ToScalar();
+        return (spikeCounts * threshold).div_(steps);
+    }
+
     /// <summary>One step: charge, fire, soft reset. Returns s(t) and v(t).</summary>
     /// <param name="potential">v(t-1).</param>
     /// <param name="current">I(t), same shape as v(t-1) or broadcastable to it.</param>
@@ -65,6 +80,27 @@ public static class IfNeuron
         using var charged = Charge(potential, current);
         var spikes = Fire(charged, threshold);
         return new IfStepResult(spikes, Reset(charged, spikes, threshold));
+    }
+
+    /// <summary>
+    /// <see cref="Step"/> in place, for simulators that keep their state in preallocated buffers: charge
+    /// v = v + I, fire s = [v &gt; theta], output x_out = theta * s written to <paramref name="output"/>, soft
+    /// reset v = v - x_out. The same operations in the same order as <see cref="Charge"/>, <see cref="Fire"/>
+    /// and <see cref="Reset"/> (theta * s is exact for s in {0, 1}), so v and x_out are bit-identical to
+    /// <see cref="Step"/>'s; a test ties them.
+    /// </summary>
+    /// <param name="potential">v(t-1), [B, ...]; holds v(t) afterwards.</param>
+    /// <param name="current">I(t), broadcastable to v.</param>
+    /// <param name="threshold">theta &gt; 0, broadcastable to v, in the dtype of v.</param>
+    /// <param name="output">Receives x_out(t) = theta * s(t), the shape and dtype of v.</param>
+    /// <returns>s(t) as a bool tensor, the shape of v.</returns>
+    public static Tensor StepInPlace(Tensor potential, Tensor current, Tensor threshold, Tensor output)
+    {
+        potential.add_(current, Scalars.One);
+        var spikes = potential.gt(threshold);
+        output.copy_(spikes).mul_(threshold);
+        potential.sub_(output);
+        return spikes;
     }
 
     /// <summary>
@@ -102,7 +138,7 @@ public static class IfNeuron
             using var inner = NewDisposeScope();
             var (spikes, potential) = Step(v, currents[t], theta);
             v.copy_(potential);
-            counts.add_(spikes, One);
+            counts.add_(spikes, Scalars.One);
             outputs[t].copy_(spikes * theta);
         }
 

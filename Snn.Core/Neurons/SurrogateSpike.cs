@@ -1,3 +1,4 @@
+using Snn.Core.Native;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -32,7 +33,7 @@ public static class SurrogateSpike
     public static Tensor Apply(Tensor potential, Tensor threshold, Tensor slope)
     {
         using var scope = NewDisposeScope();
-        var heaviside = potential.gt(threshold).to_type(potential.dtype);
+        var heaviside = IfNeuron.Fire(potential, threshold);
         var smooth = Primitive(potential, threshold, slope);
         var spikes = heaviside + (smooth - smooth.detach());
         return spikes.MoveToOuterDisposeScope();
@@ -45,7 +46,7 @@ public static class SurrogateSpike
     public static Tensor Primitive(Tensor potential, Tensor threshold, Tensor slope)
     {
         using var scope = NewDisposeScope();
-        var g = (slope * (potential - threshold)).tanh().mul(0.5).add(0.5);
+        var g = (slope * (potential - threshold)).tanh().mul(Scalars.Half).add(Scalars.Half, Scalars.One);
         return g.MoveToOuterDisposeScope();
     }
 
@@ -57,7 +58,7 @@ public static class SurrogateSpike
     {
         using var scope = NewDisposeScope();
         var th = (slope * (potential - threshold)).tanh();
-        var d = slope * 0.5 * (1 - th * th);
+        var d = slope.mul(Scalars.Half) * Scalars.OneMinus(th * th);
         return d.MoveToOuterDisposeScope();
     }
 
@@ -70,7 +71,7 @@ public static class SurrogateSpike
         using var scope = NewDisposeScope();
         var x = potential - threshold;
         var th = (slope * x).tanh();
-        var d = x * 0.5 * (1 - th * th);
+        var d = x.mul(Scalars.Half) * Scalars.OneMinus(th * th);
         return d.MoveToOuterDisposeScope();
     }
 }

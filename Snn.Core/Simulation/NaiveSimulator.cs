@@ -1,3 +1,4 @@
+using Snn.Core.Native;
 using Snn.Core.Neurons;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -39,7 +40,7 @@ public static class NaiveSimulator
                 {
                     var x = input.Source == SpikingNetwork.ImageSource ? images : outputs[input.Source];
                     var c = input.Synapse is null ? x : input.Synapse.Forward(x);
-                    current = current is null ? c : current + c;
+                    current = current is null ? c : current.add(c, Scalars.One);
                 }
 
                 if (neurons[l] is { } neuron)
@@ -48,7 +49,7 @@ public static class NaiveSimulator
                 }
                 else
                 {
-                    var next = (sum is null ? current!.clone() : sum + current!).DetachFromDisposeScope();
+                    var next = (sum is null ? current!.clone() : sum.add(current!, Scalars.One)).DetachFromDisposeScope();
                     sum?.Dispose();
                     sum = next;
                 }
@@ -61,7 +62,8 @@ public static class NaiveSimulator
             neuron?.Dispose();
         }
 
-        return (sum! / timeSteps).MoveToOuterDisposeScope();
+        using var steps = timeSteps.ToScalar();
+        return sum!.div(steps).MoveToOuterDisposeScope();
     }
 
     /// <summary>A neuron module holding v(t) and advancing it with the pure <see cref="IfNeuron.Step"/>.</summary>

@@ -25,4 +25,12 @@ public sealed record SimulationOptions
     /// Null or empty: none. Results are in <see cref="SimulationResult.Readouts"/>.
     /// </summary>
     public IReadOnlyList<int>? Readouts { get; init; }
+
+    /// <summary>
+    /// Whether runs on CPU float32 / float64 tensors use the fused raw-memory neuron scan (default true).
+    /// False runs the tensor-operation path, <see cref="Neurons.IfNeuron.StepInPlace"/> step by step, which
+    /// other devices and dtypes always take; both give bit-identical results (a test compares them), so this
+    /// only changes speed.
+    /// </summary>
+    public bool FusedScan { get; init; } = true;
 }

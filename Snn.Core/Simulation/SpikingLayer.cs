@@ -70,6 +70,20 @@ public sealed class SpikingLayer : IDisposable
         return new SpikingLayer(Name, inputs, NeuronShape, Threshold?.clone().DetachFromDisposeScope(), InitialPotential?.clone().DetachFromDisposeScope());
     }
 
+    /// <summary>A deep copy with every tensor (synapses, threshold, v(0)) on <paramref name="device"/>.</summary>
+    /// <param name="device">Where the copy's tensors live.</param>
+    public SpikingLayer CloneTo(Device device)
+    {
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        var inputs = Inputs.Select(i => new SpikingInput(i.Source, i.Synapse?.CloneTo(device))).ToArray();
+        return new SpikingLayer(
+            Name, inputs, NeuronShape, Threshold?.to(device).clone().DetachFromDisposeScope(), InitialPotential?.to(device).clone().DetachFromDisposeScope());
+    }
+
+    /// <summary>The device of the layer's tensors (its threshold, else its first synapse's weight); null when it has none.</summary>
+    internal Device? Device => Threshold?.device ?? Inputs.Select(i => i.Synapse?.Weight.device).FirstOrDefault(d => d is not null);
+
     /// <summary>Disposes the synapses, threshold and v(0).</summary>
     public void Dispose()
     {

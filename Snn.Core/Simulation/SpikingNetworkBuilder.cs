@@ -75,7 +75,7 @@ public sealed class SpikingNetworkBuilder
             }
 
             var sourceShape = input.Source == SpikingNetwork.ImageSource ? InputShape : layers[input.Source].NeuronShape;
-            var probe = torch.zeros([1, .. sourceShape], dtype);
+            var probe = torch.zeros([1, .. sourceShape], dtype, input.Synapse?.Weight.device);
             long[] outShape;
             try
             {
@@ -107,7 +107,7 @@ public sealed class SpikingNetworkBuilder
             }
             else
             {
-                v0 = (theta / 2).expand(shape!).clone();
+                v0 = Neurons.IfNeuron.HalfShift(theta).expand(shape!).clone();
             }
 
             theta.DetachFromDisposeScope();

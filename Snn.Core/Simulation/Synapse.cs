@@ -1,3 +1,4 @@
+using Snn.Core.Energy;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -152,16 +153,16 @@ public sealed class Synapse : IDisposable
     /// presynaptic neuron): sum over outputs of (1 * S(n)), the synapse applied with every weight
     /// set to 1, no bias, and sum pooling. Each spike counts once per postsynaptic neuron it reaches,
     /// so zero padding and pooling borders are exact. With n = 1 everywhere it is the MAC count of one
-    /// dense pass of the layer.
+    /// dense pass of the layer, without the products with zero padding (which
+    /// <see cref="OperationCount.ConvMacs"/> includes). Computed in float64 by <see cref="OperationCount.Sops"/>,
+    /// the one definition of SOPs (exact below 2^53).
     /// </summary>
     /// <param name="inputCounts">n &gt;= 0, shape [B, ...] accepted by <see cref="Forward"/>.</param>
     public double ConnectionCount(Tensor inputCounts)
     {
         using var scope = NewDisposeScope();
-        using var noGrad = no_grad();
-        var ones = torch.ones_like(Weight).to_type(inputCounts.dtype);
-        var events = Apply(inputCounts, ones, null, PoolBefore, sumPool: true);
-        return events.sum().to_type(ScalarType.Float64).item<double>();
+        var ones = torch.ones_like(Weight, ScalarType.Float64);
+        return OperationCount.Sops(inputCounts, counts => Apply(counts, ones, null, PoolBefore, sumPool: true));
     }
 
     /// <summary>Copies new values into the weight and bias in place (shapes must match).</summary>
@@ -181,6 +182,14 @@ public sealed class Synapse : IDisposable
 
     /// <summary>A deep copy with its own weight and bias.</summary>
     public Synapse Clone() => new(Kind, Weight, Bias, Stride, Padding, PoolBefore, FlattenBefore, Dilation, Groups);
+
+    /// <summary>A deep copy with its weight and bias on <paramref name="device"/>.</summary>
+    /// <param name="device">Where the copy's tensors live.</param>
+    public Synapse CloneTo(Device device)
+    {
+        using var scope = NewDisposeScope();
+        return new(Kind, Weight.to(device), Bias?.to(device), Stride, Padding, PoolBefore, FlattenBefore);
+    }
 
     /// <summary>Disposes the weight and bias.</summary>
     public void Dispose()

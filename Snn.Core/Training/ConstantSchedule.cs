@@ -6,6 +6,7 @@ public sealed record ConstantSchedule(double InitialRate) : ILearningRateSchedul
 {
     /// <summary>lr0, whatever the step.</summary>
     /// <param name="step">s &gt;= 0 (not used beyond the range check).</param>
+    /// <exception cref="ArgumentException">lr0 not finite and &gt; 0, or s &lt; 0.</exception>
     public double RateAt(long step)
     {
         Guard.Positive(InitialRate, nameof(InitialRate));

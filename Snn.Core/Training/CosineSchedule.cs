@@ -9,13 +9,15 @@ namespace Snn.Core.Training;
 /// <param name="TotalSteps">S &gt;= 1: epochs x batches per epoch.</param>
 public sealed record CosineSchedule(double InitialRate, long TotalSteps) : ILearningRateSchedule
 {
-    /// <summary>The rate at step <paramref name="step"/> (clamped to [0, S]).</summary>
-    /// <param name="step">s, the number of optimisation steps already taken.</param>
+    /// <summary>The rate at step <paramref name="step"/>; steps past S give lr(S) = 0.</summary>
+    /// <param name="step">s &gt;= 0, the number of optimisation steps already taken.</param>
+    /// <exception cref="ArgumentException">lr0 not finite and &gt; 0, S &lt; 1, or s &lt; 0.</exception>
     public double RateAt(long step)
     {
         Guard.Positive(InitialRate, nameof(InitialRate));
         Guard.AtLeast(TotalSteps, 1, nameof(TotalSteps), "total optimisation steps");
-        var s = Math.Clamp(step, 0, TotalSteps);
+        Guard.AtLeast(step, 0, nameof(step), "global step");
+        var s = Math.Min(step, TotalSteps);
         return InitialRate * 0.5 * (1.0 + Math.Cos(Math.PI * s / TotalSteps));
     }
 }

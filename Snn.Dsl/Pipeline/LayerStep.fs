@@ -55,19 +55,13 @@ type LayerStepDefinition<'P> =
 /// A layer step of kind `definition` with its parameters; equal when their JSON is.
 type LayerStep<'P>(definition: LayerStepDefinition<'P>, parameters: 'P) =
     let json () =
-        let o = JsonObject()
-        o["step"] <- JsonValue.Create definition.Name
-
-        for k, v in Codec.encodeFields definition.Parameters parameters do
-            o[k] <- v
-
-        o
+        StepJson.ofFields definition.Name (Codec.encodeFields definition.Parameters parameters)
 
     member _.Parameters = parameters
 
     override _.Equals(other) =
         match other with
-        | :? ILayerStep as s -> s.Name = definition.Name && JsonNode.DeepEquals(s.Json, json ())
+        | :? ILayerStep as s -> StepJson.same (s.Name, s.Json) (definition.Name, json ())
         | _ -> false
 
     override _.GetHashCode() = (json ()).ToJsonString().GetHashCode()

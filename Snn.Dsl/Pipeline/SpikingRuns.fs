@@ -54,6 +54,23 @@ let calibrationNeeds (s: PlanState) =
     Declare.spikingNetworks s
     |> List.collect (fun (t, i) -> [ Spiking t; Network i.Source ])
 
+/// The declaration of a step (`name`) that runs `steps` layer by layer on every spiking network
+/// and records figures; `makes` gives what it makes from the networks present.
+let declareLayerSteps
+    name
+    (steps: ILayerStep list)
+    (s: PlanState)
+    (makes: (int * SpikingInfo) list -> (Artifact * Descriptor) list)
+    =
+    match Declare.spikingNetworks s with
+    | [] -> Declare.fromProblems [ $"needs a spiking network: add convert before %s{name}" ]
+    | nets ->
+        { Declare.none with
+            Needs = calibrationNeeds s
+            Makes = makes nets
+            Records = true
+            Problems = LayerStep.heldOutProblems steps (s.Data |> Option.map _.HeldOut) }
+
 /// Simulates `snn` once at the largest of `ts` on the SNN test images and reads every other T
 /// out on the way; one row per T. With `anatomy`, the rows hold the per-layer error terms and
 /// v(T) histograms.

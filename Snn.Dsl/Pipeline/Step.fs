@@ -113,6 +113,22 @@ type IStep =
     abstract Declare: PlanState -> Declaration
     abstract Run: StepContext -> unit
 
+/// The JSON of a named step or layer step: {"step": name, ...fields}.
+module StepJson =
+
+    let ofFields (name: string) (fields: (string * JsonNode) list) =
+        let o = JsonObject()
+        o["step"] <- JsonValue.Create name
+
+        for k, v in fields do
+            o[k] <- v
+
+        o
+
+    /// Two named objects are the same step when their names and JSON are.
+    let same (name: string, json: JsonObject) (otherName: string, otherJson: JsonObject) =
+        name = otherName && JsonNode.DeepEquals(json, otherJson)
+
 /// How a kind of step is made: its name, parameter codec, validation, declaration and run.
 type StepDefinition<'P> =
     { Name: string
@@ -125,20 +141,14 @@ type StepDefinition<'P> =
 /// A step of kind `definition` with its parameters. Two steps are equal when their JSON is.
 type Step<'P>(definition: StepDefinition<'P>, parameters: 'P) =
     let json () =
-        let o = JsonObject()
-        o["step"] <- JsonValue.Create definition.Name
-
-        for k, v in Codec.encodeFields definition.Parameters parameters do
-            o[k] <- v
-
-        o
+        StepJson.ofFields definition.Name (Codec.encodeFields definition.Parameters parameters)
 
     member _.Definition = definition
     member _.Parameters = parameters
 
     override _.Equals(other) =
         match other with
-        | :? IStep as s -> s.Name = definition.Name && JsonNode.DeepEquals(s.Json, json ())
+        | :? IStep as s -> StepJson.same (s.Name, s.Json) (definition.Name, json ())
         | _ -> false
 
     override _.GetHashCode() = (json ()).ToJsonString().GetHashCode()

@@ -85,6 +85,29 @@ let tests =
                   "block parts in execution order"
           }
 
+          // Issue 16: with the rounding passed straight through before the clip (PAPER.md's order, kept
+          // for the dual-phase noisy QC), the QCFS network lost 10 to 25 points at T <= 4 after conversion.
+          test "the QCFS activation (QC) trains with the clip before the rounding; noisy QC keeps PAPER.md's order" {
+              use qc = compileOk (QC(4, 8.0)) Presets.fmnistVgg
+              use noisy = compileOk (NoisyQC(4, 8.0, 0.1)) Presets.fmnistVgg
+
+              let first (net: CompiledNetwork) =
+                  (Compile.activations net).Head.Module :?> QuantizeClipActivation
+
+              Expect.equal (first qc).Gradient QuantizeClipGradient.ClipThenRound "QCFS: clip first"
+              Expect.equal (first noisy).Gradient QuantizeClipGradient.RoundThenClip "dual phase: PAPER.md's order"
+
+              // theta = 8, L = 4: x = -0.5 rounds to level 0 and x = 8.5 to level 1 (half a step is 1);
+              // clip first, neither passes gradient to x, and theta's gradient is 0 and 1 there.
+              let m = first qc
+              m.train ()
+              use x = torch.tensor ([| -0.5f; 3.0f; 8.5f |], requires_grad = true)
+              (m.forward x).sum().backward ()
+              Expect.equal (x.grad.data<float32>().ToArray()) [| 0.0f; 1.0f; 0.0f |] "d QC / d x"
+              // 3 / 8 rounds to level 2 / 4: d / d theta = 0 + (0.5 - 0.375) + 1.
+              Expect.floatClose Accuracy.high (float (m.Threshold.grad.item<float32> ())) 1.125 "d QC / d theta"
+          }
+
           test "the activation fills every act: ReLU, clip, QC and noisy QC modules with their parameters" {
               let spec = Presets.resnet20 10
               use relu = compileOk Relu spec

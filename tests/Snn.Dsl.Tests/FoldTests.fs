@@ -21,9 +21,13 @@ let private randomizeBatchNorm (net: CompiledNetwork) =
 
 let private foldCases = 150
 
+// Sequenced: the property seeds torch's process-wide generator per case (weights from the modules' own
+// initialisation); tests running in parallel would draw from the same generator in between, so a
+// failing case would not replay from its seed.
 [<Tests>]
 let tests =
-    testList
+    testSequenced
+    <| testList
         "Fold"
         [ test "foldSpec drops every BN and gives the layer before it a bias" {
               let folded = Fold.foldSpec Presets.fmnistVgg

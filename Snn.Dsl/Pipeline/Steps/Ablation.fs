@@ -17,23 +17,10 @@ let defaults = { Steps = [ CalibratePotential.step 1024; CalibrateWeights.step ]
 
 let definition: StepDefinition<Parameters> =
     { Name = "ablation"
-      Parameters =
-        Codec.record (fun s -> { Steps = s })
-        |> Codec.field "steps" _.Steps (Codec.list LayerSteps.codec)
-      Label =
-        fun p ->
-            let names = p.Steps |> List.map _.Name |> String.concat ", "
-            $"ablation (%s{names})"
+      Parameters = LayerSteps.list (fun s -> { Steps = s }) _.Steps
+      Label = fun p -> LayerSteps.label "ablation" p.Steps
       Problems = fun p -> LayerStep.problems p.Steps
-      Declare =
-        fun p s ->
-            match Declare.spikingNetworks s with
-            | [] -> Declare.fromProblems [ "needs a spiking network: add convert before ablation" ]
-            | _ ->
-                { Declare.none with
-                    Needs = SpikingRuns.calibrationNeeds s
-                    Records = true
-                    Problems = LayerStep.heldOutProblems p.Steps (s.Data |> Option.map _.HeldOut) }
+      Declare = fun p s -> SpikingRuns.declareLayerSteps "ablation" p.Steps s (fun _ -> [])
       Run =
         fun p ctx ->
             for t in SpikingRuns.timeSteps ctx do

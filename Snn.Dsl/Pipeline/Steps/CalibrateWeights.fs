@@ -35,6 +35,15 @@ let defaults =
       EarlyStoppingImages = 256
       Patience = 3 }
 
+/// Snn.Core's weight-calibration options from the step's settings.
+let options (p: Parameters) =
+    CalibrationOptions(
+        LearningRate = p.LearningRate,
+        MaxEpochs = p.Epochs,
+        Patience = p.Patience,
+        InitialSlope = p.InitialAlpha
+    )
+
 let definition: LayerStepDefinition<Parameters> =
     { Name = "calibrateWeights"
       Operation = WeightCalibration
@@ -73,13 +82,7 @@ let definition: LayerStepDefinition<Parameters> =
             let stopping =
                 c.Data.HeldOutImages(p.CalibrationImages, p.EarlyStoppingImages, p.BatchSize)
 
-            let options =
-                CalibrationOptions(
-                    LearningRate = p.LearningRate,
-                    MaxEpochs = p.Epochs,
-                    Patience = p.Patience,
-                    InitialSlope = p.InitialAlpha
-                )
+            let options = options p
 
             { new ILayerCalibration with
                 member _.CalibrateLayer l =

@@ -24,29 +24,17 @@ let private operations (p: Parameters) = p.Steps |> List.map _.Operation
 
 let definition: StepDefinition<Parameters> =
     { Name = "phaseTwo"
-      Parameters =
-        Codec.record (fun s -> { Steps = s })
-        |> Codec.field "steps" _.Steps (Codec.list LayerSteps.codec)
-      Label =
-        fun p ->
-            let names = p.Steps |> List.map _.Name |> String.concat ", "
-            $"phaseTwo (%s{names})"
+      Parameters = LayerSteps.list (fun s -> { Steps = s }) _.Steps
+      Label = fun p -> LayerSteps.label "phaseTwo" p.Steps
       Problems = fun p -> LayerStep.problems p.Steps
       Declare =
         fun p s ->
-            match Declare.spikingNetworks s with
-            | [] -> Declare.fromProblems [ "needs a spiking network to calibrate: add convert before phaseTwo" ]
-            | nets ->
-                { Declare.none with
-                    Needs = SpikingRuns.calibrationNeeds s
-                    Makes =
-                        [ for t, i in nets ->
-                              Spiking t,
-                              SpikingDescriptor
-                                  { i with
-                                      Lineage = i.Lineage @ [ PhaseTwoPass(operations p) ] } ]
-                    Records = true
-                    Problems = LayerStep.heldOutProblems p.Steps (s.Data |> Option.map _.HeldOut) }
+            SpikingRuns.declareLayerSteps "phaseTwo" p.Steps s (fun nets ->
+                [ for t, i in nets ->
+                      Spiking t,
+                      SpikingDescriptor
+                          { i with
+                              Lineage = i.Lineage @ [ PhaseTwoPass(operations p) ] } ])
       Run =
         fun p ctx ->
             for t in SpikingRuns.timeSteps ctx do

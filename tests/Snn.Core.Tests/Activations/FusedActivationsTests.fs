@@ -149,6 +149,23 @@ let private seedTest =
         Expect.notEqual second first "the next call draws afresh"
         Expect.equal direct first "the module's draws are those of one seed from torch's generator"
 
+/// Sequenced with the seed test: both draw the mask seed from torch's process-wide generator.
+let private devicePathTest =
+    testCase "noisy QC on input the kernels do not take draws the same seeded mask: values equal the fused path's"
+    <| fun () ->
+        use scope = torch.NewDisposeScope()
+        use m = new QuantizeClipActivation(3, 1.5, 0.3)
+        m.train ()
+        // The same values, contiguous (fused kernels) and as a transposed view (the tensor path other devices take).
+        let x = torch.linspace(-1.0, 3.0, 4096L, dtype = torch.float32).reshape (64L, 64L)
+        let view = x.t().contiguous().t ()
+        Expect.isFalse (FusedActivations.Supports(view, m.Threshold)) "the view takes the tensor path"
+        torch.manual_seed 11L |> ignore
+        let fused = bitsOf (m.forward x)
+        torch.manual_seed 11L |> ignore
+        let tensorPath = bitsOf (m.forward view)
+        Expect.equal tensorPath fused "bit-identical values, the same mask"
+
 [<Tests>]
 let tests =
     testList
@@ -171,6 +188,28 @@ let tests =
               let reference =
                   run
                       (fun x t -> QuantizeClipActivation.Functional.QuantizeClip(x, t, c.Levels))
+                      c.Inputs
+                      c.Theta
+                      c.Gradients
+
+              expectSame false c.Gradients (fused, reference))
+
+          testPropertyWithConfig
+              config
+              "the fused QC_L with the clip-first gradient (QCFS) equals the composite's bit for bit, with the same gradients"
+          <| Prop.forAll fusedCases (fun c ->
+              let clipFirst = QuantizeClipGradient.ClipThenRound
+
+              let fused =
+                  run
+                      (fun x t -> FusedActivations.QuantizeClip(x, t, c.Levels, clipFirst))
+                      c.Inputs
+                      c.Theta
+                      c.Gradients
+
+              let reference =
+                  run
+                      (fun x t -> QuantizeClipActivation.Functional.QuantizeClip(x, t, c.Levels, clipFirst))
                       c.Inputs
                       c.Theta
                       c.Gradients
@@ -331,6 +370,7 @@ let tests =
                   "float32 is taken"
 
           testSequenced seedTest
+          testSequenced devicePathTest
           testSequenced leakTest
 
           testCase "invalid arguments name the parameter and its range"

@@ -86,6 +86,48 @@ let tests =
                   let expected = if level >= 0.0 && level <= 1.0 then 1.0 else 0.0
                   Expect.equal gi expected $"d QC / d x at x = {xi} (rounded level {level})"))
 
+          // The QCFS baseline's order: the clip first, so the gradient is that of theta * clip(x / theta, 0, 1).
+          testPropertyWithConfig
+              config
+              "with the clip-first order QC's gradient is 1 on [0, theta] and 0 outside; theta's is level - x / theta there, 1 above, 0 below"
+          <| Prop.forAll gradientCases (fun c ->
+              use scope = torch.NewDisposeScope()
+              let x = torch.tensor (c.Inputs, dtype = torch.float64, requires_grad = true)
+              let theta = torch.tensor (c.Theta, dtype = torch.float64, requires_grad = true)
+
+              let y =
+                  QuantizeClipActivation.Functional.QuantizeClip(
+                      x,
+                      theta,
+                      c.Levels,
+                      QuantizeClipGradient.ClipThenRound
+                  )
+
+              y.sum().backward ()
+              let levels = float c.Levels
+
+              let expectedTheta =
+                  c.Inputs
+                  |> Array.sumBy (fun xi ->
+                      let r = xi / c.Theta
+
+                      if r < 0.0 then 0.0
+                      elif r > 1.0 then 1.0
+                      else floor (r * levels + 0.5) / levels - r)
+
+              valuesOf x.grad
+              |> Array.iteri (fun i gi ->
+                  let xi = c.Inputs.[i]
+                  let expected = if xi >= 0.0 && xi <= c.Theta then 1.0 else 0.0
+                  Expect.equal gi expected $"d QC / d x at x = {xi}")
+
+              Expect.floatClose
+                  { absolute = Tolerances.float64Summation
+                    relative = Tolerances.float64Summation }
+                  (theta.grad.item<float> ())
+                  expectedTheta
+                  "d sum QC / d theta")
+
           testCase "noisy quantization rounds every entry when p = 0 and leaves some unrounded when p > 0"
           <| fun () ->
               use scope = torch.NewDisposeScope()

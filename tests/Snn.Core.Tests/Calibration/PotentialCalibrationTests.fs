@@ -5,11 +5,12 @@ open FsCheck.FSharp
 open TorchSharp
 open Snn.Core.Simulation
 open Snn.Core.Calibration
+open Snn.Core.Tests.Simulation
 
 /// Largest allowed |E[r] - a| after calibration in float64 for reachable targets.
 let reachTolerance = 1e-9
 
-/// (torch seed, T, features): one layer of IF neurons fed the analog input through identity.
+/// (seed of the test's own generator, T, features): one layer of IF neurons fed the analog input through identity.
 let private cases =
     Gen.map3
         (fun seed t f -> seed, t, f)
@@ -35,16 +36,21 @@ let tests =
               "potential calibration of one layer with a constant input makes E[r] equal a reachable ANN target"
           <| Prop.forAll cases (fun (seed, t, f) ->
               use scope = torch.NewDisposeScope()
-              torch.manual_seed (int64 seed) |> ignore
+              use g = TestNetworks.generator (int64 seed)
               let features = int64 f
               let theta = 1.5
+              let scalar (x: float) = torch.tensor (x, dtype = torch.float64)
               use net = singleLayer features theta
               // Constant input z in [0, theta) per neuron, the same for every image of the batch.
-              let z = torch.rand ([| features |], dtype = torch.float64) * theta
+              let z =
+                  torch.rand ([| features |], dtype = torch.float64, generator = g) * scalar theta
+
               let batch = z.unsqueeze(0).expand([| 3L; features |]).contiguous ()
               // Reachable targets: multiples theta * j / T with j in 0..T.
-              let j = torch.randint (int64 (t + 1), [| features |], dtype = torch.float64)
-              let target = j * (theta / float t)
+              let j =
+                  torch.randint (int64 (t + 1), [| features |], dtype = torch.float64, generator = g)
+
+              let target = j * scalar (theta / float t)
 
               let ann (x: torch.Tensor) =
                   [| target.unsqueeze(0).expand ([| x.shape[0]; features |]) |]
@@ -56,6 +62,18 @@ let tests =
                   (result.Layers[0].Rate.mean ([| 0L |]) - target).abs().max().item<float> ()
 
               gap < reachTolerance)
+
+          testCase "the shift is T times the mean gap: gapSum * T / count"
+          <| fun () ->
+              use scope = torch.NewDisposeScope()
+              // Gaps summed over 4 images: mean gaps 0.25, -0.5, 0; at T = 8 the shifts are 2, -4, 0.
+              let gapSum = torch.tensor ([| 1.0; -2.0; 0.0 |], dtype = torch.float64)
+              let shift = PotentialCalibration.Shift(gapSum, 4L, 8)
+              Expect.equal (shift.data<float>().ToArray()) [| 2.0; -4.0; 0.0 |] "T (E[a] - E[r])"
+
+              Expect.throwsT<System.ArgumentException>
+                  (fun () -> PotentialCalibration.Shift(gapSum, 0L, 8) |> ignore)
+                  "no images"
 
           testCase "potential calibration reads only the calibration batches it is given"
           <| fun () ->

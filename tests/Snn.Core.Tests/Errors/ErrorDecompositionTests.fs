@@ -252,6 +252,24 @@ let tests =
 
               expectSameSummary mixed (reference z r theta 3 v0 vT)
 
+          testCase "the identity deviation is |r - z - (v(0) - v(T)) / T| per neuron"
+          <| fun () ->
+              use scope = torch.NewDisposeScope()
+
+              let t (xs: float[]) =
+                  torch.tensor (xs, dtype = torch.float64)
+              // Neuron 1 satisfies the identity: 0.5 = 0.25 + (0.5 - (-0.5)) / 4; neuron 2 is off by 0.125.
+              let deviation =
+                  ErrorDecomposition.IdentityDeviation(
+                      t [| 0.25; 1.0 |],
+                      t [| 0.5; 1.0 |],
+                      t [| 0.5; 0.5 |],
+                      t [| -0.5; 0.0 |],
+                      4
+                  )
+
+              Expect.equal (deviation.data<float>().ToArray()) [| 0.0; 0.125 |] "per neuron"
+
           testCase "the empty summary is neutral and reports zero means"
           <| fun () ->
               let e = LayerErrorSummary.Empty

@@ -51,11 +51,63 @@ let private identityHolds dtype tolerance (c: NeuronCase) =
 
         Expect.isLessThanOrEqual deviation (tolerance * magnitude c n) $"neuron {n}: r = z + (v(0) - v(T)) / T"
 
+/// Runs a case step by step with StepInPlace (and with Step) in the given dtype; both runs must agree bit for bit.
+let private inPlaceAgrees dtype (c: NeuronCase) =
+    use scope = torch.NewDisposeScope()
+    let currents = c.CurrentsTensor dtype
+    let theta = c.ThresholdTensor dtype
+    let shape = currents.shape.[1..]
+    let inPlace = (c.InitialPotentialTensor dtype).expand(shape).clone ()
+    let mutable stepped = (c.InitialPotentialTensor dtype).expand(shape).clone ()
+    let output = torch.empty (shape, dtype = dtype)
+
+    for t in 0L .. currents.shape.[0] - 1L do
+        let spikes = IfNeuron.StepInPlace(inPlace, currents.[t], theta, output)
+        let step = IfNeuron.Step(stepped, currents.[t], theta)
+        stepped <- step.Potential
+        Expect.equal (valuesOf (spikes.to_type dtype)) (valuesOf step.Spikes) $"step {t + 1L}: s(t)"
+        Expect.equal (valuesOf output) (valuesOf (step.Spikes * theta)) $"step {t + 1L}: theta * s(t)"
+        Expect.equal (valuesOf inPlace) (valuesOf step.Potential) $"step {t + 1L}: v(t)"
+
 [<Tests>]
 let tests =
     testList
         "IfNeuron"
-        [ testCase "charge adds the current to the potential"
+        [ testPropertyWithConfig config "StepInPlace equals Step bit for bit (float64, random sequences)"
+          <| Prop.forAll neuronCases (inPlaceAgrees torch.float64)
+
+          testPropertyWithConfig config "StepInPlace equals Step bit for bit (float32, dyadic grid with ties)"
+          <| Prop.forAll gridCases (inPlaceAgrees torch.float32)
+
+          testCase "the half shift is v(0) = theta / 2"
+          <| fun () ->
+              use scope = torch.NewDisposeScope()
+
+              Expect.equal
+                  (valuesOf (IfNeuron.HalfShift(torch.tensor [| 1.0; 0.3; 5.0 |])))
+                  [| 0.5; 0.15; 2.5 |]
+                  "theta / 2"
+
+          testPropertyWithConfig config "the rate from the spike counts is the mean output over T"
+          <| Prop.forAll neuronCases (fun c ->
+              use scope = torch.NewDisposeScope()
+              let theta = c.ThresholdTensor torch.float64
+
+              let run =
+                  IfNeuron.Run(c.CurrentsTensor torch.float64, theta, c.InitialPotentialTensor torch.float64)
+
+              let fromCounts = valuesOf (IfNeuron.Rate(run.SpikeCounts, theta, c.Steps))
+              let mean = valuesOf (run.Outputs.mean [| 0L |])
+
+              for n in 0 .. c.Count - 1 do
+                  Expect.floatClose
+                      { absolute = 0.0
+                        relative = Tolerances.float64Relative }
+                      fromCounts.[n]
+                      mean.[n]
+                      $"neuron {n}: theta * counts / T")
+
+          testCase "charge adds the current to the potential"
           <| fun () ->
               use scope = torch.NewDisposeScope()
               let v = IfNeuron.Charge(torch.tensor [| 0.25; -1.0 |], torch.tensor [| 0.5; 0.25 |])

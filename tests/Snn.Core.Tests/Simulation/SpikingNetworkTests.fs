@@ -83,6 +83,51 @@ let tests =
               Expect.isTrue (same stats.FinalPotential reference.FinalPotential) "v(T) equal"
               Expect.isLessThan (maxAbs stats.Rate (reference.Outputs.mean [| 0L |])) 1e-6 "rates equal"
 
+          testCase "the fused scan and the tensor-operation path give bit-identical runs"
+          <| fun () ->
+              for dtype in [ torch.float32; torch.float64 ] do
+                  for name, make in [ "residual", residualNetwork; "pooled", pooledNetwork ] do
+                      use scope = torch.NewDisposeScope()
+                      use net = make dtype
+                      let x = images dtype 3L
+
+                      for chunk in [ 1; 3 ] do
+                          let run fused =
+                              net.Run(x, 5, SimulationOptions(Record = true, TimeChunk = chunk, FusedScan = fused))
+
+                          use fast = run true
+                          use reference = run false
+                          let case = $"{name} {dtype} chunk {chunk}"
+                          Expect.isTrue (same fast.Output reference.Output) $"{case}: output"
+
+                          for a, b in Seq.zip fast.Layers reference.Layers do
+                              Expect.isTrue (same a.MeanInput b.MeanInput) $"{case}: {a.Name} z"
+
+                              if not (isNull a.Rate) then
+                                  Expect.isTrue (same a.SpikeCounts b.SpikeCounts) $"{case}: {a.Name} counts"
+                                  Expect.isTrue (same a.Rate b.Rate) $"{case}: {a.Name} r"
+                                  Expect.isTrue (same a.FinalPotential b.FinalPotential) $"{case}: {a.Name} v(T)"
+
+                              Expect.equal a.SynapticOperations b.SynapticOperations $"{case}: {a.Name} SOPs"
+
+          testCase "a network lives on the CPU; To copies it to a device and the copy runs the same"
+          <| fun () ->
+              use scope = torch.NewDisposeScope()
+              use net = residualNetwork torch.float32
+              Expect.equal net.Device.``type`` DeviceType.CPU "built on the CPU"
+              use copy = net.To(Snn.Core.Native.ComputeDevices.Cpu)
+              let x = images torch.float32 2L
+              use a = net.Run(x, 3)
+              use b = copy.Run(x, 3)
+              Expect.isTrue (same a.Output b.Output) "same output"
+
+          testCase "images on another device than the network's are refused, naming both"
+          <| fun () ->
+              use net = residualNetwork torch.float32
+              use x = torch.zeros ([| 2L; 2L; 8L; 8L |], device = torch.Device DeviceType.META)
+
+              ArgumentChecks.argumentError "images" [ "meta"; "cpu" ] (fun () -> net.Run(x, 2) |> ignore)
+
           testCase "a network whose weights are all zero outputs its last bias only"
           <| fun () ->
               use scope = torch.NewDisposeScope()

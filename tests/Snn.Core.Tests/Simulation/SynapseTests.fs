@@ -6,10 +6,12 @@ open FsCheck
 open FsCheck.FSharp
 open TorchSharp
 open Snn.Core.Simulation
+open Snn.Core.Energy
 open Snn.Core.Tests
+open Snn.Core.Tests.Generators
 
 /// (seed, groups, in-channels per group, out-channels per group, kernel, stride, padding, dilation, size).
-let private convCases =
+let private groupedDilatedCases =
     gen {
         let! seed = Gen.choose (0, Int32.MaxValue)
         let! groups = Gen.choose (1, 3)
@@ -33,12 +35,16 @@ let private dilate (w: torch.Tensor) (d: int64) =
     let taps = torch.TensorIndex.Slice(0L, e, d)
     dense.index_put_ (w, [| torch.TensorIndex.Colon; torch.TensorIndex.Colon; taps; taps |])
 
+let private config =
+    { FsCheckConfig.defaultConfig with
+        maxTest = 300 }
+
 [<Tests>]
 let tests =
     testList
         "Synapse"
         [ testProperty "a grouped, dilated conv synapse equals per-group dense convolutions with zero-filled kernels"
-          <| Prop.forAll convCases (fun (seed, g, inPer, outPer, k, s, p, d, size) ->
+          <| Prop.forAll groupedDilatedCases (fun (seed, g, inPer, outPer, k, s, p, d, size) ->
               use scope = torch.NewDisposeScope()
               torch.manual_seed (int64 seed) |> ignore
               let g, s, p, d = int64 g, int64 s, int64 p, int64 d
@@ -73,7 +79,7 @@ let tests =
               gap <= Tolerances.float64Relative * 100.0 |> Prop.label $"max gap %g{gap}")
 
           testProperty "a grouped, dilated synapse counts one connection per spike and postsynaptic neuron it reaches"
-          <| Prop.forAll convCases (fun (seed, g, inPer, outPer, k, s, p, d, size) ->
+          <| Prop.forAll groupedDilatedCases (fun (seed, g, inPer, outPer, k, s, p, d, size) ->
               use scope = torch.NewDisposeScope()
               let random = Random seed
               let cin, cout = g * inPer, g * outPer
@@ -122,4 +128,64 @@ let tests =
 
               Expect.throwsC (fun () -> Synapse.Conv2d(w, null, groups = 4L) |> ignore) (fun e ->
                   Expect.stringContains e.Message "groups = 4" "names groups")
-          } ]
+          }
+
+          testPropertyWithConfig
+              config
+              "a convolution synapse counts the SOPs of OperationCount, with or without a pool before it"
+          <| Prop.forAll convCases (fun c ->
+              // Synapses have no groups: grouped cases are OperationCount's alone.
+              c.Groups > 1
+              || (use scope = torch.NewDisposeScope()
+                  let counts = c.CountsTensor()
+
+                  use synapse =
+                      Synapse.Conv2d(
+                          torch.randn ([| int64 c.OutChannels; int64 c.InChannels; int64 c.Kernel; int64 c.Kernel |]),
+                          null,
+                          int64 c.Stride,
+                          int64 c.Padding,
+                          int64 c.Pool
+                      )
+
+                  let expected =
+                      if c.Pool > 1 then
+                          OperationCount.PooledConvSops(
+                              counts,
+                              int64 c.Pool,
+                              int64 c.OutChannels,
+                              int64 c.Kernel,
+                              int64 c.Stride,
+                              int64 c.Padding
+                          )
+                      else
+                          OperationCount.ConvSops(
+                              counts,
+                              int64 c.OutChannels,
+                              int64 c.Kernel,
+                              int64 c.Stride,
+                              int64 c.Padding
+                          )
+
+                  synapse.ConnectionCount counts = expected))
+
+          testPropertyWithConfig config "a linear synapse counts spikes x out features, as OperationCount does"
+          <| Prop.forAll linearCases (fun c ->
+              use scope = torch.NewDisposeScope()
+              let counts = tensorOf [| int64 c.Batch; int64 c.InFeatures |] c.Counts
+
+              use synapse =
+                  Synapse.Linear(torch.randn ([| int64 c.OutFeatures; int64 c.InFeatures |]), null)
+
+              synapse.ConnectionCount counts = OperationCount.LinearSops(counts, int64 c.OutFeatures))
+
+          testCase "the connection count of an all-ones input is the MAC count of one dense pass, without padded taps"
+          <| fun () ->
+              use scope = torch.NewDisposeScope()
+              use unpadded = Synapse.Conv2d(torch.randn ([| 6L; 3L; 3L; 3L |]), null, 2L, 0L)
+              let macs = OperationCount.ConvMacs(3L, 6L, 9L, 7L, 3L, 2L, 0L)
+              Expect.equal (unpadded.ConnectionCount(torch.ones (1L, 3L, 9L, 7L))) (float macs) "no padding: ConvMacs"
+              // With padding 1, ConvMacs also counts the 900 products with padded zeros (3240 in all).
+              use padded = Synapse.Conv2d(torch.randn ([| 6L; 3L; 3L; 3L |]), null, 2L, 1L)
+              let all = OperationCount.ConvMacs(3L, 6L, 9L, 7L, 3L, 2L, 1L)
+              Expect.equal (padded.ConnectionCount(torch.ones (1L, 3L, 9L, 7L))) (float all - 900.0) "padding 1" ]

@@ -1,8 +1,21 @@
-/// Small random spiking networks shared by the simulation and calibration tests.
+/// Small random spiking networks shared by the simulation and calibration tests. The `...From` forms draw
+/// from a given generator (a test that depends on the draws passes its own seeded generator, so tests running
+/// in parallel cannot change its draws); the plain forms draw from torch's process-wide generator and serve
+/// tests whose assertions hold for any weights.
 module Snn.Core.Tests.Simulation.TestNetworks
 
 open TorchSharp
 open Snn.Core.Simulation
+
+/// A generator of its own for a test: the same seed gives the same draws, whatever runs in parallel.
+let generator (seed: int64) = new torch.Generator(uint64 seed)
+
+/// The integer 1 held for the process: the alpha of the additions below. An implicit Scalar would be
+/// collectable while libtorch reads it (see Snn.Core's Native/Scalars.cs).
+let private one = (1).ToScalar()
+
+/// a + b without a temporary Scalar.
+let plus (a: torch.Tensor) (b: torch.Tensor) = a.add (b, one)
 
 /// Input shape of the small convolutional test network.
 let inputShape = [| 2L; 8L; 8L |]
@@ -10,18 +23,19 @@ let inputShape = [| 2L; 8L; 8L |]
 /// Number of classes of the test networks.
 let classes = 5L
 
-let private rand (dtype: torch.ScalarType) (shape: int64[]) (scale: float) =
-    torch.randn (shape, dtype = dtype) * torch.tensor (scale, dtype = dtype)
+let private rand (g: torch.Generator) (dtype: torch.ScalarType) (shape: int64[]) (scale: float) =
+    torch.randn (shape, dtype = dtype, generator = g)
+    * torch.tensor (scale, dtype = dtype)
 
 /// conv(2->4, pad 1) IF (per-channel theta) -> residual block (conv 4->4 IF, conv 4->4 + identity, IF)
 /// -> residual block with a 1x1 projection shortcut (4->6) -> avgpool 2, flatten, linear(96 -> 5).
 /// Weights are random, scaled so that layers fire at moderate rates.
-let residualNetwork (dtype: torch.ScalarType) =
+let residualNetworkFrom (g: torch.Generator) (dtype: torch.ScalarType) =
     use scope = torch.NewDisposeScope()
-    let r = rand dtype
+    let r = rand g dtype
 
     let theta1 =
-        torch.rand ([| 4L; 1L; 1L |], dtype = dtype) + torch.tensor (0.5, dtype = dtype)
+        plus (torch.rand ([| 4L; 1L; 1L |], dtype = dtype, generator = g)) (torch.tensor (0.5, dtype = dtype))
 
     let scalarTheta (x: float) = torch.tensor (x, dtype = dtype)
 
@@ -49,17 +63,24 @@ let residualNetwork (dtype: torch.ScalarType) =
         )
         .Build()
 
-/// A batch of random images for <see cref="residualNetwork"/>, values around 0.5 +- 1.
-let images (dtype: torch.ScalarType) (batch: int64) =
-    torch.randn (Array.append [| batch |] inputShape, dtype = dtype)
-    + torch.tensor (0.5, dtype = dtype)
+/// The residual network with weights from torch's process-wide generator.
+let residualNetwork dtype = residualNetworkFrom null dtype
+
+/// A batch of random images for the test networks, values around 0.5 +- 1.
+let imagesFrom (g: torch.Generator) (dtype: torch.ScalarType) (batch: int64) =
+    plus
+        (torch.randn (Array.append [| batch |] inputShape, dtype = dtype, generator = g))
+        (torch.tensor (0.5, dtype = dtype))
+
+/// Images from torch's process-wide generator.
+let images dtype batch = imagesFrom null dtype batch
 
 /// conv(2->4, pad 1) IF -> avgpool 2 folded into conv(4->6, pad 1) IF -> avgpool 2 folded into
 /// flatten, linear(24 -> 5): spiking layers that pool between them, as in VGG (the simulator
 /// fuses that pooling into the first layer's scan).
-let pooledNetwork (dtype: torch.ScalarType) =
+let pooledNetworkFrom (g: torch.Generator) (dtype: torch.ScalarType) =
     use scope = torch.NewDisposeScope()
-    let r = rand dtype
+    let r = rand g dtype
 
     SpikingNetworkBuilder(inputShape, dtype)
         .Layer(
@@ -77,3 +98,6 @@ let pooledNetwork (dtype: torch.ScalarType) =
             Synapse.Linear(r [| classes; 24L |] 0.3, r [| classes |] 0.1, flattenBefore = true, poolBefore = 2L)
         )
         .Build()
+
+/// The pooled network with weights from torch's process-wide generator.
+let pooledNetwork dtype = pooledNetworkFrom null dtype

@@ -63,7 +63,7 @@ let tests =
                     "step 2 (fineTuneQC): noise_probability = 1 is out of range: expected [0, 1)"
                     "step 2 (fineTuneQC): needs the clip ANN with batch norm folded: add foldBatchNorm before this step"
                     "step 3 (phaseTwo): steps[0] (calibratePotential): calibration_images = 0 is out of range: expected >= 1"
-                    "step 3 (phaseTwo): needs a spiking network to calibrate: add convert before phaseTwo"
+                    "step 3 (phaseTwo): needs a spiking network: add convert before phaseTwo"
                     "step 4 (evaluate): time steps [1; 2; 1] contain duplicates"
                     "step 4 (evaluate): needs a spiking network: add convert before evaluate (or set \"network\" to evaluate an ANN converted as it is)"
                     "step 5 (qcfs): levels = 0 is out of range: expected [1, 1024]" ]

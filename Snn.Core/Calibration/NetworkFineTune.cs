@@ -1,0 +1,261 @@
+using System.Diagnostics;
+using Snn.Core.Simulation;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Snn.Core.Calibration;
+
+/// <summary>Settings of the whole-network fine-tune.</summary>
+public sealed record NetworkFineTuneOptions
+{
+    /// <summary>Adam's learning rate, in (0, 1].</summary>
+    public double LearningRate { get; init; } = 1e-4;
+
+    /// <summary>Passes over the training batches, &gt;= 1.</summary>
+    public int Epochs { get; init; } = 1;
+
+    /// <summary>Initial alpha of every layer's surrogate spike (learnable per layer), &gt; 0.</summary>
+    public double InitialSlope { get; init; } = Neurons.SurrogateSpike.InitialSlope;
+
+    /// <summary>Stop the soft reset's gradient (see <see cref="SurrogateStep"/>).</summary>
+    public bool DetachReset { get; init; } = true;
+
+    /// <summary>Checks every setting; throws an ArgumentException naming the first one out of range.</summary>
+    public void Validate()
+    {
+        if (!(LearningRate > 0 && LearningRate <= 1))
+        {
+            throw new ArgumentException($"{nameof(LearningRate)} = {LearningRate} is out of range: expected (0, 1]", nameof(LearningRate));
+        }
+
+        Guard.AtLeast(Epochs, 1, nameof(Epochs), "epochs");
+        Guard.Positive(InitialSlope, nameof(InitialSlope));
+    }
+}
+
+/// <summary>What the fine-tune did: training loss per epoch, held-out accuracy before and after each epoch, the epoch kept.</summary>
+/// <param name="TrainLoss">Mean cross-entropy of each epoch, one entry per epoch.</param>
+/// <param name="HeldOutAccuracy">Held-out accuracy (%) before fine-tuning (entry 0) and after each epoch.</param>
+/// <param name="BestEpoch">The epoch whose weights were kept (0: the network as it was), by held-out accuracy.</param>
+/// <param name="Elapsed">Wall time.</param>
+public sealed record NetworkFineTuneHistory(IReadOnlyList<double> TrainLoss, IReadOnlyList<double> HeldOutAccuracy, int BestEpoch, TimeSpan Elapsed);
+
+/// <summary>
+/// Fine-tunes a whole spiking network at its T by backpropagation through time with the surrogate
+/// spike (the direction issue 16 names after Phase II's layer-wise calibration): every synapse's
+/// weight and bias, every layer's v(0) and surrogate slope are trained with Adam on the cross-entropy
+/// of the network's output (the mean over T of the last layer's current), the images fed as analog
+/// current at every step. The thresholds stay fixed. Each layer's dynamics are
+/// <see cref="SurrogateStep"/>'s (forward exactly the simulator's IF neuron). The weights with the best
+/// held-out accuracy (before fine-tuning included) are kept: never chosen on test data.
+/// </summary>
+public static class NetworkFineTune
+{
+    /// <summary>Fine-tunes <paramref name="network"/> in place.</summary>
+    /// <param name="network">The spiking network (float32).</param>
+    /// <param name="epochBatches">epoch (0-based) -&gt; its training batches (images, labels); each batch is disposed here after use.</param>
+    /// <param name="heldOut">Early-stopping batches (images, labels) from training data, never test data; at least one.</param>
+    /// <param name="timeSteps">T &gt;= 1.</param>
+    /// <param name="options">Settings; null for defaults.</param>
+    /// <param name="onBatch">Called after each batch with (epoch, running mean loss), or null.</param>
+    public static NetworkFineTuneHistory FineTune(
+        SpikingNetwork network, Func<int, IEnumerable<(Tensor Images, Tensor Labels)>> epochBatches,
+        IReadOnlyList<(Tensor Images, Tensor Labels)> heldOut, int timeSteps, NetworkFineTuneOptions? options = null,
+        Action<int, double>? onBatch = null)
+    {
+        options ??= new NetworkFineTuneOptions();
+        options.Validate();
+        Guard.AtLeast(timeSteps, 1, nameof(timeSteps), "time steps T");
+        if (heldOut.Count == 0)
+        {
+            throw new ArgumentException("at least one held-out batch is needed for early stopping", nameof(heldOut));
+        }
+
+        var clock = Stopwatch.StartNew();
+        using var model = new TrainableNetwork(network, options.InitialSlope, options.DetachReset);
+        using var adam = optim.Adam(model.Parameters, options.LearningRate);
+
+        var heldOutAccuracy = new List<double> { model.Accuracy(heldOut, timeSteps) };
+        var trainLoss = new List<double>();
+        var best = heldOutAccuracy[0];
+        var bestEpoch = 0;
+        var bestState = model.Snapshot();
+        for (var epoch = 0; epoch < options.Epochs; epoch++)
+        {
+            double sum = 0;
+            long count = 0;
+            foreach (var (images, labels) in epochBatches(epoch))
+            {
+                using var scope = NewDisposeScope();
+                scope.Attach(images);
+                scope.Attach(labels);
+                adam.zero_grad();
+                var loss = nn.functional.cross_entropy(model.Forward(images, timeSteps), labels);
+                loss.backward();
+                adam.step();
+                sum += loss.detach().to_type(ScalarType.Float64).item<double>() * labels.shape[0];
+                count += labels.shape[0];
+                onBatch?.Invoke(epoch, sum / count);
+            }
+
+            trainLoss.Add(count == 0 ? 0 : sum / count);
+            var accuracy = model.Accuracy(heldOut, timeSteps);
+            heldOutAccuracy.Add(accuracy);
+            if (accuracy > best)
+            {
+                best = accuracy;
+                bestEpoch = epoch + 1;
+                DisposeAll(bestState);
+                bestState = model.Snapshot();
+            }
+        }
+
+        model.Restore(bestState);
+        DisposeAll(bestState);
+        model.WriteBack();
+        return new NetworkFineTuneHistory(trainLoss, heldOutAccuracy, bestEpoch, clock.Elapsed);
+    }
+
+    private static void DisposeAll(IEnumerable<Tensor> tensors)
+    {
+        foreach (var t in tensors)
+        {
+            t.Dispose();
+        }
+    }
+
+    /// <summary>The network's learnable tensors as parameters, and its differentiable T-step forward.</summary>
+    private sealed class TrainableNetwork : IDisposable
+    {
+        private readonly SpikingNetwork network;
+        private readonly bool detachReset;
+        private readonly Parameter?[][] weights;
+        private readonly Parameter?[][] biases;
+        private readonly Parameter?[] initialPotentials;
+        private readonly Parameter?[] slopes;
+
+        public TrainableNetwork(SpikingNetwork network, double slope, bool detachReset)
+        {
+            this.network = network;
+            this.detachReset = detachReset;
+            var layers = network.Layers;
+            weights = layers.Select(l => l.Inputs.Select(i => i.Synapse is null ? null : new Parameter(i.Synapse.Weight.detach().clone(), true)).ToArray()).ToArray();
+            biases = layers.Select(l => l.Inputs.Select(i => i.Synapse?.Bias is null ? null : new Parameter(i.Synapse.Bias.detach().clone(), true)).ToArray()).ToArray();
+            initialPotentials = layers.Select(l => l.InitialPotential is null ? null : new Parameter(l.InitialPotential.detach().clone(), true)).ToArray();
+            slopes = layers.Select(l => l.HasNeuron ? new Parameter(torch.tensor(slope, float32), true) : null).ToArray();
+            Parameters = weights.SelectMany(w => w).Concat(biases.SelectMany(b => b)).Concat(initialPotentials).Concat(slopes)
+                .Where(p => p is not null).Select(p => p!).ToList();
+        }
+
+        public List<Parameter> Parameters { get; }
+
+        /// <summary>Logits [B, classes]: the mean over T of the output layer's current.</summary>
+        public Tensor Forward(Tensor images, int timeSteps)
+        {
+            var batch = images.shape[0];
+            var outputs = new Tensor?[network.Layers.Count];
+            Tensor? logits = null;
+            for (var l = 0; l < network.Layers.Count; l++)
+            {
+                var layer = network.Layers[l];
+                Tensor? constant = null, current = null;
+                for (var i = 0; i < layer.Inputs.Count; i++)
+                {
+                    var input = layer.Inputs[i];
+                    var x = input.Source == SpikingNetwork.ImageSource ? images : outputs[input.Source]!;
+                    var spiking = input.Source != SpikingNetwork.ImageSource;
+                    var flat = spiking ? x.flatten(0, 1) : x;
+                    var c = input.Synapse is null ? flat : input.Synapse.Apply(flat, weights[l][i]!, biases[l][i]);
+                    if (spiking)
+                    {
+                        c = c.unflatten(0, [timeSteps, batch]);
+                        current = current is null ? c : current + c;
+                    }
+                    else
+                    {
+                        constant = constant is null ? c : constant + c;
+                    }
+                }
+
+                if (!layer.HasNeuron)
+                {
+                    var total = current is null ? constant! : constant is null ? current.mean([0]) : current.mean([0]) + constant;
+                    logits = total;
+                    outputs[l] = total;
+                    continue;
+                }
+
+                var theta = layer.Threshold!;
+                var v = initialPotentials[l]!.expand([batch, .. layer.NeuronShape]);
+                var steps = new Tensor[timeSteps];
+                for (var t = 0; t < timeSteps; t++)
+                {
+                    var it = current is null ? constant! : constant is null ? current[t] : current[t] + constant;
+                    (v, steps[t]) = SurrogateStep.Step(v, it, theta, slopes[l]!, detachReset);
+                }
+
+                outputs[l] = stack(steps);
+            }
+
+            return logits!;
+        }
+
+        /// <summary>Accuracy (%) of the current parameters on labelled batches.</summary>
+        public double Accuracy(IReadOnlyList<(Tensor Images, Tensor Labels)> batches, int timeSteps)
+        {
+            using var noGrad = no_grad();
+            long correct = 0, seen = 0;
+            foreach (var (images, labels) in batches)
+            {
+                using var scope = NewDisposeScope();
+                correct += Forward(images, timeSteps).argmax(1).eq(labels).sum().item<long>();
+                seen += labels.shape[0];
+            }
+
+            return 100.0 * correct / Math.Max(1, seen);
+        }
+
+        public Tensor[] Snapshot()
+        {
+            using var noGrad = no_grad();
+            return Parameters.Select(p => p.detach().clone().DetachFromDisposeScope()).ToArray();
+        }
+
+        public void Restore(Tensor[] state)
+        {
+            using var noGrad = no_grad();
+            for (var i = 0; i < Parameters.Count; i++)
+            {
+                Parameters[i].copy_(state[i]);
+            }
+        }
+
+        /// <summary>Copies the parameters into the network's synapses and v(0).</summary>
+        public void WriteBack()
+        {
+            using var noGrad = no_grad();
+            for (var l = 0; l < network.Layers.Count; l++)
+            {
+                var layer = network.Layers[l];
+                for (var i = 0; i < layer.Inputs.Count; i++)
+                {
+                    layer.Inputs[i].Synapse?.Assign(weights[l][i]!, biases[l][i]);
+                }
+
+                if (initialPotentials[l] is { } v0)
+                {
+                    layer.AssignInitialPotential(v0);
+                }
+            }
+        }
+
+        public void Dispose()
+        {
+            foreach (var p in Parameters)
+            {
+                p.Dispose();
+            }
+        }
+    }
+}
