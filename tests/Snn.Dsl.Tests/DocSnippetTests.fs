@@ -64,16 +64,19 @@ let tests =
                   [ yield! Directory.GetFiles(notebooks, "*.fsx")
                     yield! Directory.GetFiles(notebooks, "*.ipynb") ]
 
-              // A line of a script, or of a notebook's JSON source array (a quoted string).
-              let directives (path: string) =
-                  File.ReadAllLines path
-                  |> Array.map (fun l ->
-                      let l = l.Trim()
+              // The lines of a script, or of a notebook's code cells.
+              let lines (path: string) =
+                  if path.EndsWith ".ipynb" then
+                      use doc = Text.Json.JsonDocument.Parse(File.ReadAllText path)
 
-                      if path.EndsWith ".ipynb" && l.StartsWith "\"" then
-                          l.Trim('"', ',').Replace("\\n", "").Replace("\\\"", "\"")
-                      else
-                          l)
+                      [| for cell in doc.RootElement.GetProperty("cells").EnumerateArray() do
+                             for line in cell.GetProperty("source").EnumerateArray() -> line.GetString() |]
+                  else
+                      File.ReadAllLines path
+
+              let directives (path: string) =
+                  lines path
+                  |> Array.map _.Trim()
                   |> Array.filter (fun l -> l.StartsWith "#load" || l.StartsWith "#r" || l.StartsWith "#I")
 
               let all =
