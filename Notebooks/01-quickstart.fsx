@@ -69,52 +69,12 @@ let presetParameters =
 printfn "%d parameters (the preset Presets.fmnistVgg: %d)" info.Parameters presetParameters
 
 (**
-## A step of your own
-
-A pipeline step is a value: a `StepDefinition` (name, parameter codec, label, validation, what it
-needs and makes, run function) plus its parameters. This one, defined here and not in the library,
-measures how sparse the folded clip network is: per layer, the fraction of weights with
-|w| below a threshold. It needs the clip ANN with batch norm folded and only records figures, so
-the steps after it run exactly as without it. `Registry.register sparsity` would also make it
-readable from experiment JSON.
-*)
-
-type SparsityParameters = { Threshold: float }
-
-let sparsity: StepDefinition<SparsityParameters> =
-    { Name = "sparsity"
-      Parameters =
-        Json.Codec.record (fun t -> { Threshold = t })
-        |> Json.Codec.field "threshold" _.Threshold Json.Codec.float
-      Label = fun p -> $"sparsity |w| < {p.Threshold}"
-      Problems = fun p -> Declare.positive "threshold" p.Threshold
-      Declare =
-        fun _ state ->
-            match Declare.ann ClipAnn state with
-            | Error e -> Declare.fromProblems [ e ]
-            | Ok _ ->
-                { Declare.none with
-                    Needs = [ Network ClipAnn ]
-                    Records = true }
-      Run =
-        fun p ctx ->
-            let fractions = System.Text.Json.Nodes.JsonObject()
-
-            for KeyValue(name, w) in (ctx.Ann ClipAnn).state_dict () do
-                if name.EndsWith ".weight" && w.dim () > 1L then
-                    use small = w.abs().lt (TorchSharp.torch.tensor p.Threshold)
-                    fractions[name] <- float (small.sum().item<int64> ()) / float (w.numel ())
-
-            ctx.Record(CustomRecord("sparsity", fractions)) }
-
-(**
 ## The pipeline
 
 The dual-phase method as a list of steps, run in the order written: the ReLU baseline, Phase I
 (clip training, batch-norm folding, noisy quantize-clip fine-tuning at L = T), conversion, Phase II
 (potential, weight and potential calibration, layer by layer), evaluations after the stages the
-report compares, the Phase II ablation, and the QCFS baseline; the sparsity step above sits after
-the folding. `dualPhase E F [T...]` builds the full-size list; here every training step gets one
+report compares, the Phase II ablation, and the QCFS baseline. `dualPhase E F [T...]` builds the full-size list; here every training step gets one
 epoch, T is 1 and 2, and Phase II uses 128 calibration and 64 early-stopping images. The learnable
 thresholds start at 2.0 instead of the recipe's 5.0 (clip) and 8.0 (QCFS): one short epoch does
 not move them far, and a threshold far above the activations quantizes everything to zero at L = 1
@@ -136,7 +96,6 @@ let pipeline =
     [ trainRelu 1
       Step.create TrainClip.definition { TrainClip.defaults with Epochs = 1; InitialThreshold = 2.0 }
       foldBatchNorm
-      Step.create sparsity { Threshold = 0.01 }
       evaluateDirect timeSteps
       fineTuneQC timeSteps 1
       convert
@@ -153,11 +112,11 @@ match Plan.problems fmnistVgg None pipeline with
 
 (**
 Validation is derived from what each step declares, before any tensor exists, and lists every
-problem at once. The same steps in an impossible order (the sparsity step before anything has
+problem at once. The same steps in an impossible order (the fine-tuning before anything has
 made the clip ANN, conversion before the fine-tuning):
 *)
 
-for e in Plan.problems fmnistVgg None [ Step.create sparsity { Threshold = -1.0 }; convert; trainClip 1 ] do
+for e in Plan.problems fmnistVgg None [ fineTuneQC timeSteps 1; convert; trainClip 1 ] do
     printfn "%s" e.Message
 
 (**
@@ -191,18 +150,12 @@ let options: Runner.RunOptions =
 let results = Runner.run options experiment
 
 (**
-The custom step's record, read back from the run folder with `Pipeline.Run`:
+The finished steps, read back from the run folder with `Pipeline.Run` (notebook 04 adds a step of
+its own to such a pipeline):
 *)
 
 let run = Run experiment.OutputFolder
-
-Show.table
-    [ "layer"; "fraction of |w| < 0.01" ]
-    [ for r in run.Records do
-          match r with
-          | CustomRecord("sparsity", v) ->
-              for KeyValue(layer, f) in v.AsObject() -> [ layer; f2 (f.GetValue<float>()) ]
-          | _ -> () ]
+printfn "%s" (run.FinishedSteps |> String.concat " -> ")
 
 (**
 ## Accuracy against time steps
