@@ -82,7 +82,7 @@ let tests =
                   (Error
                       [ "experiment.pipeline[0].epochs: expected an integer, got \"two\""
                         "experiment.pipeline[1].epochs: expected an integer, got \"two\""
-                        "experiment.pipeline[2].step: expected one of \"ablation\", \"convert\", \"evaluate\", \"fineTuneQC\", \"foldBatchNorm\", \"phaseTwo\", \"qcfs\", \"report\", \"trainClip\", \"trainRelu\", got \"foldBN\" (did you mean \"foldBatchNorm\"?)"
+                        "experiment.pipeline[2].step: expected one of \"ablation\", \"convert\", \"evaluate\", \"fineTuneQC\", \"fineTuneSnn\", \"foldBatchNorm\", \"phaseTwo\", \"qcfs\", \"report\", \"trainClip\", \"trainRelu\", got \"foldBN\" (did you mean \"foldBatchNorm\"?)"
                         "experiment.pipeline[4].noise_probabilty: unknown key (did you mean \"noise_probability\"?); expected one of \"step\", \"time_steps\", \"epochs\", \"optimizer\", \"noise_probability\", \"fit_thresholds\""
                         "experiment.pipeline[10].epochs: expected an integer, got \"two\"" ])
                   "every error, in document order"
