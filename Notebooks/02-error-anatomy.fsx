@@ -157,11 +157,22 @@ v(T)/θ outside [0, 1) is where the residual error comes from.
 
 let shown = phase1[1]
 
-let clipped (values: float[]) = values |> Array.map (fun v -> v |> max -1.0 |> min 2.0)
+// Counted here in 60 bins over [-1, 2] (values outside at the edges): a chart of the raw values
+// (neurons x images, millions of numbers) would carry them all into the notebook.
+let binned (values: float[]) =
+    let bins, low, high = 60, -1.0, 2.0
+    let width = (high - low) / float bins
+    let counts = Array.zeroCreate<int> bins
 
-[ Chart.Histogram(clipped shown.Z, Name = "z / theta", Opacity = 0.6)
-  Chart.Histogram(clipped shown.R, Name = "r / theta", Opacity = 0.6)
-  Chart.Histogram(clipped shown.V, Name = "v(T) / theta", Opacity = 0.6) ]
+    for v in values do
+        let i = int ((v - low) / width) |> max 0 |> min (bins - 1)
+        counts[i] <- counts[i] + 1
+
+    Array.init bins (fun i -> low + (float i + 0.5) * width), counts
+
+[ for name, values in [ "z / theta", shown.Z; "r / theta", shown.R; "v(T) / theta", shown.V ] ->
+      let centres, counts = binned values
+      Chart.Column(centres, counts, Name = name, Opacity = 0.6) ]
 |> Chart.combine
 |> Chart.withTitle $"layer {shown.Name}, T = {steps}: neurons x images (values outside [-1, 2] at the edges)"
 |> Chart.withXAxisStyle (TitleText = "value / theta")
