@@ -310,6 +310,10 @@ module Compile =
     /// Compiles a validated network with this activation in every `act`, named as `layerPaths`
     /// says. Throws ArgumentException when the activation's parameters are out of range.
     let build (activation: Activation) (info: NetworkInfo) : CompiledNetwork =
+        // The first TorchSharp module of a script or notebook may be made here, before anything
+        // touched Snn.Core: load TorchSharp's native libraries the way Snn.Core does (by path).
+        Snn.Core.Native.TorchRuntime.EnsureNativeCompatibility()
+
         match validateActivation activation with
         | [] -> ()
         | es -> invalidArg "activation" (es |> List.map _.Message |> String.concat "; ")
