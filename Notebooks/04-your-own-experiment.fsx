@@ -234,7 +234,7 @@ let errorPanel (name: string, run: Run) =
 
 runs
 |> List.map errorPanel
-|> Chart.Grid(1, 2, YAxes = StyleParam.SharedAxis.Rows)
+|> Chart.Grid(1, 2)
 |> Chart.withTitle "mean |error| per layer, final SNN, T = 2"
 |> Chart.withYAxisStyle (TitleText = "mean |error|")
 |> Chart.withSize (1000, 450)

@@ -58,6 +58,7 @@ let experiment (reluEpochs: int) : Experiment =
           evaluate [ 1; 2 ]
           report ]
       Seed = 0
+      Seeds = []
       OutputFolder = "runs/faults"
       Profile = Custom "faults" }
 
