@@ -206,7 +206,7 @@ let tests =
 
               Expect.stringContains
                   md
-                  "- Imported ANN (`models/m.onnx`, SHA-256 `0123456789abcdef`..., pytorch 2.1, 437,226 parameters): **93.00** (held-out 92.00)"
+                  "- Imported ANN (`models/m.onnx`, SHA-256 `0123456789abcdef`..., pytorch 2.1, 437,226 parameters): **93.00** [92.48, 93.49] (held-out 92.00 [91.21, 92.74])"
                   "the model and its accuracy"
 
               Expect.stringContains
@@ -215,7 +215,11 @@ let tests =
                   "warning"
 
               Expect.stringContains md "| T | imported ANN | QCFS SNN |" "the column"
-              Expect.stringContains md "| 2 | 93.00 | 70.00 | 12.00 |" "beside each T's figures"
+
+              Expect.stringContains
+                  md
+                  "| 2 | 93.00 | 70.00 [67.05, 72.83] | 12.00 [10.05, 14.18] |"
+                  "beside each T's figures"
           }
 
           test "a results.json written before imports existed (no \"imported\") still loads and renders" {

@@ -59,7 +59,7 @@ let tests =
 
               Expect.stringContains
                   table
-                  $"| 1 | 60.00 {interval 60 100} | 40.00 {interval 40 100} |"
+                  $"| 1 | 93.00 | 60.00 {interval 60 100} | 40.00 {interval 40 100} |"
                   "the summary table: QCFS and direct with intervals"
 
               Expect.stringContains table $"**87.00** {interval 87 100}" "and the dual-phase final"
