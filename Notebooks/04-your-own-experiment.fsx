@@ -137,6 +137,7 @@ let experiment name (extra: IStep list) =
       Network = CustomNetwork net
       Pipeline = pipeline extra
       Seed = 0
+      Seeds = []
       OutputFolder = System.IO.Path.Combine(runsFolder, name)
       Profile = Custom "notebook" }
 
