@@ -160,6 +160,7 @@ let private diskFull =
     testCase "a full disk ends with exit 4 naming the file; no temporary file is left and the finished steps resume"
     <| fun () ->
         if not canMount.Value then
+            // A full disk is only real on a small mounted tmpfs, and mounting needs root; CI runs as root.
             skiptest "needs root to mount a small tmpfs"
 
         use tmp = new TempFolder()
@@ -236,6 +237,7 @@ let private outFolders =
           testCase "a finished run folder that became read-only is refused as read-only, not as in use"
           <| fun () ->
               if not canMount.Value then
+                  // chmod does not stop root, so a read-only folder for root needs a read-only bind mount.
                   skiptest "needs root to mount a read-only copy"
 
               use tmp = new TempFolder()
