@@ -14,8 +14,20 @@ Release binaries). The same walk-through runs without a notebook front end:
 `dotnet fsi Notebooks/01-quickstart.fsx`.
 *)
 
+// The packages built from this repository: the local feed bin/packages is named by
+// Notebooks/nuget.config (elsewhere: #i "nuget: <repository>/bin/packages").
+#r "nuget: Snn.Dsl"
 #load "Setup.fsx"
 open Setup
+
+// ----
+
+// Charts: Plotly.NET, displayed offline (Charts.fsx embeds plotly.js).
+#r "nuget: Plotly.NET, 6.0.0"
+#r "nuget: Plotly.NET.Interactive, 6.0.0"
+#load "Charts.fsx"
+open Charts
+open Plotly.NET
 open Snn.Dsl
 open Snn.Dsl.Steps
 open Snn.Dsl.Pipeline
@@ -62,12 +74,11 @@ printfn "%d parameters (the preset Presets.fmnistVgg: %d)" info.Parameters prese
 The dual-phase method as a list of steps, run in the order written: the ReLU baseline, Phase I
 (clip training, batch-norm folding, noisy quantize-clip fine-tuning at L = T), conversion, Phase II
 (potential, weight and potential calibration, layer by layer), evaluations after the stages the
-report compares, the Phase II ablation, and the QCFS baseline. `dualPhase E F [T...]` builds the
-full-size list; here every training step gets one epoch, T is 1 and 2, and Phase II uses 128
-calibration and 64 early-stopping images. The learnable thresholds start at 2.0 instead of the
-recipe's 5.0 (clip) and 8.0 (QCFS): one short epoch does not move them far, and a threshold far
-above the activations quantizes everything to zero at L = 1 or 2. Each step's settings live in
-its module (`TrainClip.defaults`, `CalibrateWeights.defaults`, ...).
+report compares, the Phase II ablation, and the QCFS baseline. `dualPhase E F [T...]` builds the full-size list; here every training step gets one
+epoch, T is 1 and 2, and Phase II uses 128 calibration and 64 early-stopping images. The learnable
+thresholds start at 2.0 instead of the recipe's 5.0 (clip) and 8.0 (QCFS): one short epoch does
+not move them far, and a threshold far above the activations quantizes everything to zero at L = 1
+or 2. Each step's settings live in its module (`TrainClip.defaults`, `CalibrateWeights.defaults`, ...).
 *)
 
 let timeSteps = [ 1; 2 ]
@@ -100,6 +111,15 @@ match Plan.problems fmnistVgg None pipeline with
 | errors -> failwithf "invalid pipeline: %A" (errors |> List.map (fun e -> e.Message))
 
 (**
+Validation is derived from what each step declares, before any tensor exists, and lists every
+problem at once. The same steps in an impossible order (the fine-tuning before anything has
+made the clip ANN, conversion before the fine-tuning):
+*)
+
+for e in Plan.problems fmnistVgg None [ fineTuneQC timeSteps 1; convert; trainClip 1 ] do
+    printfn "%s" e.Message
+
+(**
 ## The experiment and the run
 
 An experiment is a plain value (it round-trips through JSON). `Runner.run` runs its steps in
@@ -119,6 +139,7 @@ let experiment =
       Network = CustomNetwork fmnistVgg
       Pipeline = pipeline
       Seed = 0
+      Seeds = []
       OutputFolder = System.IO.Path.Combine(runsFolder, "quickstart")
       Profile = Custom "notebook"
       Device = "cpu" }
@@ -131,42 +152,56 @@ let options: Runner.RunOptions =
 let results = Runner.run options experiment
 
 (**
+The finished steps, read back from the run folder with `Pipeline.Run` (notebook 04 adds a step of
+its own to such a pipeline):
+*)
+
+let run = Run experiment.OutputFolder
+printfn "%s" (run.FinishedSteps |> String.concat " -> ")
+
+(**
 ## Accuracy against time steps
 
-The ANNs are flat references; the SNN curves show what each stage of the method adds: direct
-conversion of the clip ANN, Phase I (the QC fine-tuned ANN converted), and Phase II's potential
-calibration, weight calibration and final potential calibration.
+The ANNs are flat references, labelled with their accuracy; the SNN curves show what each stage of
+the method adds: direct conversion of the clip ANN, Phase I (the QC fine-tuned ANN converted), and
+Phase II's potential calibration, weight calibration and final potential calibration. Each series
+has its own colour, line style and marker; hover for the values.
 *)
 
 let dual = results.DualPhase |> Array.sortBy (fun d -> d.T)
 let ts = dual |> Array.map (fun d -> float d.T)
 let span = [ ts[0]; ts[ts.Length - 1] ]
 
-let stages: (string * (Reporting.Results.StageAccuracies -> float)) list =
-    [ "direct conversion", (fun s -> s.Direct)
-      "Phase I (QC fine-tuned)", (fun s -> s.Phase1)
-      "+ potential calibration", (fun s -> s.Potential)
-      "+ weight calibration", (fun s -> s.Weights)
-      "dual-phase final", (fun s -> s.Final) ]
+let stages: (string * (Reporting.Results.StageAccuracies -> float) * StyleParam.MarkerSymbol) list =
+    [ "direct conversion", (fun s -> s.Direct), StyleParam.MarkerSymbol.Diamond
+      "Phase I (QC fine-tuned)", (fun s -> s.Phase1), StyleParam.MarkerSymbol.Square
+      "+ potential calibration", (fun s -> s.Potential), StyleParam.MarkerSymbol.TriangleUp
+      "+ weight calibration", (fun s -> s.Weights), StyleParam.MarkerSymbol.Cross
+      "dual-phase final", (fun s -> s.Final), StyleParam.MarkerSymbol.Circle ]
 
 let qcfsPoints = results.Qcfs.Snn |> Array.sortBy (fun q -> q.T)
 
-Show.chart (
-    Chart.figure
-        "01-accuracy-vs-T"
-        $"{results.Splits.Dataset}: test accuracy vs time steps"
-        "time steps T"
-        "test accuracy (%)"
-        true
-        ([ Chart.line $"ReLU ANN" span [ results.Ann.TestAccuracy; results.Ann.TestAccuracy ] true
-           Chart.line $"clip ANN (Phase I)" span [ results.ClipAnn.TestAccuracy; results.ClipAnn.TestAccuracy ] true
-           Chart.line
-               $"QCFS SNN (L = {results.Qcfs.L})"
-               (qcfsPoints |> Array.map (fun q -> float q.T))
-               (qcfsPoints |> Array.map (fun q -> q.TestAccuracy))
-               false ]
-         @ [ for name, get in stages -> Chart.line name ts (dual |> Array.map (fun d -> get d.Snn)) false ])
-)
+let reference name (accuracy: float) dash =
+    Chart.Line(span, [ accuracy; accuracy ], Name = $"{name}: {f2 accuracy} %%", LineDash = dash)
+
+[ reference "ReLU ANN" results.Ann.TestAccuracy StyleParam.DrawingStyle.Dash
+  reference "clip ANN (Phase I)" results.ClipAnn.TestAccuracy StyleParam.DrawingStyle.Dot
+  Chart.Line(
+      qcfsPoints |> Array.map (fun q -> float q.T),
+      qcfsPoints |> Array.map (fun q -> q.TestAccuracy),
+      Name = $"QCFS SNN (L = {results.Qcfs.L})",
+      ShowMarkers = true,
+      LineDash = StyleParam.DrawingStyle.DashDot,
+      MarkerSymbol = StyleParam.MarkerSymbol.X
+  )
+  for name, get, symbol in stages do
+      Chart.Line(ts, dual |> Array.map (fun d -> get d.Snn), Name = name, ShowMarkers = true, MarkerSymbol = symbol) ]
+|> Chart.combine
+|> Chart.withTitle $"{results.Splits.Dataset}: test accuracy vs time steps"
+|> Chart.withXAxisStyle (TitleText = "time steps T", AxisType = StyleParam.AxisType.Log)
+|> Chart.withYAxisStyle (TitleText = "test accuracy (%)")
+|> Chart.withSize (900, 500)
+|> show "01-accuracy-vs-T"
 
 (**
 ## The report's table

@@ -10,8 +10,17 @@ and the soft-reset neuron obeys the identity r = z + (v(0) − v(T)) / T. First 
 then one trained network layer by layer. This notebook reuses the run of 01-quickstart.
 *)
 
+#r "nuget: Snn.Dsl"
 #load "Setup.fsx"
 open Setup
+
+// ----
+
+#r "nuget: Plotly.NET, 6.0.0"
+#r "nuget: Plotly.NET.Interactive, 6.0.0"
+#load "Charts.fsx"
+open Charts
+open Plotly.NET
 open TorchSharp
 open Snn.Core.Neurons
 open Snn.Core.Errors
@@ -72,17 +81,15 @@ let zs = [ for k in 0..120 -> float k / 100.0 ]
 let rateOf v0 z =
     float (ScalarIfNeuron.Run(Array.create T z, theta, v0).Spikes) * theta / float T
 
-Show.chart (
-    Chart.figure
-        "02-neuron-rate"
-        $"one IF neuron, theta = 1, T = {T}: rate vs constant input"
-        "z"
-        "r"
-        false
-        [ Chart.line "clip(z)" zs (zs |> List.map (fun z -> min z theta)) true
-          Chart.line "r with v(0) = 0" zs (zs |> List.map (rateOf 0.0)) false
-          Chart.line "r with v(0) = theta/2 (= QC_T(z))" zs (zs |> List.map (rateOf (theta / 2.0))) false ]
-)
+[ Chart.Line(zs, zs |> List.map (fun z -> min z theta), Name = "clip(z)", LineDash = StyleParam.DrawingStyle.Dash)
+  Chart.Line(zs, zs |> List.map (rateOf 0.0), Name = "r with v(0) = 0", LineDash = StyleParam.DrawingStyle.Dot)
+  Chart.Line(zs, zs |> List.map (rateOf (theta / 2.0)), Name = "r with v(0) = theta/2 (= QC_T(z))") ]
+|> Chart.combine
+|> Chart.withTitle $"one IF neuron, theta = 1, T = {T}: rate vs constant input"
+|> Chart.withXAxisStyle (TitleText = "z")
+|> Chart.withYAxisStyle (TitleText = "r")
+|> Chart.withSize (800, 450)
+|> show "02-neuron-rate"
 
 (**
 ## A trained network, layer by layer
@@ -91,14 +98,25 @@ The Phase-I network of 01-quickstart fine-tuned at L = 2, converted and simulate
 256 test images. `SimulationOptions(Record = true)` keeps z, r, v(0), v(T) and θ of every layer.
 *)
 
-let experiment, _ = Quickstart.load ()
+let run = quickstartRun ()
 let steps = 2
-let qcNet = Quickstart.fineTuned experiment 2
-let snn = Quickstart.toSpiking qcNet
+let qcNet = run.Ann(Snn.Dsl.Pipeline.QcAnn 2)
+
+let snn =
+    match Snn.Dsl.Convert.toSpiking Snn.Dsl.ConversionOptions.Default qcNet with
+    | Ok s -> s
+    | Error es -> failwithf "%A" es
+
 let ann = Snn.Dsl.Convert.annActivations qcNet
-let test = Quickstart.labelled (fun s -> s.Test) 0 256
-let calibration = Quickstart.images (fun s -> s.HeldOut) 0 128 128
-let stopping = Quickstart.images (fun s -> s.HeldOut) 128 64 64
+let test = batches run _.Test 0 256 256 |> List.exactlyOne
+let images (split: Snn.Core.Data.DataSplits -> Snn.Core.Data.ImageDataset) start count =
+    batches run split start count count
+    |> List.map (fun (x, y: torch.Tensor) ->
+        y.Dispose()
+        x)
+    |> Array.ofList
+let calibration = images _.HeldOut 0 128
+let stopping = images _.HeldOut 128 64
 
 let layerNames =
     snn.NeuronLayers |> Seq.map (fun i -> snn.Layers[i].Name) |> List.ofSeq
@@ -123,7 +141,10 @@ let anatomy (net: SpikingNetwork) =
                      R = values (layer.Rate / layer.Threshold)
                      V = values (layer.FinalPotential / layer.Threshold) |} ]
 
-let accuracy (net: SpikingNetwork) = Quickstart.accuracy net steps test
+let accuracy (net: SpikingNetwork) =
+    use scope = torch.NewDisposeScope()
+    use result = net.Run(fst test, steps)
+    100.0 * result.Output.argmax(1L).eq(snd test).to_type(torch.ScalarType.Float64).mean().item<float> ()
 
 let phase1 = anatomy snn
 
@@ -134,29 +155,31 @@ z/θ, r/θ and v(T)/θ of the second convolution's neurons (Phase I). r takes on
 v(T)/θ outside [0, 1) is where the residual error comes from.
 *)
 
-let histogram (name: string) (values: float[]) (low: float) (high: float) (bins: int) =
-    let width = (high - low) / float bins
-    let counts = Array.zeroCreate<float> bins
-
-    for v in values do
-        let b = int (floor ((v - low) / width)) |> max 0 |> min (bins - 1)
-        counts[b] <- counts[b] + 1.0
-
-    Chart.histogram name [ for b in 0 .. bins - 1 -> low + (float b + 0.5) * width ] counts
-
 let shown = phase1[1]
 
-Show.chart (
-    Chart.figure
-        "02-distributions"
-        $"layer {shown.Name}, T = {steps}: neurons x images"
-        "value / theta"
-        "count"
-        false
-        [ histogram "z / theta" shown.Z -1.0 2.0 60
-          histogram "r / theta" shown.R -1.0 2.0 60
-          histogram "v(T) / theta" shown.V -1.0 2.0 60 ]
-)
+// Counted here in 60 bins over [-1, 2] (values outside at the edges): a chart of the raw values
+// (neurons x images, millions of numbers) would carry them all into the notebook.
+let binned (values: float[]) =
+    let bins, low, high = 60, -1.0, 2.0
+    let width = (high - low) / float bins
+    let counts = Array.zeroCreate<int> bins
+
+    for v in values do
+        let i = int ((v - low) / width) |> max 0 |> min (bins - 1)
+        counts[i] <- counts[i] + 1
+
+    Array.init bins (fun i -> low + (float i + 0.5) * width), counts
+
+[ for name, values in [ "z / theta", shown.Z; "r / theta", shown.R; "v(T) / theta", shown.V ] ->
+      let centres, counts = binned values
+      Chart.Column(centres, counts, Name = name, Opacity = 0.6) ]
+|> Chart.combine
+|> Chart.withTitle $"layer {shown.Name}, T = {steps}: neurons x images (values outside [-1, 2] at the edges)"
+|> Chart.withXAxisStyle (TitleText = "value / theta")
+|> Chart.withYAxisStyle (TitleText = "count")
+|> Chart.withLayout (Layout.init (BarMode = StyleParam.BarMode.Overlay))
+|> Chart.withSize (800, 450)
+|> show "02-distributions"
 
 (**
 ### The three error terms per layer, and what Phase II does to them
@@ -180,15 +203,13 @@ let stages =
       "+ potential calibration", anatomy withPotential, accuracy withPotential
       "dual-phase (potential, weights, potential)", anatomy withWeights, accuracy withWeights ]
 
-Show.chart (
-    Chart.figure
-        "02-residual-per-layer"
-        $"mean |residual error| per layer, T = {steps}"
-        "layer"
-        "mean |r - QC_T(z)|"
-        false
-        [ for name, layers, _ in stages -> Chart.bars name layerNames (layers |> List.map (fun l -> l.Residual)) ]
-)
+[ for name, layers, _ in stages -> Chart.Column(layerNames, layers |> List.map (fun l -> l.Residual), Name = name) ]
+|> Chart.combine
+|> Chart.withTitle $"mean |residual error| per layer, T = {steps}"
+|> Chart.withXAxisStyle (TitleText = "layer")
+|> Chart.withYAxisStyle (TitleText = "mean |r - QC_T(z)|")
+|> Chart.withSize (800, 450)
+|> show "02-residual-per-layer"
 
 Show.table
     [ "stage"; "layer"; "|residual|"; "|quantization|"; "|clipping|" ]
@@ -203,3 +224,7 @@ for net in [ withWeights; withPotential; snn ] do
     net.Dispose()
 
 qcNet.Dispose()
+
+for x, y in [ test ] do
+    x.Dispose()
+    y.Dispose()

@@ -6,10 +6,10 @@ open System.Text.Json
 let path = fsi.CommandLineArgs[1]
 
 if not (File.Exists path) then
-    eprintfn "%s: no executed notebook (expected the output of dotnet repl)" path
+    eprintfn "%s: no executed notebook (expected the output of nbconvert or dotnet repl)" path
     exit 2
 
-use doc = JsonDocument.Parse(File.ReadAllText path)
+let doc = JsonDocument.Parse(File.ReadAllText path)
 
 let failing =
     doc.RootElement.GetProperty("cells").EnumerateArray()

@@ -18,6 +18,7 @@ type RunArgs =
     | [<AltCommandLine("-o")>] Out of folder: string
     | Device of device: string
     | Shard of shard: string
+    | Seeds of seeds: string
     | Plain
 
     interface IArgParserTemplate with
@@ -33,7 +34,9 @@ type RunArgs =
             | Device _ ->
                 "cpu, cuda or cuda:N: where every step computes (overrides the experiment's \"device\"; default cpu)."
             | Shard _ ->
-                "i/n (1 <= i <= n): evaluate only shard i of n of the test split and write partial.json; snn merge combines the shards."
+                "i/n (1 <= i <= n): evaluate only shard i of n of the test split and write partial.json; snn merge combines the shards (one seed: not with --seeds)."
+            | Seeds _ ->
+                "run the experiment once per seed, e.g. 0,1,2: each in <out>/seed-<k> (resumable), then summary.md and summary.json in <out> with the mean, standard deviation, min and max over seeds (each seed >= 0, none repeated)."
             | Plain -> "plain progress lines instead of live bars (automatic when output is redirected)."
 
 /// Progress bars with ETA (Spectre.Console), inside one live progress display.
@@ -55,6 +58,22 @@ type private SpectreSink(ctx: ProgressContext) =
                 member _.Finish() =
                     task.Value <- task.MaxValue
                     task.StopTask() }
+
+/// The seeds of --seeds: comma-separated integers >= 0 ("0,1,2").
+let parseSeeds (text: string) =
+    let parts = text.Split(',') |> Array.map _.Trim()
+
+    let parsed =
+        parts
+        |> Array.map (fun p ->
+            match Int32.TryParse p with
+            | true, k when k >= 0 -> Some k
+            | _ -> None)
+
+    if parts.Length = 0 || parsed |> Array.exists Option.isNone then
+        raise (ArgumentException($"--seeds = '{text}': expected seeds >= 0 separated by commas, e.g. 0,1,2", "seeds"))
+
+    parsed |> Array.choose id |> List.ofArray
 
 let private experimentOf (args: ParseResults<RunArgs>) =
     let experiment =
@@ -82,6 +101,11 @@ let private experimentOf (args: ParseResults<RunArgs>) =
                     Data = { experiment.Data with Dataset = d } }
             | Error m -> raise (ArgumentException($"--dataset: {m}", "dataset"))
 
+    let experiment =
+        match args.TryGetResult Seeds with
+        | None -> experiment
+        | Some text -> Experiment.withSeeds (parseSeeds text) experiment
+
     match args.TryGetResult Device with
     | None -> experiment
     | Some d ->
@@ -93,12 +117,30 @@ let private experimentOf (args: ParseResults<RunArgs>) =
 
         { experiment with Device = d }
 
-let private shardOf (args: ParseResults<RunArgs>) =
+/// The shard of --shard; refused with seeds (--seeds or the experiment's "seeds") before any work:
+/// snn merge combines the shards of one run, and a series over seeds is one run per seed.
+let private shardOf (args: ParseResults<RunArgs>) (experiment: Experiment) =
     args.TryGetResult Shard
     |> Option.map (fun text ->
-        match Pipeline.Shard.parse text with
-        | Ok s -> s
-        | Error m -> raise (ArgumentException($"--shard {m}", "shard")))
+        let shard =
+            match Pipeline.Shard.parse text with
+            | Ok s -> s
+            | Error m -> raise (ArgumentException($"--shard {m}", "shard"))
+
+        if not experiment.Seeds.IsEmpty then
+            let seeds =
+                match args.TryGetResult Seeds with
+                | Some given -> $"--seeds {given}"
+                | None -> "the experiment's \"seeds\""
+
+            raise (
+                ArgumentException(
+                    $"--shard {text} cannot be combined with {seeds}: a shard is a slice of one seed's run; shard each seed's run on its own (an experiment with \"seed\": k and no \"seeds\") and merge each",
+                    "shard"
+                )
+            )
+
+        shard)
 
 /// Prints the summary table of a finished run.
 let printSummary (r: RunResults) (folder: string) =
@@ -129,8 +171,14 @@ let printSummary (r: RunResults) (folder: string) =
         )
         |> ignore
 
+    let annName =
+        if not (isNull r.Imported) && r.Imported.Length > 0 then
+            $"imported ANN ({Markup.Escape(IO.Path.GetFileName r.Imported[0].OnnxFile)})"
+        else
+            "ReLU ANN"
+
     AnsiConsole.MarkupLine(
-        $"ReLU ANN {f2 r.Ann.TestAccuracy}%%, Phase-I clip ANN {f2 r.ClipAnn.TestAccuracy}%%, QCFS QC ANN (L={r.Qcfs.L}) {f2 r.Qcfs.AnnTestAccuracy}%% (test accuracy)"
+        $"{annName} {f2 r.Ann.TestAccuracy}%%, Phase-I clip ANN {f2 r.ClipAnn.TestAccuracy}%%, QCFS QC ANN (L={r.Qcfs.L}) {f2 r.Qcfs.AnnTestAccuracy}%% (test accuracy)"
     )
 
     AnsiConsole.Write table
@@ -142,10 +190,67 @@ let printSummary (r: RunResults) (folder: string) =
     let report = IO.Path.Combine(folder, "report.md")
     AnsiConsole.MarkupLine($"report: {Markup.Escape report}")
 
+/// Prints the mean ± standard deviation over seeds of the summary table.
+let printSeedSummary (s: Reporting.Summary.SeedSummary) (folder: string) =
+    let cell key =
+        match s.Accuracies |> Array.tryFind (fun a -> a.Key = key) with
+        | Some a when Double.IsNaN a.StandardDeviation -> a.Mean.ToString("F2")
+        | Some a -> $"{a.Mean:F2} ± {a.StandardDeviation:F2} ({a.Min:F2}-{a.Max:F2})"
+        | None -> "-"
+
+    let columns =
+        Reporting.Accuracies.stageColumns |> List.map (fun (k, label, _) -> k, label)
+
+    let table =
+        Table().AddColumns(Array.ofList ("T" :: "QCFS" :: (columns |> List.map snd)))
+
+    let ts =
+        s.Accuracies
+        |> Array.filter (fun a -> a.Key.StartsWith "dual_phase[")
+        |> Array.map _.T
+        |> Array.distinct
+        |> Array.sort
+
+    for t in ts do
+        let stages =
+            columns
+            |> List.map (fun (k, _) -> cell (Reporting.Accuracies.dualPhaseKey t $"snn.{k}"))
+
+        table.AddRow(Array.ofList (string t :: cell (Reporting.Accuracies.qcfsKey t) :: stages))
+        |> ignore
+
+    let seeds = s.Seeds |> Array.map string |> String.concat ", "
+
+    AnsiConsole.MarkupLine(
+        $"""over seeds {seeds} (mean ± SD, min-max): ReLU ANN {cell "ann.test_accuracy"}%%, QCFS QC ANN {cell "qcfs.ann_test_accuracy"}%% (test accuracy)"""
+    )
+
+    AnsiConsole.Write table
+    let summary = IO.Path.Combine(folder, "summary.md")
+    AnsiConsole.MarkupLine($"summary: {Markup.Escape summary}")
+
+/// Runs `work` with the progress display: live bars, or plain lines when asked or redirected.
+let private withProgress (args: ParseResults<RunArgs>) (work: IProgressSink -> 'T) =
+    if args.Contains Plain || Console.IsOutputRedirected then
+        work (Interrupt.guard (ConsoleLines()))
+    else
+        AnsiConsole
+            .Progress()
+            .AutoClear(false)
+            .Columns(
+                TaskDescriptionColumn(),
+                ProgressBarColumn(),
+                PercentageColumn(),
+                ElapsedTimeColumn(),
+                RemainingTimeColumn(),
+                SpinnerColumn()
+            )
+            .Start(fun ctx -> work (Interrupt.guard (SpectreSink ctx)))
+
 /// `snn run`.
 let run (args: ParseResults<RunArgs>) =
     let experiment = experimentOf args
-    let shard = shardOf args
+    let shard = shardOf args experiment
     let folder = args.TryGetResult Out |> Option.defaultValue experiment.OutputFolder
 
     let options (sink: IProgressSink) : Runner.RunOptions =
@@ -155,33 +260,28 @@ let run (args: ParseResults<RunArgs>) =
 
     let profile = experiment.Profile.Name
 
-    AnsiConsole.MarkupLine(
-        $"[bold]{Markup.Escape experiment.Name}[/], profile {Markup.Escape profile}, seed {experiment.Seed} -> {Markup.Escape folder}"
-    )
+    let seeds =
+        match experiment.Seeds with
+        | [] -> $"seed {experiment.Seed}"
+        | ks -> ks |> List.map string |> String.concat ", " |> sprintf "seeds %s"
 
-    let results =
-        if args.Contains Plain || Console.IsOutputRedirected then
-            (Runner.executeShard (options (Interrupt.guard (ConsoleLines()))) shard experiment).Results
-        else
-            AnsiConsole
-                .Progress()
-                .AutoClear(false)
-                .Columns(
-                    TaskDescriptionColumn(),
-                    ProgressBarColumn(),
-                    PercentageColumn(),
-                    ElapsedTimeColumn(),
-                    RemainingTimeColumn(),
-                    SpinnerColumn()
-                )
-                .Start(fun ctx ->
-                    (Runner.executeShard (options (Interrupt.guard (SpectreSink ctx))) shard experiment).Results)
+    AnsiConsole.MarkupLine(
+        $"[bold]{Markup.Escape experiment.Name}[/], profile {Markup.Escape profile}, {seeds} -> {Markup.Escape folder}"
+    )
 
     match shard with
     | Some s ->
+        withProgress args (fun sink -> Runner.executeShard (options sink) (Some s) experiment)
+        |> ignore
+
         AnsiConsole.MarkupLine(
             $"shard {s} done: {Markup.Escape(IO.Path.Combine(folder, Pipeline.Partial.FileName))}; combine the shards with snn merge <folders> --out <folder>"
         )
-    | None -> printSummary results folder
+    | None when experiment.Seeds.IsEmpty ->
+        let results = withProgress args (fun sink -> Runner.run (options sink) experiment)
+        printSummary results folder
+    | None ->
+        let series = withProgress args (fun sink -> Seeds.run (options sink) experiment)
+        printSeedSummary series.Summary series.Folder
 
     0

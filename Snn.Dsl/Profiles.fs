@@ -16,6 +16,7 @@ let private fmnist profile folder trainImages testImages pipeline =
       Network = PresetNetwork FmnistVgg
       Pipeline = pipeline
       Seed = 0
+      Seeds = []
       OutputFolder = folder
       Profile = profile
       Device = "cpu" }
@@ -75,6 +76,39 @@ let paper = fmnist Paper "runs/paper" None None (dualPhase 30 10 [ 1; 2; 4 ])
 let tiny =
     let potential, weights = smallPhaseTwo 256 256 128
     fmnist (Custom "tiny") "runs/tiny" (Some 1024) (Some 512) (withPhaseTwo 1 1 [ 1; 2 ] [ 1; 2 ] potential weights)
+
+/// `quick`'s sizes for a fmnist-vgg imported from ONNX (docs/IMPORT.md; network
+/// {"onnx": onnxFile}): the imported ANN (checked against ONNX Runtime), the clip ANN from the
+/// 99.9th percentile of 1,024 training images' activations, 1 epoch of clip fine-tuning and 1 of
+/// noisy-QC fine-tuning per T in {1, 2, 4} on the first 10,000 training images, Phase II with
+/// quick's small steps, SNNs (T in {1, ..., 32}) on the first 1,000 test images; no QCFS baseline
+/// (Steps.importedDualPhase). docs/examples/imported-fmnist-vgg.json is this experiment.
+let importedQuick (onnxFile: string) =
+    let potential, weights = smallPhaseTwo 256 256 128
+    let targets = [ 1; 2; 4 ]
+
+    { fmnist
+          (Custom "imported-quick")
+          "runs/imported-quick"
+          (Some 10000)
+          (Some 1000)
+          [ importAnn
+            clipFromRelu ClipFromRelu.defaults.Percentile
+            fineTuneClip 1
+            foldBatchNorm
+            evaluateDirect defaultTimeSteps
+            fineTuneQC targets 1
+            convert
+            evaluate defaultTimeSteps
+            ablation [ potential; weights ]
+            phaseTwo [ potential; weights; potential ]
+            evaluate targets
+            report ] with
+        Name = "imported-fmnist-vgg"
+        Network =
+            OnnxNetwork
+                { File = onnxFile
+                  ReplaceMaxPool = false } }
 
 /// The named profiles, by their command-line names.
 let named = [ "quick", quick; "bench", bench; "paper", paper; "tiny", tiny ]

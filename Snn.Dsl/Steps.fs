@@ -16,6 +16,18 @@ let trainRelu epochs = TrainRelu.step epochs
 /// Phase I step 1: the clip ANN (threshold init 5.0), trained for this many epochs with the same recipe.
 let trainClip epochs = TrainClip.step epochs
 
+/// The experiment's ONNX model (network {"onnx": "model.onnx"}) as the ReLU ANN, instead of
+/// trainRelu: checked against ONNX Runtime on 512 test images, its accuracies recorded.
+let importAnn = ImportAnn.step
+
+/// Phase I's clip ANN from the ReLU ANN (imported or trained), instead of trainClip: the same
+/// weights, theta_l the `percentile`-th percentile (e.g. 99.9) of 1,024 training images' positive
+/// pre-activations, or the bounded ReLU's maximum where the ANN has one.
+let clipFromRelu percentile = ClipFromRelu.step percentile
+
+/// The clip ANN trained on for this many epochs from its weights and thresholds (lr 1e-3).
+let fineTuneClip epochs = FineTuneClip.step epochs
+
 /// Phase I step 2: the clip ANN's batch norm folded.
 let foldBatchNorm = FoldBatchNorm.step
 
@@ -69,4 +81,25 @@ let dualPhase epochs fineTuneEpochs (fineTuneTimeSteps: int list) =
       phaseTwo [ calibratePotential; calibrateWeights; calibratePotential ]
       evaluate fineTuneTimeSteps
       qcfs epochs
+      report ]
+
+/// The dual-phase pipeline from an imported ANN (network {"onnx": "model.onnx"}): the imported
+/// ReLU ANN, the clip ANN from its activation statistics (99.9th percentile), `clipEpochs` of clip
+/// fine-tuning (0: none), then as dualPhase: batch-norm folding, direct conversion, noisy-QC
+/// fine-tuning at L = T (F epochs each), conversion, Phase I evaluated, the Phase II ablation,
+/// Phase II, the final SNNs, and the report. No QCFS baseline: it would train a network from
+/// initial weights, which an imported model is there to avoid.
+let importedDualPhase clipEpochs fineTuneEpochs (fineTuneTimeSteps: int list) =
+    [ importAnn
+      clipFromRelu ClipFromRelu.defaults.Percentile
+      if clipEpochs > 0 then
+          fineTuneClip clipEpochs
+      foldBatchNorm
+      evaluateDirect defaultTimeSteps
+      fineTuneQC fineTuneTimeSteps fineTuneEpochs
+      convert
+      evaluate defaultTimeSteps
+      ablation [ calibratePotential; calibrateWeights ]
+      phaseTwo [ calibratePotential; calibrateWeights; calibratePotential ]
+      evaluate fineTuneTimeSteps
       report ]

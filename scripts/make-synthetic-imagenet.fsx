@@ -5,7 +5,7 @@
 // the class, plus seeded noise, so the folder is the same on every machine. The images carry no meaning.
 //
 //   dotnet fsi scripts/make-synthetic-imagenet.fsx [OUT] [CLASSES] [TRAIN_PER_CLASS] [VAL_PER_CLASS] [SIZE]
-//   defaults: /tmp/snn-synthetic-imagenet 1000 3 1 224  (3,000 training and 1,000 validation images, ~60 MB)
+//   defaults: runs/synthetic-imagenet 1000 3 1 224  (3,000 training and 1,000 validation images, ~60 MB)
 //
 // Needs the Release build (scripts/setup.sh) for SkiaSharp. Nothing is downloaded; do not commit the output.
 #r "../Snn.Cli/bin/Release/net10.0/SkiaSharp.dll"
@@ -20,7 +20,7 @@ let args = fsi.CommandLineArgs |> Array.skip 1
 let arg i (fallback: string) =
     if args.Length > i then args.[i] else fallback
 
-let out = arg 0 "/tmp/snn-synthetic-imagenet"
+let out = arg 0 "runs/synthetic-imagenet"
 let classes = int (arg 1 "1000")
 let trainPerClass = int (arg 2 "3")
 let valPerClass = int (arg 3 "1")

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up whatever is missing on a fresh machine, idempotently:
-#   .NET tools (paket, fantomas, dotnet-repl), paket packages, the Fashion-MNIST Debian package
-#   (when absent and running as root), and a Release build of Research.sln.
+#   .NET tools (paket, fantomas, dotnet-repl, dotnet-interactive), paket packages, the Fashion-MNIST
+#   and Jupyter (nbconvert, for the notebooks) Debian packages (when absent and running as root), and
+#   a Release build of Research.sln, which also packs Snn.Core and Snn.Dsl into bin/packages.
 # The TorchSharp native fix for old libstdc++ is applied by Snn.Core itself at first use.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +26,16 @@ if [ ! -d /usr/share/datasets/fashion-mnist ] && [ -z "${SNN_DATA:-}" ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null
   else
     echo "setup: Fashion-MNIST not found; run 'sudo apt-get install dataset-fashion-mnist' or set SNN_DATA" >&2
+  fi
+fi
+
+if ! command -v jupyter-nbconvert >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "setup: installing Debian packages jupyter-nbconvert python3-nbclient (the notebooks' front end)"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends jupyter-nbconvert python3-nbclient python3-jupyter-client >/dev/null
+  else
+    echo "setup: jupyter-nbconvert not found (needed by Notebooks/run-all.sh); run 'sudo apt-get install jupyter-nbconvert python3-nbclient'" >&2
   fi
 fi
 

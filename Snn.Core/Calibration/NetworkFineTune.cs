@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Snn.Core.Native;
 using Snn.Core.Simulation;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -170,17 +171,17 @@ public static class NetworkFineTune
                     if (spiking)
                     {
                         c = c.unflatten(0, [timeSteps, batch]);
-                        current = current is null ? c : current + c;
+                        current = current is null ? c : current.add(c, Scalars.One);
                     }
                     else
                     {
-                        constant = constant is null ? c : constant + c;
+                        constant = constant is null ? c : constant.add(c, Scalars.One);
                     }
                 }
 
                 if (!layer.HasNeuron)
                 {
-                    var total = current is null ? constant! : constant is null ? current.mean([0]) : current.mean([0]) + constant;
+                    var total = current is null ? constant! : constant is null ? current.mean([0]) : current.mean([0]).add(constant, Scalars.One);
                     logits = total;
                     outputs[l] = total;
                     continue;
@@ -191,7 +192,7 @@ public static class NetworkFineTune
                 var steps = new Tensor[timeSteps];
                 for (var t = 0; t < timeSteps; t++)
                 {
-                    var it = current is null ? constant! : constant is null ? current[t] : current[t] + constant;
+                    var it = current is null ? constant! : constant is null ? current[t] : current[t].add(constant, Scalars.One);
                     (v, steps[t]) = SurrogateStep.Step(v, it, theta, slopes[l]!, detachReset);
                 }
 

@@ -1,3 +1,5 @@
+using Snn.Core.Native;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Snn.Core.Data;
@@ -220,13 +222,14 @@ public sealed class BatchLoader
         var padded = p > 0 ? nn.functional.pad(pixels, [p, p, p, p], TorchSharp.PaddingModes.Constant, 0) : pixels;
 
         // Rows: out[b, c, i, :] = padded[b, c, dy[b] + i, :].
-        var rows = tensor(dy, [b, 1, 1, 1]) + arange(h, ScalarType.Int64).view(1, 1, h, 1);
+        var rows = tensor(dy, [b, 1, 1, 1]).add(arange(h, ScalarType.Int64).view(1, 1, h, 1), Scalars.One);
         var cropped = padded.gather(2, rows.expand(b, c, h, w + (2 * p)));
 
         // Columns: out[b, c, i, j] = cropped[b, c, i, dx[b] + j'] with j' = W - 1 - j when flipped, else j.
         var j = arange(w, ScalarType.Int64).view(1, 1, 1, w);
-        var mirrored = where(tensor(flip, [b, 1, 1, 1]), (w - 1) - j, j);
-        var cols = tensor(dx, [b, 1, 1, 1]) + mirrored;
+        using var last = (w - 1).ToScalar();
+        var mirrored = where(tensor(flip, [b, 1, 1, 1]), j.neg().add_(last), j);
+        var cols = tensor(dx, [b, 1, 1, 1]).add(mirrored, Scalars.One);
         return cropped.gather(3, cols.expand(b, c, h, w));
     }
 }

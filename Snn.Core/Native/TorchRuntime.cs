@@ -44,11 +44,19 @@ public static class TorchRuntime
     /// <summary>
     /// Patches every copy of <c>libLibTorchSharp.so</c> next to the running application and next
     /// to TorchSharp.dll, when (and only when) the system libstdc++ lacks
-    /// <see cref="RequiredVersion"/>. Safe to call many times and from several processes: the
-    /// patched file replaces the old one by an atomic rename. Does nothing on other operating
-    /// systems, or when no copy is found.
+    /// <see cref="RequiredVersion"/>, then loads TorchSharp's native libraries by absolute path
+    /// (<see cref="TorchNativeLibraries.Preload"/>). Safe to call many times and from several
+    /// processes: the patched file replaces the old one by an atomic rename. Patches nothing on
+    /// other operating systems, or when no copy is found. A program that uses TorchSharp before
+    /// touching Snn.Core calls this first.
     /// </summary>
     public static void EnsureNativeCompatibility()
+    {
+        PatchApplicationCopies();
+        TorchNativeLibraries.Preload();
+    }
+
+    private static void PatchApplicationCopies()
     {
         lock (Gate)
         {

@@ -21,12 +21,16 @@ let PotentialBins = 30
 
 /// Evaluation of a spiking network on a set of batches at one T.
 type SnnEvaluation =
-    { Accuracy: float
-      Layers: LayerErrors[]
-      Potentials: PotentialHistogram[]
-      SopsPerImage: float
-      FirstLayerMacsPerImage: float
-      IdentityMaxAbs: float }
+    {
+        Accuracy: float
+        Layers: LayerErrors[]
+        Potentials: PotentialHistogram[]
+        SopsPerImage: float
+        FirstLayerMacsPerImage: float
+        IdentityMaxAbs: float
+        /// Per test image, in the order evaluated: classified right.
+        PerImageCorrect: bool[]
+    }
 
 let private term (s: Snn.Core.Errors.ErrorTermSums) =
     { AbsoluteSum = ExactSum.Of s.AbsoluteSum
@@ -99,14 +103,17 @@ let private batchTally
                   Threshold = threshold
                   Histogram = histogram }
 
+    let hits = result.Output.argmax(1L).eq(labels).cpu().data<bool>().ToArray()
+
     { T = t
-      Correct = result.Output.argmax(1L).eq(labels).sum().item<int64> ()
+      Correct = hits |> Array.sumBy (fun h -> if h then 1L else 0L)
       Seen = labels.shape[0]
       Sops = sops
       Analog = analog
       Macs = macs
       Stage = stage
-      Layers = layers.ToArray() }
+      Layers = layers.ToArray()
+      PerImageCorrect = PerImage.encode hits }
 
 /// The figures of a tally; fails loudly when the identity r = z + (v(0) - v(T))/T is violated by
 /// more than IdentityTolerance in any layer.
@@ -174,7 +181,8 @@ let finish (tally: EvaluationTally) : SnnEvaluation =
                   Counts = Array.copy l.Histogram })
       SopsPerImage = tally.Sops.Value / seen
       FirstLayerMacsPerImage = tally.Analog.Value / seen / float t
-      IdentityMaxAbs = identity }
+      IdentityMaxAbs = identity
+      PerImageCorrect = Tally.hits tally }
 
 /// Runs the SNN on the batches once, at the largest T of `ts`, and reads every smaller T of `ts`
 /// out on the way (a readout at t equals a run with T = t: the dynamics are causal and v(0) does
@@ -192,7 +200,12 @@ let tallySnnAt
     let ts = ts |> List.distinct |> List.sort
     let tMax = List.last ts
     let names = snn.NeuronLayers |> Seq.map (fun i -> snn.Layers[i].Name) |> Array.ofSeq
-    let tallies = System.Collections.Generic.Dictionary<int, EvaluationTally>()
+
+    let tallies =
+        System.Collections.Generic.Dictionary<int, ResizeArray<EvaluationTally>>()
+
+    for t in ts do
+        tallies[t] <- ResizeArray()
 
     let options =
         SimulationOptions(Record = true, Readouts = (ts |> List.filter (fun t -> t < tMax) |> Array.ofList))
@@ -202,12 +215,7 @@ let tallySnnAt
         use result = snn.Run(images, tMax, options)
 
         for r in Seq.append result.Readouts [ result ] do
-            let b = batchTally names record macs r labels
-
-            tallies[r.TimeSteps] <-
-                match tallies.TryGetValue r.TimeSteps with
-                | true, a -> Tally.add a b
-                | _ -> b
+            tallies[r.TimeSteps].Add(batchTally names record macs r labels)
 
         task.Advance(1, "")
 
@@ -219,12 +227,14 @@ let tallySnnAt
           Analog = ExactSum.Zero
           Macs = macs
           Stage = record
-          Layers = [||] }
+          Layers = [||]
+          PerImageCorrect = PerImage.encode [||] }
 
+    // Summed once per T, in batch order: the per-image results are concatenated once.
     [ for t in ts ->
-          match tallies.TryGetValue t with
-          | true, a -> a
-          | _ -> empty t ]
+          match List.ofSeq tallies[t] with
+          | [] -> empty t
+          | parts -> Tally.sum parts ]
 
 /// Runs the SNN once at the largest T of `ts` and reads the others out (see tallySnnAt); the
 /// figures of every T, checked against the identity.

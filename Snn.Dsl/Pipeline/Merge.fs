@@ -85,10 +85,16 @@ let private mergeAnn facts parts (folder: string) (anns: AnnRecord list) =
     { a with
         TestAccuracy = annAccuracy facts parts (anns |> List.map _.TestAccuracy) }
 
+/// The row of the whole test set from the shards' rows, in shard order: the sums add and the
+/// per-image results are concatenated (shard i's images come before shard i + 1's).
 let private mergeRow (rows: EvaluationRow list) =
     match rows |> List.map _.Tally with
     | tallies when tallies |> List.forall Option.isSome ->
-        let merged = tallies |> List.map Option.get |> List.reduce Tally.add
+        let merged =
+            try
+                tallies |> List.map Option.get |> Tally.sum
+            with :? ArgumentException as e ->
+                refuse $"the shards' evaluations at T = {rows.Head.T} cannot be merged: {e.Message}"
 
         { SpikingRuns.withTally rows.Head merged with
             Seconds = rows |> List.sumBy _.Seconds }
@@ -125,9 +131,9 @@ let private mergeRecord facts (parts: Partial list) (folder: string) (records: R
                     |> Array.mapi (fun k _ -> qs |> List.map (fun q -> q.Points[k]) |> mergeRow) }
     | other -> other
 
-/// Merges the shards in `folders` into `out`: results.json, report.md and the plots (as the
-/// experiment's report step would write them), and experiment.json. Returns the results.
-let merge (folders: string list) (out: string) : Results.RunResults =
+/// The shards' partial results in `folders`, checked to be shards 1..n of one run and returned
+/// in shard order, and the run's step records merged from theirs (as one unsharded run's).
+let records (folders: string list) : Partial list * Record list =
     if folders.IsEmpty then
         invalidArg "folders" "snn merge needs the run folders of the shards"
 
@@ -140,25 +146,37 @@ let merge (folders: string list) (out: string) : Results.RunResults =
     if lengths.Length > 1 then
         refuse "the shards have different numbers of step records: a shard is unfinished or ran another pipeline"
 
-    let records =
-        [ for k in 0 .. first.Records.Length - 1 ->
-              mergeRecord
-                  first.Facts
-                  partials
-                  (folders |> String.concat ", ")
-                  (partials |> List.map (fun p -> p.Records[k])) ]
+    partials,
+    [ for k in 0 .. first.Records.Length - 1 ->
+          mergeRecord
+              first.Facts
+              partials
+              (folders |> String.concat ", ")
+              (partials |> List.map (fun p -> p.Records[k])) ]
+
+/// Merges the shards in `folders` into `out`: results.json, report.md and the plots (as the
+/// experiment's report step would write them), and experiment.json. Returns the results.
+let merge (folders: string list) (out: string) : Results.RunResults =
+    let partials, records = records folders
+    let first = partials.Head
 
     let experiment =
         match Experiment.fromJson (first.Experiment.ToJsonString()) with
         | Ok e -> { e with OutputFolder = out }
         | Error es -> raise (InvalidDataException(String.concat "; " es))
 
+    let source, spec =
+        match Experiment.network experiment with
+        | Ok network -> network
+        | Error problems -> raise (InvalidDataException(String.concat "; " problems))
+
     let info =
         { Name = experiment.Name
           Profile = experiment.Profile.Name
           Seed = experiment.Seed
-          Spec = Experiment.spec experiment
-          Experiment = Experiment.toNode experiment }
+          Spec = spec
+          Experiment = Experiment.toNode experiment
+          Source = source }
 
     let results =
         Build.build info first.Facts first.DataIdentity records (partials |> List.sumBy _.Seconds)
@@ -174,7 +192,7 @@ let merge (folders: string list) (out: string) : Results.RunResults =
 
     Directory.CreateDirectory out |> ignore
     Results.save (Path.Combine(out, "results.json")) results
-    File.WriteAllText(Path.Combine(out, "experiment.json"), Experiment.toJson experiment)
+    Snn.Core.Checkpoints.AtomicFile.WriteAllText(Path.Combine(out, "experiment.json"), Experiment.toJson experiment)
     let files = if plots then Plots.writeAll out results else []
     Markdown.save out results files |> ignore
     results

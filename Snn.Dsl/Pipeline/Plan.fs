@@ -40,30 +40,44 @@ module Plan =
             MadeBy = d.Makes |> List.fold (fun m (a, _) -> Map.add a index m) s.MadeBy
             Recorded = if d.Records then s.Recorded @ [ index ] else s.Recorded }
 
-    /// The first state of a pipeline over `spec`.
-    let initial (spec: NetworkSpec) (data: DataFacts option) =
+    /// The first state of a pipeline over `spec` from `source`.
+    let initialFrom (source: NetworkSource) (spec: NetworkSpec) (data: DataFacts option) =
         { Index = 0
           Spec = spec
           Artifacts = Map.empty
           MadeBy = Map.empty
           Recorded = []
-          Data = data }
+          Data = data
+          Source = source }
+
+    /// The first state of a pipeline over a declared `spec`.
+    let initial (spec: NetworkSpec) (data: DataFacts option) = initialFrom DeclaredNetwork spec data
 
     /// Every step's declaration, in order (each against the state the earlier steps leave).
-    let declarations (spec: NetworkSpec) (data: DataFacts option) (steps: IStep list) =
+    let declarationsFrom (source: NetworkSource) (spec: NetworkSpec) (data: DataFacts option) (steps: IStep list) =
         steps
         |> List.indexed
         |> List.mapFold
             (fun (s: PlanState) (i, step) ->
                 let d = step.Declare { s with Index = i }
                 (i, step, d), applyMakes s i d)
-            (initial spec data)
+            (initialFrom source spec data)
         |> fst
 
-    /// Every problem of the pipeline at once: each step's parameters and needs, and an empty pipeline.
-    let problems (spec: NetworkSpec) (data: DataFacts option) (steps: IStep list) : PipelineError list =
+    /// `declarationsFrom` a declared network.
+    let declarations spec data steps =
+        declarationsFrom DeclaredNetwork spec data steps
+
+    /// Every problem of the pipeline at once: each step's parameters and needs, and an empty
+    /// pipeline; the network comes from `source`.
+    let problemsFrom
+        (source: NetworkSource)
+        (spec: NetworkSpec)
+        (data: DataFacts option)
+        (steps: IStep list)
+        : PipelineError list =
         let perStep =
-            declarations spec data steps
+            declarationsFrom source spec data steps
             |> List.collect (fun (i, step, d) ->
                 step.Problems @ d.Problems
                 |> List.map (fun p ->
@@ -81,6 +95,10 @@ module Plan =
 
         empty @ perStep
 
+    /// `problemsFrom` a declared network.
+    let problems spec data steps =
+        problemsFrom DeclaredNetwork spec data steps
+
     let private hash (parts: string list) = Hash.text (String.concat "\n" parts)
 
     /// The run's root identity: the format, the seed, the network and the data.
@@ -92,9 +110,22 @@ module Plan =
               (Data.codec.Encode { data with Path = None }).ToJsonString()
               dataIdentity ]
 
-    /// The steps with their identities.
-    let build (root: string) (spec: NetworkSpec) (data: DataFacts option) (steps: IStep list) : PlannedStep list =
-        let declared = declarations spec data steps
+    /// The run's root identity with the network's source (an imported model's SHA-256); a
+    /// declared network's root is `rootIdentity`'s.
+    let rootIdentityFrom (source: NetworkSource) (seed: int) (spec: NetworkSpec) (data: Data) (dataIdentity: string) =
+        match NetworkSource.identity source with
+        | [] -> rootIdentity seed spec data dataIdentity
+        | parts -> hash (rootIdentity seed spec data dataIdentity :: parts)
+
+    /// The steps with their identities; the network comes from `source`.
+    let buildFrom
+        (root: string)
+        (source: NetworkSource)
+        (spec: NetworkSpec)
+        (data: DataFacts option)
+        (steps: IStep list)
+        : PlannedStep list =
+        let declared = declarationsFrom source spec data steps
 
         declared
         |> List.mapFold
@@ -124,6 +155,10 @@ module Plan =
                 next)
             Map.empty
         |> fst
+
+    /// `buildFrom` a declared network.
+    let build root spec data steps =
+        buildFrom root DeclaredNetwork spec data steps
 
     /// The artifacts that steps after `index` need.
     let neededAfter (plan: PlannedStep list) (index: int) =

@@ -59,6 +59,9 @@ type EvaluationRow =
         Seconds: float
         /// Evaluated on a modified copy (an ablation); the network itself was not changed.
         Probe: bool
+        /// Which of the Images test images (in the split's order) were classified right:
+        /// PerImage's base64 bitset, for paired tests. Null in records written before it was kept.
+        PerImageCorrect: string
         /// The sums the figures above are made of (merged exactly over shards by `snn merge`).
         Tally: EvaluationTally option
     }

@@ -134,6 +134,16 @@ type RunData(data: Data, pathOverride: string option, device: torch.Device, shar
     member _.TestBatches = testBatches.Value
     /// The SNN test images in batches of 256.
     member _.SnnTestBatches = snnTestBatches.Value
+
+    /// Batches of 256 that begin with the first `count` images of the whole test split, whatever
+    /// the shard: for checks every shard makes on the same images (importAnn's ONNX Runtime check).
+    member _.TestHeadBatches(count: int) =
+        match shard with
+        | None -> testBatches.Value
+        | Some _ ->
+            use d = splits.Value.Test.Subset(0, min count facts.Test)
+            batchesOf d
+
     /// The whole held-out split in batches of 256 (held-out accuracies).
     member _.HeldOutBatches = heldOutBatches.Value
 

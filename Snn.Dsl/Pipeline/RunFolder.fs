@@ -10,6 +10,7 @@ open System.IO
 open System.Security.Cryptography
 open System.Text.Json
 open System.Text.Json.Nodes
+open Snn.Core.Checkpoints
 
 /// The run folder is in use by another run (the message names its process and start time).
 type RunFolderLockedException(message: string) =
@@ -28,6 +29,14 @@ module Hash =
     let file (path: string) =
         use s = File.OpenRead path
         Convert.ToHexString(SHA256.HashData s).ToLowerInvariant()
+
+module internal FileLock =
+
+    /// Whether an exclusive open failed because another process holds the file (a sharing
+    /// violation: EWOULDBLOCK from flock on Linux (11) and macOS (35), ERROR_SHARING_VIOLATION or
+    /// ERROR_LOCK_VIOLATION on Windows) rather than for another reason (a read-only file system).
+    let heldByOther (e: IOException) =
+        List.contains e.HResult [ 11; 35; int 0x80070020u; int 0x80070021u ]
 
 /// The run folder at `root`: created if missing, locked for the lifetime of the value.
 type RunFolder(root: string) =
@@ -55,6 +64,7 @@ type RunFolder(root: string) =
             new FileStream(lockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None)
         with
         | :? UnauthorizedAccessException as e -> fail "write into the run folder" e
+        | :? IOException as e when not (FileLock.heldByOther e) -> fail "write into the run folder" e
         | :? IOException ->
             let holder =
                 try
@@ -88,26 +98,16 @@ type RunFolder(root: string) =
     member _.Artifacts = Path.Combine(full, "artifacts")
     member _.Checkpoints = Path.Combine(full, "checkpoints")
 
-    /// Writes `write` to `path` through a temporary file, then renames it over the target; a
-    /// failed write removes the temporary file and names the path. Returns the file's SHA-256.
+    /// Writes `write` to `path` atomically (Snn.Core AtomicFile: a temporary file, flushed, then
+    /// renamed over the target; removed when the write fails); a failure names the path. Returns
+    /// the file's SHA-256.
     member _.WriteAtomic(path: string, write: Stream -> unit) =
-        let tmp = $"{path}.{Environment.ProcessId}.tmp"
-
         try
-            using (new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None)) (fun s ->
-                write s
-                s.Flush(true))
-
-            File.Move(tmp, path, true)
+            AtomicFile.Write(path, (fun s -> write s))
             Hash.file path
         with
         | :? IOException
         | :? UnauthorizedAccessException as e ->
-            (try
-                File.Delete tmp
-             with _ ->
-                 ())
-
             raise (
                 IOException(
                     $"{path}: cannot write ({e.Message}); the records of finished steps are kept, so the run resumes from them once the problem is fixed",
@@ -168,6 +168,34 @@ type RunFolder(root: string) =
 
             body
         | _ -> raise (damaged "no hash or no body")
+
+    /// Records which data the run folder's steps were made from (data.json: the dataset, its
+    /// folder and its identity digest, DatasetIdentity), or, when an earlier run recorded other
+    /// data, refuses it naming both: the folder's finished steps belong to that data, and mixing
+    /// two datasets' results in one folder would leave a report that describes neither.
+    member this.ClaimData(dataset: string, dataFolder: string, digest: string) =
+        let path = Path.Combine(full, "data.json")
+
+        if File.Exists path then
+            let before = this.ReadRecord path
+            let text (key: string) = before[key].GetValue<string>()
+            let oldDataset, oldFolder, oldDigest = text "dataset", text "folder", text "digest"
+
+            if oldDigest <> digest then
+                raise (
+                    ArgumentException(
+                        $"{full}: this run folder holds a run on {oldDataset} from {oldFolder} (data identity {oldDigest}), "
+                        + $"but this run reads {dataset} from {dataFolder} (data identity {digest}); "
+                        + $"give the same data (--data {oldFolder}) or another output folder (--out) for this data",
+                        "data"
+                    )
+                )
+
+        let o = JsonObject()
+        o["dataset"] <- JsonValue.Create dataset
+        o["folder"] <- JsonValue.Create dataFolder
+        o["digest"] <- JsonValue.Create digest
+        this.WriteRecord(path, o)
 
     interface IDisposable with
         member _.Dispose() =

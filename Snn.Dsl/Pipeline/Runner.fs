@@ -39,7 +39,7 @@ let private outputs (spec: NetworkSpec) =
 
 /// What the dataset says against the experiment: input shape, classes, subset sizes, and each
 /// step's needs now that the held-out split's size is known.
-let private dataProblems (e: Experiment) (spec: NetworkSpec) (facts: DataFacts) =
+let private dataProblems (e: Experiment) (source: NetworkSource) (spec: NetworkSpec) (facts: DataFacts) =
     let name = facts.Dataset.Name
 
     [ if spec.Input <> facts.Input then
@@ -55,7 +55,7 @@ let private dataProblems (e: Experiment) (spec: NetworkSpec) (facts: DataFacts) 
       match e.Data.TestImages with
       | Some n when n > facts.Test -> $"data.test_images = %d{n}, but the test split has %d{facts.Test} images"
       | _ -> () ]
-    @ (Plan.problems spec (Some facts) e.Pipeline |> List.map _.Message)
+    @ (Plan.problemsFrom source spec (Some facts) e.Pipeline |> List.map _.Message)
 
 let private logData (sink: IProgressSink) (facts: DataFacts) =
     sink.Log $"data: {facts.Dataset.Name} from {facts.Folder}"
@@ -68,6 +68,15 @@ let private logData (sink: IProgressSink) (facts: DataFacts) =
 
     sink.Log
         $"data: {facts.TrainingFiles:N0} training images: {facts.Train:N0} to train on, the last {facts.HeldOut:N0} held out for calibration and early stopping ({heldOut}); {facts.Test:N0} test images, SNNs scored on {facts.SnnTest:N0}"
+
+/// The test images a shard evaluates.
+let private logShard (sink: IProgressSink) (facts: DataFacts) (s: Shard) =
+    let range count =
+        let start, n = Shard.images s count RunData.EvalBatch
+        $"[{start}, {start + n})"
+
+    sink.Log
+        $"shard {s}: test images {range facts.Test} of the ANN test set and {range facts.SnnTest} of the SNN test set"
 
 /// Runs one planned step, or takes its record when an earlier run finished it.
 let private runStep
@@ -126,6 +135,15 @@ let executeShard (options: RunOptions) (shard: Shard option) (experiment: Experi
     | Error problems -> invalid problems
     | Ok _ -> ()
 
+    match shard, experiment.Seeds with
+    | _, [] -> ()
+    | None, _ ->
+        invalid
+            [ "seeds: a run takes one seed; run an experiment with seeds through Seeds.run (snn run does), which runs each seed in its own folder" ]
+    | Some s, _ ->
+        invalid
+            [ $"seeds: shard {s} is a slice of one seed's run and cannot run a series over seeds; shard each seed's run (\"seed\": k, no \"seeds\") on its own" ]
+
     // Before any file or tensor: a device this process cannot use fails here, naming the package.
     let device = Snn.Core.Native.ComputeDevices.Resolve experiment.Device
 
@@ -140,16 +158,32 @@ let executeShard (options: RunOptions) (shard: Shard option) (experiment: Experi
         )
 
     let sink = options.Progress
-    let spec = Experiment.spec experiment
+
+    let source, spec =
+        match Experiment.network experiment with
+        | Ok network -> network
+        | Error problems -> raise (ExperimentInvalidException problems)
+
+    match source with
+    | ImportedNetwork n ->
+        sink.Log
+            $"network: imported from {n.Source.File} (SHA-256 {n.Sha256.Substring(0, 16)}..., {n.Model.Producer}, {n.Model.Nodes} ONNX nodes -> {n.Model.Spec.Layers.Length} layers)"
+
+        for w in n.Model.Warnings do
+            sink.Log $"network: warning: {w}"
+    | DeclaredNetwork -> ()
+
     use folder = new RunFolder(defaultArg options.OutputFolder experiment.OutputFolder)
     torch.set_num_threads Environment.ProcessorCount
     torch.manual_seed (int64 experiment.Seed) |> ignore
     use data = new RunData(experiment.Data, options.DataPath, device, shard)
     let facts = data.Facts
     logData sink facts
-    invalid (dataProblems experiment spec facts)
+    invalid (dataProblems experiment source spec facts)
+    folder.ClaimData(facts.Dataset.Name, facts.Folder, data.Identity)
 
-    let root = Plan.rootIdentity experiment.Seed spec experiment.Data data.Identity
+    let root =
+        Plan.rootIdentityFrom source experiment.Seed spec experiment.Data data.Identity
 
     // A shard's records hold the figures of its slice only: they get identities of their own.
     let planRoot =
@@ -158,12 +192,9 @@ let executeShard (options: RunOptions) (shard: Shard option) (experiment: Experi
         | Some s ->
             Convert.ToHexString(Security.Cryptography.SHA256.HashData(Text.Encoding.UTF8.GetBytes($"{root} shard {s}")))
 
-    shard
-    |> Option.iter (fun s ->
-        sink.Log
-            $"shard {s}: test images [{fst (Shard.slice shard facts.Test RunData.EvalBatch)}, +{snd (Shard.slice shard facts.Test RunData.EvalBatch)}) of the ANN test set and [{fst (Shard.slice shard facts.SnnTest RunData.EvalBatch)}, +{snd (Shard.slice shard facts.SnnTest RunData.EvalBatch)}) of the SNN test set")
+    shard |> Option.iter (logShard sink facts)
 
-    let plan = Plan.build planRoot spec (Some facts) experiment.Pipeline
+    let plan = Plan.buildFrom planRoot source spec (Some facts) experiment.Pipeline
 
     for line in Explain.lines folder plan (fun p -> File.Exists(Explain.recordPath folder p)) do
         sink.Log line
@@ -180,7 +211,8 @@ let executeShard (options: RunOptions) (shard: Shard option) (experiment: Experi
           Profile = experiment.Profile.Name
           Seed = experiment.Seed
           Spec = spec
-          Experiment = Experiment.toNode experiment }
+          Experiment = Experiment.toNode experiment
+          Source = source }
 
     use store = new ArtifactStore(folder)
 

@@ -86,6 +86,7 @@ let withTally (row: EvaluationRow) (tally: EvaluationTally) =
         FirstLayerMacsPerImage = e.FirstLayerMacsPerImage
         EnergyRatio = EnergyModel.Default.Ratio(tally.Macs, e.SopsPerImage, e.FirstLayerMacsPerImage, tally.T)
         IdentityMaxAbs = e.IdentityMaxAbs
+        PerImageCorrect = tally.PerImageCorrect
         Tally = Some tally }
 
 /// Simulates `snn` once at the largest of `ts` on the SNN test images and reads every other T
@@ -134,5 +135,6 @@ let evaluate
                 IdentityMaxAbs = nan
                 Seconds = seconds
                 Probe = probe
+                PerImageCorrect = null
                 Tally = None }
               tally ]

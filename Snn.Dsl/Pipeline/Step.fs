@@ -30,6 +30,8 @@ type PlanState =
         Recorded: int list
         /// The dataset's facts, once its files have been read (None when validating without data).
         Data: DataFacts option
+        /// Where the network comes from (an ONNX import brings its weights).
+        Source: NetworkSource
     }
 
 /// What a step needs and makes, or why it cannot run here.
@@ -55,6 +57,8 @@ type RunInfo =
         Spec: NetworkSpec
         /// The experiment as JSON (recorded in results.json).
         Experiment: JsonNode
+        /// Where the network comes from (an ONNX import brings its weights).
+        Source: NetworkSource
     }
 
 /// The run as a step sees it.

@@ -1,7 +1,8 @@
 /// What an SNN evaluation sums over its batches, kept so that the sums of disjoint parts of the
 /// test set (the shards of a sharded evaluation) add up to exactly the sums of the whole: counts
 /// are integers, and sums of floating-point figures are kept exact (ExactSum), so the order and
-/// grouping of the additions does not change the result in the last bit.
+/// grouping of the additions does not change the result in the last bit. The per-image results
+/// (which images were classified right, for the paired tests) are concatenated in image order.
 namespace Snn.Dsl.Pipeline
 
 open System
@@ -105,6 +106,9 @@ type EvaluationTally =
         /// The anatomy's stage label when the evaluation records the error anatomy.
         Stage: string option
         Layers: LayerTally[]
+        /// Which of the Seen images, in the order evaluated, were classified right (PerImage's
+        /// base64 bitset): the tallies of consecutive image sets concatenate it in order.
+        PerImageCorrect: string
     }
 
 module Tally =
@@ -124,14 +128,43 @@ module Tally =
             MaxIdentityDeviation = max a.MaxIdentityDeviation b.MaxIdentityDeviation
             Histogram = Array.map2 (+) a.Histogram b.Histogram }
 
-    /// The tally of the union of two disjoint image sets evaluated by the same network at the same T.
-    let add (a: EvaluationTally) (b: EvaluationTally) =
-        if a.T <> b.T || a.Layers.Length <> b.Layers.Length || a.Stage <> b.Stage then
-            invalidArg "b" $"an evaluation at T = {b.T} cannot be added to one at T = {a.T} of another network or stage"
+    /// The per-image results of a tally, checked against its count of images classified right
+    /// (an error names its T and what is wrong).
+    let hits (a: EvaluationTally) =
+        let fail e =
+            invalidArg "tally" $"the evaluation at T = %d{a.T} of %d{a.Seen} images: %s{e}"
 
-        { a with
-            Correct = a.Correct + b.Correct
-            Seen = a.Seen + b.Seen
-            Sops = a.Sops + b.Sops
-            Analog = a.Analog + b.Analog
-            Layers = Array.map2 layerSum a.Layers b.Layers }
+        match PerImage.decode (int a.Seen) a.PerImageCorrect with
+        | Error e -> fail e
+        | Ok hits ->
+            let counted = hits |> Array.sumBy (fun h -> if h then 1L else 0L)
+
+            if counted <> a.Correct then
+                fail $"its per-image results count %d{counted} right, its count %d{a.Correct}"
+
+            hits
+
+    /// The tally of consecutive disjoint image sets evaluated by the same network at the same T,
+    /// in the order given (the per-image results are concatenated in that order; the sums do not
+    /// depend on it).
+    let sum (parts: EvaluationTally list) =
+        match parts with
+        | [] -> invalidArg "parts" "a sum of evaluation tallies needs at least one"
+        | [ a ] -> a
+        | a :: rest ->
+            for b in rest do
+                if a.T <> b.T || a.Layers.Length <> b.Layers.Length || a.Stage <> b.Stage then
+                    invalidArg
+                        "parts"
+                        $"an evaluation at T = {b.T} cannot be added to one at T = {a.T} of another network or stage"
+
+            { a with
+                Correct = parts |> List.sumBy _.Correct
+                Seen = parts |> List.sumBy _.Seen
+                Sops = parts |> List.map _.Sops |> List.reduce (+)
+                Analog = parts |> List.map _.Analog |> List.reduce (+)
+                Layers = parts |> List.map _.Layers |> List.reduce (Array.map2 layerSum)
+                PerImageCorrect = parts |> Seq.collect hits |> Array.ofSeq |> PerImage.encode }
+
+    /// The tally of `a`'s images followed by `b`'s (see sum).
+    let add (a: EvaluationTally) (b: EvaluationTally) = sum [ a; b ]

@@ -32,6 +32,19 @@ let private anns (records: Record list) =
         | AnnTrained r -> Some r
         | _ -> None)
 
+/// The name under which the importAnn step records its ImportedAnn (a custom record).
+[<Literal>]
+let ImportedRecord = "importAnn"
+
+/// The record of an imported ANN (as results.json writes it), or none when the ANN was trained.
+let private imported (records: Record list) =
+    records
+    |> List.choose (function
+        | CustomRecord(ImportedRecord, v) -> Some(JsonSerializer.Deserialize<ImportedAnn>(v, jsonOptions))
+        | _ -> None)
+    |> List.tryLast
+    |> Option.toArray
+
 let private annResult macs (r: AnnRecord option) =
     match r with
     | Some r ->
@@ -150,8 +163,14 @@ let private qcfsResult (records: Record list) =
           Snn = [||] },
         0.0
 
-/// The results of a run from its records. `totalSeconds` is the run's total (resumed parts included).
-let build (info: RunInfo) (facts: DataFacts) (dataIdentity: string) (records: Record list) (totalSeconds: float) =
+/// The measured figures of a run from its records, before the statistics.
+let private measured
+    (info: RunInfo)
+    (facts: DataFacts)
+    (dataIdentity: string)
+    (records: Record list)
+    (totalSeconds: float)
+    =
     let macs =
         match Network.validate info.Spec with
         | Ok i -> Evaluation.annMacs i
@@ -210,6 +229,7 @@ let build (info: RunInfo) (facts: DataFacts) (dataIdentity: string) (records: Re
           Calibration = phaseTwo |> List.map _.CalibrationImages |> List.fold max 0
           EarlyStopping = phaseTwo |> List.map _.EarlyStoppingImages |> List.fold max 0 }
       Ann = annResult macs (lastAnn ReluAnn)
+      Imported = imported records
       ClipAnn = annResult macs (lastAnn ClipAnn)
       Qcfs = qcfs
       DualPhase = dual
@@ -230,4 +250,13 @@ let build (info: RunInfo) (facts: DataFacts) (dataIdentity: string) (records: Re
           Total = totalSeconds }
       Machine =
         $"{Runtime.InteropServices.RuntimeInformation.OSDescription}, {Runtime.InteropServices.RuntimeInformation.ProcessArchitecture}"
-      Cores = Environment.ProcessorCount }
+      Cores = Environment.ProcessorCount
+      Statistics = Unchecked.defaultof<RunStatistics> }
+
+/// The results of a run from its records, with their statistics (confidence intervals, paired
+/// tests). `totalSeconds` is the run's total (resumed parts included).
+let build (info: RunInfo) (facts: DataFacts) (dataIdentity: string) (records: Record list) (totalSeconds: float) =
+    let results = measured info facts dataIdentity records totalSeconds
+
+    { results with
+        Statistics = Statistics.ofRun records results }

@@ -19,7 +19,111 @@ let private f4 (x: float) =
 let private sci (x: float) =
     x.ToString("0.00e+0", System.Globalization.CultureInfo.InvariantCulture)
 
-/// The summary table: ANN, QCFS and every dual-phase stage at each T (test accuracy, %).
+/// An interval of results.json as "[low, high]".
+let private ci (i: AccuracyInterval) = $"[{f2 i.Low}, {f2 i.High}]"
+
+/// A p-value: four decimals down to 0.001, then scientific; below double's range, from its log10.
+let pValue (c: PairedComparison) =
+    if c.PValue >= 1e-3 then
+        c.PValue.ToString("F4", System.Globalization.CultureInfo.InvariantCulture)
+    elif c.PValue > 0.0 then
+        sci c.PValue
+    else
+        let e =
+            c.Log10PValue.ToString("F1", System.Globalization.CultureInfo.InvariantCulture)
+
+        $"10^{e}"
+
+/// The interval of the accuracy at `key`, if the results have statistics.
+let private intervalOf (r: RunResults) (key: string) =
+    if isNull (box r.Statistics) then
+        None
+    else
+        r.Statistics.Accuracies |> Array.tryFind (fun i -> i.Key = key)
+
+/// " [low, high]" (the 95 % interval) for the accuracy at `key`, or nothing.
+let private ciNote (r: RunResults) (key: string) =
+    intervalOf r key |> Option.map (fun i -> " " + ci i) |> Option.defaultValue ""
+
+/// Per T: every SNN accuracy with its interval, then the paired tests.
+let private statisticsAt (r: RunResults) (s: RunStatistics) (t: int) =
+    let sb = StringBuilder()
+    let line (x: string) = sb.AppendLine x |> ignore
+    line $"### T = {t}"
+    line ""
+    line "| network | accuracy (%) | 95 % CI |"
+    line "|---|---:|---:|"
+
+    let isAt (i: AccuracyInterval) =
+        i.T = t
+        && (i.Key = Accuracies.qcfsKey t
+            || i.Key = Accuracies.dualPhaseKey t "qc_ann_test_accuracy"
+            || i.Key = Accuracies.dualPhaseKey t "snn.direct"
+            || i.Key.StartsWith(Accuracies.dualPhaseKey t "stages["))
+
+    for i in s.Accuracies |> Array.filter isAt do
+        line $"| {i.Label} | {f2 i.Accuracy} | {ci i} |"
+
+    line ""
+    let tests = Array.append s.Stages s.VersusQcfs |> Array.filter (fun c -> c.T = t)
+
+    if tests.Length > 0 then
+        line "| comparison | accuracies (%) | b | c | p |"
+        line "|---|---:|---:|---:|---:|"
+
+        for c in tests do
+            let candidate =
+                if Array.contains c s.VersusQcfs then
+                    $"dual-phase SNN ({c.Candidate})"
+                else
+                    c.Candidate
+
+            line
+                $"| {candidate} vs {c.Baseline} | {f2 c.CandidateAccuracy} vs {f2 c.BaselineAccuracy} | {c.BaselineOnly} | {c.CandidateOnly} | {pValue c} |"
+
+        line ""
+
+    sb.ToString()
+
+/// The statistics section: how the intervals and tests are made, then each T.
+let statisticsSection (r: RunResults) =
+    let sb = StringBuilder()
+    let line (x: string) = sb.AppendLine x |> ignore
+    line "## Statistics"
+    line ""
+
+    if isNull (box r.Statistics) then
+        line "This results.json was written before statistics were kept: no intervals or paired tests."
+    else
+        let s = r.Statistics
+
+        line
+            $"Confidence intervals ({100.0 * s.Confidence:F0} %%): {s.IntervalMethod}. Paired tests on the same {r.Splits.SnnTest} test images: {s.PairedTest}. In a row \"A vs B\", b counts the images only B classifies right and c those only A classifies right."
+
+        line ""
+
+        line
+            "Each T lists its SNN evaluations in pipeline order, each tested against the one before it, named by what was done since conversion: phase1 is Phase I; Phase II (potential) and Phase II (potential, weights) are the ablation's + potential and + weights (on copies); the last row that is not an ablation copy is the dual-phase SNN, also tested against the QCFS SNN."
+
+        line ""
+
+        for d in r.DualPhase |> Array.sortBy _.T do
+            sb.Append(statisticsAt r s d.T) |> ignore
+
+        for note in s.Notes do
+            line $"- {note}"
+
+        if s.Notes.Length > 0 then
+            line ""
+
+    sb.ToString()
+
+/// The ANN imported from ONNX, if the run's ANN was (results.json files older than imports have none).
+let private importedAnn (r: RunResults) =
+    if isNull r.Imported then None else Array.tryLast r.Imported
+
+/// The summary table: the ANN beside QCFS and every dual-phase stage at each T (test accuracy, %),
+/// each with its 95 % interval in brackets when the results have statistics.
 let summaryTable (r: RunResults) =
     let sb = StringBuilder()
     let dual = r.DualPhase |> Array.sortBy (fun d -> d.T)
@@ -27,21 +131,32 @@ let summaryTable (r: RunResults) =
     let qcfsAt t =
         r.Qcfs.Snn |> Array.tryFind (fun q -> q.T = t)
 
+    let ann = if (importedAnn r).IsSome then "imported ANN" else "ANN"
+
     sb.AppendLine(
-        "| T | QCFS SNN | direct | Phase I | + potential | + weights | dual-phase final | QC ANN (L) | E_ANN/E_SNN |"
+        $"| T | {ann} | QCFS SNN | direct | Phase I | + potential | + weights | dual-phase final | QC ANN (L) | E_ANN/E_SNN |"
     )
     |> ignore
 
-    sb.AppendLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|") |> ignore
+    sb.AppendLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|") |> ignore
 
     for d in dual do
+        let ci = ciNote r
+
         let q =
-            qcfsAt d.T |> Option.map (fun q -> f2 q.TestAccuracy) |> Option.defaultValue "-"
+            qcfsAt d.T
+            |> Option.map (fun q -> f2 q.TestAccuracy + ci (Accuracies.qcfsKey d.T))
+            |> Option.defaultValue "-"
 
         let s = d.Snn
 
+        let stage name =
+            ci (Accuracies.dualPhaseKey d.T $"snn.{name}")
+
+        let qcAnn = ci (Accuracies.dualPhaseKey d.T "qc_ann_test_accuracy")
+
         sb.AppendLine(
-            $"| {d.T} | {q} | {f2 s.Direct} | {f2 s.Phase1} | {f2 s.Potential} | {f2 s.Weights} | **{f2 s.Final}** | {f2 d.QcAnnTestAccuracy} ({d.FineTunedL}) | {f2 d.EnergyRatio} |"
+            $"""| {d.T} | {f2 r.Ann.TestAccuracy} | {q} | {f2 s.Direct}{stage "direct"} | {f2 s.Phase1}{stage "phase1"} | {f2 s.Potential}{stage "potential"} | {f2 s.Weights}{stage "weights"} | **{f2 s.Final}**{stage "final"} | {f2 d.QcAnnTestAccuracy}{qcAnn} ({d.FineTunedL}) | {f2 d.EnergyRatio} |"""
         )
         |> ignore
 
@@ -83,14 +198,35 @@ let render (r: RunResults) (plots: string list) =
         $"Splits: train {r.Splits.Train}, held-out {r.Splits.HeldOut} (calibration {r.Splits.Calibration} + early stopping {r.Splits.EarlyStopping} images drawn from it; never test data), test {r.Splits.Test}; SNN accuracies on {r.Splits.SnnTest} test images."
 
     line ""
-    line "## Accuracy (test, %)"
+    line "## Accuracy (test, %; 95 % confidence intervals in brackets)"
     line ""
 
-    line
-        $"- ReLU ANN: **{f2 r.Ann.TestAccuracy}** (held-out {f2 r.Ann.HeldOutAccuracy}), {sci r.Ann.MacsPerImage} MACs per image"
+    let ci = ciNote r
 
-    line $"- Phase-I clip ANN: {f2 r.ClipAnn.TestAccuracy} (held-out {f2 r.ClipAnn.HeldOutAccuracy})"
-    line $"- QCFS baseline: QC ANN at L = {r.Qcfs.L}: {f2 r.Qcfs.AnnTestAccuracy}"
+    match importedAnn r with
+    | Some i ->
+        let parameters =
+            i.Parameters.ToString("N0", System.Globalization.CultureInfo.InvariantCulture)
+
+        let reference =
+            if i.ComparedImages > 0 then
+                $"largest |logit difference| to ONNX Runtime over {i.ComparedImages} test images: {sci i.MaxAbsLogitDiff}"
+            else
+                "not compared with ONNX Runtime"
+
+        line
+            $"""- Imported ANN (`{i.OnnxFile}`, SHA-256 `{i.Sha256.Substring(0, min 16 i.Sha256.Length)}`..., {i.Producer}, {parameters} parameters): **{f2 r.Ann.TestAccuracy}**{ci "ann.test_accuracy"} (held-out {f2 r.Ann.HeldOutAccuracy}{ci "ann.held_out_accuracy"}), {sci r.Ann.MacsPerImage} MACs per image; {reference}"""
+
+        for w in i.Warnings do
+            line $"  - import warning: {w}"
+    | None ->
+        line
+            $"""- ReLU ANN: **{f2 r.Ann.TestAccuracy}**{ci "ann.test_accuracy"} (held-out {f2 r.Ann.HeldOutAccuracy}{ci "ann.held_out_accuracy"}), {sci r.Ann.MacsPerImage} MACs per image"""
+
+    line
+        $"""- Phase-I clip ANN: {f2 r.ClipAnn.TestAccuracy}{ci "clip_ann.test_accuracy"} (held-out {f2 r.ClipAnn.HeldOutAccuracy}{ci "clip_ann.held_out_accuracy"})"""
+
+    line $"""- QCFS baseline: QC ANN at L = {r.Qcfs.L}: {f2 r.Qcfs.AnnTestAccuracy}{ci "qcfs.ann_test_accuracy"}"""
     line ""
     line (summaryTable r)
 
@@ -100,6 +236,7 @@ let render (r: RunResults) (plots: string list) =
     line ""
     line "![accuracy vs T](accuracy_vs_T.png)"
     line ""
+    line (statisticsSection r)
     line "## Where the error comes from"
     line ""
 
@@ -166,6 +303,5 @@ let render (r: RunResults) (plots: string list) =
 /// Writes report.md atomically.
 let save (folder: string) (r: RunResults) (plots: string list) =
     let path = Path.Combine(folder, "report.md")
-    File.WriteAllText(path + ".tmp", render r plots)
-    File.Move(path + ".tmp", path, true)
+    Snn.Core.Checkpoints.AtomicFile.WriteAllText(path, render r plots)
     path

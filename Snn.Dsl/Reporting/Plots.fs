@@ -7,23 +7,67 @@ open Snn.Dsl.Reporting.Results
 
 let private palette = Palettes.Category10()
 
+/// Writes the plot as a PNG of `width` x `height` pixels atomically (Snn.Core AtomicFile), so
+/// that a failed write (a full disk) leaves the previous file and no partial one.
+let private savePng (plt: Plot) (path: string) (width: int) (height: int) =
+    let png = plt.GetImageBytes(width, height, ImageFormat.Png)
+    Snn.Core.Checkpoints.AtomicFile.Write(path, (fun s -> s.Write(png, 0, png.Length)))
+
 let private log2 (t: int) = System.Math.Log2(float t)
 
 let private timeAxis (plt: Plot) (ts: int[]) =
     plt.Axes.Bottom.SetTicks(ts |> Array.map log2, ts |> Array.map string)
     plt.XLabel "time steps T"
 
-let private line (plt: Plot) (color: int) (label: string) (xs: float[]) (ys: float[]) (dashed: bool) =
+/// How one series is drawn: its own colour, line pattern and marker shape.
+type private Style =
+    { Color: int
+      Pattern: LinePattern
+      Marker: MarkerShape }
+
+let private styled (plt: Plot) (style: Style) (label: string) (xs: float[]) (ys: float[]) =
     let s = plt.Add.Scatter(xs, ys)
     s.LegendText <- label
-    s.Color <- palette.GetColor color
+    s.Color <- palette.GetColor style.Color
     s.LineWidth <- 2.0f
     s.MarkerSize <- 7.0f
+    s.MarkerShape <- style.Marker
+    s.LinePattern <- style.Pattern
 
-    if dashed then
-        s.LinePattern <- LinePattern.Dashed
+let private line (plt: Plot) (color: int) (label: string) (xs: float[]) (ys: float[]) (dashed: bool) =
+    styled
+        plt
+        { Color = color
+          Pattern = (if dashed then LinePattern.Dashed else LinePattern.Solid)
+          Marker = MarkerShape.FilledCircle }
+        label
+        xs
+        ys
 
-/// accuracy_vs_T.png: the ANNs as flat references, QCFS and every dual-phase stage against T.
+/// A flat reference line across the T axis, labelled with its accuracy at its right end (two ANN
+/// lines of nearly equal accuracy stay told apart by colour, pattern and label).
+let private reference (plt: Plot) (style: Style) (name: string) (span: float[]) (accuracy: float) =
+    styled plt { style with Marker = MarkerShape.None } $"{name} ({accuracy:F2}%%)" span [| accuracy; accuracy |]
+    let text = plt.Add.Text($"{name} {accuracy:F2}%%", span[1], accuracy)
+    text.LabelFontColor <- palette.GetColor style.Color
+    text.LabelFontSize <- 11.0f
+    text.LabelAlignment <- Alignment.LowerRight
+
+/// The dual-phase stages of accuracy_vs_T.png, each with a style no other series shares.
+let private stages: (string * (StageAccuracies -> float) * Style) list =
+    let s color marker =
+        { Color = color
+          Pattern = LinePattern.Solid
+          Marker = marker }
+
+    [ "direct conversion", (fun s -> s.Direct), s 0 MarkerShape.FilledCircle
+      "Phase I (QC fine-tuned)", (fun s -> s.Phase1), s 1 MarkerShape.FilledSquare
+      "+ potential calibration", (fun s -> s.Potential), s 2 MarkerShape.FilledTriangleUp
+      "+ weight calibration", (fun s -> s.Weights), s 4 MarkerShape.FilledDiamond
+      "dual-phase final", (fun s -> s.Final), s 9 MarkerShape.FilledTriangleDown ]
+
+/// accuracy_vs_T.png: the ANNs as flat references, QCFS and every dual-phase stage against T,
+/// every series in its own colour, line pattern and marker.
 let accuracyVsT (folder: string) (r: RunResults) =
     use plt = new Plot()
     let dual = r.DualPhase |> Array.sortBy (fun d -> d.T)
@@ -34,51 +78,49 @@ let accuracyVsT (folder: string) (r: RunResults) =
         |> Array.sort
 
     let span = [| log2 ts[0]; log2 ts[ts.Length - 1] |]
-    line plt 7 $"ReLU ANN ({r.Ann.TestAccuracy:F2}%%)" span [| r.Ann.TestAccuracy; r.Ann.TestAccuracy |] true
 
-    line
-        plt
-        8
-        $"clip ANN ({r.ClipAnn.TestAccuracy:F2}%%)"
-        span
-        [| r.ClipAnn.TestAccuracy; r.ClipAnn.TestAccuracy |]
-        true
+    let ann color pattern =
+        { Color = color
+          Pattern = pattern
+          Marker = MarkerShape.None }
+
+    let annName =
+        if not (isNull r.Imported) && r.Imported.Length > 0 then
+            "imported ANN"
+        else
+            "ReLU ANN"
+
+    reference plt (ann 7 LinePattern.Dashed) annName span r.Ann.TestAccuracy
+    reference plt (ann 8 LinePattern.Dotted) "clip ANN" span r.ClipAnn.TestAccuracy
 
     let qs = r.Qcfs.Snn |> Array.sortBy (fun q -> q.T)
 
-    line
+    styled
         plt
-        3
+        { Color = 3
+          Pattern = LinePattern.DenselyDashed
+          Marker = MarkerShape.OpenSquare }
         $"QCFS SNN (L={r.Qcfs.L})"
         (qs |> Array.map (fun q -> log2 q.T))
         (qs |> Array.map (fun q -> q.TestAccuracy))
-        false
 
     let xs = dual |> Array.map (fun d -> log2 d.T)
 
-    let stages: (string * (StageAccuracies -> float)) list =
-        [ "direct conversion", (fun s -> s.Direct)
-          "Phase I (QC fine-tuned)", (fun s -> s.Phase1)
-          "+ potential calibration", (fun s -> s.Potential)
-          "+ weight calibration", (fun s -> s.Weights)
-          "dual-phase final", (fun s -> s.Final) ]
-
     // Stages a T did not run (NaN, e.g. no Phase II there) are left out of their line.
-    stages
-    |> List.iteri (fun i (label, get) ->
+    for label, get, style in stages do
         let points =
             Array.zip xs (dual |> Array.map (fun d -> get d.Snn))
             |> Array.filter (fun (_, y) -> not (System.Double.IsNaN y))
 
         if points.Length > 0 then
-            line plt i label (Array.map fst points) (Array.map snd points) false)
+            styled plt style label (Array.map fst points) (Array.map snd points)
 
     timeAxis plt ts
     plt.YLabel "test accuracy (%)"
     plt.Title $"{r.Splits.Dataset}: accuracy vs time steps"
     plt.ShowLegend(Alignment.LowerRight) |> ignore
     let path = Path.Combine(folder, "accuracy_vs_T.png")
-    plt.SavePng(path, 900, 600) |> ignore
+    savePng plt path 900 600
     path
 
 /// errors_T{T}.png: mean |residual|, |quantization| and |clipping| error per layer, before
@@ -118,7 +160,7 @@ let errorsPerLayer (folder: string) (entry: DualPhaseEntry) =
     plt.Title $"Error terms per layer at T = {entry.T}"
     plt.ShowLegend(Alignment.UpperRight) |> ignore
     let path = Path.Combine(folder, $"errors_T{entry.T}.png")
-    plt.SavePng(path, 1000, 600) |> ignore
+    savePng plt path 1000 600
     path
 
 /// potentials_T{T}.png: the distribution of v(T)/theta per layer, before (dashed) and after
@@ -159,7 +201,7 @@ let potentialDistribution (folder: string) (entry: DualPhaseEntry) =
     plt.Title $"Final membrane potential at T = {entry.T} (zero residual error inside [0, 1))"
     plt.ShowLegend(Alignment.UpperRight) |> ignore
     let path = Path.Combine(folder, $"potentials_T{entry.T}.png")
-    plt.SavePng(path, 1000, 600) |> ignore
+    savePng plt path 1000 600
     path
 
 /// energy_vs_T.png: E_ANN / E_SNN for the dual-phase SNN and QCFS against T.
@@ -190,7 +232,7 @@ let energyVsT (folder: string) (r: RunResults) =
     plt.Title "Estimated energy advantage (4.6 pJ/MAC, 0.9 pJ/SOP)"
     plt.ShowLegend(Alignment.UpperRight) |> ignore
     let path = Path.Combine(folder, "energy_vs_T.png")
-    plt.SavePng(path, 900, 600) |> ignore
+    savePng plt path 900 600
     path
 
 /// Writes every plot of a run into <folder> and returns their paths.

@@ -125,21 +125,107 @@ type DataRecord =
         Identity: string
     }
 
+/// The confidence interval of one accuracy of this file.
+type AccuracyInterval =
+    {
+        /// Where the accuracy is in results.json, e.g. "dual_phase[t=1].snn.final".
+        Key: string
+        /// What the report calls it.
+        Label: string
+        /// T of an SNN accuracy; 0 for an ANN.
+        T: int
+        /// Test (or held-out) accuracy, %.
+        Accuracy: float
+        /// Images it was measured on, and how many of them were classified right.
+        Images: int
+        Correct: int
+        /// The exact (Clopper-Pearson) interval's bounds, %: the interval the report shows.
+        Low: float
+        High: float
+        /// The Wilson score interval's bounds, %, for comparison with papers that quote it.
+        WilsonLow: float
+        WilsonHigh: float
+    }
+
+/// Two evaluations compared image by image on the same test images (exact McNemar test).
+type PairedComparison =
+    {
+        T: int
+        /// The earlier stage (or the QCFS SNN) and the stage compared with it, as the report names them.
+        Baseline: string
+        Candidate: string
+        BaselineAccuracy: float
+        CandidateAccuracy: float
+        Images: int
+        /// Images only the baseline classified right (b), and only the candidate (c).
+        BaselineOnly: int
+        CandidateOnly: int
+        /// Two-sided exact p-value (0 where it is below about 1e-308; Log10PValue still holds it).
+        PValue: float
+        Log10PValue: float
+    }
+
+/// Confidence intervals of every accuracy and the paired tests of the comparisons the report makes.
+type RunStatistics =
+    {
+        /// Confidence level of the intervals (0.95).
+        Confidence: float
+        IntervalMethod: string
+        PairedTest: string
+        Accuracies: AccuracyInterval[]
+        /// At each T, every SNN evaluation against the one before it in pipeline order (direct
+        /// conversion, Phase I, + potential, + weights, final, then any later step's row).
+        Stages: PairedComparison[]
+        /// At each T, the dual-phase SNN as the pipeline left it against the QCFS SNN.
+        VersusQcfs: PairedComparison[]
+        /// Comparisons that could not be made, and why.
+        Notes: string[]
+    }
+
+/// An ANN imported from ONNX by the importAnn step (docs/IMPORT.md): the baseline the run's SNNs
+/// are compared with. RunResults.Imported holds one when the run's ANN (RunResults.Ann) was
+/// imported, none when it was trained here.
+type ImportedAnn =
+    {
+        OnnxFile: string
+        /// SHA-256 of the model file, lower-case hex.
+        Sha256: string
+        Producer: string
+        OpsetVersion: int64
+        /// Nodes of the ONNX graph.
+        Nodes: int
+        Parameters: int64
+        /// The importer's warnings (a MaxPool replaced, a BN exported in training mode, ...).
+        Warnings: string[]
+        /// Test images whose logits were compared with ONNX Runtime's (0: not compared).
+        ComparedImages: int
+        /// max |imported network's logit - ONNX Runtime's| over those images (NaN: not compared).
+        MaxAbsLogitDiff: float
+        /// Reading the model and building the network, seconds.
+        ImportSeconds: float
+    }
+
 type RunResults =
-    { Profile: string
-      Seed: int
-      Commit: string
-      Experiment: JsonElement
-      Data: DataRecord
-      Splits: Splits
-      Ann: AnnResult
-      ClipAnn: AnnResult
-      Qcfs: QcfsResult
-      DualPhase: DualPhaseEntry[]
-      IdentityMaxAbs: float
-      WallSeconds: WallSeconds
-      Machine: string
-      Cores: int }
+    {
+        Profile: string
+        Seed: int
+        Commit: string
+        Experiment: JsonElement
+        Data: DataRecord
+        Splits: Splits
+        Ann: AnnResult
+        /// The ANN imported from ONNX (docs/IMPORT.md), empty when the ANN was trained here.
+        Imported: ImportedAnn[]
+        ClipAnn: AnnResult
+        Qcfs: QcfsResult
+        DualPhase: DualPhaseEntry[]
+        IdentityMaxAbs: float
+        WallSeconds: WallSeconds
+        Machine: string
+        Cores: int
+        /// Null in a results.json written before statistics were kept.
+        Statistics: RunStatistics
+    }
 
 /// snake_case JSON with indentation, as in BENCHMARKS.md.
 let jsonOptions =
@@ -153,11 +239,10 @@ let jsonOptions =
 let jsonText (results: RunResults) =
     JsonSerializer.Serialize(results, jsonOptions)
 
-/// Writes results.json atomically (temporary file, then rename).
+/// Writes results.json atomically (Snn.Core AtomicFile: a temporary file, flushed, then renamed;
+/// removed when the write fails).
 let save (path: string) (results: RunResults) =
-    let tmp = path + ".tmp"
-    File.WriteAllText(tmp, jsonText results)
-    File.Move(tmp, path, true)
+    Snn.Core.Checkpoints.AtomicFile.WriteAllText(path, jsonText results)
 
 /// Reads a results.json written by `save`.
 let load (path: string) : RunResults =

@@ -19,6 +19,40 @@ module Tolerance =
     /// Max |imported network - ONNX Runtime| of float32 outputs of magnitude up to about 10 (the
     /// two libraries sum convolutions in different orders).
     let onnx = 1e-4
+    /// Relative difference of an exact binomial tail (summed in log space) from MathNet's
+    /// Binomial.CDF (a regularized incomplete beta): both exact to rounding, n up to 10^4.
+    let binomialTail = 1e-9
+    /// Relative difference of a Clopper-Pearson bound from MathNet's Beta.InvCDF, whose root
+    /// finder stops at about 1e-8 relative (measured: 1.2e-8 for 1 of 10,000).
+    let betaInverse = 1e-7
+    /// Absolute difference from a value printed with seven decimals in a published table.
+    let sevenDecimals = 5e-8
+    /// Relative difference of an interval bound from its closed form: the tails are sums of
+    /// exp(ln n! - ln k! - ln (n-k)! + ...), whose log-factorial differences lose ulp(n ln n)
+    /// (1.5e-11 for n = 10^4); the bisection itself goes to the last bit.
+    let closedForm = 1e-10
+    /// Relative difference of a binomial tail at a Clopper-Pearson bound from alpha / 2 (the bound
+    /// is exact to the last bit of p; the tail's relative slope there is up to about n).
+    let tailAtBound = 1e-9
+    /// Relative difference of the two sides of the Wilson score equation (k - n p)^2 = z^2 n p (1 - p)
+    /// at a bound computed in closed form (a few roundings of terms up to n + z^2, n up to 10^4).
+    let scoreEquation = 1e-9
+    /// Relative difference of a probability computed through exp(log) from its exact fraction.
+    let exactFraction = 1e-14
+    /// Absolute rounding of a sum of a few hundred probabilities.
+    let probabilitySum = 1e-12
+
+/// The repository root: the first ancestor of the test binary that holds Research.sln.
+let repoRoot () =
+    let rec up (dir: System.IO.DirectoryInfo) =
+        if isNull dir then
+            failwith $"Research.sln not found above %s{System.AppContext.BaseDirectory}"
+        elif System.IO.File.Exists(System.IO.Path.Combine(dir.FullName, "Research.sln")) then
+            dir.FullName
+        else
+            up dir.Parent
+
+    up (System.IO.DirectoryInfo System.AppContext.BaseDirectory)
 
 /// Fixed small specs shared by several test files.
 module Specs =
@@ -42,6 +76,32 @@ module Specs =
 /// Small random networks, valid by construction where the shapes allow, with a simple model:
 /// the number of BN layers and of weighted layers they contain.
 module Generators =
+
+    /// Counts of a binomial experiment: n trials (1 to 10,000, small n often) and k of them
+    /// successes, k in [0, n] with the ends drawn often.
+    let counts: Gen<int * int> =
+        gen {
+            let! n = Gen.oneof [ Gen.choose (1, 30); Gen.choose (1, 10000) ]
+            let! k = Gen.frequency [ 1, Gen.constant 0; 1, Gen.constant n; 6, Gen.choose (0, n) ]
+            return n, k
+        }
+
+    /// Discordant counts of a paired test (b, c), each 0 to 2,000.
+    let discordant: Gen<int * int> =
+        let count = Gen.oneof [ Gen.choose (0, 12); Gen.choose (0, 2000) ]
+        Gen.zip count count
+
+    /// Per-image results (0 to 600 images, lengths off multiples of 8 often) and the sizes of the
+    /// consecutive parts (1 to 5, some empty) they are cut into.
+    let perImageParts: Gen<bool[] * int list> =
+        gen {
+            let! n = Gen.oneof [ Gen.choose (0, 20); Gen.choose (0, 600) ]
+            let! hits = Gen.arrayOfLength n (Gen.elements [ true; false ])
+            let! parts = Gen.choose (1, 5)
+            let! cuts = Gen.listOfLength (parts - 1) (Gen.choose (0, n))
+            let bounds = 0 :: List.sort cuts @ [ n ]
+            return hits, List.pairwise bounds |> List.map (fun (a, b) -> b - a)
+        }
 
     let private convBnAct =
         gen {
@@ -179,6 +239,18 @@ module Generators =
                             InitialThreshold = t }
               }
               ann |> Gen.map (fun a -> Step.create FoldBatchNorm.definition { Network = a })
+              Gen.choose (-1, 600)
+              |> Gen.map (fun n -> Step.create ImportAnn.definition { ReferenceImages = n })
+              gen {
+                  let! p = Gen.choose (0, 1001) |> Gen.map (fun k -> float k / 10.0)
+                  let! images = Gen.choose (0, 5000)
+                  return Step.create ClipFromRelu.definition { Percentile = p; Images = images }
+              }
+              gen {
+                  let! e = Gen.choose (0, 10)
+                  let! o = sgd
+                  return Step.create FineTuneClip.definition { Epochs = e; Optimizer = o }
+              }
               gen {
                   let! ts = timeSteps
                   let! e = Gen.choose (0, 10)
@@ -272,10 +344,20 @@ module Generators =
                               CustomNetwork
                                   { spec with
                                       Layers = spec.Layers @ extra }
+                      }
+                      gen {
+                          let! file = Gen.elements [ "m.onnx"; "models/ü \"x\".onnx"; "/abs/path.onnx" ]
+                          let! replace = Gen.elements [ false; true ]
+
+                          return
+                              OnnxNetwork
+                                  { File = file
+                                    ReplaceMaxPool = replace }
                       } ]
 
             let! pipeline = Gen.choose (0, 10) |> Gen.bind (fun n -> Gen.listOfLength n step)
             let! seed = Gen.choose (0, System.Int32.MaxValue)
+            let! seeds = Gen.elements [ []; []; [ 0; 1; 2 ]; [ 7 ]; [ 3; 0 ] ]
             let! profile = Gen.elements [ Quick; Bench; Paper; Custom "mine"; Custom "custom:x"; Custom "" ]
 
             return
@@ -289,6 +371,7 @@ module Generators =
                   Network = network
                   Pipeline = pipeline
                   Seed = seed
+                  Seeds = seeds
                   OutputFolder = "runs/x"
                   Profile = profile
                   Device = "cpu" }

@@ -6,7 +6,9 @@ open FsCheck
 open FsCheck.FSharp
 open Snn.Dsl
 open Snn.Dsl.Steps
+open Snn.Dsl.Pipeline
 open Snn.Dsl.Tests.Common
+open Snn.Dsl.Tests.Pipeline.ImportedPipelines
 
 let private presets =
     [ FmnistVgg
@@ -82,7 +84,7 @@ let tests =
                   (Error
                       [ "experiment.pipeline[0].epochs: expected an integer, got \"two\""
                         "experiment.pipeline[1].epochs: expected an integer, got \"two\""
-                        "experiment.pipeline[2].step: expected one of \"ablation\", \"convert\", \"evaluate\", \"fineTuneQC\", \"foldBatchNorm\", \"phaseTwo\", \"qcfs\", \"report\", \"trainClip\", \"trainRelu\", got \"foldBN\" (did you mean \"foldBatchNorm\"?)"
+                        "experiment.pipeline[2].step: expected one of \"ablation\", \"clipFromRelu\", \"convert\", \"evaluate\", \"fineTuneClip\", \"fineTuneQC\", \"fineTuneSnn\", \"foldBatchNorm\", \"importAnn\", \"phaseTwo\", \"qcfs\", \"report\", \"trainClip\", \"trainRelu\", got \"foldBN\" (did you mean \"foldBatchNorm\"?)"
                         "experiment.pipeline[4].noise_probabilty: unknown key (did you mean \"noise_probability\"?); expected one of \"step\", \"time_steps\", \"epochs\", \"optimizer\", \"noise_probability\", \"fit_thresholds\""
                         "experiment.pipeline[10].epochs: expected an integer, got \"two\"" ])
                   "every error, in document order"
@@ -129,6 +131,47 @@ let tests =
                   "missing file"
           }
 
+          test "seeds: left out, the JSON is as before; given without seed, the first of them is the seed" {
+              let json = Experiment.toJson Profiles.bench
+              Expect.isFalse (json.Contains "\"seeds\"") "no seeds key for a one-seed experiment"
+
+              let series = json.Replace("\"seed\": 0,", "\"seeds\": [4, 1, 2],")
+
+              match Experiment.fromJson series with
+              | Error es -> failtestf "%A" es
+              | Ok e ->
+                  Expect.equal (e.Seed, e.Seeds) (4, [ 4; 1; 2 ]) "the first of the seeds is the seed"
+                  Expect.isOk (Experiment.validate e) "valid"
+                  Expect.equal (Experiment.fromJson (Experiment.toJson e)) (Ok e) "round trip"
+
+              Expect.equal
+                  (Experiment.withSeeds [ 3; 5 ] Profiles.bench |> fun e -> e.Seed, e.Seeds)
+                  (3, [ 3; 5 ])
+                  "withSeeds"
+          }
+
+          test "seeds are validated: each >= 0, none repeated, and an explicit seed among them" {
+              let e =
+                  { Profiles.quick with
+                      Seed = 9
+                      Seeds = [ 0; -1; 0 ] }
+
+              Expect.equal
+                  (Experiment.validate e)
+                  (Error
+                      [ "seeds[1] = -1 is out of range: expected >= 0"
+                        "seeds = [0, -1, 0]: seed 0 is repeated (each seed is one run)"
+                        "seed = 9 is not among seeds = [0, -1, 0]: with seeds the experiment runs once per seed (in seed-<k> folders); leave seed out or list it in seeds" ])
+                  "every problem"
+
+              let json =
+                  (Experiment.toJson Profiles.quick).Replace("\"seed\": 0,", "\"seed\": 9, \"seeds\": [1, 2],")
+
+              match Experiment.fromJson json |> Result.bind (Experiment.validate) with
+              | Ok _ -> failtest "a seed outside seeds is refused"
+              | Error es -> Expect.stringContains (List.exactlyOne es) "seed = 9 is not among seeds = [1, 2]" "named"
+          }
+
           test "validation collects network, data and seed errors together" {
               let e =
                   { Profiles.quick with
@@ -170,4 +213,88 @@ let tests =
                   Expect.equal es.Length 1 "one problem"
                   Expect.stringStarts es.Head "device: " "names the setting"
                   Expect.stringContains es.Head "gpu0" "names the value"
+          }
+
+          test "an imported network is {\"onnx\": file} with an optional replace_max_pool; both round-trip" {
+              for source in
+                  [ { File = "models/m.onnx"
+                      ReplaceMaxPool = false }
+                    { File = "m.onnx"
+                      ReplaceMaxPool = true } ] do
+                  let e =
+                      { Profiles.quick with
+                          Network = OnnxNetwork source }
+
+                  Expect.equal (Experiment.fromJson (Experiment.toJson e)) (Ok e) $"%A{source}"
+
+              let json =
+                  Experiment.toJson
+                      { Profiles.quick with
+                          Network = onnx "m.onnx" }
+
+              Expect.stringContains json "\"onnx\": \"m.onnx\"" "the file"
+
+              let wrong =
+                  json.Replace("\"onnx\": \"m.onnx\"", "\"onnx\": \"m.onnx\", \"replace_maxpool\": true")
+
+              Expect.equal
+                  (Experiment.fromJson wrong)
+                  (Error
+                      [ "experiment.network.replace_maxpool: unknown key (did you mean \"replace_max_pool\"?); expected one of \"onnx\", \"replace_max_pool\"" ])
+                  "a misspelt option"
+          }
+
+          test
+              "an imported network's spec comes from the model; its problems are reported naming the file, with the others" {
+              let file = fashionFile 12 None
+
+              let e =
+                  { Profiles.quick with
+                      Network = onnx file
+                      Pipeline = importedDualPhase 1 1 [ 1; 2 ]
+                      Seed = -1 }
+
+              Expect.equal (Experiment.spec e) (imported file).Model.Spec "the model's spec"
+
+              Expect.equal
+                  (Experiment.validate e)
+                  (Error [ "seed = -1 is out of range: expected >= 0" ])
+                  "the network and the imported pipeline are valid"
+
+              let missing =
+                  { e with
+                      Network = onnx "no/such/model.onnx" }
+
+              Expect.equal
+                  (Experiment.validate missing)
+                  (Error
+                      [ "network: no/such/model.onnx: file not found (expected an ONNX model file)"
+                        "seed = -1 is out of range: expected >= 0" ])
+                  "a missing model"
+
+              Expect.throwsT<System.ArgumentException> (fun () -> Experiment.spec missing |> ignore) "spec throws"
+
+              let onPreset =
+                  { e with
+                      Network = PresetNetwork FmnistVgg
+                      Pipeline = [ importAnn; clipFromRelu 99.9 ]
+                      Seed = 0 }
+
+              Expect.equal
+                  (Experiment.validate onPreset)
+                  (Error
+                      [ "step 0 (importAnn): needs a network imported from ONNX: set the experiment's network to {\"onnx\": \"model.onnx\"}"
+                        "step 1 (clipFromRelu): needs the ReLU ANN, which no earlier step makes" ])
+                  "importAnn on a preset"
+
+              System.IO.File.Delete file
+          }
+
+          test "docs/examples/imported-fmnist-vgg.json is Profiles.importedQuick's experiment" {
+              let path = Path.Combine(repoRoot (), "docs", "examples", "imported-fmnist-vgg.json")
+
+              Expect.equal
+                  (Experiment.load path)
+                  (Ok(Profiles.importedQuick "models/fmnist-vgg-train.onnx"))
+                  "the example file"
           } ]

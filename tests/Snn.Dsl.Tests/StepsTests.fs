@@ -98,4 +98,31 @@ let tests =
               Expect.equal Profiles.quick.Data.TrainImages (Some 10000) "quick subset"
               Expect.equal (epochs Profiles.bench) [ "E", 10; "F", 3 ] "bench"
               Expect.equal (epochs Profiles.paper) [ "E", 30; "F", 10 ] "paper"
+          }
+          test "importedDualPhase: the imported ANN and the clip ANN from its statistics instead of training, no QCFS" {
+              let names steps =
+                  steps |> List.map (fun (s: IStep) -> s.Name)
+
+              Expect.equal
+                  (names (importedDualPhase 2 3 [ 1; 2; 4 ]))
+                  [ "importAnn"
+                    "clipFromRelu"
+                    "fineTuneClip"
+                    "foldBatchNorm"
+                    "evaluate"
+                    "fineTuneQC"
+                    "convert"
+                    "evaluate"
+                    "ablation"
+                    "phaseTwo"
+                    "evaluate"
+                    "report" ]
+                  "with a clip fine-tune"
+
+              Expect.isFalse (names (importedDualPhase 0 3 [ 1 ]) |> List.contains "fineTuneClip") "without"
+              let pipeline = importedDualPhase 2 3 [ 1; 2 ]
+              Expect.contains pipeline (fineTuneClip 2) "clip epochs"
+              Expect.contains pipeline (fineTuneQC [ 1; 2 ] 3) "F and the targets"
+              Expect.contains pipeline (clipFromRelu 99.9) "the 99.9th percentile"
+              Expect.isFalse (names pipeline |> List.contains "qcfs") "no QCFS baseline"
           } ]

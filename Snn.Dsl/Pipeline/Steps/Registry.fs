@@ -13,6 +13,9 @@ let register (definition: StepDefinition<'P>) =
 do
     register TrainRelu.definition
     register TrainClip.definition
+    register ImportAnn.definition
+    register ClipFromRelu.definition
+    register FineTuneClip.definition
     register FoldBatchNorm.definition
     register FineTuneQC.definition
     register Conversion.definition

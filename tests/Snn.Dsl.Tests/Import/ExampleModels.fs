@@ -301,3 +301,38 @@ let olderOps (fixedBatch: bool) =
 
     let r = b.Node("Reshape", [ i; target ])
     b.Bytes(b.Node("Gemm", [ r; b.Random [ 32L; 3L ]; b.Init([ 1L ], [| 0.25f |]) ], [ "transB", I 0L ]))
+
+/// A small model for Fashion-MNIST images (the pipeline tests import it): Conv 1->4 (pad 1) ->
+/// BatchNormalization -> Relu, or Clip(0, clipMax) when given -> AveragePool 2 -> Conv 4->4 (pad 1)
+/// -> Relu -> AveragePool 2 -> Flatten -> Gemm to 10 classes; random weights from `seed`.
+let fashionModel (seed: int) (clipMax: float option) =
+    let b = OnnxBuilder([ None; Some 1L; Some 28L; Some 28L ], seed)
+    let pads = "pads", Is [ 1L; 1L; 1L; 1L ]
+    let pool = [ "kernel_shape", Is [ 2L; 2L ]; "strides", Is [ 2L; 2L ] ]
+
+    let c1 =
+        b.Node("Conv", [ b.InputName; b.Random [ 4L; 1L; 3L; 3L ]; b.Random [ 4L ] ], [ pads ])
+
+    let bn =
+        b.Node(
+            "BatchNormalization",
+            [ c1
+              b.Random([ 4L ], 0.5, 1.5)
+              b.Random [ 4L ]
+              b.Random([ 4L ], -0.2, 0.2)
+              b.Random([ 4L ], 0.5, 2.0) ]
+        )
+
+    let a1 =
+        match clipMax with
+        | Some m -> b.Node("Clip", [ bn; b.Init([], [| 0.0f |]); b.Init([], [| float32 m |]) ])
+        | None -> b.Node("Relu", [ bn ])
+
+    let p1 = b.Node("AveragePool", [ a1 ], pool)
+
+    let c2 =
+        b.Node("Conv", [ p1; b.Random [ 4L; 4L; 3L; 3L ]; b.Random [ 4L ] ], [ pads ])
+
+    let a2 = b.Node("Relu", [ c2 ])
+    let p2 = b.Node("AveragePool", [ a2 ], pool)
+    b.Bytes(head b p2 (4 * 7 * 7) 10)

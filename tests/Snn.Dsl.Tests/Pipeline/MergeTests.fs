@@ -53,7 +53,7 @@ let tests =
                     let whole = tempFolder "whole"
                     let shards = [ tempFolder "shard1"; tempFolder "shard2" ]
                     let merged = tempFolder "merged"
-                    Runner.run options (tiny whole) |> ignore
+                    let wholeRun = Runner.execute options (tiny whole)
 
                     for i, folder in List.indexed shards do
                         Runner.executeShard options (Some { Index = i + 1; Count = 2 }) (tiny folder)
@@ -73,6 +73,33 @@ let tests =
                     let unsharded = Snn.Dsl.Reporting.Results.load (Path.Combine(whole, "results.json"))
 
                     Expect.equal (withoutTimes fromMerge) (withoutTimes unsharded) "the same numbers"
+
+                    // The paired tests need the per-image results of all the images, in order.
+                    let stats = fromMerge.Statistics
+                    Expect.isNonEmpty stats.Stages "McNemar tests of the stages"
+                    Expect.isNonEmpty stats.VersusQcfs "McNemar tests against QCFS"
+                    Expect.isEmpty stats.Notes "no comparison left out"
+
+                    Expect.equal
+                        (stats.Stages
+                         |> Array.map (fun c -> c.Images, c.BaselineOnly, c.CandidateOnly, c.PValue))
+                        (unsharded.Statistics.Stages
+                         |> Array.map (fun c -> c.Images, c.BaselineOnly, c.CandidateOnly, c.PValue))
+                        "the same discordant pairs and p-values"
+
+                    Expect.equal stats.Accuracies unsharded.Statistics.Accuracies "the same intervals"
+
+                    // Image by image: every merged row's per-image results are the unsharded row's.
+                    let perImage (records: Record list) =
+                        records
+                        |> List.collect (function
+                            | SnnEvaluated r -> [ r.T, r.Images, r.PerImageCorrect ]
+                            | QcfsEvaluated q -> [ for p in q.Points -> p.T, p.Images, p.PerImageCorrect ]
+                            | _ -> [])
+
+                    let expected = perImage wholeRun.Records
+                    Expect.isNonEmpty expected "rows with per-image results"
+                    Expect.equal (perImage (snd (Merge.records shards))) expected "the same images right, in order"
 
                     let experiment (r: RunResults) =
                         let o = System.Text.Json.Nodes.JsonNode.Parse(r.Experiment.GetRawText()).AsObject()

@@ -67,6 +67,54 @@ let tests =
               Directory.Delete(root, true)
           }
 
+          test
+              "a write that fails (a full disk, injected) keeps the old file, leaves no temporary file and names the path" {
+              let root = tempFolder "full"
+              use folder = new RunFolder(root)
+              let path = Path.Combine(folder.Steps, "r.json")
+              folder.WriteRecord(path, JsonNode.Parse """{"a": 1}""")
+              let before = File.ReadAllBytes path
+
+              let message =
+                  try
+                      folder.WriteAtomic(
+                          path,
+                          fun s ->
+                              s.Write([| 1uy; 2uy; 3uy |], 0, 3)
+                              raise (IOException "No space left on device")
+                      )
+                      |> ignore
+
+                      ""
+                  with :? IOException as e ->
+                      e.Message
+
+              Expect.stringContains message path "names the path"
+              Expect.stringContains message "No space left on device" "says why"
+              Expect.equal (File.ReadAllBytes path) before "the finished record is kept"
+              Expect.isEmpty (Directory.GetFiles(root, "*.tmp", SearchOption.AllDirectories)) "no temporary file"
+              Directory.Delete(root, true)
+          }
+
+          test "the data of a run folder is recorded; other data is refused naming both identities" {
+              let root = tempFolder "data"
+              use folder = new RunFolder(root)
+              folder.ClaimData("fashion-mnist", "/d/one", "aaaa")
+              folder.ClaimData("fashion-mnist", "/d/copy-of-one", "aaaa")
+
+              let message =
+                  try
+                      folder.ClaimData("fashion-mnist", "/d/two", "bbbb")
+                      ""
+                  with :? ArgumentException as e ->
+                      e.Message
+
+              for part in [ folder.Root; "/d/copy-of-one"; "aaaa"; "/d/two"; "bbbb"; "--out" ] do
+                  Expect.stringContains message part "names both data sets and what to do"
+
+              Directory.Delete(root, true)
+          }
+
           test "a path that is a file cannot be a run folder, and the message names it" {
               let file = Path.GetTempFileName()
 

@@ -213,7 +213,64 @@ let tests =
 
                     Expect.isEmpty (again.Lines |> List.filter (fun l -> l.StartsWith "start ")) "nothing is redone"
                     Directory.Delete(whole, true)
-                    Directory.Delete(killed, true) ] ]
+                    Directory.Delete(killed, true)
+
+                testCase
+                    "an imported model (BN + ReLU) runs the dual-phase pipeline end to end, reported beside the imported ANN"
+                <| fun () ->
+                    let folder = tempFolder "imported"
+                    let file = ImportedPipelines.fashionFile 20 None
+                    let potential, weights = Profiles.smallPhaseTwo 256 256 128
+
+                    let steps =
+                        [ importAnn
+                          Step.create ClipFromRelu.definition { Percentile = 99.9; Images = 256 }
+                          fineTuneClip 1
+                          foldBatchNorm
+                          evaluateDirect [ 1; 2; 4 ]
+                          fineTuneQC [ 1; 2 ] 1
+                          convert
+                          evaluate [ 1; 2; 4 ]
+                          phaseTwo [ potential; weights; potential ]
+                          evaluate [ 1; 2 ]
+                          report ]
+
+                    let e = ImportedPipelines.experiment folder file steps
+                    let r = (run (Recorder()) e).Results
+                    Expect.equal (r.Imported |> Array.map _.OnnxFile) [| file |] "the imported ANN"
+                    let byT = r.DualPhase |> Array.map (fun d -> d.T, d) |> Map.ofArray
+                    Expect.sequenceEqual (Map.keys byT) [ 1; 2; 4 ] "every T"
+
+                    for t in [ 1; 2 ] do
+                        let s = byT[t].Snn
+
+                        for x in [ s.Direct; s.Phase1; s.Final ] do
+                            Expect.isFalse (Double.IsNaN x) $"T = {t}: every stage evaluated"
+
+                        Expect.equal
+                            (byT[t].Layers |> Array.map _.Stage |> Array.distinct)
+                            [| "phase1"; "final" |]
+                            $"T = {t}: the error anatomy before and after Phase II"
+
+                    let report = File.ReadAllText(Path.Combine(folder, "report.md"))
+
+                    let ann =
+                        r.Ann.TestAccuracy.ToString("F2", Globalization.CultureInfo.InvariantCulture)
+
+                    for t in [ 1; 2; 4 ] do
+                        Expect.stringContains
+                            report
+                            $"| {t} | {ann} |"
+                            $"T = {t}: the imported ANN's accuracy beside the SNN's"
+
+                    // A rerun skips every step.
+                    let again = Recorder()
+                    run again e |> ignore
+
+                    Expect.equal (again.Lines |> List.filter (fun l -> l.Contains ": will run: ")) [] "nothing reruns"
+
+                    Directory.Delete(folder, true)
+                    File.Delete file ] ]
 
 let private expectInvalid (e: Experiment) (expected: string list) =
     try
@@ -235,6 +292,32 @@ let behaviour =
                   [ "step 0 (fineTuneQC): needs the clip ANN, which no earlier step makes"
                     "step 1 (trainClip): epochs = 0 is out of range: expected [1, 100000]"
                     "step 2 (convert): needs a QC ANN to convert: add fineTuneQC before convert" ]
+
+              Expect.isFalse (Directory.Exists folder) "nothing was written"
+          }
+
+          test "a shard of an experiment with seeds is refused before anything is written, naming both" {
+              let folder = Path.Combine(Path.GetTempPath(), $"snn-never-{Guid.NewGuid():N}")
+
+              let e =
+                  experiment folder smallSpec [ trainClip 1; evaluateDirect [ 1 ] ]
+                  |> Experiment.withSeeds [ 0; 1 ]
+
+              try
+                  Runner.executeShard
+                      { OutputFolder = None
+                        DataPath = None
+                        Progress = Recorder() }
+                      (Some { Index = 1; Count = 2 })
+                      e
+                  |> ignore
+
+                  failtest "expected a refusal"
+              with :? Runner.ExperimentInvalidException as x ->
+                  Expect.equal
+                      x.Problems
+                      [ "seeds: shard 1/2 is a slice of one seed's run and cannot run a series over seeds; shard each seed's run (\"seed\": k, no \"seeds\") on its own" ]
+                      "the problem"
 
               Expect.isFalse (Directory.Exists folder) "nothing was written"
           }
@@ -283,6 +366,52 @@ let behaviour =
               Expect.isFalse (lines |> List.exists (fun l -> l.StartsWith "clip: epoch")) "no training"
               Expect.equal (outcome.Results.DualPhase |> Array.map _.T) [| 1; 2 |] "both T evaluated"
               Directory.Delete(folder, true)
+          }
+
+          test
+              "a model file with other weights (same architecture) reruns the pipeline from importAnn; the log names the model" {
+              let folder = tempFolder "model-changed"
+              let file = ImportedPipelines.fashionFile 30 None
+
+              let e =
+                  ImportedPipelines.experiment
+                      folder
+                      file
+                      [ Step.create ImportAnn.definition { ReferenceImages = 0 }
+                        Step.create note { Label = "x" } ]
+
+              let first = Recorder()
+              run first e |> ignore
+
+              Expect.isTrue
+                  (first.Lines
+                   |> List.exists (fun l -> l.StartsWith $"network: imported from {file} (SHA-256 "))
+                  "the log names the model"
+
+              let same = Recorder()
+              run same e |> ignore
+
+              Expect.contains
+                  same.Lines
+                  "step 0 (importAnn (ONNX Runtime check on 0 test images)): finished earlier, skipped"
+                  "same file: skipped"
+
+              File.WriteAllBytes(file, Snn.Dsl.Tests.Import.ExampleModels.fashionModel 31 None)
+              let changed = Recorder()
+              run changed e |> ignore
+
+              Expect.contains
+                  changed.Lines
+                  "step 0 (importAnn (ONNX Runtime check on 0 test images)): will run: not finished yet (or its data, seed or network changed)"
+                  "other weights: imported again"
+
+              Expect.contains
+                  changed.Lines
+                  "step 1 (note x): will run: not finished yet (or its data, seed or network changed)"
+                  "and every other step, as with any other network"
+
+              Directory.Delete(folder, true)
+              File.Delete file
           }
 
           test "the held-out split's default scales with the dataset and the log says what was chosen" {

@@ -36,4 +36,39 @@ let tests =
                   && snd contiguous = images
                   && slices |> List.forall (fun (start, _) -> start % batch = 0 || start = images))
 
-          test "without a shard the slice is everything" { Expect.equal (Shard.slice None 777 256) (0, 777) "all" } ]
+          test "without a shard the slice is everything" { Expect.equal (Shard.slice None 777 256) (0, 777) "all" }
+
+          test "a shard's test batches are its slice; its head batches are the whole split's first images" {
+              let data: Snn.Dsl.Data =
+                  { Dataset = Snn.Core.Data.DatasetDescriptor.FashionMnist
+                    Path = None
+                    TrainImages = Some 512
+                    TestImages = Some 512
+                    HeldOut = Some 1000 }
+
+              use whole = new RunData(data, None)
+
+              use second =
+                  new RunData(data, None, TorchSharp.torch.CPU, Some { Index = 2; Count = 2 })
+
+              let images (batches: (TorchSharp.torch.Tensor * TorchSharp.torch.Tensor) list) =
+                  TorchSharp.torch.cat ([| for x, _ in batches -> x |], 0L)
+
+              let start, count = Shard.images { Index = 2; Count = 2 } data.TestImages.Value 256
+              Expect.equal (start, count) (256, 256) "the second of two batches"
+              Expect.equal second.SnnTest.Count count "the SNN test images of shard 2"
+
+              let same (a: TorchSharp.torch.Tensor) (b: TorchSharp.torch.Tensor) =
+                  a.shape = b.shape && a.allclose (b, 0.0, 0.0, false)
+
+              Expect.isTrue
+                  (same (images second.SnnTestBatches) ((images whole.SnnTestBatches).narrow (0L, 256L, 256L)))
+                  "shard 2 evaluates the whole run's second batch"
+
+              let head = images (second.TestHeadBatches 300)
+              Expect.isGreaterThanOrEqual head.shape[0] 300L "at least the images asked for"
+
+              Expect.isTrue
+                  (same (head.narrow (0L, 0L, 300L)) ((images whole.TestBatches).narrow (0L, 0L, 300L)))
+                  "the whole split's first images, not the shard's"
+          } ]

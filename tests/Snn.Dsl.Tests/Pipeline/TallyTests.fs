@@ -5,6 +5,7 @@ open Expecto
 open FsCheck
 open FsCheck.FSharp
 open Snn.Dsl.Pipeline
+open Snn.Dsl.Tests.Common
 
 /// Finite doubles of every magnitude, including subnormals and both signs.
 let private finite =
@@ -14,6 +15,18 @@ let private finite =
 
 let private sumOf (xs: float list) =
     xs |> List.fold (fun s x -> s + ExactSum.Of x) ExactSum.Zero
+
+/// The tally of an evaluation at T = 2 of images whose per-image results are `hits` (no layers).
+let private tallyOf (hits: bool[]) : EvaluationTally =
+    { T = 2
+      Correct = hits |> Array.sumBy (fun h -> if h then 1L else 0L)
+      Seen = int64 hits.Length
+      Sops = ExactSum.Of(float hits.Length)
+      Analog = ExactSum.Zero
+      Macs = 1.0
+      Stage = None
+      Layers = [||]
+      PerImageCorrect = PerImage.encode hits }
 
 [<Tests>]
 let tests =
@@ -41,6 +54,48 @@ let tests =
               let json = JsonSerializer.Serialize s
               Expect.stringStarts json "\"" "a JSON string"
               Expect.equal (JsonSerializer.Deserialize<ExactSum> json) s "round trip"
+          }
+
+          testProperty
+              "the tallies of consecutive parts sum to the whole's tally: counts add, per-image results concatenate in order"
+          <| Prop.forAll (Arb.fromGen Generators.perImageParts) (fun (hits, sizes) ->
+              let starts = List.scan (+) 0 sizes
+
+              let parts =
+                  List.map2 (fun s n -> tallyOf (Array.sub hits s n)) (List.take sizes.Length starts) sizes
+
+              let sum = Tally.sum parts
+              sum = tallyOf hits && Tally.hits sum = hits)
+
+          test "tallies of other T, or without per-image results, are refused naming T" {
+              let a = tallyOf [| true; false; true |]
+
+              Expect.throwsC (fun () -> Tally.add a { a with T = 4 } |> ignore) (fun e ->
+                  Expect.stringContains e.Message "T = 4" "names the T")
+
+              Expect.throwsC (fun () -> Tally.add a { a with PerImageCorrect = null } |> ignore) (fun e ->
+                  Expect.stringContains
+                      e.Message
+                      "T = 2 of 3 images: no per-image results recorded"
+                      "says what is missing")
+
+              Expect.throwsC
+                  (fun () ->
+                      Tally.add
+                          a
+                          { a with
+                              PerImageCorrect = PerImage.encode (Array.create 9 true) }
+                      |> ignore)
+                  (fun e -> Expect.stringContains e.Message "expected 1 for 3 images" "a bitset of another size")
+
+              Expect.throwsC
+                  (fun () ->
+                      Tally.add
+                          a
+                          { a with
+                              PerImageCorrect = PerImage.encode [| true; true; true |] }
+                      |> ignore)
+                  (fun e -> Expect.stringContains e.Message "count 3 right, its count 2" "disagrees with the count")
           }
 
           test "non-finite values are refused, naming the value" {

@@ -30,6 +30,7 @@ let experiment (folder: string) (spec: NetworkSpec) (steps: IStep list) =
       Network = CustomNetwork spec
       Pipeline = steps
       Seed = 0
+      Seeds = []
       OutputFolder = folder
       Profile = Custom "test"
       Device = "cpu" }

@@ -35,6 +35,7 @@ let private row t source madeFor lineage probe accuracy =
       IdentityMaxAbs = accuracy / 1e6
       Seconds = 1.0
       Probe = probe
+      PerImageCorrect = null
       Tally = None }
 
 let private ann a test seconds =
@@ -93,7 +94,8 @@ let private info =
       Profile = "test"
       Seed = 3
       Spec = Presets.fmnistVgg
-      Experiment = JsonObject() }
+      Experiment = JsonObject()
+      Source = DeclaredNetwork }
 
 let private facts =
     { Dataset = Snn.Core.Data.DatasetDescriptor.FashionMnist
@@ -173,8 +175,66 @@ let tests =
 
               Expect.stringContains
                   md
-                  "| 1 | 60.00 | 11.00 | 80.00 | 83.00 | 84.00 | **87.00** | 90.00 (1) | 8.70 |"
+                  "| 1 | 93.00 | 60.00 [56.89, 63.05] | 11.00 [9.13, 13.11] | 80.00 [77.38, 82.44] | 83.00 [80.53, 85.28] | 84.00 [81.58, 86.22] | **87.00** [84.76, 89.02] | 90.00 [89.40, 90.58] (1) | 8.70 |"
                   "T = 1 row"
 
               Directory.Delete(folder, true)
+          }
+          test
+              "an imported ANN's record is results.json's imported entry; the report names the model beside every SNN row" {
+              let imported: Results.ImportedAnn =
+                  { OnnxFile = "models/m.onnx"
+                    Sha256 = String.replicate 8 "0123456789abcdef"
+                    Producer = "pytorch 2.1"
+                    OpsetVersion = 17L
+                    Nodes = 40
+                    Parameters = 437226L
+                    Warnings = [| "node 'x' (BatchNormalization): exported in training mode" |]
+                    ComparedImages = 512
+                    MaxAbsLogitDiff = 2e-6
+                    ImportSeconds = 0.5 }
+
+              let record =
+                  CustomRecord(
+                      Build.ImportedRecord,
+                      Text.Json.JsonSerializer.SerializeToNode(imported, Results.jsonOptions)
+                  )
+
+              let r = Build.build info facts "digest" (record :: records) 123.0
+              Expect.equal r.Imported [| imported |] "the imported ANN"
+              Expect.isEmpty built.Value.Imported "a trained ANN has none"
+              let md = Markdown.render r []
+
+              Expect.stringContains
+                  md
+                  "- Imported ANN (`models/m.onnx`, SHA-256 `0123456789abcdef`..., pytorch 2.1, 437,226 parameters): **93.00** [92.48, 93.49] (held-out 92.00 [91.21, 92.74])"
+                  "the model and its accuracy"
+
+              Expect.stringContains
+                  md
+                  "  - import warning: node 'x' (BatchNormalization): exported in training mode"
+                  "warning"
+
+              Expect.stringContains md "| T | imported ANN | QCFS SNN |" "the column"
+
+              Expect.stringContains
+                  md
+                  "| 2 | 93.00 | 70.00 [67.05, 72.83] | 12.00 [10.05, 14.18] |"
+                  "beside each T's figures"
+          }
+
+          test "a results.json written before imports existed (no \"imported\") still loads and renders" {
+              let node =
+                  Text.Json.JsonSerializer.SerializeToNode(built.Value, Results.jsonOptions).AsObject()
+
+              node.Remove "imported" |> ignore
+
+              let path =
+                  Path.Combine(Path.GetTempPath(), $"snn-old-results-{Guid.NewGuid():N}.json")
+
+              File.WriteAllText(path, node.ToJsonString())
+              let old = Results.load path
+              Expect.stringContains (Markdown.render old []) "| T | ANN | QCFS SNN |" "rendered"
+              Expect.stringContains (Markdown.render old []) "- ReLU ANN: **93.00**" "a trained ANN"
+              File.Delete path
           } ]

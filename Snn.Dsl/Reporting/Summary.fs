@@ -1,0 +1,194 @@
+/// The summary of one experiment run once per seed: the mean and standard deviation over seeds of
+/// every accuracy of the runs' results (summary.json and summary.md beside the seed-<k> folders).
+module Snn.Dsl.Reporting.Summary
+
+open System
+open System.IO
+open System.Text
+open System.Text.Json
+open Snn.Dsl.Reporting.Results
+
+/// One accuracy over the seeds.
+type SeedAccuracy =
+    {
+        /// Where it is in each run's results.json (Accuracies' keys).
+        Key: string
+        Label: string
+        /// T of an SNN accuracy; 0 for an ANN.
+        T: int
+        /// Mean over the seeds that have the figure, %.
+        Mean: float
+        /// Sample standard deviation (n - 1 in the denominator) over those seeds; NaN for fewer than two.
+        StandardDeviation: float
+        /// Smallest and largest value over those seeds (NaN if none has it).
+        Min: float
+        Max: float
+        /// Per seed, in the order of Seeds (NaN where a run did not produce it).
+        Values: float[]
+    }
+
+type SeedSummary =
+    {
+        Seeds: int[]
+        /// The run folder of each seed.
+        Folders: string[]
+        Dataset: string
+        Profile: string
+        Accuracies: SeedAccuracy[]
+    }
+
+/// Mean of the finite values (NaN if there are none).
+let mean (xs: float[]) =
+    let xs = xs |> Array.filter (fun x -> not (Double.IsNaN x))
+    if xs.Length = 0 then nan else Array.average xs
+
+/// Sample standard deviation of the finite values (n - 1 in the denominator; NaN for fewer than two).
+let standardDeviation (xs: float[]) =
+    let xs = xs |> Array.filter (fun x -> not (Double.IsNaN x))
+
+    if xs.Length < 2 then
+        nan
+    else
+        let m = Array.average xs
+        sqrt ((xs |> Array.sumBy (fun x -> (x - m) * (x - m))) / float (xs.Length - 1))
+
+/// Smallest and largest of the finite values (NaN, NaN if there are none).
+let range (xs: float[]) =
+    let xs = xs |> Array.filter (fun x -> not (Double.IsNaN x))
+
+    if xs.Length = 0 then
+        nan, nan
+    else
+        Array.min xs, Array.max xs
+
+/// The summary of runs (seed, folder, results), every accuracy in the order the first run lists it.
+let ofRuns (runs: (int * string * RunResults) list) : SeedSummary =
+    let perRun =
+        runs
+        |> List.map (fun (_, _, r) -> Accuracies.ofResults r |> List.map (fun a -> a.Key, a) |> Map.ofList)
+
+    let keys =
+        runs
+        |> List.collect (fun (_, _, r) -> Accuracies.ofResults r)
+        |> List.distinctBy _.Key
+
+    let first =
+        runs
+        |> List.tryHead
+        |> Option.map (fun (_, _, r) -> r.Splits.Dataset, r.Profile)
+        |> Option.defaultValue ("", "")
+
+    { Seeds = runs |> List.map (fun (k, _, _) -> k) |> Array.ofList
+      Folders = runs |> List.map (fun (_, f, _) -> f) |> Array.ofList
+      Dataset = fst first
+      Profile = snd first
+      Accuracies =
+        [| for a in keys ->
+               let values =
+                   perRun
+                   |> List.map (fun m -> m |> Map.tryFind a.Key |> Option.map _.Accuracy |> Option.defaultValue nan)
+                   |> Array.ofList
+
+               { Key = a.Key
+                 Label = a.Label
+                 T = a.T
+                 Mean = mean values
+                 StandardDeviation = standardDeviation values
+                 Min = fst (range values)
+                 Max = snd (range values)
+                 Values = values } |] }
+
+let private f2 (x: float) =
+    if Double.IsNaN x then
+        "—"
+    else
+        x.ToString("F2", Globalization.CultureInfo.InvariantCulture)
+
+/// "mean ± sd (min-max)" of the accuracy at `key`, or "—".
+let private cell (s: SeedSummary) (key: string) =
+    match s.Accuracies |> Array.tryFind (fun a -> a.Key = key) with
+    | Some a when Double.IsNaN a.StandardDeviation -> f2 a.Mean
+    | Some a -> $"{f2 a.Mean} ± {f2 a.StandardDeviation} ({f2 a.Min}-{f2 a.Max})"
+    | None -> "—"
+
+/// summary.md: the report's summary table as mean ± standard deviation, then every accuracy per seed.
+let render (s: SeedSummary) =
+    let sb = StringBuilder()
+    let line (x: string) = sb.AppendLine x |> ignore
+    let seeds = s.Seeds |> Array.map string |> String.concat ", "
+    line $"# Summary over seeds {seeds}: {s.Dataset}, profile `{s.Profile}`"
+    line ""
+
+    line
+        $"Mean ± sample standard deviation (n - 1), and in brackets the smallest and largest value, over {s.Seeds.Length} runs of the same experiment, one per seed, each a complete run in its own folder (seed-<k>/, whose report.md has that run's confidence intervals and paired tests). Every number below was measured by those runs."
+
+    line ""
+
+    for key, name in
+        [ "ann.test_accuracy", "ReLU ANN"
+          "clip_ann.test_accuracy", "Phase-I clip ANN"
+          "qcfs.ann_test_accuracy", "QCFS QC ANN" ] do
+        line $"- {name}: {cell s key}"
+
+    line ""
+
+    let ts =
+        s.Accuracies
+        |> Array.filter (fun a -> a.Key.StartsWith "dual_phase[")
+        |> Array.map _.T
+        |> Array.distinct
+        |> Array.sort
+
+    let columns =
+        Accuracies.stageColumns
+        |> List.map (fun (name, label, _) -> $"snn.{name}", label)
+
+    let header = columns |> List.map snd |> String.concat " | "
+    line $"| T | QCFS SNN | {header} | QC ANN |"
+    line ("|---:|---:|" + String.replicate columns.Length "---:|" + "---:|")
+
+    for t in ts do
+        let stages =
+            columns
+            |> List.map (fun (k, _) -> cell s (Accuracies.dualPhaseKey t k))
+            |> String.concat " | "
+
+        let qcAnn = cell s (Accuracies.dualPhaseKey t "qc_ann_test_accuracy")
+        line $"| {t} | {cell s (Accuracies.qcfsKey t)} | {stages} | {qcAnn} |"
+
+    line ""
+    line "## Every accuracy, per seed"
+    line ""
+    let seedColumns = s.Seeds |> Array.map (fun k -> $"seed {k}") |> String.concat " | "
+    line $"| accuracy | T | mean | SD | min-max | {seedColumns} |"
+    line ("|---|---:|---:|---:|---:|" + String.replicate s.Seeds.Length "---:|")
+
+    for a in s.Accuracies do
+        let values = a.Values |> Array.map f2 |> String.concat " | "
+        let t = if a.T = 0 then "" else string a.T
+        line $"| {a.Label} | {t} | {f2 a.Mean} | {f2 a.StandardDeviation} | {f2 a.Min}-{f2 a.Max} | {values} |"
+
+    line ""
+    line "Folders:"
+    line ""
+
+    for k, f in Array.zip s.Seeds s.Folders do
+        line $"- seed {k}: {f}"
+
+    sb.ToString()
+
+let private writeAtomically (path: string) (text: string) =
+    File.WriteAllText(path + ".tmp", text)
+    File.Move(path + ".tmp", path, true)
+
+/// Writes summary.json and summary.md into `folder`; returns their paths.
+let save (folder: string) (s: SeedSummary) =
+    let json = Path.Combine(folder, "summary.json")
+    let md = Path.Combine(folder, "summary.md")
+    writeAtomically json (JsonSerializer.Serialize(s, jsonOptions))
+    writeAtomically md (render s)
+    json, md
+
+/// Reads a summary.json written by `save`.
+let load (path: string) : SeedSummary =
+    JsonSerializer.Deserialize<SeedSummary>(File.ReadAllText path, jsonOptions)

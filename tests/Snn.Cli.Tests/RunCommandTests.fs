@@ -1,0 +1,88 @@
+/// `snn run`'s own options (RunCommand.fs): --seeds and --shard, parsed and checked before any
+/// data is read.
+module Snn.Cli.Tests.RunCommandTests
+
+open System
+open Expecto
+open Snn.Cli
+open Snn.Cli.Tests.Common
+
+[<Tests>]
+let tests =
+    testSequenced
+    <| testList
+        "RunCommand"
+        [ test "--seeds reads seeds separated by commas" {
+              Expect.equal (RunCommand.parseSeeds "0,1,2") [ 0; 1; 2 ] "three seeds"
+              Expect.equal (RunCommand.parseSeeds " 7 , 3") [ 7; 3 ] "spaces and order kept"
+              Expect.equal (RunCommand.parseSeeds "5") [ 5 ] "one seed"
+          }
+
+          test "--seeds refuses anything but seeds >= 0, naming the option and the value" {
+              for text in [ ""; "a"; "1,,2"; "-1"; "1;2"; "0, x" ] do
+                  try
+                      RunCommand.parseSeeds text |> ignore
+                      failtestf "accepted %A" text
+                  with :? ArgumentException as e ->
+                      Expect.stringContains
+                          e.Message
+                          $"--seeds = '{text}': expected seeds >= 0 separated by commas"
+                          text
+          }
+
+          testCase "snn run --seeds with a bad or repeated seed exits 2 before reading data"
+          <| fun () ->
+              let bad = runSnn [ "run"; "--profile"; "tiny"; "--seeds"; "0,x"; "--plain" ]
+              Expect.equal bad.ExitCode ExitCode.Usage $"exit code\n{bad.Show}"
+              Expect.stringContains bad.LastErrorLine "--seeds = '0,x'" "names the option"
+
+              use tmp = new TempFolder()
+
+              let repeated =
+                  runSnn
+                      [ "run"
+                        "--profile"
+                        "tiny"
+                        "--seeds"
+                        "1,1"
+                        "--out"
+                        tmp.File "out"
+                        "--plain" ]
+
+              Expect.equal repeated.ExitCode ExitCode.Usage $"exit code\n{repeated.Show}"
+              Expect.stringContains repeated.Stderr "seeds = [1, 1]: seed 1 is repeated" $"the problem\n{repeated.Show}"
+              Expect.isFalse (IO.Directory.Exists(tmp.File "out")) "nothing written"
+
+          testCase
+              "snn run --shard with seeds (--seeds or the experiment's) exits 2 before anything is read, naming both"
+          <| fun () ->
+              use tmp = new TempFolder()
+              let out = tmp.File "out"
+
+              let given =
+                  runSnn
+                      [ "run"
+                        "--profile"
+                        "tiny"
+                        "--seeds"
+                        "0,1"
+                        "--shard"
+                        "1/2"
+                        "--out"
+                        out
+                        "--plain" ]
+
+              Expect.equal given.ExitCode ExitCode.Usage $"exit code\n{given.Show}"
+              Expect.stringContains given.LastErrorLine "--shard 1/2" "names the shard"
+              Expect.stringContains given.LastErrorLine "--seeds 0,1" "names the seeds"
+
+              let config = tmp.File "series.json"
+              Snn.Dsl.Experiment.save config (Snn.Dsl.Experiment.withSeeds [ 2; 3 ] Snn.Dsl.Profiles.tiny)
+
+              let inJson =
+                  runSnn [ "run"; "--config"; config; "--shard"; "2/2"; "--out"; out; "--plain" ]
+
+              Expect.equal inJson.ExitCode ExitCode.Usage $"exit code\n{inJson.Show}"
+              Expect.stringContains inJson.LastErrorLine "--shard 2/2" "names the shard"
+              Expect.stringContains inJson.LastErrorLine "the experiment's \"seeds\"" "names the setting"
+              Expect.isFalse (IO.Directory.Exists out) "nothing written" ]

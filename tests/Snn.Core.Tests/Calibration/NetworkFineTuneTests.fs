@@ -1,0 +1,100 @@
+module Snn.Core.Tests.Calibration.NetworkFineTuneTests
+
+open System
+open Expecto
+open TorchSharp
+open Snn.Core.Simulation
+open Snn.Core.Calibration
+
+/// Accuracies are counts over the same images: the kept network must score exactly what the history says.
+let accuracyTolerance = 1e-9
+
+/// A spiking MLP on 6 features (float32) and labelled batches of a rule it can learn: the class is the
+/// argmax of a fixed linear map of the features. Drawn from the test's own generator.
+let private problem (g: torch.Generator) =
+    let randn (shape: int64[]) = torch.randn (shape, generator = g)
+    let rule = randn [| 3L; 6L |]
+
+    let net =
+        SpikingNetworkBuilder([| 6L |], torch.float32)
+            .Layer("fc1", Synapse.Linear(randn [| 16L; 6L |] * torch.tensor 0.5f, torch.zeros 16L), 1.0)
+            .Output("fc2", Synapse.Linear(randn [| 3L; 16L |] * torch.tensor 0.5f, null))
+            .Build()
+
+    let batch () =
+        let x = randn [| 32L; 6L |]
+        struct (x, torch.nn.functional.linear(x, rule).argmax 1L)
+
+    net, batch
+
+/// Accuracy (%) of the network as the simulator runs it.
+let private simulatedAccuracy (net: SpikingNetwork) (batches: struct (torch.Tensor * torch.Tensor) list) t =
+    let mutable correct = 0L
+    let mutable seen = 0L
+
+    for struct (x, y) in batches do
+        use result = net.Run(x, t)
+        correct <- correct + result.Output.argmax(1L).eq(y).sum().item<int64> ()
+        seen <- seen + y.shape[0]
+
+    100.0 * float correct / float seen
+
+[<Tests>]
+let tests =
+    testList
+        "NetworkFineTune"
+        [ test
+              "the kept weights score, in the simulator, the best held-out accuracy of the history, never below the start" {
+              use scope = torch.NewDisposeScope()
+              use g = new torch.Generator(7UL)
+              let net, batch = problem g
+              let t = 4
+              let heldOut = List.init 4 (fun _ -> batch ())
+              let train = List.init 8 (fun _ -> batch ())
+              let before = simulatedAccuracy net heldOut t
+
+              let history =
+                  NetworkFineTune.FineTune(
+                      net,
+                      (fun _ -> train |> Seq.map (fun struct (x, y) -> struct (x.clone (), y.clone ()))),
+                      ResizeArray(heldOut),
+                      t,
+                      NetworkFineTuneOptions(LearningRate = 1e-2, Epochs = 4)
+                  )
+
+              let accuracies = List.ofSeq history.HeldOutAccuracy
+              Expect.equal accuracies.Length 5 "the start and one entry per epoch"
+
+              Expect.floatClose
+                  { absolute = accuracyTolerance
+                    relative = 0.0 }
+                  accuracies[0]
+                  before
+                  "entry 0 is the network as it was, scored by the simulator"
+
+              Expect.equal accuracies[history.BestEpoch] (List.max accuracies) "the kept epoch is the best"
+
+              Expect.isGreaterThan
+                  (List.max accuracies)
+                  before
+                  "four epochs at lr 1e-2 learn something of a linear rule"
+
+              let after = simulatedAccuracy net heldOut t
+
+              Expect.floatClose
+                  { absolute = accuracyTolerance
+                    relative = 0.0 }
+                  after
+                  accuracies[history.BestEpoch]
+                  "the simulator scores the kept weights as recorded"
+
+              Expect.equal history.TrainLoss.Count 4 "one training loss per epoch"
+          }
+
+          test "settings out of range are refused naming the setting" {
+              Expect.throwsC (fun () -> NetworkFineTuneOptions(LearningRate = 0.0).Validate()) (fun e ->
+                  Expect.stringContains e.Message "LearningRate" "names the learning rate")
+
+              Expect.throwsC (fun () -> NetworkFineTuneOptions(Epochs = 0).Validate()) (fun e ->
+                  Expect.stringContains e.Message "epochs" "names the epochs")
+          } ]

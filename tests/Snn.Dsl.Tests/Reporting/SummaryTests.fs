@@ -1,0 +1,117 @@
+module Snn.Dsl.Tests.Reporting.SummaryTests
+
+open System
+open System.IO
+open Expecto
+open FsCheck
+open FsCheck.FSharp
+open Snn.Dsl.Reporting
+open Snn.Dsl.Reporting.Results
+open Snn.Dsl.Tests.Common
+open Snn.Dsl.Tests.Reporting.StatisticsFixture
+
+/// The fixture's results with every dual-phase final accuracy shifted by `delta`, and without
+/// QCFS at T = 2 when `dropQcfs`.
+let private shifted delta dropQcfs =
+    let r = results ()
+
+    { r with
+        DualPhase =
+            r.DualPhase
+            |> Array.map (fun d ->
+                { d with
+                    Snn =
+                        { d.Snn with
+                            Final = d.Snn.Final + delta } })
+        Qcfs =
+            { r.Qcfs with
+                Snn = r.Qcfs.Snn |> Array.filter (fun q -> not dropQcfs || q.T = 1) } }
+
+[<Tests>]
+let tests =
+    testList
+        "Summary"
+        [ testProperty "mean and sample standard deviation equal MathNet's"
+          <| Prop.forAll
+              (Arb.fromGen (
+                  Gen.choose (2, 8)
+                  |> Gen.bind (fun n -> Gen.arrayOfLength n (Gen.choose (0, 10000)))
+              ))
+              (fun counts ->
+                  let xs = counts |> Array.map (fun k -> float k / 100.0)
+
+                  Expect.floatClose
+                      Accuracy.veryHigh
+                      (Summary.mean xs)
+                      (MathNet.Numerics.Statistics.Statistics.Mean xs)
+                      "mean"
+
+                  Expect.floatClose
+                      Accuracy.veryHigh
+                      (Summary.standardDeviation xs)
+                      (MathNet.Numerics.Statistics.Statistics.StandardDeviation xs)
+                      "standard deviation (n - 1)")
+
+          test "every accuracy over seeds: mean, standard deviation and the value of each seed" {
+              let runs =
+                  [ 0, "runs/x/seed-0", shifted 0.0 false
+                    1, "runs/x/seed-1", shifted 2.0 true
+                    2, "runs/x/seed-2", shifted 4.0 false ]
+
+              let s = Summary.ofRuns runs
+              Expect.equal s.Seeds [| 0; 1; 2 |] "seeds"
+              let byKey = s.Accuracies |> Array.map (fun a -> a.Key, a) |> Map.ofArray
+              let final = byKey["dual_phase[t=1].snn.final"]
+              Expect.equal final.Values [| 87.0; 89.0; 91.0 |] "per seed"
+              Expect.floatClose Accuracy.veryHigh final.Mean 89.0 "mean"
+              Expect.floatClose Accuracy.veryHigh final.StandardDeviation 2.0 "sqrt((4 + 0 + 4) / 2)"
+              Expect.equal (final.Min, final.Max) (87.0, 91.0) "min and max"
+              let ann = byKey["ann.test_accuracy"]
+              Expect.equal (ann.Mean, ann.StandardDeviation) (93.0, 0.0) "the same in every seed"
+              let q2 = byKey["qcfs.snn[t=2].test_accuracy"]
+              Expect.isTrue (Double.IsNaN q2.Values[1]) "a seed without the figure"
+              Expect.equal q2.Mean 70.0 "mean over the seeds that have it"
+              Expect.equal (q2.Min, q2.Max) (q2.Values[0], q2.Values[2]) "min and max over the seeds that have it"
+
+              Expect.equal
+                  (s.Accuracies |> Array.map _.Key)
+                  (Accuracies.ofResults (results ()) |> List.map _.Key |> Array.ofList)
+                  "every accuracy of a run, in its order"
+
+              let md = Summary.render s
+              Expect.stringContains md "# Summary over seeds 0, 1, 2" "title"
+
+              Expect.stringContains
+                  md
+                  "| 1 | 60.00 ± 0.00 (60.00-60.00) | 40.00 ± 0.00 (40.00-40.00) | 80.00 ± 0.00 (80.00-80.00) | 83.00 ± 0.00 (83.00-83.00) | 84.00 ± 0.00 (84.00-84.00) | 89.00 ± 2.00 (87.00-91.00) | 90.00 ± 0.00 (90.00-90.00) |"
+                  "the summary table at T = 1"
+
+              Expect.stringContains
+                  md
+                  "| dual-phase final | 1 | 89.00 | 2.00 | 87.00-91.00 | 87.00 | 89.00 | 91.00 |"
+                  "every accuracy per seed"
+          }
+
+          test "one seed has no standard deviation; summary.json round-trips" {
+              let s = Summary.ofRuns [ 5, "runs/x/seed-5", results () ]
+
+              let final =
+                  s.Accuracies |> Array.find (fun a -> a.Key = "dual_phase[t=1].snn.final")
+
+              Expect.isTrue (Double.IsNaN final.StandardDeviation) "NaN for one value"
+              Expect.stringContains (Summary.render s) "| 1 | 60.00 | 40.00 |" "shown without ±"
+              let folder = Path.Combine(Path.GetTempPath(), $"snn-summary-{Guid.NewGuid():N}")
+              Directory.CreateDirectory folder |> ignore
+
+              try
+                  let json, md = Summary.save folder s
+                  Expect.isTrue (File.Exists md) "summary.md"
+                  let back = Summary.load json
+
+                  Expect.equal
+                      (Text.Json.JsonSerializer.Serialize(back, jsonOptions))
+                      (Text.Json.JsonSerializer.Serialize(s, jsonOptions))
+                      "the same JSON after a round trip"
+              finally
+                  Directory.Delete(folder, true)
+          } ]
