@@ -15,11 +15,7 @@ open Snn.Cli.Tests.Common
 
 /// A folder under the temp path that lives as long as the test process (shared fixtures).
 let private fixtureFolder (name: string) =
-    let path =
-        Path.Combine(Path.GetTempPath(), "snn-cli-tests", $"fault-{name}-{Guid.NewGuid():N}")
-
-    Directory.CreateDirectory path |> ignore
-    path
+    Snn.Tests.TempFolders.create "snn-cli-tests" $"fault-%s{name}"
 
 /// A tiny plain IDX dataset: 600 training and 100 test images of 28 x 28 (Common.writeIdx).
 let dataFolder =

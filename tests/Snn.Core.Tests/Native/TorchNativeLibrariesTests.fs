@@ -6,9 +6,9 @@ open Expecto
 open TorchSharp
 open Snn.Core.Native
 
-/// Makes empty files under a fresh temporary folder; returns the folder.
+/// Makes empty files under a fresh temporary folder (deleted when the test process exits); returns the folder.
 let private tree (files: string list) =
-    let root = Path.Combine(Path.GetTempPath(), $"snn-native-{Guid.NewGuid():N}")
+    let root = Snn.Tests.TempFolders.create "" "snn-native"
 
     for f in files do
         let path = Path.Combine(root, f)

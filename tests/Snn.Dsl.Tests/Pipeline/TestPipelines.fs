@@ -35,10 +35,9 @@ let experiment (folder: string) (spec: NetworkSpec) (steps: IStep list) =
       Profile = Custom "test"
       Device = "cpu" }
 
+/// A fresh folder under the temp path, deleted when the test process exits.
 let tempFolder name =
-    let path = Path.Combine(Path.GetTempPath(), $"snn-{name}-{Guid.NewGuid():N}")
-    Directory.CreateDirectory path |> ignore
-    path
+    Snn.Tests.TempFolders.create "" $"snn-%s{name}"
 
 /// A progress sink that keeps every line.
 type Recorder() =
