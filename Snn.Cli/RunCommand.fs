@@ -177,8 +177,14 @@ let printSummary (r: RunResults) (folder: string) =
         else
             "ReLU ANN"
 
+    let qcfs =
+        if r.Qcfs.L > 0 then
+            $", QCFS QC ANN (L={r.Qcfs.L}) {f2 r.Qcfs.AnnTestAccuracy}%%"
+        else
+            ""
+
     AnsiConsole.MarkupLine(
-        $"{annName} {f2 r.Ann.TestAccuracy}%%, Phase-I clip ANN {f2 r.ClipAnn.TestAccuracy}%%, QCFS QC ANN (L={r.Qcfs.L}) {f2 r.Qcfs.AnnTestAccuracy}%% (test accuracy)"
+        $"{annName} {f2 r.Ann.TestAccuracy}%%, Phase-I clip ANN {f2 r.ClipAnn.TestAccuracy}%%{qcfs} (test accuracy)"
     )
 
     AnsiConsole.Write table

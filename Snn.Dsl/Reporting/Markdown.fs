@@ -182,6 +182,37 @@ let private layerTable (d: DualPhaseEntry) =
 
     sb.ToString()
 
+/// The QCFS baseline's learned thresholds and the error anatomy of its SNN at every T (stage `qcfs-T<k>`).
+let private qcfsAnatomy (q: QcfsResult) =
+    let sb = StringBuilder()
+    let line (x: string) = sb.AppendLine x |> ignore
+
+    if q.Thresholds.Length > 0 || q.Snn |> Array.exists (fun p -> p.Layers.Length > 0) then
+        line $"### QCFS baseline (L = {q.L})"
+        line ""
+
+        let thetas =
+            q.Thresholds
+            |> Array.map (fun t -> $"{t.Layer} {f2 t.Threshold}")
+            |> String.concat ", "
+
+        line $"Learned thresholds |theta| per layer: {thetas}."
+        line ""
+
+        line
+            "| T | layer | theta | mean abs residual | mean residual | mean abs quantization | mean abs clipping | v(T) < 0 | v(T) >= theta |"
+
+        line "|---:|---|---:|---:|---:|---:|---:|---:|---:|"
+
+        for p in q.Snn |> Array.sortBy _.T do
+            for l in p.Layers do
+                line
+                    $"| {p.T} | {l.Name} | {f2 l.Threshold} | {f4 l.ResidualMeanAbs} | {f4 l.ResidualMean} | {f4 l.QuantizationMeanAbs} | {f4 l.ClippingMeanAbs} | {f2 (100.0 * l.NegativeShare)}%% | {f2 (100.0 * l.OverflowShare)}%% |"
+
+        line ""
+
+    sb.ToString()
+
 /// Renders report.md.
 let render (r: RunResults) (plots: string list) =
     let sb = StringBuilder()
@@ -226,7 +257,9 @@ let render (r: RunResults) (plots: string list) =
     line
         $"""- Phase-I clip ANN: {f2 r.ClipAnn.TestAccuracy}{ci "clip_ann.test_accuracy"} (held-out {f2 r.ClipAnn.HeldOutAccuracy}{ci "clip_ann.held_out_accuracy"})"""
 
-    line $"""- QCFS baseline: QC ANN at L = {r.Qcfs.L}: {f2 r.Qcfs.AnnTestAccuracy}{ci "qcfs.ann_test_accuracy"}"""
+    if r.Qcfs.L > 0 then
+        line $"""- QCFS baseline: QC ANN at L = {r.Qcfs.L}: {f2 r.Qcfs.AnnTestAccuracy}{ci "qcfs.ann_test_accuracy"}"""
+
     line ""
     line (summaryTable r)
 
@@ -250,6 +283,8 @@ let render (r: RunResults) (plots: string list) =
             line (layerTable d)
             line $"![errors at T = {d.T}](errors_T{d.T}.png) ![potentials at T = {d.T}](potentials_T{d.T}.png)"
             line ""
+
+    line (qcfsAnatomy r.Qcfs)
 
     line
         $"Largest deviation of the identity r = z + (v(0) - v(T))/T over every neuron of every SNN evaluation: {sci r.IdentityMaxAbs} (the run fails above 1e-4)."

@@ -69,6 +69,60 @@ let tests =
                   Expect.stringContains md $"[{f2 i.Low}, {f2 i.High}]" $"{i.Key} is shown with its interval"
           }
 
+          test
+              "the QCFS baseline's thresholds and the error anatomy of its SNN are in report.md; a run without QCFS shows none" {
+              let r = results ()
+
+              let layer name theta =
+                  { Name = name
+                    Stage = "qcfs-T1"
+                    ResidualMeanAbs = 0.0123
+                    QuantizationMeanAbs = 0.2190
+                    ClippingMeanAbs = 0.0007
+                    ResidualMean = -0.0045
+                    QuantizationMean = -0.1930
+                    ClippingMean = -0.0007
+                    TotalMeanAbs = 0.2197
+                    NegativeShare = 0.0136
+                    OverflowShare = 0.0001
+                    Threshold = theta }
+
+              let withAnatomy =
+                  { r with
+                      Qcfs =
+                          { r.Qcfs with
+                              Thresholds =
+                                  [| { Layer = "act1"; Threshold = 3.8667 }
+                                     { Layer = "act2"; Threshold = 4.0386 } |]
+                              Snn =
+                                  r.Qcfs.Snn
+                                  |> Array.map (fun p ->
+                                      { p with
+                                          Layers = [| layer "conv1" 3.8667; layer "fc1" 4.0386 |] }) } }
+
+              let md = Markdown.render withAnatomy []
+              Expect.stringContains md "### QCFS baseline (L = 4)" "a QCFS section"
+              Expect.stringContains md "Learned thresholds |theta| per layer: act1 3.87, act2 4.04." "its thresholds"
+
+              Expect.stringContains
+                  md
+                  "| 1 | conv1 | 3.87 | 0.0123 | -0.0045 | 0.2190 | 0.0007 | 1.36% | 0.01% |"
+                  "a layer's anatomy at T = 1"
+
+              Expect.stringContains md "| 2 | fc1 | 4.04 |" "every T"
+
+              let none =
+                  { r with
+                      Qcfs =
+                          { L = 0
+                            AnnTestAccuracy = nan
+                            Thresholds = [||]
+                            Snn = [||] } }
+
+              let plain = Markdown.render none []
+              Expect.isFalse (plain.Contains "QCFS baseline") "no QCFS line or section without a QCFS step"
+          }
+
           test "a p-value below double's range is shown from its log10; a results.json without statistics says so" {
               let c =
                   { T = 1
