@@ -42,7 +42,7 @@ module Compile =
         match activation with
         | Relu -> torch.nn.ReLU()
         | Clip t -> new ClipActivation(t, name)
-        | QC(l, t) -> new QuantizeClipActivation(l, t, 0.0, name, QuantizeClipGradient.ClipThenRound)
+        | QC(l, t) -> new QuantizeClipActivation(l, t, 0.0, name)
         | NoisyQC(l, t, p) -> new QuantizeClipActivation(l, t, p, name)
 
     /// A module for a plain (non-residual) layer with this input shape.

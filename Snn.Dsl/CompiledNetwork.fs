@@ -12,8 +12,8 @@ type Activation =
     /// clip(x, 0, |theta|) with a learnable theta per layer (Phase I training).
     | Clip of initialThreshold: float
     /// QC_L with half shift, exact in training and evaluation (the QCFS activation). It trains with
-    /// the clip before the straight-through rounding (QuantizeClipGradient.ClipThenRound): with
-    /// PAPER.md's order the QCFS network converted badly at T <= L (issue 16).
+    /// the rounding passed straight through before the clip, as the QCFS code's MyFloor does (and
+    /// PAPER.md's expression): with the clip first the thresholds fell far more slowly (issue 16).
     | QC of levels: int * initialThreshold: float
     /// QC_L in evaluation; in training each activation stays unrounded with probability p.
     | NoisyQC of levels: int * initialThreshold: float * p: float

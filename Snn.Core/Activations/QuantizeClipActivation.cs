@@ -26,8 +26,8 @@ public sealed class QuantizeClipActivation : nn.Module<Tensor, Tensor>
     /// <param name="noiseProbability">p in [0, 1): the probability that an activation stays unrounded in training (paper: 0.1).</param>
     /// <param name="name">Module name.</param>
     /// <param name="gradient">Where the straight-through rounding sits relative to the clip in training's gradient:
-    /// <see cref="QuantizeClipGradient.RoundThenClip"/> (PAPER.md's order, the dual-phase default) or
-    /// <see cref="QuantizeClipGradient.ClipThenRound"/> (the QCFS baseline).</param>
+    /// <see cref="QuantizeClipGradient.RoundThenClip"/> (PAPER.md's order and the QCFS code's, the default) or
+    /// <see cref="QuantizeClipGradient.ClipThenRound"/> (the clip first).</param>
     /// <exception cref="ArgumentException">L &lt; 1, theta &lt;= 0, p outside [0, 1) or an undefined gradient order.</exception>
     public QuantizeClipActivation(
         int levels, double initialThreshold = 5.0, double noiseProbability = 0.0, string name = "qc",

@@ -13,7 +13,7 @@ public enum QuantizeClipGradient
     /// <summary>
     /// PAPER.md's expression in its order, floor passed straight through and then clipped: inside means
     /// a = floor(r L + 1/2) / L in [0, 1], i.e. r in [-1/(2L), 1 + 1/(2L)), half a step beyond each end of
-    /// [0, 1]. The dual-phase method's noisy QC uses this order.
+    /// [0, 1]. The dual-phase method's noisy QC and the QCFS baseline's QC use this order (the QCFS code's).
     /// </summary>
     RoundThenClip = 0,
 
@@ -21,9 +21,10 @@ public enum QuantizeClipGradient
     /// The clip first, then the straight-through rounding: t * floor(clamp(r, 0, 1) L + 1/2) / L, so the
     /// gradient is that of t * clamp(r, 0, 1): inside means r in [0, 1] (exactly the clip activation's band).
     /// Below 0 no gradient reaches x or theta, and above 1 the unit counts as saturated (dLoss/dtheta = g).
-    /// The QCFS baseline trains with this order (the order of the QCFS code's revision of March 2022; its
-    /// later revisions round first): trained in PAPER.md's order, the converted QCFS network fell far below
-    /// its ANN at T = L (fmnist-vgg, 300 steps: 27.4 % against 80.0 % in this order; issue 16).
+    /// No pipeline step uses it: the QCFS code's MyFloor rounds first, and the QCFS baseline trained in
+    /// this order kept its thresholds near their initial 8 (fmnist-vgg, first 100 steps of the bench recipe:
+    /// 7.57 to 7.84 against 6.98 to 7.57 rounding first, the same in a PyTorch port of MyFloor in each
+    /// order), so its converted network was at chance at T = 1 (issue 16).
     /// </summary>
     ClipThenRound = 1,
 }
