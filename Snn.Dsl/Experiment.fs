@@ -146,6 +146,15 @@ module Experiment =
     /// The experiment as indented JSON text.
     let toJson (e: Experiment) = Codec.toJsonText codec e
 
+    /// What the records and the report say of a run of `e` on the network `spec` from `source`.
+    let runInfo (e: Experiment) (source: NetworkSource) (spec: NetworkSpec) : RunInfo =
+        { Name = e.Name
+          Profile = e.Profile.Name
+          Seed = e.Seed
+          Spec = spec
+          Experiment = toNode e
+          Source = source }
+
     /// Reads an experiment from JSON text; every problem is reported with its JSON path.
     let fromJson (json: string) : Result<Experiment, string list> =
         Codec.parse "experiment" codec json |> Result.mapError (List.map _.Message)

@@ -170,13 +170,7 @@ let merge (folders: string list) (out: string) : Results.RunResults =
         | Ok network -> network
         | Error problems -> raise (InvalidDataException(String.concat "; " problems))
 
-    let info =
-        { Name = experiment.Name
-          Profile = experiment.Profile.Name
-          Seed = experiment.Seed
-          Spec = spec
-          Experiment = Experiment.toNode experiment
-          Source = source }
+    let info = Experiment.runInfo experiment source spec
 
     let results =
         Build.build info first.Facts first.DataIdentity records (partials |> List.sumBy _.Seconds)

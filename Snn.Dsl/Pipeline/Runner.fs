@@ -206,13 +206,7 @@ let executeShard (options: RunOptions) (shard: Shard option) (experiment: Experi
 
     folder.WriteText("experiment.json", Experiment.toJson experiment)
 
-    let info =
-        { Name = experiment.Name
-          Profile = experiment.Profile.Name
-          Seed = experiment.Seed
-          Spec = spec
-          Experiment = Experiment.toNode experiment
-          Source = source }
+    let info = Experiment.runInfo experiment source spec
 
     use store = new ArtifactStore(folder)
 
