@@ -142,11 +142,11 @@ let private shardOf (args: ParseResults<RunArgs>) (experiment: Experiment) =
 
         shard)
 
-/// Prints the summary table of a finished run.
-let printSummary (r: RunResults) (folder: string) =
-    let f2 (x: float) =
-        if Double.IsNaN x then "-" else x.ToString("F2")
+let private f2 (x: float) =
+    if Double.IsNaN x then "-" else x.ToString("F2")
 
+/// The dual-phase stages per T, with the QCFS SNN beside them.
+let private dualPhaseTable (r: RunResults) =
     let table =
         Table().AddColumns("T", "QCFS", "direct", "Phase I", "+ potential", "+ weights", "dual-phase", "E_ANN/E_SNN")
 
@@ -171,28 +171,52 @@ let printSummary (r: RunResults) (folder: string) =
         )
         |> ignore
 
+    table
+
+/// The QCFS SNN alone, for a pipeline without dual-phase networks.
+let private qcfsTable (r: RunResults) =
+    let table = Table().AddColumns("T", "QCFS SNN", "E_ANN/E_SNN")
+
+    for q in r.Qcfs.Snn |> Array.sortBy _.T do
+        table.AddRow(string q.T, f2 q.TestAccuracy, f2 q.EnergyRatio) |> ignore
+
+    table
+
+/// "ReLU ANN 93.06%, ..." naming only the ANNs the pipeline trained or imported.
+let private annLine (r: RunResults) =
     let annName =
         if not (isNull r.Imported) && r.Imported.Length > 0 then
             $"imported ANN ({Markup.Escape(IO.Path.GetFileName r.Imported[0].OnnxFile)})"
         else
             "ReLU ANN"
 
-    let qcfs =
-        if r.Qcfs.L > 0 then
-            $", QCFS QC ANN (L={r.Qcfs.L}) {f2 r.Qcfs.AnnTestAccuracy}%%"
+    [ if not (Double.IsNaN r.Ann.TestAccuracy) then
+          $"{annName} {f2 r.Ann.TestAccuracy}%%"
+      if not (Double.IsNaN r.ClipAnn.TestAccuracy) then
+          $"Phase-I clip ANN {f2 r.ClipAnn.TestAccuracy}%%"
+      if r.Qcfs.L > 0 then
+          $"QCFS QC ANN (L={r.Qcfs.L}) {f2 r.Qcfs.AnnTestAccuracy}%%" ]
+    |> String.concat ", "
+
+/// Prints the summary table of a finished run.
+let printSummary (r: RunResults) (folder: string) =
+    let anns = annLine r
+
+    if anns <> "" then
+        AnsiConsole.MarkupLine $"{anns} (test accuracy)"
+
+    if r.DualPhase.Length > 0 then
+        AnsiConsole.Write(dualPhaseTable r)
+    elif r.Qcfs.Snn.Length > 0 then
+        AnsiConsole.Write(qcfsTable r)
+
+    let phaseTwoShare =
+        if r.WallSeconds.Phase1 > 0.0 then
+            $"; Phase II / Phase I wall time = {r.WallSeconds.Phase2 / r.WallSeconds.Phase1:F3}"
         else
             ""
 
-    AnsiConsole.MarkupLine(
-        $"{annName} {f2 r.Ann.TestAccuracy}%%, Phase-I clip ANN {f2 r.ClipAnn.TestAccuracy}%%{qcfs} (test accuracy)"
-    )
-
-    AnsiConsole.Write table
-
-    AnsiConsole.MarkupLine(
-        $"identity max |r - z - (v(0)-v(T))/T| = {r.IdentityMaxAbs:G3}; Phase II / Phase I wall time = {r.WallSeconds.Phase2 / max 1e-9 r.WallSeconds.Phase1:F3}"
-    )
-
+    AnsiConsole.MarkupLine($"identity max |r - z - (v(0)-v(T))/T| = {r.IdentityMaxAbs:G3}{phaseTwoShare}")
     let report = IO.Path.Combine(folder, "report.md")
     AnsiConsole.MarkupLine($"report: {Markup.Escape report}")
 

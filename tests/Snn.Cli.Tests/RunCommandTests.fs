@@ -85,4 +85,40 @@ let tests =
               Expect.equal inJson.ExitCode ExitCode.Usage $"exit code\n{inJson.Show}"
               Expect.stringContains inJson.LastErrorLine "--shard 2/2" "names the shard"
               Expect.stringContains inJson.LastErrorLine "the experiment's \"seeds\"" "names the setting"
-              Expect.isFalse (IO.Directory.Exists out) "nothing written" ]
+              Expect.isFalse (IO.Directory.Exists out) "nothing written"
+
+          testCase "the terminal summary of a pipeline with only the QCFS baseline names only what ran"
+          <| fun () ->
+              use tmp = new TempFolder()
+              let data = tmp.File "data"
+              IO.Directory.CreateDirectory data |> ignore
+              writeIdx data false 300 64
+
+              let config = tmp.File "qcfs.json"
+
+              IO.File.WriteAllText(
+                  config,
+                  """{ "name": "qcfs-only",
+                       "data": { "dataset": "fashion-mnist", "train_images": 256, "test_images": 64, "held_out": 44 },
+                       "network": { "preset": { "name": "fmnist-vgg" } },
+                       "pipeline": [ { "step": "qcfs", "epochs": 1, "time_steps": [ 1, 2 ] }, { "step": "report" } ] }"""
+              )
+
+              let r =
+                  runSnn
+                      [ "run"
+                        "--config"
+                        config
+                        "--data"
+                        data
+                        "--out"
+                        tmp.File "run"
+                        "--plain" ]
+
+              Expect.equal r.ExitCode 0 $"exit code\n{r.Show}"
+              Expect.stringContains r.Stdout "QCFS QC ANN (L=4)" "the QCFS ANN"
+              Expect.stringContains r.Stdout "E_ANN/E_SNN" "a table"
+              Expect.isFalse (r.Stdout.Contains "+ potential") "the QCFS table, not an empty dual-phase one"
+              Expect.isFalse (r.Stdout.Contains "ReLU ANN") $"no ReLU ANN, none was trained\n{r.Show}"
+              Expect.isFalse (r.Stdout.Contains "clip ANN") "no clip ANN"
+              Expect.isFalse (r.Stdout.Contains "Phase II / Phase I") "no Phase II share without Phase I" ]
