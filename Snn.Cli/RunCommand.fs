@@ -145,6 +145,19 @@ let private shardOf (args: ParseResults<RunArgs>) (experiment: Experiment) =
 let private f2 (x: float) =
     if Double.IsNaN x then "-" else x.ToString("F2")
 
+/// The accuracy under `key` with its 95 % interval, "90.55 (89.96-91.11)"; the bare figure when
+/// the results hold no interval for it (a run without a report step's statistics).
+let withInterval (r: RunResults) (key: string) (accuracy: float) =
+    let interval =
+        if obj.ReferenceEquals(r.Statistics, null) || isNull r.Statistics.Accuracies then
+            None
+        else
+            r.Statistics.Accuracies |> Array.tryFind (fun a -> a.Key = key)
+
+    match interval with
+    | Some a when not (Double.IsNaN accuracy) -> $"{f2 accuracy} ({f2 a.Low}-{f2 a.High})"
+    | _ -> f2 accuracy
+
 /// The dual-phase stages per T, with the QCFS SNN beside them.
 let private dualPhaseTable (r: RunResults) =
     let table =
@@ -154,10 +167,13 @@ let private dualPhaseTable (r: RunResults) =
         let q =
             r.Qcfs.Snn
             |> Array.tryFind (fun q -> q.T = d.T)
-            |> Option.map (fun q -> f2 q.TestAccuracy)
+            |> Option.map (fun q -> withInterval r (Reporting.Accuracies.qcfsKey q.T) q.TestAccuracy)
             |> Option.defaultValue "-"
 
         let s = d.Snn
+
+        let final =
+            withInterval r (Reporting.Accuracies.dualPhaseKey d.T "snn.final") s.Final
 
         table.AddRow(
             string d.T,
@@ -166,7 +182,7 @@ let private dualPhaseTable (r: RunResults) =
             f2 s.Phase1,
             f2 s.Potential,
             f2 s.Weights,
-            $"[bold]{f2 s.Final}[/]",
+            $"[bold]{final}[/]",
             f2 d.EnergyRatio
         )
         |> ignore
@@ -178,9 +194,32 @@ let private qcfsTable (r: RunResults) =
     let table = Table().AddColumns("T", "QCFS SNN", "E_ANN/E_SNN")
 
     for q in r.Qcfs.Snn |> Array.sortBy _.T do
-        table.AddRow(string q.T, f2 q.TestAccuracy, f2 q.EnergyRatio) |> ignore
+        table.AddRow(string q.T, withInterval r (Reporting.Accuracies.qcfsKey q.T) q.TestAccuracy, f2 q.EnergyRatio)
+        |> ignore
 
     table
+
+/// "in brackets: 95 % intervals (...); dual-phase vs QCFS, exact McNemar: T = 1 p = 3.1e-12, ..."
+let versusQcfsLine (s: RunStatistics) =
+    let inv = "G2", Globalization.CultureInfo.InvariantCulture
+
+    let p (c: PairedComparison) =
+        if c.PValue > 0.0 then
+            $"T = {c.T} p = {c.PValue.ToString(fst inv, snd inv)}"
+        else
+            $"T = {c.T} p = 1e{Math.Round c.Log10PValue}"
+
+    let tests =
+        if isNull s.VersusQcfs || s.VersusQcfs.Length = 0 then
+            ""
+        else
+            let ps = s.VersusQcfs |> Array.sortBy _.T |> Array.map p |> String.concat ", "
+            $"; dual-phase vs QCFS on the same images (exact McNemar, two-sided): {ps}"
+
+    if isNull s.Accuracies || s.Accuracies.Length = 0 then
+        None
+    else
+        Some $"in brackets: {s.Confidence * 100.0:F0} %% intervals (Clopper-Pearson){tests}"
 
 /// "ReLU ANN 93.06%, ..." naming only the ANNs the pipeline trained or imported.
 let private annLine (r: RunResults) =
@@ -209,6 +248,11 @@ let printSummary (r: RunResults) (folder: string) =
         AnsiConsole.Write(dualPhaseTable r)
     elif r.Qcfs.Snn.Length > 0 then
         AnsiConsole.Write(qcfsTable r)
+
+    if not (obj.ReferenceEquals(r.Statistics, null)) then
+        match versusQcfsLine r.Statistics with
+        | Some line -> AnsiConsole.MarkupLine(Markup.Escape line)
+        | None -> ()
 
     let phaseTwoShare =
         if r.WallSeconds.Phase1 > 0.0 then

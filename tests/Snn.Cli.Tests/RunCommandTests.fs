@@ -87,6 +87,32 @@ let tests =
               Expect.stringContains inJson.LastErrorLine "the experiment's \"seeds\"" "names the setting"
               Expect.isFalse (IO.Directory.Exists out) "nothing written"
 
+          testCase
+              "the terminal summary gives an accuracy its interval and tests dual-phase against QCFS (statistics fixture)"
+          <| fun () ->
+              let r = Snn.Dsl.Tests.Reporting.StatisticsFixture.results ()
+              let key = Snn.Dsl.Reporting.Accuracies.dualPhaseKey 1 "snn.final"
+              let i = r.Statistics.Accuracies |> Array.find (fun a -> a.Key = key)
+              Expect.equal (RunCommand.withInterval r key 87.0) $"87.00 ({i.Low:F2}-{i.High:F2})" "final at T = 1"
+              Expect.equal (RunCommand.withInterval r "no such key" 87.0) "87.00" "no interval, bare figure"
+
+              // T = 1: final right on 0-79 and 85-91, QCFS on 20-79: 27 images only the final
+              // network gets, none only QCFS: p = 2 / 2^27. T = 2: 0-87 against 0-69: p = 2 / 2^18.
+              let line = RunCommand.versusQcfsLine r.Statistics |> Option.defaultValue ""
+              Expect.stringContains line "95 % intervals (Clopper-Pearson)" "names the interval"
+
+              Expect.stringContains
+                  line
+                  ("T = 1 p = "
+                   + (2.0 / 2.0 ** 27.0).ToString("G2", Globalization.CultureInfo.InvariantCulture))
+                  "T = 1"
+
+              Expect.stringContains
+                  line
+                  ("T = 2 p = "
+                   + (2.0 / 2.0 ** 18.0).ToString("G2", Globalization.CultureInfo.InvariantCulture))
+                  "T = 2"
+
           testCase "the terminal summary of a pipeline with only the QCFS baseline names only what ran"
           <| fun () ->
               use tmp = new TempFolder()
@@ -121,4 +147,11 @@ let tests =
               Expect.isFalse (r.Stdout.Contains "+ potential") "the QCFS table, not an empty dual-phase one"
               Expect.isFalse (r.Stdout.Contains "ReLU ANN") $"no ReLU ANN, none was trained\n{r.Show}"
               Expect.isFalse (r.Stdout.Contains "clip ANN") "no clip ANN"
-              Expect.isFalse (r.Stdout.Contains "Phase II / Phase I") "no Phase II share without Phase I" ]
+              Expect.isFalse (r.Stdout.Contains "Phase II / Phase I") "no Phase II share without Phase I"
+
+              Expect.isTrue
+                  (Text.RegularExpressions.Regex.IsMatch(r.Stdout, @"\d+\.\d\d \(\d+\.\d\d-\d+\.\d\d\)"))
+                  $"each SNN accuracy with its interval\n{r.Show}"
+
+              Expect.stringContains r.Stdout "95 % intervals (Clopper-Pearson)" "names the interval"
+              Expect.isFalse (r.Stdout.Contains "McNemar") "no dual-phase vs QCFS test without dual-phase rows" ]
