@@ -107,7 +107,7 @@ module Convert =
                 "the activations are ReLU, which have no threshold: convert a network trained with clip or QC activations" ]
 
     /// The spiking network equivalent of `network` (folded, with Clip or QC activations), or
-    /// every problem at once. The caller owns (disposes) the result.
+    /// every problem at once, on the network's device. The caller owns (disposes) the result.
     let toSpiking
         (options: ConversionOptions)
         (network: CompiledNetwork)
@@ -123,7 +123,12 @@ module Convert =
                 | Vector n -> [| int64 n |]
 
             let builder = SpikingNetworkBuilder(inputShape)
-            let theta (l: CompiledLayer) = torch.tensor ((thresholdOf l).Value)
+            // Thresholds beside the weights: the spiking network lives on the ANN's device.
+            let device = Compile.deviceOf network
+
+            let theta (l: CompiledLayer) =
+                torch.tensor ((thresholdOf l).Value, device = device)
+
             let v0 (t: torch.Tensor) = t * options.InitialPotentialShare
             let mutable pool = 1
             let mutable flatten = false

@@ -56,7 +56,7 @@ public static class NetworkFineTune
     /// <summary>Fine-tunes <paramref name="network"/> in place.</summary>
     /// <param name="network">The spiking network (float32).</param>
     /// <param name="epochBatches">epoch (0-based) -&gt; its training batches (images, labels); each batch is disposed here after use.</param>
-    /// <param name="heldOut">Early-stopping batches (images, labels) from training data, never test data; at least one.</param>
+    /// <param name="heldOut">Early-stopping batches (images, labels) from training data, never test data; at least one; on the network's device, as the training batches.</param>
     /// <param name="timeSteps">T &gt;= 1.</param>
     /// <param name="options">Settings; null for defaults.</param>
     /// <param name="onBatch">Called after each batch with (epoch, running mean loss), or null.</param>
@@ -72,6 +72,8 @@ public static class NetworkFineTune
         {
             throw new ArgumentException("at least one held-out batch is needed for early stopping", nameof(heldOut));
         }
+
+        network.EnsureOnDevice(heldOut[0].Images, nameof(heldOut));
 
         var clock = Stopwatch.StartNew();
         using var model = new TrainableNetwork(network, options.InitialSlope, options.DetachReset);
@@ -144,7 +146,7 @@ public static class NetworkFineTune
             weights = layers.Select(l => l.Inputs.Select(i => i.Synapse is null ? null : new Parameter(i.Synapse.Weight.detach().clone(), true)).ToArray()).ToArray();
             biases = layers.Select(l => l.Inputs.Select(i => i.Synapse?.Bias is null ? null : new Parameter(i.Synapse.Bias.detach().clone(), true)).ToArray()).ToArray();
             initialPotentials = layers.Select(l => l.InitialPotential is null ? null : new Parameter(l.InitialPotential.detach().clone(), true)).ToArray();
-            slopes = layers.Select(l => l.HasNeuron ? new Parameter(torch.tensor(slope, float32), true) : null).ToArray();
+            slopes = layers.Select(l => l.HasNeuron ? new Parameter(torch.tensor(slope, float32, network.Device), true) : null).ToArray();
             Parameters = weights.SelectMany(w => w).Concat(biases.SelectMany(b => b)).Concat(initialPotentials).Concat(slopes)
                 .Where(p => p is not null).Select(p => p!).ToList();
         }

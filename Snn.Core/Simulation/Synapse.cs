@@ -188,7 +188,7 @@ public sealed class Synapse : IDisposable
     public Synapse CloneTo(Device device)
     {
         using var scope = NewDisposeScope();
-        return new(Kind, Weight.to(device), Bias?.to(device), Stride, Padding, PoolBefore, FlattenBefore);
+        return new(Kind, Weight.to(device), Bias?.to(device), Stride, Padding, PoolBefore, FlattenBefore, Dilation, Groups);
     }
 
     /// <summary>Disposes the weight and bias.</summary>

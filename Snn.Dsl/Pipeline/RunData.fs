@@ -111,6 +111,9 @@ type RunData(data: Data, pathOverride: string option, device: torch.Device, shar
 
     /// Where the batches are (the experiment's device).
     member _.Device = device
+
+    /// `x` on the run's device: `x` itself when it is there, else a copy there (`x` is disposed).
+    member _.OnDevice(x: Tensor) = onDevice x
     /// The shard of the test split this run evaluates (None: all of it).
     member _.Shard = shard
 

@@ -144,18 +144,11 @@ let executeShard (options: RunOptions) (shard: Shard option) (experiment: Experi
         invalid
             [ $"seeds: shard {s} is a slice of one seed's run and cannot run a series over seeds; shard each seed's run (\"seed\": k, no \"seeds\") on its own" ]
 
-    // Before any file or tensor: a device this process cannot use fails here, naming the package.
+    // Before any file or tensor: a device this process cannot use fails here, naming the setting and
+    // the package a GPU needs. Every step then computes there: the data's batches (RunData), the
+    // networks the steps make (AnnTraining.compile, Fold, Convert follow their source) and the
+    // artifacts loaded back (ArtifactStore).
     let device = Snn.Core.Native.ComputeDevices.Resolve experiment.Device
-
-    // The data is placed on the device (RunData) but the steps do not yet move their networks:
-    // refused here rather than failing later on a device mismatch.
-    if device.``type`` <> DeviceType.CPU then
-        raise (
-            ArgumentException(
-                $"device = {experiment.Device}: the pipeline's steps cannot place their networks on it yet (only the data); use cpu",
-                "device"
-            )
-        )
 
     let sink = options.Progress
 
@@ -208,7 +201,7 @@ let executeShard (options: RunOptions) (shard: Shard option) (experiment: Experi
 
     let info = Experiment.runInfo experiment source spec
 
-    use store = new ArtifactStore(folder)
+    use store = new ArtifactStore(folder, device)
 
     let records, seconds =
         plan

@@ -42,7 +42,9 @@ let private fineTune (p: Parameters) (ctx: StepContext) (t: int) =
     let history =
         NetworkFineTune.FineTune(
             snn,
-            (fun e -> loader.Epoch e |> Seq.map (fun struct (x, y) -> struct (x, y))),
+            (fun e ->
+                loader.Epoch e
+                |> Seq.map (fun struct (x, y) -> struct (ctx.Data.OnDevice x, ctx.Data.OnDevice y))),
             ResizeArray(ctx.Data.HeldOutBatches |> List.map (fun (x, y) -> struct (x, y))),
             t,
             options,

@@ -78,6 +78,27 @@ let tests =
               let gap = (synapse.Forward x - reference).abs().max().item<float> ()
               gap <= Tolerances.float64Relative * 100.0 |> Prop.label $"max gap %g{gap}")
 
+          testProperty
+              "a copy on a device (CloneTo) keeps stride, padding, dilation and groups: it computes the same currents"
+          <| Prop.forAll groupedDilatedCases (fun (seed, g, inPer, outPer, k, s, p, d, size) ->
+              use scope = torch.NewDisposeScope()
+              torch.manual_seed (int64 seed) |> ignore
+              let g, s, p, d = int64 g, int64 s, int64 p, int64 d
+
+              let w =
+                  torch.randn ([| g * int64 outPer; int64 inPer; int64 k; int64 k |], dtype = torch.float64)
+
+              let x =
+                  torch.randn ([| 2L; g * int64 inPer; int64 size; int64 size |], dtype = torch.float64)
+
+              use synapse = Synapse.Conv2d(w, null, s, p, 1L, d, g)
+              use copy = synapse.CloneTo torch.CPU
+
+              ((copy.Stride, copy.Padding, copy.Dilation, copy.Groups) = (s, p, d, g)
+               && (copy.Forward x).allclose (synapse.Forward x, 0.0, 0.0))
+              |> Prop.label
+                  $"copy: stride {copy.Stride}, padding {copy.Padding}, dilation {copy.Dilation}, groups {copy.Groups}")
+
           testProperty "a grouped, dilated synapse counts one connection per spike and postsynaptic neuron it reaches"
           <| Prop.forAll groupedDilatedCases (fun (seed, g, inPer, outPer, k, s, p, d, size) ->
               use scope = torch.NewDisposeScope()
