@@ -43,7 +43,7 @@ let private bounded (net: CompiledNetwork) =
     |> Array.ofList
 
 /// max |imported - ONNX Runtime| over the logits of the first `count` test images, and how many were compared.
-let private compare (model: byte[]) (net: CompiledNetwork) (batches: (torch.Tensor * torch.Tensor) list) count =
+let private compare (model: byte[]) (net: CompiledNetwork) (batches: seq<torch.Tensor * torch.Tensor>) count =
     use reference = new OnnxReference(model)
     let mutable seen = 0
     let mutable worst = 0.0

@@ -51,7 +51,7 @@ let tests =
               use second =
                   new RunData(data, None, TorchSharp.torch.CPU, Some { Index = 2; Count = 2 })
 
-              let images (batches: (TorchSharp.torch.Tensor * TorchSharp.torch.Tensor) list) =
+              let images (batches: seq<TorchSharp.torch.Tensor * TorchSharp.torch.Tensor>) =
                   TorchSharp.torch.cat ([| for x, _ in batches -> x |], 0L)
 
               let start, count = Shard.images { Index = 2; Count = 2 } data.TestImages.Value 256
