@@ -28,9 +28,11 @@ let madeOnce (artifact: Artifact) (s: PlanState) =
         [ $"makes %s{artifact.Description}, which step %d{i} already made: a pipeline trains each network once" ]
     | None -> []
 
-/// Training steps' common checks: epochs in [1, MaxEpochs] and the optimizer's settings.
+/// Training steps' common checks: epochs in [0, MaxEpochs] and the optimizer's settings. Zero
+/// epochs train nothing: the step keeps the network's seeded initial (or copied) weights and
+/// records its accuracies (smoke runs and timings of the later steps on an untrained network).
 let problems (epochs: int) (sgd: Sgd) =
-    Declare.inRange "epochs" 1 MaxEpochs epochs @ Sgd.problems "optimizer" sgd
+    Declare.inRange "epochs" 0 MaxEpochs epochs @ Sgd.problems "optimizer" sgd
 
 /// Compiles the spec with initial weights from a generator seeded by (seed, stream), so a
 /// resumed run initialises every network exactly as an uninterrupted one does; the weights are

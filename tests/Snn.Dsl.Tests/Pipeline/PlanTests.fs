@@ -57,7 +57,7 @@ let tests =
                         evaluate [ 1; 2; 1 ]
                         badQcfs ])
                   [ "step 0 (foldBatchNorm): needs the clip ANN, which no earlier step makes"
-                    "step 1 (trainClip): epochs = -1 is out of range: expected [1, 100000]"
+                    "step 1 (trainClip): epochs = -1 is out of range: expected [0, 100000]"
                     "step 1 (trainClip): optimizer.learning_rate = 0 is out of range: expected (0, 10]"
                     "step 2 (fineTuneQC): time step T = 0 is out of range: expected [1, 1024]"
                     "step 2 (fineTuneQC): noise_probability = 1 is out of range: expected [0, 1)"
