@@ -47,7 +47,7 @@ type EvalBatches(count: int, pass: unit -> seq<Tensor * Tensor>) =
 type RunData
     (data: Data, pathOverride: string option, device: torch.Device, shard: Shard option, budget: DataMemoryBudget option)
     =
-    static let evalBatch = 256
+    let evalBatch = Data.evalBatchSize data
     let dataset = data.Dataset
 
     let folder =
@@ -155,8 +155,8 @@ type RunData
 
     new(data: Data, pathOverride: string option) = new RunData(data, pathOverride, torch.CPU, None, None)
 
-    /// The SNN and ANN evaluation batch size.
-    static member EvalBatch = evalBatch
+    /// The SNN and ANN evaluation batch size (data.eval_batch_size, default 256).
+    member _.EvalBatch = evalBatch
 
     /// Where the batches are (the experiment's device).
     member _.Device = device
@@ -182,9 +182,9 @@ type RunData
     /// The dataset's facts, from its headers (no image read).
     member _.Facts = facts
 
-    /// The whole test split (the shard's slice) in batches of 256 (ANN accuracies); see EvalBatches.
+    /// The whole test split (the shard's slice) in evaluation batches (ANN accuracies); see EvalBatches.
     member _.TestBatches = testBatches.Value
-    /// The SNN test images in batches of 256; see EvalBatches.
+    /// The SNN test images in evaluation batches; see EvalBatches.
     member _.SnnTestBatches = snnTestBatches.Value
 
     /// Batches of 256 that begin with the first `count` images of the whole test split, whatever
@@ -198,7 +198,7 @@ type RunData
             ownedSubsets.Add d
             batchesOf d
 
-    /// The whole held-out split in batches of 256 (held-out accuracies); see EvalBatches.
+    /// The whole held-out split in evaluation batches (held-out accuracies); see EvalBatches.
     member _.HeldOutBatches = heldOutBatches.Value
 
     /// Shuffled, augmented training batches of `batchSize`, in an order that depends only on

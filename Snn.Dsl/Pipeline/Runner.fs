@@ -70,9 +70,9 @@ let private logData (sink: IProgressSink) (facts: DataFacts) =
         $"data: {facts.TrainingFiles:N0} training images: {facts.Train:N0} to train on, the last {facts.HeldOut:N0} held out for calibration and early stopping ({heldOut}); {facts.Test:N0} test images, SNNs scored on {facts.SnnTest:N0}"
 
 /// The test images a shard evaluates.
-let private logShard (sink: IProgressSink) (facts: DataFacts) (s: Shard) =
+let private logShard (sink: IProgressSink) (facts: DataFacts) (batch: int) (s: Shard) =
     let range count =
-        let start, n = Shard.images s count RunData.EvalBatch
+        let start, n = Shard.images s count batch
         $"[{start}, {start + n})"
 
     sink.Log
@@ -185,7 +185,7 @@ let executeShard (options: RunOptions) (shard: Shard option) (experiment: Experi
         | Some s ->
             Convert.ToHexString(Security.Cryptography.SHA256.HashData(Text.Encoding.UTF8.GetBytes($"{root} shard {s}")))
 
-    shard |> Option.iter (logShard sink facts)
+    shard |> Option.iter (logShard sink facts data.EvalBatch)
 
     let plan = Plan.buildFrom planRoot source spec (Some facts) experiment.Pipeline
 

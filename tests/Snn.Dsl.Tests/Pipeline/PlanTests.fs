@@ -31,7 +31,27 @@ let private identities (steps: IStep list) =
 let tests =
     testList
         "Plan"
-        [ test "one pipeline with many problems reports all of them, in step order, before any tensor exists" {
+        [ test
+              "without eval_batch_size the root identity is computed as before the setting existed; with it, it differs" {
+              let data = (Snn.Dsl.Tests.Pipeline.TestPipelines.experiment "x" spec []).Data
+              let specJson = (Json.SpecCodec.spec.Encode spec).ToJsonString()
+
+              // The data settings' JSON as the codec wrote them before eval_batch_size (a run folder's identity).
+              let before =
+                  """{"dataset":"fashion-mnist","path":null,"train_images":512,"test_images":256,"held_out":1000}"""
+
+              let expected =
+                  Hash.text (String.concat "\n" [ "snn-pipeline/1"; "0"; specJson; before; "digest" ])
+
+              Expect.equal (Plan.rootIdentity 0 spec data "digest") expected "unchanged without the setting"
+
+              Expect.notEqual
+                  (Plan.rootIdentity 0 spec { data with EvalBatchSize = Some 32 } "digest")
+                  expected
+                  "another evaluation batch, another identity"
+          }
+
+          test "one pipeline with many problems reports all of them, in step order, before any tensor exists" {
               let badClip =
                   Step.create
                       TrainClip.definition

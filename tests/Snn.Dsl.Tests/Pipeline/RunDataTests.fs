@@ -41,7 +41,8 @@ let private data (root: string) : Data =
       Path = Some root
       TrainImages = None
       TestImages = None
-      HeldOut = Some 6 }
+      HeldOut = Some 6
+      EvalBatchSize = None }
 
 /// Every batch's images and labels of one pass, copied.
 let private pass (batches: EvalBatches) =

@@ -477,7 +477,8 @@ let behaviour =
                             Path = None
                             TrainImages = None
                             TestImages = None
-                            HeldOut = None } }
+                            HeldOut = None
+                            EvalBatchSize = None } }
 
               run recorder e |> ignore
 
