@@ -215,8 +215,9 @@ type RunData
         | _ ->
             use d = splits.Value.HeldOut.Subset(start, count)
 
+            // The same batches; a streamed loader budgets for its batch size, at most the set's.
             let xs =
-                BatchLoader(d, batchSize, false, normalization).Epoch 0
+                BatchLoader(d, max 1 (min batchSize d.Count), false, normalization).Epoch 0
                 |> Seq.map (fun struct (x, y) ->
                     y.Dispose()
                     onDevice x)
