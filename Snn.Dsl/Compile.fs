@@ -280,6 +280,26 @@ module Compile =
     let parameterCount (network: CompiledNetwork) =
         network.parameters () |> Seq.sumBy (fun p -> p.numel ())
 
+    /// The device of a module's tensors: that of its first parameter, else its first buffer, else
+    /// the CPU (a module without tensors).
+    let deviceOf (m: torch.nn.Module) : torch.Device =
+        match Seq.tryHead (m.parameters ()) with
+        | Some p -> p.device
+        | None ->
+            match Seq.tryHead (m.buffers ()) with
+            | Some b -> b.device
+            | None -> torch.CPU
+
+    /// Moves every parameter and buffer of `network` to `device` in place (nothing is copied when
+    /// they are there already) and returns it.
+    let toDevice (device: torch.Device) (network: CompiledNetwork) : CompiledNetwork =
+        let current = deviceOf network
+
+        if current.``type`` <> device.``type`` || current.index <> device.index then
+            network.``to`` device |> ignore
+
+        network
+
     /// Copies every parameter and buffer of `source` into `target` whose name and shape match
     /// (e.g. weights, BN statistics, and clip thresholds into QC thresholds). Returns the names
     /// of the target's parameters and buffers that received no value.
@@ -293,8 +313,9 @@ module Compile =
               | _ -> yield name ]
 
     /// The same spec compiled with another activation, carrying over every matching parameter
-    /// (weights, biases, BN state, thresholds). The source is unchanged.
+    /// (weights, biases, BN state, thresholds). The source is unchanged; the copy lives on
+    /// the source's device.
     let withActivation (activation: Activation) (network: CompiledNetwork) : CompiledNetwork =
-        let target = build activation network.Info
+        let target = build activation network.Info |> toDevice (deviceOf network)
         copyMatching network target |> ignore
         target

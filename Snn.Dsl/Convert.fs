@@ -23,6 +23,31 @@ type ConversionOptions =
         { ReplaceMaxPool = false
           InitialPotentialShare = 0.5 }
 
+/// The average pooling folded into a synapse: window, stride, zero padding (padded zeros count).
+type private Window =
+    { Kernel: int
+      Stride: int
+      Padding: int }
+
+    static member None = { Kernel = 1; Stride = 1; Padding = 0 }
+
+    /// The windows tile the input (stride = window, no padding): such pools compose into one.
+    member this.Tiles = this.Stride = this.Kernel && this.Padding = 0
+
+    /// This pooling, then `next`: tiling pools compose (k1 k2); any other pair is refused by
+    /// conversion's layer rules before a synapse is built.
+    member this.Then(next: Window) =
+        if this = Window.None then
+            next
+        elif next = Window.None then
+            this
+        elif this.Tiles && next.Tiles then
+            { Kernel = this.Kernel * next.Kernel
+              Stride = this.Stride * next.Stride
+              Padding = 0 }
+        else
+            invalidArg "next" $"pooling %A{this} then %A{next} does not fold into one window"
+
 module Convert =
 
     let private thresholdOf (l: CompiledLayer) =
@@ -37,14 +62,27 @@ module Convert =
         | :? Modules.Linear as l -> l.weight.detach (), (Option.ofObj l.bias |> Option.map (fun b -> b.detach ()))
         | other -> invalidArg "m" $"expected a Conv2d or Linear module, got %s{other.GetType().Name}"
 
-    let private synapse (l: CompiledLayer) (pool: int) (flatten: bool) =
+    let private synapse (l: CompiledLayer) (pool: Window) (flatten: bool) =
         let w, b = weights l.Module
         let bias = b |> Option.toObj
 
+        let k, stride, padding =
+            int64 pool.Kernel, Nullable(int64 pool.Stride), int64 pool.Padding
+
         match l.Layer with
         | Conv c ->
-            Synapse.Conv2d(w, bias, int64 c.Stride, int64 c.Padding, int64 pool, int64 c.Dilation, int64 c.Groups)
-        | Linear _ -> Synapse.Linear(w, bias, flatten, int64 pool)
+            Synapse.Conv2d(
+                w,
+                bias,
+                int64 c.Stride,
+                int64 c.Padding,
+                k,
+                int64 c.Dilation,
+                int64 c.Groups,
+                stride,
+                padding
+            )
+        | Linear _ -> Synapse.Linear(w, bias, flatten, k, stride, padding)
         | other -> invalidArg "l" $"expected conv or linear, got %s{other.KindName}"
 
     /// The reasons a list of (index, layer) cannot be converted, by the layer rules alone.
@@ -54,23 +92,46 @@ module Convert =
               Layer = l.Description
               Problem = p }
 
+        let weighted (l: Layer) =
+            match l with
+            | Conv _
+            | Linear _
+            | Residual _ -> true
+            | _ -> false
+
+        let pooling (l: Layer) =
+            match l with
+            | AvgPool _
+            | MaxPool _
+            | GlobalAvgPool -> true
+            | _ -> false
+
         [ for k, (i, l) in List.indexed layers do
               let followedByWeighted () =
-                  layers
-                  |> List.skip (k + 1)
-                  |> List.exists (fun (_, n) ->
-                      match n with
-                      | Conv _
-                      | Linear _
-                      | Residual _ -> true
-                      | _ -> false)
+                  layers |> List.skip (k + 1) |> List.exists (snd >> weighted)
+
+              // The other pooling layers folded into the same synapse: those between the weighted
+              // layer (or activation) before and the weighted layer after.
+              let samePoolRun () =
+                  let after =
+                      layers
+                      |> List.skip (k + 1)
+                      |> List.takeWhile (fun (_, n) -> not (weighted n || n = Act))
+
+                  let before =
+                      layers
+                      |> List.take k
+                      |> List.rev
+                      |> List.takeWhile (fun (_, n) -> not (weighted n || n = Act))
+
+                  before @ after |> List.exists (snd >> pooling)
 
               match l with
               | BatchNorm -> yield err i l BatchNormNotFolded
               | Residual r when r.BatchNorm -> yield err i l BatchNormNotFolded
               | MaxPool _ when not options.ReplaceMaxPool -> yield err i l MaxPoolNotConvertible
               | MaxPool p
-              | AvgPool p when p.Stride <> p.Kernel || p.Padding <> 0 ->
+              | AvgPool p when (p.Stride <> p.Kernel || p.Padding <> 0) && samePoolRun () ->
                   yield err i l (PoolNotFoldable(p.Kernel, p.Stride, p.Padding))
               | AvgPool _
               | MaxPool _
@@ -107,7 +168,7 @@ module Convert =
                 "the activations are ReLU, which have no threshold: convert a network trained with clip or QC activations" ]
 
     /// The spiking network equivalent of `network` (folded, with Clip or QC activations), or
-    /// every problem at once. The caller owns (disposes) the result.
+    /// every problem at once, on the network's device. The caller owns (disposes) the result.
     let toSpiking
         (options: ConversionOptions)
         (network: CompiledNetwork)
@@ -123,9 +184,14 @@ module Convert =
                 | Vector n -> [| int64 n |]
 
             let builder = SpikingNetworkBuilder(inputShape)
-            let theta (l: CompiledLayer) = torch.tensor ((thresholdOf l).Value)
+            // Thresholds beside the weights: the spiking network lives on the ANN's device.
+            let device = Compile.deviceOf network
+
+            let theta (l: CompiledLayer) =
+                torch.tensor ((thresholdOf l).Value, device = device)
+
             let v0 (t: torch.Tensor) = t * options.InitialPotentialShare
-            let mutable pool = 1
+            let mutable pool = Window.None
             let mutable flatten = false
             let mutable pending: (CompiledLayer * Synapse) option = None
 
@@ -143,7 +209,7 @@ module Convert =
                     | None -> ()
 
                     pending <- Some(l, synapse l pool flatten)
-                    pool <- 1
+                    pool <- Window.None
                     flatten <- false
                 | Act ->
                     let w, s = pending.Value
@@ -151,9 +217,21 @@ module Convert =
                     builder.Layer(w.Name, s, t, v0 t) |> ignore
                     pending <- None
                 | AvgPool p
-                | MaxPool p -> pool <- pool * p.Kernel
+                | MaxPool p ->
+                    pool <-
+                        pool.Then
+                            { Kernel = p.Kernel
+                              Stride = p.Stride
+                              Padding = p.Padding }
                 | GlobalAvgPool ->
-                    pool <- pool * spatial l.InputShape
+                    let side = spatial l.InputShape
+
+                    pool <-
+                        pool.Then
+                            { Kernel = side
+                              Stride = side
+                              Padding = 0 }
+
                     flatten <- true
                 | Flatten -> flatten <- true
                 | Dropout _
@@ -166,20 +244,28 @@ module Convert =
                         l.Children |> List.tryFind (fun c -> c.Name = $"%s{l.Name}.%s{name}")
 
                     let main1 = synapse (part "conv1") pool false
-                    let main2 = synapse (part "conv2") 1 false
+                    let main2 = synapse (part "conv2") Window.None false
 
+                    // An identity shortcut after a pooling carries the pooled spikes: P(x), a synapse of
+                    // its own (Synapse.PooledIdentity); without a pooling it is the spikes themselves.
                     let shortcut =
-                        tryPart "shortcut.0"
-                        |> Option.map (fun c -> synapse c pool false)
-                        |> Option.toObj
-
-                    if isNull shortcut && pool <> 1 then
-                        invalidArg "network" $"%s{l.Name}: an identity shortcut cannot follow a pooling layer"
+                        match tryPart "shortcut.0", l.InputShape with
+                        | Some c, _ -> synapse c pool false
+                        | None, Image(channels, _, _) when pool <> Window.None ->
+                            Synapse.PooledIdentity(
+                                int64 channels,
+                                int64 pool.Kernel,
+                                int64 pool.Stride,
+                                int64 pool.Padding,
+                                main1.Weight.dtype,
+                                main1.Weight.device
+                            )
+                        | None, _ -> null
 
                     let t1 = theta (part "act1")
                     let t2 = theta (part "act2")
                     builder.ResidualBlock(l.Name, main1, t1, main2, shortcut, t2) |> ignore
-                    pool <- 1
+                    pool <- Window.None
 
             match pending with
             | Some(p, s) -> builder.Output(p.Name, s) |> ignore

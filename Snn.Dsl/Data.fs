@@ -21,9 +21,22 @@ type Data =
         /// Training images held out at the end of the training files for calibration and early
         /// stopping (None: min(5,000, 1/12 of the training files); the run log says what was chosen).
         HeldOut: int option
+        /// Images per evaluation batch: ANN accuracies and SNN evaluation (None: 256). A shard
+        /// evaluates whole batches. An SNN simulation holds, per neuron layer, v, the spike counts
+        /// and input sums of the whole batch (ResNet-34 at 224x224: about 57 MB per image), so large
+        /// models need smaller batches.
+        EvalBatchSize: int option
     }
 
 module Data =
+
+    /// Images per evaluation batch when `eval_batch_size` is not set.
+    [<Literal>]
+    let DefaultEvalBatchSize = 256
+
+    /// The evaluation batch size of a run.
+    let evalBatchSize (d: Data) =
+        d.EvalBatchSize |> Option.defaultValue DefaultEvalBatchSize
 
     /// The dataset with this name, or an error listing the known names.
     let tryParse (name: string) =
@@ -44,17 +57,19 @@ module Data =
             Codec.string
 
     let codec: Codec<Data> =
-        Codec.record (fun d p tr te h ->
+        Codec.record (fun d p tr te h e ->
             { Dataset = d
               Path = p
               TrainImages = tr
               TestImages = te
-              HeldOut = h })
+              HeldOut = h
+              EvalBatchSize = e })
         |> Codec.field "dataset" _.Dataset datasetCodec
         |> Codec.fieldOr "path" _.Path (Codec.option Codec.string) None
         |> Codec.fieldOr "train_images" _.TrainImages (Codec.option Codec.int) None
         |> Codec.fieldOr "test_images" _.TestImages (Codec.option Codec.int) None
         |> Codec.fieldOr "held_out" _.HeldOut (Codec.option Codec.int) None
+        |> Codec.fieldOr "eval_batch_size" _.EvalBatchSize (Codec.option Codec.int) None
         |> Codec.build
 
     /// Problems with the limits alone (the dataset's own sizes are checked when its header is read).
@@ -65,4 +80,8 @@ module Data =
                 "held_out", d.HeldOut ] do
               match v with
               | Some n when n < 1 -> $"data.%s{what} = %d{n} is out of range: expected >= 1 (or null for the default)"
-              | _ -> () ]
+              | _ -> ()
+          match d.EvalBatchSize with
+          | Some n when n < 1 || n > 65536 ->
+              $"data.eval_batch_size = %d{n} is out of range: expected [1, 65536] (or null for %d{DefaultEvalBatchSize})"
+          | _ -> () ]

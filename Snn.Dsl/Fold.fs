@@ -58,7 +58,8 @@ module Fold =
 
     /// A new network without batch norm that computes, in evaluation mode, what `network`
     /// computes in evaluation mode (BN uses its running statistics). Activations, thresholds and
-    /// every other parameter are copied; `network` is unchanged. The result is in evaluation mode.
+    /// every other parameter are copied; `network` is unchanged. The result is in evaluation mode,
+    /// on `network`'s device.
     let foldBatchNorm (network: CompiledNetwork) : CompiledNetwork =
         let folded =
             match Compile.compile network.Activation (foldSpec network.Spec) with
@@ -66,6 +67,7 @@ module Fold =
             | Error es -> invalidArg "network" (es |> List.map _.Message |> String.concat "; ")
 
         folded.``to`` (network.parameters () |> Seq.head |> _.dtype) |> ignore
+        Compile.toDevice (Compile.deviceOf network) folded |> ignore
         let targets = folded.Leaves |> List.map (fun l -> l.Name, l.Module) |> Map.ofList
 
         let rec go (leaves: CompiledLayer list) =

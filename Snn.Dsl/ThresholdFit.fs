@@ -97,7 +97,7 @@ let fit (clip: CompiledNetwork) (qc: CompiledNetwork) (images: torch.Tensor) : L
                 let thetaClip = c.EffectiveThreshold
 
                 let values (x: torch.Tensor) =
-                    x.contiguous().data<float32>().ToArray()
+                    x.cpu().contiguous().data<float32>().ToArray()
 
                 let err = meanSquare (values z) (values targets[k]) q.Levels
 

@@ -56,22 +56,23 @@ public static class NetworkFineTune
     /// <summary>Fine-tunes <paramref name="network"/> in place.</summary>
     /// <param name="network">The spiking network (float32).</param>
     /// <param name="epochBatches">epoch (0-based) -&gt; its training batches (images, labels); each batch is disposed here after use.</param>
-    /// <param name="heldOut">Early-stopping batches (images, labels) from training data, never test data; at least one.</param>
+    /// <param name="heldOut">
+    /// Early-stopping batches (images, labels) from training data, never test data: at least one, on the network's device (as the
+    /// training batches). Enumerated once before fine-tuning and once after each epoch, so it may decode its batches anew on each
+    /// pass; a batch is not kept after the next is taken.
+    /// </param>
     /// <param name="timeSteps">T &gt;= 1.</param>
     /// <param name="options">Settings; null for defaults.</param>
     /// <param name="onBatch">Called after each batch with (epoch, running mean loss), or null.</param>
     public static NetworkFineTuneHistory FineTune(
         SpikingNetwork network, Func<int, IEnumerable<(Tensor Images, Tensor Labels)>> epochBatches,
-        IReadOnlyList<(Tensor Images, Tensor Labels)> heldOut, int timeSteps, NetworkFineTuneOptions? options = null,
+        IEnumerable<(Tensor Images, Tensor Labels)> heldOut, int timeSteps, NetworkFineTuneOptions? options = null,
         Action<int, double>? onBatch = null)
     {
         options ??= new NetworkFineTuneOptions();
         options.Validate();
         Guard.AtLeast(timeSteps, 1, nameof(timeSteps), "time steps T");
-        if (heldOut.Count == 0)
-        {
-            throw new ArgumentException("at least one held-out batch is needed for early stopping", nameof(heldOut));
-        }
+        ArgumentNullException.ThrowIfNull(heldOut);
 
         var clock = Stopwatch.StartNew();
         using var model = new TrainableNetwork(network, options.InitialSlope, options.DetachReset);
@@ -144,7 +145,7 @@ public static class NetworkFineTune
             weights = layers.Select(l => l.Inputs.Select(i => i.Synapse is null ? null : new Parameter(i.Synapse.Weight.detach().clone(), true)).ToArray()).ToArray();
             biases = layers.Select(l => l.Inputs.Select(i => i.Synapse?.Bias is null ? null : new Parameter(i.Synapse.Bias.detach().clone(), true)).ToArray()).ToArray();
             initialPotentials = layers.Select(l => l.InitialPotential is null ? null : new Parameter(l.InitialPotential.detach().clone(), true)).ToArray();
-            slopes = layers.Select(l => l.HasNeuron ? new Parameter(torch.tensor(slope, float32), true) : null).ToArray();
+            slopes = layers.Select(l => l.HasNeuron ? new Parameter(torch.tensor(slope, float32, network.Device), true) : null).ToArray();
             Parameters = weights.SelectMany(w => w).Concat(biases.SelectMany(b => b)).Concat(initialPotentials).Concat(slopes)
                 .Where(p => p is not null).Select(p => p!).ToList();
         }
@@ -203,15 +204,24 @@ public static class NetworkFineTune
         }
 
         /// <summary>Accuracy (%) of the current parameters on labelled batches.</summary>
-        public double Accuracy(IReadOnlyList<(Tensor Images, Tensor Labels)> batches, int timeSteps)
+        /// <exception cref="ArgumentException">No batch, or a batch on another device than the network's.</exception>
+        public double Accuracy(IEnumerable<(Tensor Images, Tensor Labels)> batches, int timeSteps)
         {
             using var noGrad = no_grad();
             long correct = 0, seen = 0;
+            var any = false;
             foreach (var (images, labels) in batches)
             {
+                network.EnsureOnDevice(images, "heldOut");
                 using var scope = NewDisposeScope();
                 correct += Forward(images, timeSteps).argmax(1).eq(labels).sum().item<long>();
                 seen += labels.shape[0];
+                any = true;
+            }
+
+            if (!any)
+            {
+                throw new ArgumentException("at least one held-out batch is needed for early stopping", "heldOut");
             }
 
             return 100.0 * correct / Math.Max(1, seen);

@@ -138,7 +138,7 @@ public static class Checkpoint
 
         try
         {
-            module.load(reader, strict: true);
+            LoadState(module, reader);
             if (hasOptimizer && optimizer is not null)
             {
                 optimizer.load_state_dict(reader);
@@ -151,6 +151,51 @@ public static class Checkpoint
         }
 
         return metadata;
+    }
+
+    /// <summary>
+    /// Reads a state written by <c>Module.save</c> (an LEB128 entry count, then per entry its name and tensor) into
+    /// the module's own parameters and buffers, in place: values are copied to wherever the tensors live. Every
+    /// name must be the module's and the count must match (strict). TorchSharp's <c>Module.load</c> moves a module
+    /// on another device to the CPU and back, which replaces its parameter objects: an optimizer made before the
+    /// load would then hold the old, disposed ones.
+    /// </summary>
+    private static void LoadState(nn.Module module, BinaryReader reader)
+    {
+        var state = module.state_dict();
+        var entries = ReadUnsignedLeb128(reader);
+        if (entries != state.Count)
+        {
+            throw new ArgumentException($"Mismatched state_dict sizes: expected {state.Count}, but found {entries} entries.");
+        }
+
+        for (var i = 0L; i < entries; i++)
+        {
+            var name = reader.ReadString();
+            if (!state.TryGetValue(name, out var tensor))
+            {
+                throw new ArgumentException($"Mismatched module state names: the target module has no parameter or buffer named '{name}'");
+            }
+
+            tensor.Load(reader);
+        }
+    }
+
+    /// <summary>An unsigned LEB128 integer (7 bits per byte, low first; the high bit marks a following byte), as TorchSharp writes counts.</summary>
+    private static long ReadUnsignedLeb128(BinaryReader reader)
+    {
+        long result = 0;
+        for (var shift = 0; shift < 64; shift += 7)
+        {
+            long b = reader.ReadByte();
+            result |= (b & 0x7f) << shift;
+            if ((b & 0x80) == 0)
+            {
+                return result;
+            }
+        }
+
+        throw new InvalidDataException("an entry count longer than 64 bits (damaged data)");
     }
 
     /// <summary>

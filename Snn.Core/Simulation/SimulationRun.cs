@@ -198,7 +198,8 @@ internal sealed partial class SimulationRun
             {
                 foreach (var input in layers[m].Inputs.Where(i => i.Source == l))
                 {
-                    var p = input.Synapse?.PoolBefore ?? 1;
+                    // Only pools whose windows tile the input (stride k, no padding) can run inside the scan.
+                    var p = input.Synapse is { PoolsInTiles: true } synapse ? synapse.PoolBefore : 1;
                     ok &= layers[m].HasNeuron && p > 1 && (k is null || k == p);
                     k = p;
                 }

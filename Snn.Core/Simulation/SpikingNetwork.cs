@@ -110,6 +110,16 @@ public sealed class SpikingNetwork : IDisposable
         return new(InputShape, Layers.Select(l => l.CloneTo(device)).ToArray());
     }
 
+    /// <summary>Refuses a tensor that is not on <see cref="Device"/>, naming both devices and the argument.</summary>
+    internal void EnsureOnDevice(Tensor tensor, string name)
+    {
+        if (tensor.device_type != Device.type || (Device.index >= 0 && tensor.device_index != Device.index))
+        {
+            throw new ArgumentException(
+                $"{name} are on {tensor.device}, the network on {Device}: expected them on the network's device (images.to(network.Device))", name);
+        }
+    }
+
     /// <summary>Disposes every layer and the kept simulation state.</summary>
     public void Dispose()
     {
@@ -133,12 +143,7 @@ public sealed class SpikingNetwork : IDisposable
         Tensor images, int timeSteps, int lastLayer, bool[]? record, bool[]? capture, int chunk,
         IReadOnlyList<int>? readouts = null, Action<int, EngineOutput>? onReadout = null, bool fusedScan = true)
     {
-        if (images.device_type != Device.type || (Device.index >= 0 && images.device_index != Device.index))
-        {
-            throw new ArgumentException(
-                $"images are on {images.device}, the network on {Device}: expected them on the network's device (images.to(network.Device))", nameof(images));
-        }
-
+        EnsureOnDevice(images, nameof(images));
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         var n = lastLayer + 1;

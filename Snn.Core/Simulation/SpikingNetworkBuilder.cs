@@ -137,7 +137,7 @@ public sealed class SpikingNetworkBuilder
     public SpikingNetworkBuilder Layer(string name, Synapse synapse, double threshold)
     {
         Guard.Positive(threshold, nameof(threshold));
-        using var theta = torch.tensor(threshold, dtype);
+        using var theta = torch.tensor(threshold, dtype, synapse.Weight.device);
         return Layer(name, synapse, theta);
     }
 

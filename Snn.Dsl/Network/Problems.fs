@@ -37,7 +37,8 @@ type Problem =
     | BatchNormNotFolded
     /// Conversion: the activation has no threshold to become the neuron's (ReLU).
     | NoThreshold of activation: string
-    /// Conversion: only non-overlapping, unpadded average pooling folds into the next synapse.
+    /// Conversion: an overlapping or padded average pooling folds into the next synapse only as
+    /// the only pooling before it (two pools compose into one window only when both tile).
     | PoolNotFoldable of kernel: int * stride: int * padding: int
     /// Conversion: a pooling or flatten with no weighted layer after it to fold into.
     | NothingToFoldInto
@@ -84,7 +85,7 @@ type ValidationError =
             | NoThreshold a ->
                 $"the activation is %s{a}, which has no threshold: convert a network trained with Clip or QC activations"
             | PoolNotFoldable(k, s, p) ->
-                $"average pooling %d{k}x%d{k} with stride %d{s} and padding %d{p} cannot be folded into the next synapse: expected stride = kernel and padding 0"
+                $"average pooling %d{k}x%d{k} with stride %d{s} and padding %d{p} cannot be folded into the next synapse together with another pooling: expected it to be the only pooling before the next conv or linear, or stride = kernel and padding 0"
             | NothingToFoldInto -> "pooling or flatten must be followed by a conv or linear layer to fold into"
 
         $"%s{where}: %s{what}"

@@ -28,21 +28,25 @@ let madeOnce (artifact: Artifact) (s: PlanState) =
         [ $"makes %s{artifact.Description}, which step %d{i} already made: a pipeline trains each network once" ]
     | None -> []
 
-/// Training steps' common checks: epochs in [1, MaxEpochs] and the optimizer's settings.
+/// Training steps' common checks: epochs in [0, MaxEpochs] and the optimizer's settings. Zero
+/// epochs train nothing: the step keeps the network's seeded initial (or copied) weights and
+/// records its accuracies (smoke runs and timings of the later steps on an untrained network).
 let problems (epochs: int) (sgd: Sgd) =
-    Declare.inRange "epochs" 1 MaxEpochs epochs @ Sgd.problems "optimizer" sgd
+    Declare.inRange "epochs" 0 MaxEpochs epochs @ Sgd.problems "optimizer" sgd
 
 /// Compiles the spec with initial weights from a generator seeded by (seed, stream), so a
-/// resumed run initialises every network exactly as an uninterrupted one does.
+/// resumed run initialises every network exactly as an uninterrupted one does; the weights are
+/// drawn on the CPU (the same on every device) and the network is then moved to the run's device.
 let compile (ctx: StepContext) (stream: int) (activation: Activation) (spec: NetworkSpec) =
     torch.manual_seed (int64 ctx.Seed * 7919L + int64 stream) |> ignore
 
     match Compile.compile activation spec with
-    | Ok n -> n
+    | Ok n -> Compile.toDevice ctx.Device n
     | Error es -> invalidArg "spec" (es |> List.map _.Message |> String.concat "; ")
 
 /// Trains `net` (resuming from its checkpoint) on the run's training images, shuffled and
-/// augmented with a loader seeded by `loaderSeed`, then records its test and held-out accuracy
+/// augmented with a loader seeded by `loaderSeed` (on the CPU, each batch then moved to the run's
+/// device), then records its test and held-out accuracy
 /// and thresholds. `name` labels the log ("clip: epoch 2/10 ...").
 let train
     (ctx: StepContext)
@@ -65,7 +69,9 @@ let train
             epochs
             net
             loader.BatchCount
-            (fun e -> loader.Epoch e |> Seq.map (fun struct (x, y) -> x, y))
+            (fun e ->
+                loader.Epoch e
+                |> Seq.map (fun struct (x, y) -> ctx.Data.OnDevice x, ctx.Data.OnDevice y))
 
     ctx.Carry result.PriorSeconds
     let history = result.History

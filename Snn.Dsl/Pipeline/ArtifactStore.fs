@@ -7,6 +7,7 @@ open System
 open System.Collections.Generic
 open System.IO
 open System.Text.Json.Nodes
+open TorchSharp
 open Snn.Core.Checkpoints
 open Snn.Core.Simulation
 open Snn.Dsl
@@ -49,14 +50,15 @@ module ArtifactEntry =
         | Spiking t -> $"spiking-T{t}"
 
 
-    let private compile (info: AnnInfo) =
+    let private compile (device: torch.Device) (info: AnnInfo) =
         match Compile.compile info.Activation info.Spec with
-        | Ok n -> n
+        | Ok n -> Compile.toDevice device n
         | Error es -> invalidOp (es |> List.map _.Message |> String.concat "; ")
 
     /// The value of a saved artifact, read from `artifacts` (the run's artifacts folder) after its
-    /// SHA-256 is checked; the caller owns it. A missing or damaged file is an error that names it.
-    let load (artifacts: string) (e: ArtifactEntry) =
+    /// SHA-256 is checked, on `device` (the saved values are copied there); the caller owns it. A
+    /// missing or damaged file is an error that names it.
+    let load (artifacts: string) (device: torch.Device) (e: ArtifactEntry) =
         let path = Path.Combine(artifacts, e.File)
 
         if not (File.Exists path) then
@@ -77,12 +79,13 @@ module ArtifactEntry =
 
         match e.Descriptor with
         | AnnDescriptor info ->
-            let net = compile info
+            let net = compile device info
             Checkpoint.Load(path, net, null) |> ignore
             net.eval ()
             AnnValue net
         | SpikingDescriptor info ->
-            use source = compile info.SourceInfo
+            // Converted on the device from a network of the source's shape; the saved state is then copied in.
+            use source = compile device info.SourceInfo
 
             let snn =
                 match Convert.toSpiking info.Conversion source with
@@ -94,8 +97,9 @@ module ArtifactEntry =
             SpikingNetworkState.Load(snn, reader, path)
             SpikingValue snn
 
-/// The current artifacts of a run (owner of every loaded value).
-type ArtifactStore(folder: RunFolder) =
+/// The current artifacts of a run (owner of every loaded value); values loaded from the run folder
+/// are placed on `device`, the run's device.
+type ArtifactStore(folder: RunFolder, device: torch.Device) =
     let entries = Dictionary<Artifact, ArtifactEntry>()
     let values = Dictionary<Artifact, ArtifactValue>()
     let order = List<Artifact>()
@@ -141,7 +145,7 @@ type ArtifactStore(folder: RunFolder) =
         match values.TryGetValue a with
         | true, v -> v
         | _ ->
-            let v = ArtifactEntry.load folder.Artifacts entries[a]
+            let v = ArtifactEntry.load folder.Artifacts device entries[a]
             values[a] <- v
             v
 

@@ -193,7 +193,7 @@ let tallySnnAt
     (snn: SpikingNetwork)
     (ts: int list)
     (macs: float)
-    (batches: (Tensor * Tensor) list)
+    (batches: seq<Tensor * Tensor>)
     (record: string option)
     (task: IProgressTask)
     : EvaluationTally list =
@@ -241,7 +241,7 @@ let tallySnnAt
 let evaluateSnnAt
     (snn: SpikingNetwork)
     (ts: int list)
-    (batches: (Tensor * Tensor) list)
+    (batches: seq<Tensor * Tensor>)
     (record: string option)
     (task: IProgressTask)
     : (int * SnnEvaluation) list =
@@ -251,7 +251,7 @@ let evaluateSnnAt
 let evaluateSnn
     (snn: SpikingNetwork)
     (t: int)
-    (batches: (Tensor * Tensor) list)
+    (batches: seq<Tensor * Tensor>)
     (record: string option)
     (task: IProgressTask)
     =
@@ -304,5 +304,5 @@ let annMacs (info: NetworkInfo) =
     |> float
 
 /// Test accuracy (%) of an ANN on batches (evaluation mode, no gradients).
-let annAccuracy (net: torch.nn.Module<Tensor, Tensor>) (batches: (Tensor * Tensor) list) =
+let annAccuracy (net: torch.nn.Module<Tensor, Tensor>) (batches: seq<Tensor * Tensor>) =
     Snn.Core.Training.Trainer.Evaluate(net, batches |> Seq.map (fun (x, y) -> struct (x.alias (), y.alias ()))).Accuracy

@@ -55,14 +55,22 @@ let private checkSet (parts: (string * Partial) list) =
 
     [ for i in 1..n -> byIndex[i].Head ]
 
+/// The evaluation batch size of the shards' experiment (its data.eval_batch_size, else the default).
+let private evalBatch (p: Partial) =
+    match p.Experiment["data"] with
+    | null -> Data.DefaultEvalBatchSize
+    | data ->
+        match data["eval_batch_size"] with
+        | null -> Data.DefaultEvalBatchSize
+        | n -> n.GetValue<int>()
+
 /// The ANN test accuracy of the whole test set from the shards' accuracies on their slices.
 let private annAccuracy (facts: DataFacts) (parts: Partial list) (accuracies: float list) =
     if accuracies |> List.exists Double.IsNaN then
         nan
     else
         let sizes =
-            parts
-            |> List.map (fun p -> snd (Shard.images p.Shard facts.Test RunData.EvalBatch))
+            parts |> List.map (fun p -> snd (Shard.images p.Shard facts.Test (evalBatch p)))
 
         let correct =
             List.map2 (fun a (n: int) -> int64 (Math.Round(a * float n / 100.0))) accuracies sizes

@@ -103,11 +103,17 @@ module Plan =
 
     /// The run's root identity: the format, the seed, the network and the data.
     let rootIdentity (seed: int) (spec: NetworkSpec) (data: Data) (dataIdentity: string) =
+        // Without an eval_batch_size the data settings hash as they did before the setting existed.
+        let settings = (Data.codec.Encode { data with Path = None }).AsObject()
+
+        if data.EvalBatchSize.IsNone then
+            settings.Remove "eval_batch_size" |> ignore
+
         hash
             [ "snn-pipeline/1"
               string seed
               (SpecCodec.spec.Encode spec).ToJsonString()
-              (Data.codec.Encode { data with Path = None }).ToJsonString()
+              settings.ToJsonString()
               dataIdentity ]
 
     /// The run's root identity with the network's source (an imported model's SHA-256); a

@@ -66,14 +66,15 @@ type Run(folder: string) =
         | Some e -> e
         | None -> raise (FileNotFoundException($"{root}: no finished step made {a.Description}"))
 
-    /// The last version of an ANN (in evaluation mode); the caller owns it.
+    /// The last version of an ANN (in evaluation mode, on the CPU); the caller owns it.
     member this.Ann(a: Ann) =
-        match ArtifactEntry.load (Path.Combine(root, "artifacts")) (this.Entry(Network a)) with
+        match ArtifactEntry.load (Path.Combine(root, "artifacts")) TorchSharp.torch.CPU (this.Entry(Network a)) with
         | AnnValue n -> n
         | SpikingValue _ -> invalidOp $"{a.Description} is not an ANN"
 
-    /// The last version of the spiking network for T (after every step that changed it); the caller owns it.
+    /// The last version of the spiking network for T (after every step that changed it, on the CPU); the
+    /// caller owns it.
     member this.Spiking(t: int) =
-        match ArtifactEntry.load (Path.Combine(root, "artifacts")) (this.Entry(Spiking t)) with
+        match ArtifactEntry.load (Path.Combine(root, "artifacts")) TorchSharp.torch.CPU (this.Entry(Spiking t)) with
         | SpikingValue s -> s
         | AnnValue _ -> invalidOp $"the artifact for T = {t} is not a spiking network"

@@ -24,11 +24,30 @@ type DataFacts =
       Test: int
       SnnTest: int }
 
+/// The evaluation batches of one split (ANN accuracies, SNN evaluation), read again on each pass:
+/// from a dataset held in memory, batches made once and kept on the run's device; from a streamed
+/// dataset, decoded one batch at a time on each pass (memory within the data budget, whatever the
+/// split's size). A batch is valid until the next is taken: consumers do not keep or dispose it.
+type EvalBatches(count: int, pass: unit -> seq<Tensor * Tensor>) =
+    /// Batches per pass.
+    member _.Count = count
+
+    interface seq<Tensor * Tensor> with
+        member _.GetEnumerator() = pass().GetEnumerator()
+
+    interface Collections.IEnumerable with
+        member _.GetEnumerator() =
+            (pass () :> Collections.IEnumerable).GetEnumerator()
+
 /// The data of a run: its facts and identity from the dataset's headers and files; the images
 /// themselves are read on first use. Batches are kept on `device`; Dispose frees them. With a
-/// shard, the test batches (ANN and SNN) are the shard's slice of them (Shard.fs).
-type RunData(data: Data, pathOverride: string option, device: torch.Device, shard: Shard option) =
-    static let evalBatch = 256
+/// shard, the test batches (ANN and SNN) are the shard's slice of them (Shard.fs). `budget` is the
+/// data memory budget (None: SNN_DATA_MEMORY or half the memory, DataMemoryBudget.FromEnvironment);
+/// a dataset above it is streamed from disk.
+type RunData
+    (data: Data, pathOverride: string option, device: torch.Device, shard: Shard option, budget: DataMemoryBudget option)
+    =
+    let evalBatch = Data.evalBatchSize data
     let dataset = data.Dataset
 
     let folder =
@@ -64,7 +83,8 @@ type RunData(data: Data, pathOverride: string option, device: torch.Device, shar
           Test = layout.TestImages
           SnnTest = limit data.TestImages layout.TestImages }
 
-    let splits = lazy (DataSplits.Load(dataset, folder, System.Nullable heldOut))
+    let splits =
+        lazy (DataSplits.Load(dataset, folder, System.Nullable heldOut, Option.toObj budget))
 
     let subset (d: ImageDataset) (n: int) = d.Subset(0, n)
     let train = lazy (subset splits.Value.Train facts.Train)
@@ -89,14 +109,40 @@ type RunData(data: Data, pathOverride: string option, device: torch.Device, shar
             x.Dispose()
             moved
 
+    let ownedSubsets = List<ImageDataset>()
+
     let batchesOf (d: ImageDataset) =
-        BatchLoader(d, evalBatch, false, normalization).Epoch 0
-        |> Seq.map (fun struct (x, y) ->
-            let x, y = onDevice x, onDevice y
-            owned.Add x
-            owned.Add y
-            x, y)
-        |> Seq.toList
+        // A set smaller than a batch is one batch of its size (a streamed loader budgets for the batch size).
+        let loader () =
+            BatchLoader(d, max 1 (min evalBatch d.Count), false, normalization)
+
+        if d.IsStreamed then
+            EvalBatches(
+                loader().BatchCount,
+                fun () ->
+                    seq {
+                        for pair in loader().Epoch 0 do
+                            let struct (cpuImages, cpuLabels) = pair
+                            let x, y = onDevice cpuImages, onDevice cpuLabels
+
+                            try
+                                yield x, y
+                            finally
+                                x.Dispose()
+                                y.Dispose()
+                    }
+            )
+        else
+            let held =
+                loader().Epoch 0
+                |> Seq.map (fun struct (x, y) ->
+                    let x, y = onDevice x, onDevice y
+                    owned.Add x
+                    owned.Add y
+                    x, y)
+                |> Seq.toList
+
+            EvalBatches(held.Length, fun () -> held)
 
     let testBatches = lazy (batchesOf test.Value)
     let snnTestBatches = lazy (batchesOf snnTest.Value)
@@ -104,13 +150,19 @@ type RunData(data: Data, pathOverride: string option, device: torch.Device, shar
     let heldOutImages = Dictionary<int * int * int, Tensor[]>()
     let identity = lazy (dataset.Identify(folder).Digest)
 
-    new(data: Data, pathOverride: string option) = new RunData(data, pathOverride, torch.CPU, None)
+    new(data: Data, pathOverride: string option, device: torch.Device, shard: Shard option) =
+        new RunData(data, pathOverride, device, shard, None)
 
-    /// The SNN and ANN evaluation batch size.
-    static member EvalBatch = evalBatch
+    new(data: Data, pathOverride: string option) = new RunData(data, pathOverride, torch.CPU, None, None)
+
+    /// The SNN and ANN evaluation batch size (data.eval_batch_size, default 256).
+    member _.EvalBatch = evalBatch
 
     /// Where the batches are (the experiment's device).
     member _.Device = device
+
+    /// `x` on the run's device: `x` itself when it is there, else a copy there (`x` is disposed).
+    member _.OnDevice(x: Tensor) = onDevice x
     /// The shard of the test split this run evaluates (None: all of it).
     member _.Shard = shard
 
@@ -130,9 +182,9 @@ type RunData(data: Data, pathOverride: string option, device: torch.Device, shar
     /// The dataset's facts, from its headers (no image read).
     member _.Facts = facts
 
-    /// The whole test split (the shard's slice) in batches of 256 (ANN accuracies).
+    /// The whole test split (the shard's slice) in evaluation batches (ANN accuracies); see EvalBatches.
     member _.TestBatches = testBatches.Value
-    /// The SNN test images in batches of 256.
+    /// The SNN test images in evaluation batches; see EvalBatches.
     member _.SnnTestBatches = snnTestBatches.Value
 
     /// Batches of 256 that begin with the first `count` images of the whole test split, whatever
@@ -141,10 +193,12 @@ type RunData(data: Data, pathOverride: string option, device: torch.Device, shar
         match shard with
         | None -> testBatches.Value
         | Some _ ->
-            use d = splits.Value.Test.Subset(0, min count facts.Test)
+            // Kept to the end of the run: a streamed subset is read on every pass.
+            let d = splits.Value.Test.Subset(0, min count facts.Test)
+            ownedSubsets.Add d
             batchesOf d
 
-    /// The whole held-out split in batches of 256 (held-out accuracies).
+    /// The whole held-out split in evaluation batches (held-out accuracies); see EvalBatches.
     member _.HeldOutBatches = heldOutBatches.Value
 
     /// Shuffled, augmented training batches of `batchSize`, in an order that depends only on
@@ -161,8 +215,9 @@ type RunData(data: Data, pathOverride: string option, device: torch.Device, shar
         | _ ->
             use d = splits.Value.HeldOut.Subset(start, count)
 
+            // The same batches; a streamed loader budgets for its batch size, at most the set's.
             let xs =
-                BatchLoader(d, batchSize, false, normalization).Epoch 0
+                BatchLoader(d, max 1 (min batchSize d.Count), false, normalization).Epoch 0
                 |> Seq.map (fun struct (x, y) ->
                     y.Dispose()
                     onDevice x)
@@ -186,6 +241,9 @@ type RunData(data: Data, pathOverride: string option, device: torch.Device, shar
         member _.Dispose() =
             for x in owned do
                 x.Dispose()
+
+            for d in ownedSubsets do
+                d.Dispose()
 
             for xs in heldOutImages.Values do
                 for x in xs do

@@ -70,9 +70,9 @@ let private logData (sink: IProgressSink) (facts: DataFacts) =
         $"data: {facts.TrainingFiles:N0} training images: {facts.Train:N0} to train on, the last {facts.HeldOut:N0} held out for calibration and early stopping ({heldOut}); {facts.Test:N0} test images, SNNs scored on {facts.SnnTest:N0}"
 
 /// The test images a shard evaluates.
-let private logShard (sink: IProgressSink) (facts: DataFacts) (s: Shard) =
+let private logShard (sink: IProgressSink) (facts: DataFacts) (batch: int) (s: Shard) =
     let range count =
-        let start, n = Shard.images s count RunData.EvalBatch
+        let start, n = Shard.images s count batch
         $"[{start}, {start + n})"
 
     sink.Log
@@ -144,18 +144,11 @@ let executeShard (options: RunOptions) (shard: Shard option) (experiment: Experi
         invalid
             [ $"seeds: shard {s} is a slice of one seed's run and cannot run a series over seeds; shard each seed's run (\"seed\": k, no \"seeds\") on its own" ]
 
-    // Before any file or tensor: a device this process cannot use fails here, naming the package.
+    // Before any file or tensor: a device this process cannot use fails here, naming the setting and
+    // the package a GPU needs. Every step then computes there: the data's batches (RunData), the
+    // networks the steps make (AnnTraining.compile, Fold, Convert follow their source) and the
+    // artifacts loaded back (ArtifactStore).
     let device = Snn.Core.Native.ComputeDevices.Resolve experiment.Device
-
-    // The data is placed on the device (RunData) but the steps do not yet move their networks:
-    // refused here rather than failing later on a device mismatch.
-    if device.``type`` <> DeviceType.CPU then
-        raise (
-            ArgumentException(
-                $"device = {experiment.Device}: the pipeline's steps cannot place their networks on it yet (only the data); use cpu",
-                "device"
-            )
-        )
 
     let sink = options.Progress
 
@@ -192,7 +185,7 @@ let executeShard (options: RunOptions) (shard: Shard option) (experiment: Experi
         | Some s ->
             Convert.ToHexString(Security.Cryptography.SHA256.HashData(Text.Encoding.UTF8.GetBytes($"{root} shard {s}")))
 
-    shard |> Option.iter (logShard sink facts)
+    shard |> Option.iter (logShard sink facts data.EvalBatch)
 
     let plan = Plan.buildFrom planRoot source spec (Some facts) experiment.Pipeline
 
@@ -208,7 +201,7 @@ let executeShard (options: RunOptions) (shard: Shard option) (experiment: Experi
 
     let info = Experiment.runInfo experiment source spec
 
-    use store = new ArtifactStore(folder)
+    use store = new ArtifactStore(folder, device)
 
     let records, seconds =
         plan

@@ -106,7 +106,7 @@ let evaluate
     : EvaluationRow list =
     let clock = Stopwatch.StartNew()
     let batches = ctx.Data.SnnTestBatches
-    let task = ctx.Progress.Start(taskName, batches.Length)
+    let task = ctx.Progress.Start(taskName, batches.Count)
 
     let macs =
         match Network.validate sourceSpec with

@@ -44,7 +44,8 @@ let experiment (reluEpochs: int) : Experiment =
           Path = None
           TrainImages = Some 256
           TestImages = Some 64
-          HeldOut = Some 100 }
+          HeldOut = Some 100
+          EvalBatchSize = None }
       Network = CustomNetwork spec
       Pipeline =
         [ trainRelu reluEpochs

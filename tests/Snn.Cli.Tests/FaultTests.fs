@@ -366,7 +366,7 @@ let private invalidExperiments =
               "a 5-class network on 10-class data"
               (withSpec [ conv 4; act; avgPool 2; flatten; linear 5 ])
               [ "5 outputs"; "10 classes" ]
-          refusedCase "epochs 0" (edited (fun n -> (firstStep n)["epochs"] <- JsonValue.Create 0)) [ "epochs = 0" ]
+          refusedCase "epochs -1" (edited (fun n -> (firstStep n)["epochs"] <- JsonValue.Create -1)) [ "epochs = -1" ]
           refusedCase
               "epochs 2^31-1"
               (edited (fun n -> (firstStep n)["epochs"] <- JsonValue.Create Int32.MaxValue))

@@ -110,6 +110,28 @@ let tests =
                     Expect.stringContains r.LastErrorLine "TorchSharp-cuda" "names the package"
                     Expect.isFalse (System.IO.Directory.Exists out) "nothing was started"
 
+                testCase
+                    "an experiment's \"device\": \"cuda:1\" without a CUDA build exits 2 at once, naming the setting and the package"
+                <| fun () ->
+                    use tmp = new TempFolder()
+                    let out = tmp.File "run"
+                    let config = tmp.File "gpu.json"
+
+                    File.WriteAllText(
+                        config,
+                        Snn.Dsl.Experiment.toJson
+                            { Snn.Dsl.Profiles.tiny with
+                                Device = "cuda:1"
+                                OutputFolder = out }
+                    )
+
+                    let r = runSnn [ "run"; "--config"; config ]
+                    expectFailure ExitCode.Usage r
+                    Expect.stringContains r.LastErrorLine "device = cuda:1" "names the setting and its value"
+                    Expect.stringContains r.LastErrorLine "TorchSharp-cuda-linux" "names the package"
+                    Expect.stringContains r.LastErrorLine "libtorch-cuda" "names the native library it brings"
+                    Expect.isFalse (Directory.Exists out) "nothing was started"
+
                 testCase "run --shard outside 1..n exits 2 naming the option"
                 <| fun () ->
                     let r = runSnn [ "run"; "--profile"; "tiny"; "--shard"; "3/2" ]

@@ -359,6 +359,7 @@ module Generators =
             let! seed = Gen.choose (0, System.Int32.MaxValue)
             let! seeds = Gen.elements [ []; []; [ 0; 1; 2 ]; [ 7 ]; [ 3; 0 ] ]
             let! profile = Gen.elements [ Quick; Bench; Paper; Custom "mine"; Custom "custom:x"; Custom "" ]
+            let! evalBatch = Gen.elements [ None; Some 32; Some 256 ]
 
             return
                 { Name = name
@@ -367,7 +368,8 @@ module Generators =
                       Path = path
                       TrainImages = train
                       TestImages = test
-                      HeldOut = heldOut }
+                      HeldOut = heldOut
+                      EvalBatchSize = evalBatch }
                   Network = network
                   Pipeline = pipeline
                   Seed = seed

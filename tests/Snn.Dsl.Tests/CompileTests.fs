@@ -11,6 +11,17 @@ let private compileOk activation spec =
     | Ok n -> n
     | Error es -> failtest $"%A{es}"
 
+/// libtorch's meta device: tensors with shapes and no data. Copying from it to the CPU fails, so a
+/// transformation that left a part of a network on the CPU fails there, as it would on a GPU.
+let private meta = torch.Device DeviceType.META
+
+/// The device types of every parameter and buffer.
+let private deviceTypes (m: torch.nn.Module) =
+    Seq.append (m.parameters () |> Seq.cast<torch.Tensor>) (m.buffers ())
+    |> Seq.map _.device_type
+    |> Seq.distinct
+    |> List.ofSeq
+
 [<Tests>]
 let tests =
     testList
@@ -255,6 +266,28 @@ let tests =
               for KeyValue(k, v) in qc.state_dict () do
                   Expect.isTrue (v.allclose (before[k], 0.0, 0.0, false)) $"%s{k} carried over"
           }
+          test
+              "toDevice moves every parameter and buffer (clip thresholds and BN statistics included); deviceOf says where" {
+              use net = compileOk (Clip 5.0) Presets.fmnistVgg
+              Expect.equal (Compile.deviceOf net).``type`` DeviceType.CPU "compiled on the CPU"
+              Expect.isTrue (obj.ReferenceEquals(Compile.toDevice meta net, net)) "moved in place"
+              Expect.equal (deviceTypes net) [ DeviceType.META ] "every tensor moved"
+              Expect.equal (Compile.deviceOf net).``type`` DeviceType.META "deviceOf"
+
+              let thresholds =
+                  Compile.activations net
+                  |> List.map (fun l -> (l.Module :?> ClipActivation).Threshold.device_type)
+                  |> List.distinct
+
+              Expect.equal thresholds [ DeviceType.META ] "the activation modules' own fields follow"
+          }
+
+          test "withActivation makes its copy on the source's device" {
+              use clip = compileOk (Clip 5.0) Presets.fmnistVgg |> Compile.toDevice meta
+              use qc = Compile.withActivation (NoisyQC(2, 5.0, 0.1)) clip
+              Expect.equal (deviceTypes qc) [ DeviceType.META ] "on the source's device"
+          }
+
           testPropertyWithConfig
               { FsCheckConfig.defaultConfig with
                   maxTest = 30 }

@@ -142,4 +142,84 @@ let tests =
               Expect.equal targets.Length snn.NeuronLayers.Count "one target per neuron layer"
 
               for k, i in Seq.indexed snn.NeuronLayers do
-                  Expect.equal targets[k].shape[1..] snn.Layers[i].NeuronShape $"shape of {snn.Layers[i].Name}" ]
+                  Expect.equal targets[k].shape[1..] snn.Layers[i].NeuronShape $"shape of {snn.Layers[i].Name}"
+
+          testCase
+              "ResNet-34's stem pooling (average 3x3, stride 2, padding 1) before an identity-shortcut block converts, and the SNN approaches the ANN as T grows"
+          <| fun () ->
+              use scope = torch.NewDisposeScope()
+              torch.manual_seed 5L |> ignore
+
+              let spec =
+                  input (3, 16, 16)
+                  --> conv 8
+                  --> act
+                  --> avgPoolWith 3 2 1
+                  --> residual 8 1
+                  --> globalAvgPool
+                  --> flatten
+                  --> linear 4
+
+              use ann = compiled (Clip 1.0) spec
+              randomizeBatchNorm ann
+              ann.eval ()
+              use folded = Fold.foldBatchNorm ann
+              use snn = converted ConversionOptions.Default folded
+              let x = torch.rand (16L, 3L, 16L, 16L)
+              use expected = torch.no_grad () |> fun g -> (use _ = g in folded.forward x)
+
+              let gap t =
+                  use result = snn.Run(x, t)
+                  (result.Output - expected).abs().max().item<float32> () |> float
+
+              let scale = expected.abs().max().item<float32> () |> float
+              let early, late = gap 8, gap 512
+              Expect.isLessThan late (early / 10.0) $"the gap shrinks with T: {early:G3} at T = 8, {late:G3} at T = 512"
+              Expect.isLessThan late (0.01 * scale) $"at T = 512 within 1%% of the largest logit {scale:G3}"
+
+          test
+              "ResNet-34's ImageNet preset converts with its average stem pool; the max stem pool only with replacement" {
+              let problems stem replace =
+                  Convert.specProblems
+                      { ConversionOptions.Default with
+                          ReplaceMaxPool = replace }
+                      (Fold.foldSpec (Presets.resnet34 (ImageNet stem) 1000))
+                      (Clip 1.0)
+
+              Expect.isEmpty (problems AvgStemPool false) "average stem"
+              Expect.isEmpty (problems MaxStemPool true) "max stem, replaced"
+              Expect.equal (problems MaxStemPool false).Length 1 "max stem: refused once"
+              Expect.stringContains (problems MaxStemPool false).Head "max pooling" "names max pooling"
+          }
+
+          test
+              "an overlapping or padded pooling next to another pooling is refused: the two do not fold into one window" {
+              let spec =
+                  input (2, 16, 16)
+                  --> conv 4
+                  --> act
+                  --> avgPoolWith 3 2 1
+                  --> avgPool 2
+                  --> flatten
+                  --> linear 3
+
+              match Convert.specProblems ConversionOptions.Default spec (Clip 1.0) with
+              | [ m ] ->
+                  Expect.stringContains m "layer 2" "names the padded pooling"
+                  Expect.stringContains m "together with another pooling" "says why"
+              | ms -> failtestf "expected one problem, got %A" ms
+          }
+
+          testList
+              "slow"
+              [ testCase
+                    "ResNet-34's ImageNet preset (average stem) compiles, folds, converts to 33 neuron layers and runs"
+                <| fun () ->
+                    use scope = torch.NewDisposeScope()
+                    use ann = compiled (Clip 1.0) (Presets.resnet34 (ImageNet AvgStemPool) 1000)
+                    ann.eval ()
+                    use folded = Fold.foldBatchNorm ann
+                    use snn = converted ConversionOptions.Default folded
+                    Expect.equal snn.NeuronLayers.Count 33 "the stem and two per basic block (16 blocks)"
+                    use result = snn.Run(torch.rand (1L, 3L, 224L, 224L), 2)
+                    Expect.equal result.Output.shape [| 1L; 1000L |] "1000 logits" ] ]

@@ -112,7 +112,25 @@ let tests =
               | Ok e ->
                   Expect.equal e.Seed 0 "seed defaults to 0"
                   Expect.equal e.Data.HeldOut None "held-out defaults to the dataset's rule"
+                  Expect.equal (Data.evalBatchSize e.Data) 256 "evaluation batches of 256 by default"
                   Expect.equal e.Pipeline[0] (trainClip 3) "trainClip 3 with the paper's recipe"
+          }
+
+          test "an evaluation batch size outside [1, 65536] is refused, naming the setting" {
+              for n in [ 0; 65537 ] do
+                  match
+                      Experiment.validate
+                          { Profiles.tiny with
+                              Data =
+                                  { Profiles.tiny.Data with
+                                      EvalBatchSize = Some n } }
+                  with
+                  | Ok _ -> failtestf "eval_batch_size = %d accepted" n
+                  | Error es ->
+                      Expect.contains
+                          es
+                          $"data.eval_batch_size = {n} is out of range: expected [1, 65536] (or null for 256)"
+                          "names it"
           }
 
           test "save and load round-trip a file; a missing file is named in the error" {

@@ -46,6 +46,28 @@ let tests =
               Expect.equal info.Parameters (437_226L - 640L) "parameters"
           }
 
+          test "folding keeps the network on its device" {
+              // libtorch's meta device has shapes and no data: copying from it into a CPU tensor fails,
+              // so a folded network built on the CPU would fail here as it would on a GPU.
+              let meta = torch.Device DeviceType.META
+
+              use net =
+                  match Compile.compile (Clip 2.0) (Presets.resnet20 10) with
+                  | Ok n -> Compile.toDevice meta n
+                  | Error es -> failtest $"%A{es}"
+
+              net.eval ()
+              use folded = Fold.foldBatchNorm net
+
+              let devices =
+                  Seq.append (folded.parameters () |> Seq.cast<torch.Tensor>) (folded.buffers ())
+                  |> Seq.map _.device_type
+                  |> Seq.distinct
+                  |> List.ofSeq
+
+              Expect.equal devices [ DeviceType.META ] "every tensor on the source's device"
+          }
+
           test "folded ResNet-20 blocks have no BN, biased convs, and the same shapes" {
               let spec = Presets.resnet20 10
               let folded = Fold.foldSpec spec

@@ -42,8 +42,10 @@ let private fineTune (p: Parameters) (ctx: StepContext) (t: int) =
     let history =
         NetworkFineTune.FineTune(
             snn,
-            (fun e -> loader.Epoch e |> Seq.map (fun struct (x, y) -> struct (x, y))),
-            ResizeArray(ctx.Data.HeldOutBatches |> List.map (fun (x, y) -> struct (x, y))),
+            (fun e ->
+                loader.Epoch e
+                |> Seq.map (fun struct (x, y) -> struct (ctx.Data.OnDevice x, ctx.Data.OnDevice y))),
+            ctx.Data.HeldOutBatches |> Seq.map (fun (x, y) -> struct (x, y)),
             t,
             options,
             (fun e loss -> task.Advance(1, $"epoch {e + 1} loss {loss:F3}"))

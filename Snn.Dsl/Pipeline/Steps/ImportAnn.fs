@@ -43,7 +43,7 @@ let private bounded (net: CompiledNetwork) =
     |> Array.ofList
 
 /// max |imported - ONNX Runtime| over the logits of the first `count` test images, and how many were compared.
-let private compare (model: byte[]) (net: CompiledNetwork) (batches: (torch.Tensor * torch.Tensor) list) count =
+let private compare (model: byte[]) (net: CompiledNetwork) (batches: seq<torch.Tensor * torch.Tensor>) count =
     use reference = new OnnxReference(model)
     let mutable seen = 0
     let mutable worst = 0.0
@@ -54,8 +54,9 @@ let private compare (model: byte[]) (net: CompiledNetwork) (batches: (torch.Tens
             use _ = torch.no_grad ()
             let n = min (int images.shape[0]) (count - seen)
             let x = images.narrow(0, 0L, int64 n).contiguous ()
-            let expected, _ = reference.Run(x.data<float32>().ToArray(), x.shape)
-            let actual = (net.forward x).contiguous().data<float32>().ToArray()
+            // ONNX Runtime reads CPU memory: the images and the logits are copied back from the device.
+            let expected, _ = reference.Run(x.cpu().data<float32>().ToArray(), x.shape)
+            let actual = (net.forward x).cpu().contiguous().data<float32>().ToArray()
 
             for k in 0 .. actual.Length - 1 do
                 worst <- max worst (abs (float actual[k] - float expected[k]))
@@ -81,7 +82,7 @@ let private bytesOf (n: ImportedNetwork) =
 let private run (p: Parameters) (ctx: StepContext) (n: ImportedNetwork) =
     let clock = Stopwatch.StartNew()
     let bytes = bytesOf n
-    let net = Import.toNetwork n.Model
+    let net = Import.toNetwork n.Model |> Compile.toDevice ctx.Device
     let importSeconds = clock.Elapsed.TotalSeconds
     let file = n.Source.File
 

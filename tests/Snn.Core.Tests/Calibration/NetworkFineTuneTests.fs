@@ -91,6 +91,29 @@ let tests =
               Expect.equal history.TrainLoss.Count 4 "one training loss per epoch"
           }
 
+          test "held-out images on another device than the network's are refused, naming both, before any work" {
+              use scope = torch.NewDisposeScope()
+              use g = new torch.Generator(7UL)
+              let net, _ = problem g
+              let meta = torch.Device DeviceType.META
+
+              let heldOut =
+                  [ struct (torch.zeros ([| 4L; 6L |], device = meta), torch.zeros ([| 4L |], torch.int64, meta)) ]
+
+              Expect.throwsC
+                  (fun () ->
+                      NetworkFineTune.FineTune(
+                          net,
+                          (fun _ -> failwith "no training before the check"),
+                          ResizeArray(heldOut),
+                          2
+                      )
+                      |> ignore)
+                  (fun e ->
+                      Expect.stringContains e.Message "heldOut are on meta" "names the argument and its device"
+                      Expect.stringContains e.Message "the network on cpu" "names the network's device")
+          }
+
           test "settings out of range are refused naming the setting" {
               Expect.throwsC (fun () -> NetworkFineTuneOptions(LearningRate = 0.0).Validate()) (fun e ->
                   Expect.stringContains e.Message "LearningRate" "names the learning rate")

@@ -133,6 +133,25 @@ let tests =
               Expect.equal (values copy.weight) (values model.weight) "the next step agrees (momentum restored)"
               Expect.isEmpty (Directory.GetFiles(Path.GetDirectoryName path, "*.tmp")) "no temporary file is left"
 
+          testCase
+              "a checkpoint loads in place into a module on another device: the same parameter objects, which an optimizer made before holds"
+          <| fun () ->
+              // libtorch's meta device (shapes, no data) stands in for a GPU: the values are copied to it in
+              // place. Moving the module to the CPU and back (TorchSharp's Module.load) would replace the
+              // parameters, so an optimizer made before the load would train disposed tensors.
+              use folder = new TempFolder()
+              let path = saved folder false
+              use model = torch.nn.Linear(64L, 32L)
+              model.``to`` (torch.Device DeviceType.META) |> ignore
+              let before = model.parameters () |> Array.ofSeq
+              Checkpoint.Load(path, model, null) |> ignore
+              let after = model.parameters () |> Array.ofSeq
+              Expect.equal after.Length before.Length "the same parameters"
+
+              for b, a in Array.zip before after do
+                  Expect.isTrue (obj.ReferenceEquals(a, b)) "the same parameter object"
+                  Expect.equal a.device_type DeviceType.META "still on the device"
+
           testCase "a path without a file is absent, never an error, for ReadMetadata and Inspect"
           <| fun () ->
               use folder = new TempFolder()

@@ -63,6 +63,20 @@ let tests =
           testPropertyWithConfig
               { FsCheckConfig.defaultConfig with
                   maxTest = 25 }
+              "the naive and the optimized simulator agree after an overlapping, padded pooling (ResNet-34's stem)"
+          <| Prop.forAll cases (fun (seed, t, chunk) ->
+              use scope = torch.NewDisposeScope()
+              use g = generator (int64 seed)
+              use net = stemPooledNetworkFrom g torch.float64
+              let x = imagesFrom g torch.float64 4L
+              let naive = NaiveSimulator.Run(net, x, t)
+              use fast = net.Run(x, t, SimulationOptions(TimeChunk = chunk))
+              let gap = (naive - fast.Output).abs().max().item<float> ()
+              gap < agreementTolerance && same (naive.argmax (1L)) (fast.Output.argmax (1L)))
+
+          testPropertyWithConfig
+              { FsCheckConfig.defaultConfig with
+                  maxTest = 25 }
               "the float32 simulator agrees with the naive loop up to float32 rounding of the output sum"
           <| Prop.forAll cases (fun (seed, t, _) ->
               use scope = torch.NewDisposeScope()

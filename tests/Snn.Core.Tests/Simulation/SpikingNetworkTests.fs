@@ -86,7 +86,10 @@ let tests =
           testCase "the fused scan and the tensor-operation path give bit-identical runs"
           <| fun () ->
               for dtype in [ torch.float32; torch.float64 ] do
-                  for name, make in [ "residual", residualNetwork; "pooled", pooledNetwork ] do
+                  for name, make in
+                      [ "residual", residualNetwork
+                        "pooled", pooledNetwork
+                        "stem-pooled", stemPooledNetwork ] do
                       use scope = torch.NewDisposeScope()
                       use net = make dtype
                       let x = images dtype 3L

@@ -78,6 +78,27 @@ let tests =
               let gap = (synapse.Forward x - reference).abs().max().item<float> ()
               gap <= Tolerances.float64Relative * 100.0 |> Prop.label $"max gap %g{gap}")
 
+          testProperty
+              "a copy on a device (CloneTo) keeps stride, padding, dilation and groups: it computes the same currents"
+          <| Prop.forAll groupedDilatedCases (fun (seed, g, inPer, outPer, k, s, p, d, size) ->
+              use scope = torch.NewDisposeScope()
+              torch.manual_seed (int64 seed) |> ignore
+              let g, s, p, d = int64 g, int64 s, int64 p, int64 d
+
+              let w =
+                  torch.randn ([| g * int64 outPer; int64 inPer; int64 k; int64 k |], dtype = torch.float64)
+
+              let x =
+                  torch.randn ([| 2L; g * int64 inPer; int64 size; int64 size |], dtype = torch.float64)
+
+              use synapse = Synapse.Conv2d(w, null, s, p, 1L, d, g)
+              use copy = synapse.CloneTo torch.CPU
+
+              ((copy.Stride, copy.Padding, copy.Dilation, copy.Groups) = (s, p, d, g)
+               && (copy.Forward x).allclose (synapse.Forward x, 0.0, 0.0))
+              |> Prop.label
+                  $"copy: stride {copy.Stride}, padding {copy.Padding}, dilation {copy.Dilation}, groups {copy.Groups}")
+
           testProperty "a grouped, dilated synapse counts one connection per spike and postsynaptic neuron it reaches"
           <| Prop.forAll groupedDilatedCases (fun (seed, g, inPer, outPer, k, s, p, d, size) ->
               use scope = torch.NewDisposeScope()
@@ -122,6 +143,90 @@ let tests =
 
               abs (actual - expected) <= 1e-9 * max 1.0 expected
               |> Prop.label $"%g{actual} vs %g{expected}")
+
+          testProperty
+              "an overlapping, padded pool before a synapse is avg_pool2d with padded zeros counted; PooledIdentity is that pool alone"
+          <| Prop.forAll
+              (Arb.fromGen (
+                  Gen.zip
+                      (Gen.choose (0, Int32.MaxValue))
+                      (Gen.elements [ 2, 1, 0; 3, 2, 1; 3, 1, 1; 2, 2, 1; 3, 3, 0 ])
+              ))
+              (fun (seed, (k, s, p)) ->
+                  use scope = torch.NewDisposeScope()
+                  torch.manual_seed (int64 seed) |> ignore
+                  let k, s, p = int64 k, int64 s, int64 p
+                  let x = torch.randn ([| 2L; 3L; 7L; 7L |], dtype = torch.float64)
+                  let w = torch.randn ([| 4L; 3L; 3L; 3L |], dtype = torch.float64)
+                  let b = torch.randn ([| 4L |], dtype = torch.float64)
+                  let pooled = torch.nn.functional.avg_pool2d (x, k, s, p)
+                  use synapse = Synapse.Conv2d(w, b, 1L, 1L, k, poolStride = s, poolPadding = p)
+                  let expected = torch.nn.functional.conv2d (pooled, w, b, padding = [| 1L; 1L |])
+                  use identity = Synapse.PooledIdentity(3L, k, s, p, torch.float64, torch.CPU)
+
+                  ((synapse.Forward x).allclose (expected, 0.0, 0.0)
+                   && (identity.Forward x).allclose (pooled, 0.0, 0.0)
+                   && identity.Pools = (k > 1L || s > 1L || p > 0L)
+                   && identity.PoolsInTiles = (k > 1L && s = k && p = 0L))
+                  |> Prop.label $"k {k} s {s} p {p}")
+
+          testProperty
+              "a pooled identity counts one connection per spike and pooling window it falls in (padding excluded)"
+          <| Prop.forAll
+              (Arb.fromGen (
+                  Gen.zip (Gen.choose (0, Int32.MaxValue)) (Gen.elements [ 2, 1, 0; 3, 2, 1; 3, 1, 1; 2, 2, 1 ])
+              ))
+              (fun (seed, (k, s, p)) ->
+                  use scope = torch.NewDisposeScope()
+                  let random = Random seed
+                  let c, size = 2, 6
+                  let counts = Array3D.init c size size (fun _ _ _ -> float (random.Next 4))
+
+                  let x =
+                      torch
+                          .tensor(
+                              [| for ch in 0 .. c - 1 do
+                                     for i in 0 .. size - 1 do
+                                         for j in 0 .. size - 1 -> counts[ch, i, j] |],
+                              dtype = torch.float64
+                          )
+                          .view (1L, int64 c, int64 size, int64 size)
+
+                  use identity =
+                      Synapse.PooledIdentity(int64 c, int64 k, int64 s, int64 p, torch.float64, torch.CPU)
+
+                  let out = (size + 2 * p - k) / s + 1
+
+                  let expected =
+                      seq {
+                          for ch in 0 .. c - 1 do
+                              for oy in 0 .. out - 1 do
+                                  for ox in 0 .. out - 1 do
+                                      for i in 0 .. k - 1 do
+                                          for j in 0 .. k - 1 do
+                                              let y, xx = oy * s - p + i, ox * s - p + j
+
+                                              if y >= 0 && y < size && xx >= 0 && xx < size then
+                                                  yield counts[ch, y, xx]
+                      }
+                      |> Seq.sum
+
+                  let actual = identity.ConnectionCount x
+
+                  abs (actual - expected) <= 1e-9 * max 1.0 expected
+                  |> Prop.label $"%g{actual} vs %g{expected}")
+
+          test "a pooling padded beyond half its window is refused naming poolPadding and the range" {
+              use w = torch.ones (2L, 2L, 1L, 1L)
+
+              Expect.throwsC
+                  (fun () ->
+                      Synapse.Conv2d(w, null, poolBefore = 3L, poolStride = 2L, poolPadding = 2L)
+                      |> ignore)
+                  (fun e ->
+                      Expect.stringContains e.Message "poolPadding = 2" "names the setting"
+                      Expect.stringContains e.Message "[0, 1]" "the range")
+          }
 
           test "groups that do not divide the output channels are refused naming groups" {
               use w = torch.ones (6L, 2L, 3L, 3L)

@@ -101,3 +101,33 @@ let pooledNetworkFrom (g: torch.Generator) (dtype: torch.ScalarType) =
 
 /// The pooled network with weights from torch's process-wide generator.
 let pooledNetwork dtype = pooledNetworkFrom null dtype
+
+/// conv(2->4, pad 1) IF -> ResNet-34's stem pooling (average 3x3, stride 2, padding 1: overlapping
+/// and padded, so no scan can write it) folded into a residual block's conv(4->4, pad 1) IF and its
+/// identity shortcut (Synapse.PooledIdentity) -> flatten, linear(64 -> 5).
+let stemPooledNetworkFrom (g: torch.Generator) (dtype: torch.ScalarType) =
+    use scope = torch.NewDisposeScope()
+    let r = rand g dtype
+
+    let stem (w: torch.Tensor) =
+        Synapse.Conv2d(w, r [| 4L |] 0.1, padding = 1L, poolBefore = 3L, poolStride = 2L, poolPadding = 1L)
+
+    SpikingNetworkBuilder(inputShape, dtype)
+        .Layer(
+            "conv1",
+            Synapse.Conv2d(r [| 4L; 2L; 3L; 3L |] 0.5, r [| 4L |] 0.2, padding = 1L),
+            torch.tensor (0.8, dtype = dtype)
+        )
+        .ResidualBlock(
+            "block1",
+            stem (r [| 4L; 4L; 3L; 3L |] 0.5),
+            torch.tensor (0.7, dtype = dtype),
+            Synapse.Conv2d(r [| 4L; 4L; 3L; 3L |] 0.3, r [| 4L |] 0.1, padding = 1L),
+            Synapse.PooledIdentity(4L, 3L, 2L, 1L, dtype, torch.CPU),
+            torch.tensor (0.9, dtype = dtype)
+        )
+        .Output("fc", Synapse.Linear(r [| classes; 64L |] 0.3, r [| classes |] 0.1, flattenBefore = true))
+        .Build()
+
+/// The stem-pooled network with weights from torch's process-wide generator.
+let stemPooledNetwork dtype = stemPooledNetworkFrom null dtype

@@ -31,7 +31,27 @@ let private identities (steps: IStep list) =
 let tests =
     testList
         "Plan"
-        [ test "one pipeline with many problems reports all of them, in step order, before any tensor exists" {
+        [ test
+              "without eval_batch_size the root identity is computed as before the setting existed; with it, it differs" {
+              let data = (Snn.Dsl.Tests.Pipeline.TestPipelines.experiment "x" spec []).Data
+              let specJson = (Json.SpecCodec.spec.Encode spec).ToJsonString()
+
+              // The data settings' JSON as the codec wrote them before eval_batch_size (a run folder's identity).
+              let before =
+                  """{"dataset":"fashion-mnist","path":null,"train_images":512,"test_images":256,"held_out":1000}"""
+
+              let expected =
+                  Hash.text (String.concat "\n" [ "snn-pipeline/1"; "0"; specJson; before; "digest" ])
+
+              Expect.equal (Plan.rootIdentity 0 spec data "digest") expected "unchanged without the setting"
+
+              Expect.notEqual
+                  (Plan.rootIdentity 0 spec { data with EvalBatchSize = Some 32 } "digest")
+                  expected
+                  "another evaluation batch, another identity"
+          }
+
+          test "one pipeline with many problems reports all of them, in step order, before any tensor exists" {
               let badClip =
                   Step.create
                       TrainClip.definition
@@ -57,7 +77,7 @@ let tests =
                         evaluate [ 1; 2; 1 ]
                         badQcfs ])
                   [ "step 0 (foldBatchNorm): needs the clip ANN, which no earlier step makes"
-                    "step 1 (trainClip): epochs = -1 is out of range: expected [1, 100000]"
+                    "step 1 (trainClip): epochs = -1 is out of range: expected [0, 100000]"
                     "step 1 (trainClip): optimizer.learning_rate = 0 is out of range: expected (0, 10]"
                     "step 2 (fineTuneQC): time step T = 0 is out of range: expected [1, 1024]"
                     "step 2 (fineTuneQC): noise_probability = 1 is out of range: expected [0, 1)"

@@ -288,9 +288,9 @@ let behaviour =
               let folder = Path.Combine(Path.GetTempPath(), $"snn-never-{Guid.NewGuid():N}")
 
               expectInvalid
-                  (experiment folder smallSpec [ fineTuneQC [ 1 ] 1; trainClip 0; convert; report ])
+                  (experiment folder smallSpec [ fineTuneQC [ 1 ] 1; trainClip -1; convert; report ])
                   [ "step 0 (fineTuneQC): needs the clip ANN, which no earlier step makes"
-                    "step 1 (trainClip): epochs = 0 is out of range: expected [1, 100000]"
+                    "step 1 (trainClip): epochs = -1 is out of range: expected [0, 100000]"
                     "step 2 (convert): needs a QC ANN to convert: add fineTuneQC before convert" ]
 
               Expect.isFalse (Directory.Exists folder) "nothing was written"
@@ -320,6 +320,58 @@ let behaviour =
                       "the problem"
 
               Expect.isFalse (Directory.Exists folder) "nothing was written"
+          }
+
+          test
+              "zero epochs train nothing: the networks keep their seeded initial weights, accuracies are recorded, and the pipeline runs on" {
+              let folder = tempFolder "untrained"
+
+              let qc =
+                  Step.create
+                      FineTuneQC.definition
+                      { FineTuneQC.defaults with
+                          TimeSteps = [ 1 ]
+                          Epochs = 0
+                          FitThresholds = false }
+
+              let outcome =
+                  run (Recorder()) (experiment folder smallSpec [ trainClip 0; qc; convert; evaluate [ 1 ] ])
+
+              let trained =
+                  outcome.Records
+                  |> List.choose (function
+                      | AnnTrained r -> Some r
+                      | _ -> None)
+
+              Expect.equal
+                  (trained |> List.map (fun r -> r.Ann, r.History.Length))
+                  [ ClipAnn, 0; QcAnn 1, 0 ]
+                  "no epoch"
+
+              Expect.all trained (fun r -> r.TestAccuracy >= 0.0 && r.HeldOutAccuracy >= 0.0) "accuracies recorded"
+
+              Expect.exists
+                  outcome.Records
+                  (function
+                  | SnnEvaluated r -> r.T = 1 && r.Images = 256
+                  | _ -> false)
+                  "the SNN evaluated"
+
+              // AnnTraining.compile's seeding of trainClip's network (stream 2).
+              TorchSharp.torch.manual_seed (0L * 7919L + 2L) |> ignore
+
+              use initial =
+                  match Compile.compile (Clip TrainClip.defaults.InitialThreshold) smallSpec with
+                  | Ok n -> n
+                  | Error es -> failtest $"%A{es}"
+
+              use clip = (Run folder).Ann ClipAnn
+              let saved = clip.state_dict ()
+
+              for KeyValue(k, v) in initial.state_dict () do
+                  Expect.isTrue (v.allclose (saved[k], 0.0, 0.0)) $"{k}: the initial value"
+
+              Directory.Delete(folder, true)
           }
 
           test "the network is checked against the dataset's images and classes before training" {
@@ -425,7 +477,8 @@ let behaviour =
                             Path = None
                             TrainImages = None
                             TestImages = None
-                            HeldOut = None } }
+                            HeldOut = None
+                            EvalBatchSize = None } }
 
               run recorder e |> ignore
 

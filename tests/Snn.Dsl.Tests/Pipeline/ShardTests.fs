@@ -38,20 +38,43 @@ let tests =
 
           test "without a shard the slice is everything" { Expect.equal (Shard.slice None 777 256) (0, 777) "all" }
 
-          test "a shard's test batches are its slice; its head batches are the whole split's first images" {
+          test "with eval_batch_size 32, shard 2 of 2 evaluates the second 32 of 64 SNN test images, in one batch" {
               let data: Snn.Dsl.Data =
                   { Dataset = Snn.Core.Data.DatasetDescriptor.FashionMnist
                     Path = None
                     TrainImages = Some 512
-                    TestImages = Some 512
-                    HeldOut = Some 1000 }
+                    TestImages = Some 64
+                    HeldOut = Some 1000
+                    EvalBatchSize = Some 32 }
 
               use whole = new RunData(data, None)
 
               use second =
                   new RunData(data, None, TorchSharp.torch.CPU, Some { Index = 2; Count = 2 })
 
-              let images (batches: (TorchSharp.torch.Tensor * TorchSharp.torch.Tensor) list) =
+              Expect.equal second.EvalBatch 32 "the setting"
+              Expect.equal second.SnnTestBatches.Count 1 "one batch"
+              let shard = second.SnnTestBatches |> Seq.exactlyOne |> fst
+              let all = TorchSharp.torch.cat ([| for x, _ in whole.SnnTestBatches -> x |], 0L)
+              Expect.equal whole.SnnTestBatches.Count 2 "the whole run: two batches of 32"
+              Expect.isTrue (shard.allclose (all.narrow (0L, 32L, 32L), 0.0, 0.0, false)) "the second 32 images"
+          }
+
+          test "a shard's test batches are its slice; its head batches are the whole split's first images" {
+              let data: Snn.Dsl.Data =
+                  { Dataset = Snn.Core.Data.DatasetDescriptor.FashionMnist
+                    Path = None
+                    TrainImages = Some 512
+                    TestImages = Some 512
+                    HeldOut = Some 1000
+                    EvalBatchSize = None }
+
+              use whole = new RunData(data, None)
+
+              use second =
+                  new RunData(data, None, TorchSharp.torch.CPU, Some { Index = 2; Count = 2 })
+
+              let images (batches: seq<TorchSharp.torch.Tensor * TorchSharp.torch.Tensor>) =
                   TorchSharp.torch.cat ([| for x, _ in batches -> x |], 0L)
 
               let start, count = Shard.images { Index = 2; Count = 2 } data.TestImages.Value 256

@@ -45,10 +45,10 @@ let tests =
 
           test "validation: no clip ANN, epochs and learning rate out of range" {
               Expect.equal
-                  (Plan.problems smallSpec None [ fineTuneClip 1; withLearningRate 0 0.0 ]
+                  (Plan.problems smallSpec None [ fineTuneClip 1; withLearningRate -1 0.0 ]
                    |> List.map _.Message)
                   [ "step 0 (fineTuneClip): needs the clip ANN, which no earlier step makes"
-                    "step 1 (fineTuneClip): epochs = 0 is out of range: expected [1, 100000]"
+                    "step 1 (fineTuneClip): epochs = -1 is out of range: expected [0, 100000]"
                     "step 1 (fineTuneClip): optimizer.learning_rate = 0 is out of range: expected (0, 10]"
                     "step 1 (fineTuneClip): needs the clip ANN, which no earlier step makes" ]
                   "every problem"
