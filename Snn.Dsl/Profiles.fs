@@ -37,13 +37,20 @@ let smallPhaseTwo potentialImages calibrationImages stoppingImages =
 
     potential, weights
 
-/// BENCHMARKS.md's pipeline with smaller Phase II steps.
-let private withPhaseTwo epochs fineTuneEpochs targets evaluated (potential: ILayerStep) (weights: ILayerStep) =
+/// BENCHMARKS.md's pipeline with smaller Phase II steps and `phaseOne`'s QC ANNs.
+let private phaseOneWithPhaseTwo
+    epochs
+    (phaseOne: IStep list)
+    targets
+    evaluated
+    (potential: ILayerStep)
+    (weights: ILayerStep)
+    =
     [ trainRelu epochs
       trainClip epochs
       foldBatchNorm
       evaluateDirect evaluated
-      fineTuneQC targets fineTuneEpochs
+      yield! phaseOne
       convert
       evaluate evaluated
       ablation [ potential; weights ]
@@ -55,6 +62,10 @@ let private withPhaseTwo epochs fineTuneEpochs targets evaluated (potential: ILa
               Epochs = epochs
               TimeSteps = evaluated }
       report ]
+
+/// BENCHMARKS.md's pipeline with smaller Phase II steps.
+let private withPhaseTwo epochs fineTuneEpochs targets evaluated potential weights =
+    phaseOneWithPhaseTwo epochs [ fineTuneQC targets fineTuneEpochs ] targets evaluated potential weights
 
 /// `quick`, the README's default run, budgeted for at most 25 minutes on 2 cores: the first
 /// 10,000 of the 55,000 training images; ReLU, clip and QCFS training 2 epochs each; noisy-QC
@@ -77,6 +88,24 @@ let paper = fmnist Paper "runs/paper" None None (dualPhase 30 10 [ 1; 2; 4 ])
 let tiny =
     let potential, weights = smallPhaseTwo 256 256 128
     fmnist (Custom "tiny") "runs/tiny" (Some 1024) (Some 512) (withPhaseTwo 1 1 [ 1; 2 ] [ 1; 2 ] potential weights)
+
+/// `quick` with Phase I's one fine-tune epoch per T spent on distillQC from the ReLU ANN (the QC
+/// ANNs started from the folded clip ANN as fineTuneQC starts them): the same budget, F = 1.
+let quickDistill =
+    let potential, weights = smallPhaseTwo 256 256 128
+
+    fmnist
+        (Custom "quick-distill")
+        "runs/quick-distill"
+        (Some 10000)
+        (Some 1000)
+        (phaseOneWithPhaseTwo 2 (distilledQC 0 1 [ 1; 2; 4 ]) [ 1; 2; 4 ] defaultTimeSteps potential weights)
+
+/// `bench` with Phase I's F = 3 epochs per T split into 2 of fineTuneQC and 1 of distillQC from
+/// the ReLU ANN, the SNNs of the fine-tuned QC ANNs evaluated at T = 1, 2, 4 before distillation
+/// (Steps.dualPhaseDistilled): the report's rows show what distillation buys.
+let benchDistill =
+    fmnist (Custom "bench-distill") "runs/bench-distill" None None (dualPhaseDistilled 10 2 1 [ 1; 2; 4 ])
 
 /// `quick`'s sizes for a fmnist-vgg imported from ONNX (docs/IMPORT.md; network
 /// {"onnx": onnxFile}): the imported ANN (checked against ONNX Runtime), the clip ANN from the
@@ -112,4 +141,10 @@ let importedQuick (onnxFile: string) =
                   ReplaceMaxPool = false } }
 
 /// The named profiles, by their command-line names.
-let named = [ "quick", quick; "bench", bench; "paper", paper; "tiny", tiny ]
+let named =
+    [ "quick", quick
+      "bench", bench
+      "paper", paper
+      "tiny", tiny
+      "quick-distill", quickDistill
+      "bench-distill", benchDistill ]

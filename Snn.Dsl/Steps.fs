@@ -34,6 +34,12 @@ let foldBatchNorm = FoldBatchNorm.step
 /// Phase I step 3: noisy-QC fine-tuning at L = T for each T (lr 1e-3, no weight decay, p = 0.1), fitted start thresholds.
 let fineTuneQC (timeSteps: int list) epochs = FineTuneQC.step timeSteps epochs
 
+/// Phase I with knowledge distillation: the QC ANNs at L = T for each T trained on for this many
+/// epochs on (1 - alpha) CE + alpha tau^2 KL(teacher || student) from the ReLU ANN (tau = 4,
+/// alpha = 0.9, fineTuneQC's optimizer and noise); a QC ANN no earlier step made is started from
+/// the folded clip ANN as fineTuneQC starts it (issue 16's technique beyond PAPER.md).
+let distillQC (timeSteps: int list) epochs = DistillQC.step timeSteps epochs
+
 /// Each QC ANN converted to the spiking network for T = L (v(0) = theta / 2).
 let convert = Conversion.step
 
@@ -65,16 +71,14 @@ let qcfs epochs = Qcfs.step epochs
 /// results.json, report.md and the plots.
 let report = Report.step
 
-/// BENCHMARKS.md's experiment: the ReLU baseline (E epochs), clip training (E), batch-norm
-/// folding, direct conversion evaluated, noisy-QC fine-tuning at L = T for each target T
-/// (F epochs each), conversion, Phase I evaluated at every T, the Phase II ablation, Phase II
-/// (a, b, c), the final SNNs evaluated at their T, the QCFS baseline (E epochs), and the report.
-let dualPhase epochs fineTuneEpochs (fineTuneTimeSteps: int list) =
+/// The dual-phase pipeline with `phaseOne`'s steps making the QC ANNs at L = T for each T in
+/// `fineTuneTimeSteps`.
+let private dualPhaseWith epochs (phaseOne: IStep list) (fineTuneTimeSteps: int list) =
     [ trainRelu epochs
       trainClip epochs
       foldBatchNorm
       evaluateDirect defaultTimeSteps
-      fineTuneQC fineTuneTimeSteps fineTuneEpochs
+      yield! phaseOne
       convert
       evaluate defaultTimeSteps
       ablation [ calibratePotential; calibrateWeights ]
@@ -82,6 +86,31 @@ let dualPhase epochs fineTuneEpochs (fineTuneTimeSteps: int list) =
       evaluate fineTuneTimeSteps
       qcfs epochs
       report ]
+
+/// BENCHMARKS.md's experiment: the ReLU baseline (E epochs), clip training (E), batch-norm
+/// folding, direct conversion evaluated, noisy-QC fine-tuning at L = T for each target T
+/// (F epochs each), conversion, Phase I evaluated at every T, the Phase II ablation, Phase II
+/// (a, b, c), the final SNNs evaluated at their T, the QCFS baseline (E epochs), and the report.
+let dualPhase epochs fineTuneEpochs (fineTuneTimeSteps: int list) =
+    dualPhaseWith epochs [ fineTuneQC fineTuneTimeSteps fineTuneEpochs ] fineTuneTimeSteps
+
+/// Phase I's QC ANNs at L = T for each T with knowledge distillation: fineTuneQC for
+/// `fineTuneEpochs` (none at 0), those QC ANNs converted and evaluated at their T (the report's
+/// rows before distillation), then distillQC from the ReLU ANN for `distillEpochs` (starting the
+/// QC ANNs from the folded clip ANN where no fineTuneQC ran). The fine-tune budget per T is
+/// fineTuneEpochs + distillEpochs.
+let distilledQC fineTuneEpochs distillEpochs (timeSteps: int list) =
+    [ if fineTuneEpochs > 0 then
+          fineTuneQC timeSteps fineTuneEpochs
+          convert
+          evaluate timeSteps
+      distillQC timeSteps distillEpochs ]
+
+/// dualPhase with distilledQC in place of fineTuneQC (issue 16): E epochs of ReLU and clip
+/// training, F = fineTuneEpochs + distillEpochs epochs of Phase I fine-tuning per T, then as
+/// dualPhase.
+let dualPhaseDistilled epochs fineTuneEpochs distillEpochs (fineTuneTimeSteps: int list) =
+    dualPhaseWith epochs (distilledQC fineTuneEpochs distillEpochs fineTuneTimeSteps) fineTuneTimeSteps
 
 /// The dual-phase pipeline from an imported ANN (network {"onnx": "model.onnx"}): the imported
 /// ReLU ANN, the clip ANN from its activation statistics (99.9th percentile), `clipEpochs` of clip

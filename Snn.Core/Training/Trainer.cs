@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 namespace Snn.Core.Training;
 
 /// <summary>Loss and accuracy of one pass over a set of batches.</summary>
-/// <param name="Loss">Mean cross-entropy per image, &gt;= 0.</param>
+/// <param name="Loss">Mean loss per image (cross-entropy unless the pass trained with another <see cref="TrainingLoss"/>), &gt;= 0.</param>
 /// <param name="Accuracy">Share of correctly classified images in percent, in [0, 100].</param>
 /// <param name="Images">Number of images seen, &gt;= 0.</param>
 /// <param name="Seconds">Wall time of the pass, &gt;= 0.</param>
@@ -17,8 +17,9 @@ public sealed record PassStats(double Loss, double Accuracy, long Images, double
 public static class Trainer
 {
     /// <summary>
-    /// One training epoch: for each batch, forward, cross-entropy, backward, and an optimizer
-    /// step with the learning rate the schedule gives for the global step. Before the first batch
+    /// One training epoch: for each batch, forward, the loss (cross-entropy unless
+    /// <paramref name="loss"/> gives another objective), backward, and an optimizer step with the
+    /// learning rate the schedule gives for the global step. Before the first batch
     /// the torch generator is seeded with <paramref name="seed"/> so that stochastic layers (noisy
     /// quantization masks) repeat exactly when an interrupted run resumes at this epoch.
     /// </summary>
@@ -29,6 +30,7 @@ public static class Trainer
     /// <param name="firstStep">Global step of this epoch's first batch, &gt;= 0.</param>
     /// <param name="seed">Seed for torch's generator for this epoch.</param>
     /// <param name="onBatch">Called after each batch with (batches done, running mean loss).</param>
+    /// <param name="loss">The objective per batch; null: cross-entropy.</param>
     public static PassStats TrainEpoch(
         nn.Module<Tensor, Tensor> model,
         optim.Optimizer optimizer,
@@ -36,7 +38,8 @@ public static class Trainer
         ILearningRateSchedule schedule,
         long firstStep,
         long seed,
-        Action<int, double>? onBatch = null)
+        Action<int, double>? onBatch = null,
+        TrainingLoss? loss = null)
     {
         Guard.AtLeast(firstStep, 0, nameof(firstStep), "first global step");
         var clock = System.Diagnostics.Stopwatch.StartNew();
@@ -58,11 +61,11 @@ public static class Trainer
 
             optimizer.zero_grad();
             var logits = model.forward(images);
-            var loss = nn.functional.cross_entropy(logits, labels);
-            loss.backward();
+            var objective = loss is null ? nn.functional.cross_entropy(logits, labels) : loss(images, logits, labels);
+            objective.backward();
             optimizer.step();
             var n = labels.shape[0];
-            lossSum += loss.item<float>() * n;
+            lossSum += objective.item<float>() * n;
             correct += logits.argmax(1).eq(labels).sum().item<long>();
             seen += n;
             step++;

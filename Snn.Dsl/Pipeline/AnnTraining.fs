@@ -19,7 +19,8 @@ let trained (spec: NetworkSpec) (activation: Activation) =
     AnnDescriptor
         { Spec = spec
           Activation = activation
-          HasBatchNorm = hasBatchNorm spec }
+          HasBatchNorm = hasBatchNorm spec
+          Tuning = [] }
 
 /// A problem when an earlier step already made `artifact`: a pipeline trains each network once.
 let madeOnce (artifact: Artifact) (s: PlanState) =
@@ -44,11 +45,11 @@ let compile (ctx: StepContext) (stream: int) (activation: Activation) (spec: Net
     | Ok n -> Compile.toDevice ctx.Device n
     | Error es -> invalidArg "spec" (es |> List.map _.Message |> String.concat "; ")
 
-/// Trains `net` (resuming from its checkpoint) on the run's training images, shuffled and
-/// augmented with a loader seeded by `loaderSeed` (on the CPU, each batch then moved to the run's
-/// device), then records its test and held-out accuracy
-/// and thresholds. `name` labels the log ("clip: epoch 2/10 ...").
-let train
+/// Trains `net` (resuming from its checkpoint) on the run's training images with the objective
+/// `loss` (None: cross-entropy), shuffled and augmented with a loader seeded by `loaderSeed` (on
+/// the CPU, each batch then moved to the run's device), then records its test and held-out
+/// accuracy and thresholds. `name` labels the log ("clip: epoch 2/10 ...").
+let trainWith
     (ctx: StepContext)
     (ann: Ann)
     (name: string)
@@ -56,6 +57,7 @@ let train
     (sgd: Sgd)
     (epochs: int)
     (loaderSeed: int)
+    (loss: Snn.Core.Training.TrainingLoss option)
     =
     let loader = ctx.Data.TrainLoader(sgd.BatchSize, loaderSeed)
 
@@ -67,6 +69,7 @@ let train
             ctx.Seed
             sgd
             epochs
+            loss
             net
             loader.BatchCount
             (fun e ->
@@ -86,3 +89,15 @@ let train
         |> List.map (fun (n, t) -> { Layer = n; Threshold = t })
         |> Array.ofList
       History = history }
+
+/// `trainWith` cross-entropy.
+let train
+    (ctx: StepContext)
+    (ann: Ann)
+    (name: string)
+    (net: CompiledNetwork)
+    (sgd: Sgd)
+    (epochs: int)
+    (loaderSeed: int)
+    =
+    trainWith ctx ann name net sgd epochs loaderSeed None

@@ -52,6 +52,9 @@ type LineageEntry =
     | PhaseTwoPass of LayerOperation list
     /// Any other step that changed the spiking network (its label).
     | StepApplied of label: string
+    /// A step that trained the source ANN beyond the step that made it, before conversion (its
+    /// label, e.g. distillQC's): carried over from the ANN's `AnnInfo.Tuning`.
+    | SourceTuned of label: string
 
 /// What validation knows of an ANN.
 type AnnInfo =
@@ -61,6 +64,10 @@ type AnnInfo =
         Activation: Activation
         /// The spec still holds batch norm: it must be folded before conversion.
         HasBatchNorm: bool
+        /// Labels of the training the ANN had beyond the step that defines it (e.g. distillQC on a
+        /// QC ANN), in order; empty for most. Conversion carries them into the spiking network's
+        /// lineage (`SourceTuned`), so reports tell its rows apart.
+        Tuning: string list
     }
 
 /// What validation knows of a spiking network.
@@ -143,13 +150,15 @@ module ArtifactCodec =
                    | _ -> None) ]
 
     let annInfo: Codec<AnnInfo> =
-        Codec.record (fun s a b ->
+        Codec.record (fun s a b t ->
             { Spec = s
               Activation = a
-              HasBatchNorm = b })
+              HasBatchNorm = b
+              Tuning = t })
         |> Codec.field "spec" _.Spec SpecCodec.spec
         |> Codec.field "activation" _.Activation activation
         |> Codec.field "has_batch_norm" _.HasBatchNorm Codec.bool
+        |> Codec.fieldOr "tuning" _.Tuning (Codec.list Codec.string) []
         |> Codec.build
 
     let conversion: Codec<ConversionOptions> =
@@ -186,6 +195,9 @@ module ArtifactCodec =
                    | _ -> None)
               Tagged.case "step" (Codec.record id |> Codec.field "label" id Codec.string) StepApplied (function
                   | StepApplied l -> Some l
+                  | _ -> None)
+              Tagged.case "source_step" (Codec.record id |> Codec.field "label" id Codec.string) SourceTuned (function
+                  | SourceTuned l -> Some l
                   | _ -> None) ]
 
     let layerOperations = Codec.list layerOperation

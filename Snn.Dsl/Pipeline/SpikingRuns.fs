@@ -7,7 +7,17 @@ open Snn.Core.Energy
 open Snn.Core.Simulation
 open Snn.Dsl
 
-/// How reports name what was done to a spiking network since conversion.
+/// What was done to a spiking network since conversion: its lineage without the entries that
+/// describe its source ANN (`SourceTuned`).
+let sinceConversion (lineage: LineageEntry list) =
+    lineage
+    |> List.filter (function
+        | SourceTuned _ -> false
+        | _ -> true)
+
+/// How reports name what was done to a spiking network since conversion: "phase1" when nothing
+/// was (followed by " + label" for each training its source ANN had beyond its step, e.g.
+/// "phase1 + distillQC (...)"), else the steps since conversion.
 let label (lineage: LineageEntry list) =
     let operation =
         function
@@ -15,13 +25,20 @@ let label (lineage: LineageEntry list) =
         | WeightCalibration -> "weights"
         | CustomLayerOperation n -> n
 
-    match lineage with
-    | [] -> "phase1"
+    match sinceConversion lineage with
+    | [] ->
+        "phase1"
+        :: (lineage
+            |> List.choose (function
+                | SourceTuned l -> Some l
+                | _ -> None))
+        |> String.concat " + "
     | entries ->
         entries
         |> List.map (function
             | PhaseTwoPass ops -> $"""Phase II ({ops |> List.map operation |> String.concat ", "})"""
-            | StepApplied l -> l)
+            | StepApplied l -> l
+            | SourceTuned l -> l)
         |> String.concat " + "
 
 /// The descriptor of the spiking network for T.
@@ -54,6 +71,16 @@ let calibrationNeeds (s: PlanState) =
     Declare.spikingNetworks s
     |> List.collect (fun (t, i) -> [ Spiking t; Network i.Source ])
 
+/// Problems of calibrating spiking networks against their source ANNs: a source ANN that a step
+/// replaced after the network was converted (e.g. distillQC after convert) no longer gives the
+/// network's targets.
+let staleSources (s: PlanState) =
+    [ for t, i in Declare.spikingNetworks s do
+          match s.MadeBy.TryFind(Spiking t), s.MadeBy.TryFind(Network i.Source) with
+          | Some converted, Some replaced when replaced > converted ->
+              $"the spiking network for T = %d{t} was converted from %s{i.Source.Description} before step %d{replaced} replaced that ANN, and calibration needs the ANN it was converted from: add convert after step %d{replaced}"
+          | _ -> () ]
+
 /// The declaration of a step (`name`) that runs `steps` layer by layer on every spiking network
 /// and records figures; `makes` gives what it makes from the networks present.
 let declareLayerSteps
@@ -69,7 +96,9 @@ let declareLayerSteps
             Needs = calibrationNeeds s
             Makes = makes nets
             Records = true
-            Problems = LayerStep.heldOutProblems steps (s.Data |> Option.map _.HeldOut) }
+            Problems =
+                staleSources s
+                @ LayerStep.heldOutProblems steps (s.Data |> Option.map _.HeldOut) }
 
 /// A row's figures from its tally: how an evaluation makes its rows, and how `snn merge`
 /// remakes a row from the tallies of its shards.

@@ -90,10 +90,11 @@ type TrainingResult =
     member this.PriorSeconds =
         this.History |> Array.take this.ResumedAfter |> Array.sumBy _.Seconds
 
-/// Trains `model` for `epochs` epochs with `sgd`, resuming from the checkpoint at `path` when one
-/// exists. `epochBatches e` gives the batches of epoch e (0-based), deterministic in e; `seed`
-/// seeds each epoch's stochastic layers. `name` labels progress and log lines. Returns the whole
-/// epoch history (epochs before a resume included) and where it resumed.
+/// Trains `model` for `epochs` epochs with `sgd` on the objective `loss` (None: cross-entropy),
+/// resuming from the checkpoint at `path` when one exists. `epochBatches e` gives the batches of
+/// epoch e (0-based), deterministic in e; `seed` seeds each epoch's stochastic layers. `name`
+/// labels progress and log lines. Returns the whole epoch history (epochs before a resume
+/// included) and where it resumed.
 let trainResumable
     (path: string)
     (sink: IProgressSink)
@@ -101,6 +102,7 @@ let trainResumable
     (seed: int)
     (sgd: Sgd)
     (epochs: int)
+    (loss: TrainingLoss option)
     (model: torch.nn.Module<Tensor, Tensor>)
     (batchesPerEpoch: int)
     (epochBatches: int -> seq<Tensor * Tensor>)
@@ -146,7 +148,8 @@ let trainResumable
                     schedule,
                     firstStep,
                     int64 seed * 1000003L + int64 epoch,
-                    (fun _ loss -> task.Advance(1, $"epoch {epoch + 1} loss {loss:F3}"))
+                    (fun _ mean -> task.Advance(1, $"epoch {epoch + 1} loss {mean:F3}")),
+                    Option.toObj loss
                 )
 
             history <-

@@ -31,12 +31,25 @@ let stageColumns =
 /// Key of a dual-phase figure at T.
 let dualPhaseKey (t: int) (name: string) = $"dual_phase[t=%d{t}].%s{name}"
 
+/// The QC ANN at T after each step that trained it, where more than one did (a distillation after
+/// the fine-tune): key, label and accuracy per stage and split.
+let qcAnnStages (d: DualPhaseEntry) =
+    match d.QcAnnStages with
+    | null -> []
+    | stages when stages.Length < 2 -> []
+    | stages ->
+        [ for i, s in Array.indexed stages do
+              let key = dualPhaseKey d.T $"qc_ann_stages[%d{i}]"
+              let label = $"QC ANN (L = %d{d.FineTunedL}) after %s{s.Label}"
+              yield $"%s{key}.test_accuracy", label, s.TestAccuracy, false
+              yield $"%s{key}.held_out_accuracy", $"%s{label} (held-out)", s.HeldOutAccuracy, true ]
+
 /// Key of the QCFS SNN's accuracy at T.
 let qcfsKey (t: int) = $"qcfs.snn[t=%d{t}].test_accuracy"
 
 /// Every accuracy the results hold (figures a run did not produce, NaN, left out): the ANNs on the
-/// test and held-out splits, the QCFS QC ANN and SNN, and at each T the QC ANN, the stage columns
-/// and every evaluation row.
+/// test and held-out splits, the QCFS QC ANN and SNN, and at each T the QC ANN (after each step
+/// that trained it, where several did), the stage columns and every evaluation row.
 let ofResults (r: RunResults) : Accuracy list =
     let annEntries key label (a: AnnResult) =
         [ { Key = $"%s{key}.test_accuracy"
@@ -71,7 +84,15 @@ let ofResults (r: RunResults) : Accuracy list =
         let stages =
             [ for i, s in Array.indexed d.Stages -> snn (dualPhaseKey d.T $"stages[%d{i}]") s.Label d.T s.Accuracy ]
 
-        qcAnn :: columns @ stages
+        let qcStages =
+            [ for key, label, accuracy, heldOut in qcAnnStages d ->
+                  { Key = key
+                    Label = label
+                    T = d.T
+                    Accuracy = accuracy
+                    Images = if heldOut then r.Splits.HeldOut else r.Splits.Test } ]
+
+        qcAnn :: qcStages @ columns @ stages
 
     let qcfsAnn =
         { Key = "qcfs.ann_test_accuracy"

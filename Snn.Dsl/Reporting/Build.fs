@@ -5,6 +5,7 @@ module Snn.Dsl.Reporting.Build
 open System
 open System.Diagnostics
 open System.Text.Json
+open System.Text.Json.Nodes
 open Snn.Dsl
 open Snn.Dsl.Pipeline
 open Snn.Dsl.Reporting.Results
@@ -35,6 +36,40 @@ let private anns (records: Record list) =
 /// The name under which the importAnn step records its ImportedAnn (a custom record).
 [<Literal>]
 let ImportedRecord = "importAnn"
+
+/// The name under which distillQC records, just before each QC ANN's AnnTrained record, the
+/// label of that distillation (a custom record {"levels": L, "label": ...}).
+[<Literal>]
+let DistilledRecord = "distillQC"
+
+/// The QC ANN at L after each step that trained it, in pipeline order: an AnnTrained record
+/// right after a distillQC record for the same L is that distillation's.
+let qcAnnStages (records: Record list) (levels: int) =
+    let distilled (previous: Record option) =
+        match previous with
+        | Some(CustomRecord(DistilledRecord, (:? JsonObject as o))) when
+            not (isNull o["levels"] || isNull o["label"])
+            && o["levels"].GetValue<int>() = levels
+            ->
+            Some(o["label"].GetValue<string>())
+        | _ -> None
+
+    records
+    |> List.fold
+        (fun (previous, stages) r ->
+            match r with
+            | AnnTrained a when a.Ann = QcAnn levels ->
+                let stage: QcAnnStage =
+                    { Label = distilled previous |> Option.defaultValue "noisy-QC fine-tune"
+                      TestAccuracy = a.TestAccuracy
+                      HeldOutAccuracy = a.HeldOutAccuracy }
+
+                Some r, stage :: stages
+            | _ -> Some r, stages)
+        (None, [])
+    |> snd
+    |> List.rev
+    |> Array.ofList
 
 /// The record of an imported ANN (as results.json writes it), or none when the ANN was trained.
 let private imported (records: Record list) =
@@ -67,14 +102,15 @@ let private entry (records: Record list) (direct: EvaluationRow list) (t: int) (
     let accuracy (row: EvaluationRow option) =
         row |> Option.map _.Accuracy |> Option.defaultValue nan
 
-    let phase1 = rows |> List.filter (fun r -> r.Lineage.IsEmpty) |> List.tryLast
+    let since (r: EvaluationRow) = SpikingRuns.sinceConversion r.Lineage
+    let phase1 = rows |> List.filter (fun r -> (since r).IsEmpty) |> List.tryLast
 
     let ablation ops =
-        rows |> List.filter (fun r -> r.Lineage = [ PhaseTwoPass ops ]) |> List.tryLast
+        rows |> List.filter (fun r -> since r = [ PhaseTwoPass ops ]) |> List.tryLast
 
     let final =
         rows
-        |> List.filter (fun r -> not r.Lineage.IsEmpty && not r.Probe)
+        |> List.filter (fun r -> not (since r).IsEmpty && not r.Probe)
         |> List.tryLast
 
     let shown = final |> Option.orElse phase1 |> Option.orElse (List.tryLast rows)
@@ -84,10 +120,11 @@ let private entry (records: Record list) (direct: EvaluationRow list) (t: int) (
         | Some(QcAnn l) -> l
         | _ -> 0
 
+    let qcStages = qcAnnStages records levels
+
     let qcAccuracy =
-        anns records
-        |> List.filter (fun a -> a.Ann = QcAnn levels)
-        |> List.tryLast
+        qcStages
+        |> Array.tryLast
         |> Option.map _.TestAccuracy
         |> Option.defaultValue nan
 
@@ -107,6 +144,7 @@ let private entry (records: Record list) (direct: EvaluationRow list) (t: int) (
     { T = t
       FineTunedL = levels
       QcAnnTestAccuracy = qcAccuracy
+      QcAnnStages = qcStages
       Snn =
         { Direct = direct |> List.filter (fun r -> r.T = t) |> List.tryLast |> accuracy
           Phase1 = accuracy phase1

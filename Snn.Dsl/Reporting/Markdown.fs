@@ -58,6 +58,8 @@ let private statisticsAt (r: RunResults) (s: RunStatistics) (t: int) =
         i.T = t
         && (i.Key = Accuracies.qcfsKey t
             || i.Key = Accuracies.dualPhaseKey t "qc_ann_test_accuracy"
+            || (i.Key.StartsWith(Accuracies.dualPhaseKey t "qc_ann_stages[")
+                && i.Key.EndsWith ".test_accuracy")
             || i.Key = Accuracies.dualPhaseKey t "snn.direct"
             || i.Key.StartsWith(Accuracies.dualPhaseKey t "stages["))
 
@@ -162,6 +164,36 @@ let summaryTable (r: RunResults) =
 
     sb.ToString()
 
+/// Where a step trained a QC ANN further (distillQC), its accuracy after each step, per L: the
+/// Phase I ablation of the ANN (its SNN rows are in the statistics section, one per stage).
+let qcAnnStagesSection (r: RunResults) =
+    let sb = StringBuilder()
+    let line (x: string) = sb.AppendLine x |> ignore
+
+    let entries =
+        r.DualPhase
+        |> Array.filter (fun d -> not (List.isEmpty (Accuracies.qcAnnStages d)))
+        |> Array.distinctBy _.FineTunedL
+        |> Array.sortBy _.FineTunedL
+
+    if entries.Length > 0 then
+        line "QC ANNs after each step that trained them (test and held-out accuracy, %):"
+        line ""
+        line "| L | after | test | held-out |"
+        line "|---:|---|---:|---:|"
+
+        for d in entries do
+            for i, s in Array.indexed d.QcAnnStages do
+                let key = Accuracies.dualPhaseKey d.T $"qc_ann_stages[{i}]"
+                let test = ciNote r $"{key}.test_accuracy"
+                let heldOut = ciNote r $"{key}.held_out_accuracy"
+
+                line $"| {d.FineTunedL} | {s.Label} | {f2 s.TestAccuracy}{test} | {f2 s.HeldOutAccuracy}{heldOut} |"
+
+        line ""
+
+    sb.ToString()
+
 let private layerTable (d: DualPhaseEntry) =
     let sb = StringBuilder()
     sb.AppendLine($"#### T = {d.T}") |> ignore
@@ -262,6 +294,7 @@ let render (r: RunResults) (plots: string list) =
 
     line ""
     line (summaryTable r)
+    sb.Append(qcAnnStagesSection r) |> ignore
 
     line
         "Stages: direct = the Phase-I clip ANN converted as is; Phase I = the QC ANN fine-tuned at L converted (L = T where Phase I fine-tuned for T, else the largest L below T); + potential / + weights / final = Phase II steps a, b, c of PAPER.md. Phase II calibrates a network for one T, so it runs at the T that Phase I fine-tuned for; at any other T its columns are —."

@@ -54,12 +54,26 @@ type StageRow =
         Probe: bool
     }
 
+/// The QC ANN at L as one step left it: the fine-tune that made it, then each step that trained
+/// it further (distillQC), in pipeline order.
+type QcAnnStage =
+    {
+        /// "noisy-QC fine-tune", or the label of the step that trained it further.
+        Label: string
+        TestAccuracy: float
+        HeldOutAccuracy: float
+    }
+
 type DualPhaseEntry =
     {
         T: int
         /// L of the QC fine-tuned model used at this T.
         FineTunedL: int
+        /// The QC ANN as the pipeline left it (the last of QcAnnStages).
         QcAnnTestAccuracy: float
+        /// The QC ANN at FineTunedL after each step that trained it, in pipeline order. Null in a
+        /// results.json written before they were kept.
+        QcAnnStages: QcAnnStage[]
         Snn: StageAccuracies
         Layers: LayerErrors[]
         Potentials: PotentialHistogram[]

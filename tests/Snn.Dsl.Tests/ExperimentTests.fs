@@ -84,7 +84,7 @@ let tests =
                   (Error
                       [ "experiment.pipeline[0].epochs: expected an integer, got \"two\""
                         "experiment.pipeline[1].epochs: expected an integer, got \"two\""
-                        "experiment.pipeline[2].step: expected one of \"ablation\", \"clipFromRelu\", \"convert\", \"evaluate\", \"fineTuneClip\", \"fineTuneQC\", \"fineTuneSnn\", \"foldBatchNorm\", \"importAnn\", \"phaseTwo\", \"qcfs\", \"report\", \"trainClip\", \"trainRelu\", got \"foldBN\" (did you mean \"foldBatchNorm\"?)"
+                        "experiment.pipeline[2].step: expected one of \"ablation\", \"clipFromRelu\", \"convert\", \"distillQC\", \"evaluate\", \"fineTuneClip\", \"fineTuneQC\", \"fineTuneSnn\", \"foldBatchNorm\", \"importAnn\", \"phaseTwo\", \"qcfs\", \"report\", \"trainClip\", \"trainRelu\", got \"foldBN\" (did you mean \"foldBatchNorm\"?)"
                         "experiment.pipeline[4].noise_probabilty: unknown key (did you mean \"noise_probability\"?); expected one of \"step\", \"time_steps\", \"epochs\", \"optimizer\", \"noise_probability\", \"fit_thresholds\""
                         "experiment.pipeline[10].epochs: expected an integer, got \"two\"" ])
                   "every error, in document order"
@@ -315,4 +315,9 @@ let tests =
                   (Experiment.load path)
                   (Ok(Profiles.importedQuick "models/fmnist-vgg-train.onnx"))
                   "the example file"
+          }
+
+          test "docs/examples/bench-distill.json is Profiles.benchDistill's experiment" {
+              let path = Path.Combine(repoRoot (), "docs", "examples", "bench-distill.json")
+              Expect.equal (Experiment.load path) (Ok Profiles.benchDistill) "the example file"
           } ]

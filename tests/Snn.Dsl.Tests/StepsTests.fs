@@ -89,6 +89,7 @@ let tests =
                       match s with
                       | :? Step<TrainClip.Parameters> as t -> Some("E", t.Parameters.Epochs)
                       | :? Step<FineTuneQC.Parameters> as f -> Some("F", f.Parameters.Epochs)
+                      | :? Step<DistillQC.Parameters> as d -> Some("D", d.Parameters.Epochs)
                       | _ -> None)
 
               for _, e in Profiles.named do
@@ -98,6 +99,8 @@ let tests =
               Expect.equal Profiles.quick.Data.TrainImages (Some 10000) "quick subset"
               Expect.equal (epochs Profiles.bench) [ "E", 10; "F", 3 ] "bench"
               Expect.equal (epochs Profiles.paper) [ "E", 30; "F", 10 ] "paper"
+              Expect.equal (epochs Profiles.quickDistill) [ "E", 2; "D", 1 ] "quick-distill: F = 1, distilled"
+              Expect.equal (epochs Profiles.benchDistill) [ "E", 10; "F", 2; "D", 1 ] "bench-distill: F = 2 + 1"
           }
           test "importedDualPhase: the imported ANN and the clip ANN from its statistics instead of training, no QCFS" {
               let names steps =
@@ -125,4 +128,25 @@ let tests =
               Expect.contains pipeline (fineTuneQC [ 1; 2 ] 3) "F and the targets"
               Expect.contains pipeline (clipFromRelu 99.9) "the 99.9th percentile"
               Expect.isFalse (names pipeline |> List.contains "qcfs") "no QCFS baseline"
+          }
+
+          test "dualPhaseDistilled: the fine-tuned QC ANNs converted and evaluated, distilled, then as dualPhase" {
+              Expect.equal
+                  (dualPhaseDistilled 10 2 1 [ 1; 2; 4 ])
+                  (dualPhase 10 3 [ 1; 2; 4 ]
+                   |> List.collect (fun s ->
+                       if s = fineTuneQC [ 1; 2; 4 ] 3 then
+                           [ fineTuneQC [ 1; 2; 4 ] 2
+                             convert
+                             evaluate [ 1; 2; 4 ]
+                             distillQC [ 1; 2; 4 ] 1 ]
+                       else
+                           [ s ]))
+                  "F = 2 + 1"
+
+              Expect.equal (distilledQC 0 3 [ 1 ]) [ distillQC [ 1 ] 3 ] "distillQC alone when F = 0 + D"
+
+              Expect.isEmpty
+                  (Plan.problems Presets.fmnistVgg None (dualPhaseDistilled 1 0 1 [ 1; 2 ]))
+                  "valid alone too"
           } ]

@@ -55,7 +55,7 @@ let definition: StepDefinition<Parameters> =
                                     SourceInfo = info
                                     TimeSteps = l
                                     Conversion = p
-                                    Lineage = [] } ]
+                                    Lineage = info.Tuning |> List.map SourceTuned } ]
                     Problems = qcs |> List.collect (fun (l, info) -> problemsOf p (QcAnn l) info) }
       Run =
         fun p ctx ->

@@ -77,27 +77,41 @@ let private fitThresholds (ctx: StepContext) (name: string) (folded: CompiledNet
     ctx.Log
         $"{name}: QC ANN before fine-tuning, held-out accuracy {copied:F2}%% with the clip thresholds, {fitted:F2}%% with the fitted ones"
 
+/// theta0 of a QC ANN made from the clip ANN with this activation: the clip's initial threshold.
+let private initialThreshold (clip: Activation) =
+    match clip with
+    | Clip t -> t
+    | _ -> TrainClip.defaults.InitialThreshold
+
+/// What validation knows of the QC ANN at L made from the clip ANN `clip` with noise probability p.
+let qcInfo (clip: AnnInfo) (levels: int) (p: float) =
+    { clip with
+        Activation = NoisyQC(levels, initialThreshold clip.Activation, p) }
+
+/// A QC ANN at L as the fine-tune starts it: the folded clip ANN's weights and thresholds with
+/// noisy QC (probability `noise`), the thresholds then fitted to the clip activations when `fit`.
+/// The caller owns it.
+let start (ctx: StepContext) (fit: bool) (noise: float) (levels: int) =
+    let folded = ctx.Ann ClipAnn
+
+    let qc =
+        Compile.withActivation (NoisyQC(levels, initialThreshold folded.Activation, noise)) folded
+
+    if fit then
+        fitThresholds ctx $"finetune-L{levels}" folded qc
+
+    qc
+
 let private fineTune (p: Parameters) (ctx: StepContext) (levels: int) =
     let artifact = Network(QcAnn levels)
 
     match ctx.TryReuse artifact with
     | Some(value, records) -> ctx.Put(artifact, value, records)
     | None ->
-        let folded = ctx.Ann ClipAnn
-
-        let theta0 =
-            match folded.Activation with
-            | Clip t -> t
-            | _ -> TrainClip.defaults.InitialThreshold
-
-        let qc = Compile.withActivation (NoisyQC(levels, theta0, p.NoiseProbability)) folded
-        let name = $"finetune-L{levels}"
-
-        if p.FitThresholds then
-            fitThresholds ctx name folded qc
+        let qc = start ctx p.FitThresholds p.NoiseProbability levels
 
         let record =
-            AnnTraining.train ctx (QcAnn levels) name qc p.Optimizer p.Epochs (ctx.Seed + 10 + levels)
+            AnnTraining.train ctx (QcAnn levels) $"finetune-L{levels}" qc p.Optimizer p.Epochs (ctx.Seed + 10 + levels)
 
         ctx.Log $"Phase I QC ANN (L = {levels}): test accuracy {record.TestAccuracy:F2}%%"
         ctx.Put(artifact, AnnValue qc, [ AnnTrained record ])
@@ -119,17 +133,8 @@ let definition: StepDefinition<Parameters> =
             match Declare.ann ClipAnn s with
             | Error e -> Declare.fromProblems [ e ]
             | Ok clip ->
-                let theta0 =
-                    match clip.Activation with
-                    | Clip t -> t
-                    | _ -> TrainClip.defaults.InitialThreshold
-
                 let makes =
-                    [ for l in p.TimeSteps ->
-                          Network(QcAnn l),
-                          AnnDescriptor
-                              { clip with
-                                  Activation = NoisyQC(l, theta0, p.NoiseProbability) } ]
+                    [ for l in p.TimeSteps -> Network(QcAnn l), AnnDescriptor(qcInfo clip l p.NoiseProbability) ]
 
                 { Declare.none with
                     Needs = [ Network ClipAnn ]

@@ -151,7 +151,8 @@ let definition: StepDefinition<Parameters> =
                           AnnDescriptor
                               { Spec = s.Spec
                                 Activation = Import.activationOf n.Model
-                                HasBatchNorm = AnnTraining.hasBatchNorm s.Spec } ]
+                                HasBatchNorm = AnnTraining.hasBatchNorm s.Spec
+                                Tuning = [] } ]
                     Records = true
                     Problems =
                         AnnTraining.madeOnce (Network ReluAnn) s

@@ -18,6 +18,7 @@ do
     register FineTuneClip.definition
     register FoldBatchNorm.definition
     register FineTuneQC.definition
+    register DistillQC.definition
     register Conversion.definition
     register Evaluate.definition
     register Ablation.definition

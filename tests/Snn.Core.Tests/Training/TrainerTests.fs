@@ -180,6 +180,28 @@ let tests =
               Expect.equal stats.Accuracy 100.0 "class 1 has the larger logit exactly where x0 + x1 > 0"
               Expect.floatClose Accuracy.medium stats.Loss expectedLoss "mean cross-entropy"
 
+          testCase
+              "a given loss replaces cross-entropy: it sees each batch's images, logits and labels, and its mean is reported"
+          <| fun () ->
+              use model = torch.nn.Linear(2L, 2L)
+              initialise 4 model
+              let before = values model
+              use optimizer = torch.optim.SGD(model.parameters (), 0.5)
+              let seen = Collections.Generic.List<int64 * int64 * int64>()
+
+              // (logits * 0).sum() + 3: a constant 3 with a zero gradient.
+              let constant =
+                  TrainingLoss(fun images logits labels ->
+                      seen.Add(images.shape[0], logits.shape[0], labels.shape[0])
+                      (logits * 0.0f).sum () + 3.0f)
+
+              let stats =
+                  Trainer.TrainEpoch(model, optimizer, batches (), ConstantSchedule 0.5, 0L, 1L, loss = constant)
+
+              Expect.sequenceEqual seen (List.replicate 4 (16L, 16L, 16L)) "four batches of 16"
+              Expect.floatClose Accuracy.veryHigh stats.Loss 3.0 "the loss's mean"
+              Expect.equal (values model) before "a zero gradient leaves the weights"
+
           testCase "no batches give zero images, zero loss and zero accuracy"
           <| fun () ->
               use model = torch.nn.Linear(2L, 2L)

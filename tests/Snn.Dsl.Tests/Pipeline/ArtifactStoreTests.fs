@@ -12,7 +12,8 @@ let private identity = String.replicate 64 "a"
 let private clipInfo =
     { Spec = Presets.fmnistVgg
       Activation = Clip 3.0
-      HasBatchNorm = true }
+      HasBatchNorm = true
+      Tuning = [] }
 
 /// A clip fmnist-vgg with seeded weights, saved as the clip ANN of a store in `root`.
 let private saved (root: string) =

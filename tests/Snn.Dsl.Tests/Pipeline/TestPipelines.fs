@@ -144,7 +144,8 @@ let randomQc: StepDefinition<RandomQcParameters> =
                       AnnDescriptor
                           { Spec = s.Spec
                             Activation = QC(p.Levels, 1.0)
-                            HasBatchNorm = false } ] }
+                            HasBatchNorm = false
+                            Tuning = [] } ] }
       Run =
         fun p ctx ->
             torch.manual_seed 7L |> ignore
