@@ -58,12 +58,18 @@ let lines (folder: RunFolder) (plan: PlannedStep list) (isDone: PlannedStep -> b
           if not (pending.Contains p.Index) then
               $"%s{name}: finished earlier, skipped"
           else
+              let reported =
+                  if p.Declaration.ReadsRecords then
+                      plan |> List.filter (fun q -> q.Index < p.Index && q.Declaration.Records)
+                  else
+                      []
+
               let dependsOn =
-                  p.Declaration.Needs
-                  |> List.choose (producer p)
+                  (p.Declaration.Needs |> List.choose (producer p)) @ reported
                   |> List.filter (fun q -> pending.Contains q.Index)
                   |> List.map _.Index
                   |> List.distinct
+                  |> List.sort
 
               let reason =
                   match before.TryFind p.Index with

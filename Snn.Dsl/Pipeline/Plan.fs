@@ -24,7 +24,8 @@ type PlannedStep =
         Index: int
         Step: IStep
         Declaration: Declaration
-        /// SHA-256 over the run's root identity, the step's JSON and the identities of what it needs.
+        /// SHA-256 over the run's root identity, the step's JSON, the identities of what it needs
+        /// and, for a step that reads the records (the report), the identities of the recording steps before it.
         Identity: string
         /// The identity of each artifact it needs (the current version when the step runs).
         Needs: (Artifact * string) list
@@ -135,14 +136,21 @@ module Plan =
 
         declared
         |> List.mapFold
-            (fun (current: Map<Artifact, string>) (i, step: IStep, d) ->
+            (fun (current: Map<Artifact, string>, recorded: string list) (i, step: IStep, d) ->
                 let needs =
                     d.Needs
                     |> List.map (fun a -> a, current.TryFind a |> Option.defaultValue "missing")
 
                 let needText = needs |> List.map (fun (a, id) -> $"{a}={id}")
                 let json = step.Json.ToJsonString()
-                let identity = hash ([ root; "step"; json ] @ needText)
+
+                let readText =
+                    if d.ReadsRecords then
+                        recorded |> List.map (fun id -> $"record={id}")
+                    else
+                        []
+
+                let identity = hash ([ root; "step"; json ] @ needText @ readText)
 
                 let makes =
                     [ for a, desc in d.Makes ->
@@ -151,6 +159,7 @@ module Plan =
                           a, desc, hash ([ root; "artifact"; step.Name; own; $"{a}" ] @ needText) ]
 
                 let next = makes |> List.fold (fun m (a, _, id) -> Map.add a id m) current
+                let recorded = if d.Records then recorded @ [ identity ] else recorded
 
                 { Index = i
                   Step = step
@@ -158,8 +167,8 @@ module Plan =
                   Identity = identity
                   Needs = needs
                   Makes = makes },
-                next)
-            Map.empty
+                (next, recorded))
+            (Map.empty, [])
         |> fst
 
     /// `buildFrom` a declared network.

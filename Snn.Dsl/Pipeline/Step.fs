@@ -44,6 +44,9 @@ type Declaration =
         IdentityOf: Artifact -> JsonNode option
         /// Whether the step records figures.
         Records: bool
+        /// Whether the step reads the records of the earlier steps that record figures (the
+        /// report): its identity then includes theirs, so it runs again when any of them does.
+        ReadsRecords: bool
         /// Everything that is missing or wrong, each a sentence naming what was expected.
         Problems: string list
     }
@@ -189,6 +192,7 @@ module Declare =
           Makes = []
           IdentityOf = fun _ -> None
           Records = false
+          ReadsRecords = false
           Problems = [] }
 
     /// The descriptor of an ANN made by an earlier step, or the problem.

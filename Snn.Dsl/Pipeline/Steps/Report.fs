@@ -31,6 +31,7 @@ let definition: StepDefinition<Parameters> =
       Declare =
         fun _ s ->
             { Declare.none with
+                ReadsRecords = true
                 Problems =
                     [ if s.Recorded.IsEmpty then
                           "no earlier step records any figure: put report after the steps it reports (training, evaluate, qcfs)" ] }

@@ -27,6 +27,24 @@ let private facts heldOut =
 let private identities (steps: IStep list) =
     Plan.build "root" spec None steps |> List.map _.Identity
 
+/// The identity of step `index`.
+let private identityAt (index: int) (steps: IStep list) = (identities steps).[index]
+
+/// `step` with one more JSON field: another identity, the same declaration.
+let private probed (step: IStep) =
+    { new IStep with
+        member _.Name = step.Name
+        member _.Label = step.Label
+
+        member _.Json =
+            let o = step.Json.DeepClone().AsObject()
+            o["probe"] <- System.Text.Json.Nodes.JsonValue.Create 1
+            o
+
+        member _.Problems = step.Problems
+        member _.Declare s = step.Declare s
+        member _.Run ctx = step.Run ctx }
+
 [<Tests>]
 let tests =
     testList
@@ -204,8 +222,35 @@ let tests =
 
               Expect.equal
                   changed
-                  [ "fineTuneQC"; "convert"; "evaluate"; "ablation"; "phaseTwo"; "evaluate" ]
-                  "the fine-tune and what uses its networks; not the training before it, the direct evaluation, QCFS or the report"
+                  [ "fineTuneQC"
+                    "convert"
+                    "evaluate"
+                    "ablation"
+                    "phaseTwo"
+                    "evaluate"
+                    "report" ]
+                  "the fine-tune, what uses its networks and the report that reads their records; not the training before it, the direct evaluation or QCFS"
+          }
+
+          test "the report's identity follows every recording step before it, and only those" {
+              let steps = dualPhase 2 1 [ 1; 2 ]
+              let reportAt = steps |> List.findIndex (fun s -> s.Name = "report")
+              let plan = Plan.build "root" spec None steps
+
+              let recording =
+                  plan |> List.filter (fun p -> p.Index < reportAt && p.Declaration.Records)
+
+              Expect.isNonEmpty recording "the pipeline records figures before its report"
+
+              // Each recording step's parameters changed alone: the report's identity changes.
+              for r in recording do
+                  let changed = steps |> List.mapi (fun i s -> if i = r.Index then probed s else s)
+                  let before, after = identityAt reportAt steps, identityAt reportAt changed
+                  Expect.notEqual after before $"step {r.Index} ({r.Step.Name}) changed"
+
+              // A step after the report does not change it.
+              let later = steps @ [ evaluate [ 8 ] ]
+              Expect.equal (identityAt reportAt later) (identityAt reportAt steps) "a later evaluation"
           }
 
           test "adding a fine-tune target keeps the identities of the other targets' networks" {
