@@ -13,19 +13,9 @@ open Snn.Dsl
 open Snn.Cli.Bench.Args
 open Snn.Cli.Bench.Measure
 
-/// ResNet-34 for 3x224x224 with its stem pool replaced by conv3x3(64->64, stride 2)-BN-A: the
-/// converter refuses the preset's stem (it cannot fold avgPool 3/2/1 into a spiking layer, and an
-/// identity shortcut cannot follow a pooling layer), so the SNN cannot be made from it as it is.
-/// The same 64x56x56 output; 3% more MACs (counted).
-let private resnet34 =
-    let spec = Presets.resnet34 (ImageNet AvgStemPool) 1000
-
-    { spec with
-        Layers =
-            spec.Layers
-            |> List.collect (function
-                | AvgPool p when p.Padding <> 0 -> [ convWith 64 3 2 1 false; bn; act ]
-                | l -> [ l ]) }
+/// ResNet-34 for 3x224x224 as the preset has it: the ImageNet stem (conv 7x7 stride 2, then
+/// avgPool 3, stride 2, padding 1) folds into the next synapse when converted.
+let private resnet34 = Presets.resnet34 (ImageNet AvgStemPool) 1000
 
 /// The models of the scale bench (fmnist-vgg at its 1x28x28 input, its linear layer is sized for
 /// it; the CIFAR models at 3x32x32), every one convertible.
