@@ -3,29 +3,23 @@
 module Snn.Dsl.Reporting.Build
 
 open System
-open System.Diagnostics
+open System.Reflection
 open System.Text.Json
 open System.Text.Json.Nodes
 open Snn.Dsl
 open Snn.Dsl.Pipeline
 open Snn.Dsl.Reporting.Results
 
-let private gitCommit () =
-    try
-        let psi =
-            ProcessStartInfo(
-                "git",
-                "rev-parse --short=12 HEAD",
-                RedirectStandardOutput = true,
-                RedirectStandardError = true
-            )
-
-        use p = Process.Start psi
-        let out = p.StandardOutput.ReadToEnd().Trim()
-        p.WaitForExit()
-        if p.ExitCode = 0 && out <> "" then out else "unknown"
-    with _ ->
-        "unknown"
+/// The commit this toolkit was built from: the SDK writes it into the assembly's informational
+/// version ("0.1.0+<sha>"); the first 12 hex digits, or "unknown" when the build had no git. Not
+/// the repository's HEAD when the run reports (a binary copied elsewhere keeps its own commit).
+let buildCommit () =
+    match typeof<RunResults>.Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>() with
+    | null -> "unknown"
+    | a ->
+        match a.InformationalVersion.Split '+' with
+        | [| _; sha |] when sha.Length >= 12 -> sha.Substring(0, 12)
+        | _ -> "unknown"
 
 let private anns (records: Record list) =
     records
@@ -252,7 +246,7 @@ let private measured
 
     { Profile = info.Profile
       Seed = info.Seed
-      Commit = gitCommit ()
+      Commit = buildCommit ()
       Experiment = JsonDocument.Parse(info.Experiment.ToJsonString()).RootElement.Clone()
       Data =
         { Dataset = facts.Dataset.Name

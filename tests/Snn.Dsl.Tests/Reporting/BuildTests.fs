@@ -4,6 +4,7 @@ open System
 open System.IO
 open System.Text.Json.Nodes
 open Expecto
+open System.Reflection
 open Snn.Dsl
 open Snn.Dsl.Pipeline
 open Snn.Dsl.Reporting
@@ -115,7 +116,20 @@ let private built = lazy (Build.build info facts "digest" records 123.0)
 let tests =
     testList
         "Build"
-        [ test "BENCHMARKS.md's stage columns come from the rows in pipeline order" {
+        [ test "the results name the commit the toolkit was built from, not the repository's HEAD at report time" {
+              let commit = Build.buildCommit ()
+              Expect.isMatch commit "^[0-9a-f]{12}$" "12 hex digits from the assembly's informational version"
+              Expect.equal built.Value.Commit commit "recorded in results.json"
+
+              let version =
+                  typeof<Snn.Dsl.Reporting.Results.RunResults>.Assembly
+                      .GetCustomAttribute<AssemblyInformationalVersionAttribute>()
+                      .InformationalVersion
+
+              Expect.stringContains version $"+{commit}" "the SDK's source revision"
+          }
+
+          test "BENCHMARKS.md's stage columns come from the rows in pipeline order" {
               let r = built.Value
               let byT = r.DualPhase |> Array.map (fun d -> d.T, d) |> Map.ofArray
               Expect.equal (Map.keys byT |> List.ofSeq) [ 1; 2; 4 ] "every evaluated T"
