@@ -83,8 +83,20 @@ type RunData
           Test = layout.TestImages
           SnnTest = limit data.TestImages layout.TestImages }
 
+    let mutable log: string -> unit = ignore
+
     let splits =
-        lazy (DataSplits.Load(dataset, folder, System.Nullable heldOut, Option.toObj budget))
+        lazy
+            (let s =
+                DataSplits.Load(dataset, folder, System.Nullable heldOut, Option.toObj budget)
+
+             if s.IsStreamed then
+                 let b = budget |> Option.defaultWith DataMemoryBudget.FromEnvironment
+
+                 log
+                     $"data: images streamed from disk, a batch at a time: the dataset does not fit the data memory budget of {b}"
+
+             s)
 
     let subset (d: ImageDataset) (n: int) = d.Subset(0, n)
     let train = lazy (subset splits.Value.Train facts.Train)
@@ -169,6 +181,11 @@ type RunData
     member _.Settings = data
     member _.Dataset = dataset
     member _.Splits = splits.Value
+
+    /// Where the run's data notes go (whether the images are streamed, said when they are first read).
+    member _.Log
+        with set (sink: string -> unit) = log <- sink
+
     /// The training images a run trains on (the first Data.TrainImages of the train split).
     member _.Train = train.Value
     /// The test images SNNs are scored on (the first Data.TestImages; the shard's slice of them).

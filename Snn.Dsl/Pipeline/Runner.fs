@@ -170,6 +170,7 @@ let executeShard (options: RunOptions) (shard: Shard option) (experiment: Experi
     torch.set_num_threads Environment.ProcessorCount
     torch.manual_seed (int64 experiment.Seed) |> ignore
     use data = new RunData(experiment.Data, options.DataPath, device, shard)
+    data.Log <- sink.Log
     let facts = data.Facts
     logData sink facts
     invalid (dataProblems experiment source spec facts)

@@ -67,8 +67,17 @@ let tests =
                   new RunData(data root, None, torch.CPU, None, Some(DataMemoryBudget(1L <<< 30, "test")))
 
               use streamed = new RunData(data root, None, torch.CPU, None, Some tight)
+              let notes = ResizeArray<string>()
+              inMemory.Log <- notes.Add
+              streamed.Log <- notes.Add
               Expect.isFalse inMemory.Splits.IsStreamed "held in memory"
+              Expect.isEmpty notes "nothing said of data held in memory"
               Expect.isTrue streamed.Splits.IsStreamed "streamed"
+
+              Expect.equal
+                  (List.ofSeq notes)
+                  [ $"data: images streamed from disk, a batch at a time: the dataset does not fit the data memory budget of {tight}" ]
+                  "the run log says the data is streamed, and under which budget"
 
               let held = pass inMemory.SnnTestBatches
               let first = pass streamed.SnnTestBatches
