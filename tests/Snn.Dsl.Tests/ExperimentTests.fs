@@ -320,4 +320,15 @@ let tests =
           test "docs/examples/bench-distill.json is Profiles.benchDistill's experiment" {
               let path = Path.Combine(repoRoot (), "docs", "examples", "bench-distill.json")
               Expect.equal (Experiment.load path) (Ok Profiles.benchDistill) "the example file"
+          }
+
+          test "docs/examples/resnet34-synthetic-imagenet.json is a valid ResNet-34 experiment on 224x224 image folders" {
+              let path =
+                  Path.Combine(repoRoot (), "docs", "examples", "resnet34-synthetic-imagenet.json")
+
+              match Experiment.load path with
+              | Error es -> failtest $"%A{es}"
+              | Ok e ->
+                  Expect.equal (Experiment.validate e |> Result.map ignore) (Ok()) "valid before any data is read"
+                  Expect.equal e.Data.EvalBatchSize (Some 32) "evaluation batches a ResNet-34 SNN fits in memory"
           } ]
