@@ -330,5 +330,5 @@ let tests =
               | Error es -> failtest $"%A{es}"
               | Ok e ->
                   Expect.equal (Experiment.validate e |> Result.map ignore) (Ok()) "valid before any data is read"
-                  Expect.equal e.Data.EvalBatchSize (Some 32) "evaluation batches a ResNet-34 SNN fits in memory"
+                  Expect.equal e.Data.EvalBatchSize (Some 8) "evaluation batches a ResNet-34 SNN fits in memory"
           } ]
