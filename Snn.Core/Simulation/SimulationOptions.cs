@@ -22,9 +22,20 @@ public sealed record SimulationOptions
     /// exactly <see cref="SpikingNetwork.Run"/> with T = t (output (1/t) sum_{s &lt;= t} of the
     /// output layer's input, and, with <see cref="Record"/>, the statistics after t steps), at no
     /// extra simulation cost: one run at T = 32 with readouts 1, 2, 4, 8, 16 replaces six runs.
-    /// Null or empty: none. Results are in <see cref="SimulationResult.Readouts"/>.
+    /// Null or empty: none. Results are in <see cref="SimulationResult.Readouts"/>, or handed to
+    /// <see cref="OnReadout"/> when that is set.
     /// </summary>
     public IReadOnlyList<int>? Readouts { get; init; }
+
+    /// <summary>
+    /// Where each readout of <see cref="Readouts"/> goes as soon as the simulation reaches its step
+    /// count: the callback gets the result (equal to a run with T = t, as a kept readout is) and the
+    /// result is disposed when the callback returns, so it must not keep the result or its tensors.
+    /// The readouts are then not kept in <see cref="SimulationResult.Readouts"/> (empty), and a run
+    /// holds one readout's recorded statistics at a time instead of all of them until it ends.
+    /// Null (default): readouts are kept.
+    /// </summary>
+    public Action<SimulationResult>? OnReadout { get; init; }
 
     /// <summary>
     /// Whether runs on CPU float32 / float64 tensors use the fused raw-memory neuron scan (default true).

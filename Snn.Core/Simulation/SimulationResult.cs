@@ -87,7 +87,7 @@ public sealed class SimulationResult : IDisposable
     /// <summary>
     /// The results at the earlier step counts of <see cref="SimulationOptions.Readouts"/>, in that
     /// order, each equal to a run with T = its <see cref="TimeSteps"/>; empty when none were asked
-    /// for. Disposed with this result.
+    /// for or when <see cref="SimulationOptions.OnReadout"/> took them. Disposed with this result.
     /// </summary>
     public IReadOnlyList<SimulationResult> Readouts { get; }
 

@@ -94,7 +94,19 @@ public sealed class SpikingNetwork : IDisposable
         var record = options.Record ? Enumerable.Repeat(true, Layers.Count).ToArray() : null;
         var early = new List<SimulationResult>();
         var run = Simulate(images, timeSteps, Layers.Count - 1, record, null, chunk, readouts, (t, o) =>
-            early.Add(new SimulationResult(o.Output!, t, options.Record ? o.Statistics.Select(s => s!).ToArray() : [], [])), options.FusedScan);
+        {
+            var readout = new SimulationResult(o.Output!, t, options.Record ? o.Statistics.Select(s => s!).ToArray() : [], []);
+            if (options.OnReadout is null)
+            {
+                early.Add(readout);
+                return;
+            }
+
+            using (readout)
+            {
+                options.OnReadout(readout);
+            }
+        }, options.FusedScan);
         return new SimulationResult(run.Output!, timeSteps, options.Record ? run.Statistics.Select(s => s!).ToArray() : [], early);
     }
 

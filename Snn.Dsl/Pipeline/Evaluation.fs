@@ -207,16 +207,21 @@ let tallySnnAt
     for t in ts do
         tallies[t] <- ResizeArray()
 
-    let options =
-        SimulationOptions(Record = true, Readouts = (ts |> List.filter (fun t -> t < tMax) |> Array.ofList))
+    let readouts = ts |> List.filter (fun t -> t < tMax) |> Array.ofList
 
     for images, labels in batches do
         use scope = torch.NewDisposeScope()
-        use result = snn.Run(images, tMax, options)
 
-        for r in Seq.append result.Readouts [ result ] do
+        let tally (r: SimulationResult) =
             tallies[r.TimeSteps].Add(batchTally names record macs r labels)
 
+        // Each earlier read-out is tallied as the simulation reaches it and freed at once: the batch
+        // holds one read-out's recorded statistics at a time, not all of them until T.
+        let options =
+            SimulationOptions(Record = true, Readouts = readouts, OnReadout = System.Action<SimulationResult> tally)
+
+        use result = snn.Run(images, tMax, options)
+        tally result
         task.Advance(1, "")
 
     let empty t =

@@ -240,6 +240,49 @@ let tests =
                           (same long.Layers[l].FinalPotential plain.Layers[l].FinalPotential)
                           $"v(T) of {net.Layers[l].Name}"
 
+          testCase "a readout handed to OnReadout equals the kept one, is not kept, and is disposed after the callback"
+          <| fun () ->
+              use scope = torch.NewDisposeScope()
+              use net = residualNetwork torch.float32
+              let x = images torch.float32 4L
+              let readouts = [| 1; 3; 5 |]
+              use kept = net.Run(x, 8, SimulationOptions(Record = true, Readouts = readouts))
+              let seen = ResizeArray<int>()
+              let handed = ResizeArray<SimulationResult>()
+
+              let check (r: SimulationResult) =
+                  let k = kept.Readouts[seen.Count]
+                  seen.Add r.TimeSteps
+                  handed.Add r
+                  Expect.isTrue (same r.Output k.Output) $"output at t = {r.TimeSteps}"
+
+                  for l in 0 .. net.Layers.Count - 2 do
+                      Expect.isTrue
+                          (same r.Layers[l].FinalPotential k.Layers[l].FinalPotential)
+                          $"v(t) of {net.Layers[l].Name} at t = {r.TimeSteps}"
+
+                      Expect.isTrue
+                          (same r.Layers[l].SpikeCounts k.Layers[l].SpikeCounts)
+                          $"counts of {net.Layers[l].Name} at t = {r.TimeSteps}"
+
+              use streamed =
+                  net.Run(
+                      x,
+                      8,
+                      SimulationOptions(
+                          Record = true,
+                          Readouts = readouts,
+                          OnReadout = System.Action<SimulationResult> check
+                      )
+                  )
+
+              Expect.equal (Array.ofSeq seen) readouts "every readout, in order"
+              Expect.isEmpty streamed.Readouts "none kept"
+              Expect.isTrue (same streamed.Output kept.Output) "the output at T"
+
+              for r in handed do
+                  Expect.isTrue r.Output.IsInvalid $"the readout at t = {r.TimeSteps} was disposed"
+
           testCase "the synaptic operations of a layer equal its fan-out times the spikes it receives"
           <| fun () ->
               use scope = torch.NewDisposeScope()
