@@ -199,7 +199,8 @@ let private qcfsTable (r: RunResults) =
 
     table
 
-/// "in brackets: 95 % intervals (...); dual-phase vs QCFS, exact McNemar: T = 1 p = 3.1e-12, ..."
+/// "in brackets: 95 % intervals (...); dual-phase vs QCFS, exact McNemar: T = 1 p = 3.1e-12, ...;
+/// dual-phase vs the QC ANN it was converted from: T = 1 p = 0.45, ..."
 let versusQcfsLine (s: RunStatistics) =
     let inv = "G2", Globalization.CultureInfo.InvariantCulture
 
@@ -216,10 +217,17 @@ let versusQcfsLine (s: RunStatistics) =
             let ps = s.VersusQcfs |> Array.sortBy _.T |> Array.map p |> String.concat ", "
             $"; dual-phase vs QCFS on the same images (exact McNemar, two-sided): {ps}"
 
+    let source =
+        if isNull s.VersusSource || s.VersusSource.Length = 0 then
+            ""
+        else
+            let ps = s.VersusSource |> Array.sortBy _.T |> Array.map p |> String.concat ", "
+            $"; dual-phase vs the QC ANN it was converted from: {ps}"
+
     if isNull s.Accuracies || s.Accuracies.Length = 0 then
         None
     else
-        Some $"in brackets: {s.Confidence * 100.0:F0} %% intervals (Clopper-Pearson){tests}"
+        Some $"in brackets: {s.Confidence * 100.0:F0} %% intervals (Clopper-Pearson){tests}{source}"
 
 /// "ReLU ANN 93.06%, ..." naming only the ANNs the pipeline trained or imported.
 let private annLine (r: RunResults) =

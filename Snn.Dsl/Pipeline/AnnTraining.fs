@@ -79,9 +79,12 @@ let trainWith
     ctx.Carry result.PriorSeconds
     let history = result.History
     net.eval ()
+    let test = Evaluation.annTest net ctx.Data.TestBatches
 
     { Ann = ann
-      TestAccuracy = Evaluation.annAccuracy net ctx.Data.TestBatches
+      TestAccuracy = test.Percent
+      TestImages = test.Count
+      TestPerImageCorrect = test.Hits
       HeldOutAccuracy = Evaluation.annAccuracy net ctx.Data.HeldOutBatches
       Seconds = history |> Array.sumBy _.Seconds
       Thresholds =

@@ -82,6 +82,22 @@ let private annAccuracy (facts: DataFacts) (parts: Partial list) (accuracies: fl
         else
             100.0 * float (List.sum correct) / float seen
 
+/// The shards' per-image test results of an ANN concatenated in shard order (shard i's images come
+/// before shard i + 1's); null when a shard's record has none.
+let private mergeHits (anns: AnnRecord list) =
+    let decoded =
+        anns |> List.map (fun a -> PerImage.decode a.TestImages a.TestPerImageCorrect)
+
+    if decoded |> List.forall Result.isOk then
+        decoded
+        |> List.collect (function
+            | Ok h -> List.ofArray h
+            | Error _ -> [])
+        |> Array.ofList
+        |> PerImage.encode
+    else
+        null
+
 let private mergeAnn facts parts (folder: string) (anns: AnnRecord list) =
     let a = anns.Head
 
@@ -91,7 +107,9 @@ let private mergeAnn facts parts (folder: string) (anns: AnnRecord list) =
                 $"the shards trained different networks ({a.Ann}: held-out accuracy {a.HeldOutAccuracy} vs {b.HeldOutAccuracy} among {folder}): they cannot be merged"
 
     { a with
-        TestAccuracy = annAccuracy facts parts (anns |> List.map _.TestAccuracy) }
+        TestAccuracy = annAccuracy facts parts (anns |> List.map _.TestAccuracy)
+        TestImages = anns |> List.sumBy _.TestImages
+        TestPerImageCorrect = mergeHits anns }
 
 /// The row of the whole test set from the shards' rows, in shard order: the sums add and the
 /// per-image results are concatenated (shard i's images come before shard i + 1's).

@@ -32,6 +32,11 @@ type AnnRecord =
         Seconds: float
         Thresholds: NamedThreshold[]
         History: EpochRecord[]
+        /// Test images the test accuracy was measured on (0 in records written before it was kept).
+        TestImages: int
+        /// Which of those images (in the split's order) were classified right: PerImage's base64
+        /// bitset, for paired tests against the SNNs. Null in records written before it was kept.
+        TestPerImageCorrect: string
     }
 
 /// One SNN evaluation at one T.

@@ -67,7 +67,11 @@ let private statisticsAt (r: RunResults) (s: RunStatistics) (t: int) =
         line $"| {i.Label} | {f2 i.Accuracy} | {ci i} |"
 
     line ""
-    let tests = Array.append s.Stages s.VersusQcfs |> Array.filter (fun c -> c.T = t)
+    let versusSource = if isNull s.VersusSource then [||] else s.VersusSource
+
+    let tests =
+        Array.concat [ s.Stages; s.VersusQcfs; versusSource ]
+        |> Array.filter (fun c -> c.T = t)
 
     if tests.Length > 0 then
         line "| comparison | accuracies (%) | b | c | p |"
@@ -75,7 +79,7 @@ let private statisticsAt (r: RunResults) (s: RunStatistics) (t: int) =
 
         for c in tests do
             let candidate =
-                if Array.contains c s.VersusQcfs then
+                if Array.contains c s.VersusQcfs || Array.contains c versusSource then
                     $"dual-phase SNN ({c.Candidate})"
                 else
                     c.Candidate
@@ -105,7 +109,7 @@ let statisticsSection (r: RunResults) =
         line ""
 
         line
-            "Each T lists its SNN evaluations in pipeline order, each tested against the one before it, named by what was done since conversion: phase1 is Phase I; Phase II (potential) and Phase II (potential, weights) are the ablation's + potential and + weights (on copies); the last row that is not an ablation copy is the dual-phase SNN, also tested against the QCFS SNN."
+            "Each T lists its SNN evaluations in pipeline order, each tested against the one before it, named by what was done since conversion: phase1 is Phase I; Phase II (potential) and Phase II (potential, weights) are the ablation's + potential and + weights (on copies); the last row that is not an ablation copy is the dual-phase SNN, also tested against the QCFS SNN and against the ANN it was converted from (its QC ANN, on the same test images: a lossless conversion shows no significant difference)."
 
         line ""
 

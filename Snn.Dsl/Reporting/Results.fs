@@ -192,6 +192,10 @@ type RunStatistics =
         Stages: PairedComparison[]
         /// At each T, the dual-phase SNN as the pipeline left it against the QCFS SNN.
         VersusQcfs: PairedComparison[]
+        /// At each T, the dual-phase SNN as the pipeline left it against the ANN it was converted
+        /// from (its QC ANN as it was at conversion), on the SNN test images. Null in results
+        /// written before it was kept; empty where the ANN's record has no per-image results.
+        VersusSource: PairedComparison[]
         /// Comparisons that could not be made, and why.
         Notes: string[]
     }

@@ -1,7 +1,7 @@
 /// The statistics of a run's report: a 95 % confidence interval for every accuracy (exact
 /// Clopper-Pearson) and, on the same test images, exact McNemar tests of the comparisons the
 /// report makes: each stage at a T against the one before it, and the dual-phase SNN against the
-/// QCFS SNN. Built from the step records (per-image results) and the results built from them.
+/// QCFS SNN and against the QC ANN it was converted from (is the conversion lossless?). Built from the step records (per-image results) and the results built from them.
 module Snn.Dsl.Reporting.Statistics
 
 open System
@@ -58,13 +58,24 @@ let private hitsOf (e: Evaluated) =
         else
             Error $"its per-image results count %d{counted} right, its accuracy %d{expected}")
 
-/// The exact McNemar test of `candidate` against `baseline` on their test images.
-let private compare (t: int) (baseline: Evaluated) (candidate: Evaluated) =
-    let what = $"T = %d{t}: %s{candidate.Label} vs %s{baseline.Label}"
+/// One side of a paired test: its name, accuracy on the compared images, and per-image results.
+type private Side =
+    { Name: string
+      Accuracy: float
+      Hits: Result<bool[], string> }
 
-    match hitsOf baseline, hitsOf candidate with
-    | Error e, _ -> Error $"%s{what}: not compared, %s{baseline.Label}: %s{e}"
-    | _, Error e -> Error $"%s{what}: not compared, %s{candidate.Label}: %s{e}"
+let private sideOf (e: Evaluated) =
+    { Name = e.Label
+      Accuracy = e.Row.Accuracy
+      Hits = hitsOf e }
+
+/// The exact McNemar test of `candidate` against `baseline` on their test images.
+let private compareSides (t: int) (baseline: Side) (candidate: Side) =
+    let what = $"T = %d{t}: %s{candidate.Name} vs %s{baseline.Name}"
+
+    match baseline.Hits, candidate.Hits with
+    | Error e, _ -> Error $"%s{what}: not compared, %s{baseline.Name}: %s{e}"
+    | _, Error e -> Error $"%s{what}: not compared, %s{candidate.Name}: %s{e}"
     | Ok a, Ok b when a.Length <> b.Length ->
         Error $"%s{what}: not compared, evaluated on %d{a.Length} and %d{b.Length} images"
     | Ok a, Ok b ->
@@ -76,15 +87,59 @@ let private compare (t: int) (baseline: Evaluated) (candidate: Evaluated) =
 
         Ok
             { T = t
-              Baseline = baseline.Label
-              Candidate = candidate.Label
-              BaselineAccuracy = baseline.Row.Accuracy
-              CandidateAccuracy = candidate.Row.Accuracy
+              Baseline = baseline.Name
+              Candidate = candidate.Name
+              BaselineAccuracy = baseline.Accuracy
+              CandidateAccuracy = candidate.Accuracy
               Images = a.Length
               BaselineOnly = bOnly
               CandidateOnly = cOnly
               PValue = Binomial.mcNemar bOnly cOnly
               Log10PValue = Binomial.mcNemarLog10 bOnly cOnly }
+
+let private compare (t: int) (baseline: Evaluated) (candidate: Evaluated) =
+    compareSides t (sideOf baseline) (sideOf candidate)
+
+/// How the report names the ANN a spiking network was converted from.
+let sourceLabel (a: Ann) =
+    match a with
+    | QcAnn l -> $"QC ANN (L = %d{l})"
+    | other -> other.Description
+
+/// The ANN `row`'s network was converted from as it was then: the last record of that ANN before
+/// the row in pipeline order (a later step may have trained it on).
+let private sourceRecord (records: Record list) (row: EvaluationRow) =
+    records
+    |> List.takeWhile (function
+        | SnnEvaluated r -> not (obj.ReferenceEquals(r, row))
+        | _ -> true)
+    |> List.choose (function
+        | AnnTrained a when a.Ann = row.Source -> Some a
+        | _ -> None)
+    |> List.tryLast
+
+/// The source ANN's side of a test against an SNN evaluated on the first `images` test images (the
+/// SNN test images are the head of the test split, in order): its results on those images.
+let private annSide (a: AnnRecord) (images: int) =
+    let hits =
+        PerImage.decode a.TestImages a.TestPerImageCorrect
+        |> Result.bind (fun h ->
+            let counted = h |> Array.sumBy (fun x -> if x then 1 else 0)
+
+            if counted <> correctOf a.TestAccuracy a.TestImages then
+                Error
+                    $"its per-image results count %d{counted} right, its accuracy %d{correctOf a.TestAccuracy a.TestImages}"
+            elif h.Length < images then
+                Error $"tested on %d{h.Length} images, fewer than the SNN's %d{images}"
+            else
+                Ok(Array.sub h 0 images))
+
+    { Name = sourceLabel a.Ann
+      Accuracy =
+        match hits with
+        | Ok h when images > 0 -> 100.0 * float (h |> Array.sumBy (fun x -> if x then 1 else 0)) / float images
+        | _ -> a.TestAccuracy
+      Hits = hits }
 
 /// The SNN evaluations at T in pipeline order: direct conversion first, then every row of the
 /// spiking networks (named as results.json's stages name them).
@@ -143,12 +198,24 @@ let ofRun (records: Record list) (r: RunResults) : RunStatistics =
                           { Label = $"QCFS SNN (L = %d{q.Levels})"
                             Row = p }))
 
-              match point, dual with
-              | Some q, Some d -> stages, [ compare entry.T q d ]
-              | _ -> stages, [] ]
+              let versusQcfs =
+                  match point, dual with
+                  | Some q, Some d -> [ compare entry.T q d ]
+                  | _ -> []
 
-    let stages = perT |> List.collect fst
-    let versus = perT |> List.collect snd
+              let versusSource =
+                  match dual with
+                  | Some d ->
+                      match sourceRecord records d.Row with
+                      | Some a -> [ compareSides entry.T (annSide a d.Row.Images) (sideOf d) ]
+                      | None -> []
+                  | None -> []
+
+              stages, versusQcfs, versusSource ]
+
+    let stages = perT |> List.collect (fun (s, _, _) -> s)
+    let versus = perT |> List.collect (fun (_, v, _) -> v)
+    let versusSource = perT |> List.collect (fun (_, _, v) -> v)
 
     let made xs =
         xs
@@ -173,4 +240,5 @@ let ofRun (records: Record list) (r: RunResults) : RunStatistics =
         |> Array.ofList
       Stages = made stages
       VersusQcfs = made versus
-      Notes = failed stages @ failed versus |> Array.ofList }
+      VersusSource = made versusSource
+      Notes = failed stages @ failed versus @ failed versusSource |> Array.ofList }

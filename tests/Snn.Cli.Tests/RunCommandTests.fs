@@ -113,6 +113,12 @@ let tests =
                    + (2.0 / 2.0 ** 18.0).ToString("G2", Globalization.CultureInfo.InvariantCulture))
                   "T = 2"
 
+              // Against the QC ANNs: T = 1 b = 5, c = 2 (p = 58 / 128); T = 2 b = 2, c = 0 (p = 1 / 2).
+              Expect.stringContains
+                  line
+                  "; dual-phase vs the QC ANN it was converted from: T = 1 p = 0.45, T = 2 p = 0.5"
+                  "against the QC ANNs"
+
           testCase "the terminal summary of a pipeline with only the QCFS baseline names only what ran"
           <| fun () ->
               use tmp = new TempFolder()

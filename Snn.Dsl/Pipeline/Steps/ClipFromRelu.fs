@@ -133,13 +133,16 @@ let private run (p: Parameters) (ctx: StepContext) =
         ctx.Log $"clipFromRelu: {describe p t}"
 
     let seconds = clock.Elapsed.TotalSeconds
-    let test = Evaluation.annAccuracy clip ctx.Data.TestBatches
+    let tested = Evaluation.annTest clip ctx.Data.TestBatches
+    let test = tested.Percent
     let heldOut = Evaluation.annAccuracy clip ctx.Data.HeldOutBatches
     ctx.Log $"Phase I clip ANN from the ReLU ANN: test accuracy {test:F2}%%, held-out {heldOut:F2}%%"
 
     let record =
         { Ann = ClipAnn
           TestAccuracy = test
+          TestImages = tested.Count
+          TestPerImageCorrect = tested.Hits
           HeldOutAccuracy = heldOut
           Seconds = seconds
           // As the network holds them (float32).

@@ -104,13 +104,16 @@ let private run (p: Parameters) (ctx: StepContext) (n: ImportedNetwork) =
                 $"importAnn: warning: the imported network does not compute what {file} computes (difference above {LogitTolerance:G3})"
 
     net.eval ()
-    let test = Evaluation.annAccuracy net ctx.Data.TestBatches
+    let tested = Evaluation.annTest net ctx.Data.TestBatches
+    let test = tested.Percent
     let heldOut = Evaluation.annAccuracy net ctx.Data.HeldOutBatches
     ctx.Log $"imported ANN ({Path.GetFileName file}): test accuracy {test:F2}%%, held-out {heldOut:F2}%%"
 
     let record =
         { Ann = ReluAnn
           TestAccuracy = test
+          TestImages = tested.Count
+          TestPerImageCorrect = tested.Hits
           HeldOutAccuracy = heldOut
           Seconds = importSeconds
           Thresholds = bounded net

@@ -73,4 +73,47 @@ let tests =
                   evaluated[4].PerImageCorrect
                   (Array.init 21 (fun i -> Array.contains i right))
                   "the labels' pattern at T = 4"
+          }
+
+          test "an ANN's test figures: its accuracy as annAccuracy measures it and which images it got right" {
+              use scope = torch.NewDisposeScope()
+              torch.manual_seed 12L |> ignore
+
+              use net =
+                  match Compile.compile (Clip 1.0) smallSpec with
+                  | Ok n -> n
+                  | Error es -> failwithf "%A" es
+
+              let images = [ for _ in 1..2 -> torch.rand (5L, 1L, 28L, 28L) ]
+              net.eval ()
+
+              let predicted (x: torch.Tensor) =
+                  use _ = torch.no_grad ()
+                  net.forward(x).argmax(1L).data<int64>().ToArray()
+
+              // Images 0, 3, 4, 6 and 9 labelled with the prediction, the others with another class.
+              let right = [| 0; 3; 4; 6; 9 |]
+
+              let batches =
+                  images
+                  |> List.mapi (fun b x ->
+                      x,
+                      predicted x
+                      |> Array.mapi (fun i p ->
+                          if Array.contains (5 * b + i) right then
+                              p
+                          else
+                              (p + 1L) % 10L)
+                      |> torch.tensor)
+
+              let t = Evaluation.annTest net batches
+              Expect.equal t.Count 10 "every image"
+
+              Expect.equal
+                  (PerImage.decode 10 t.Hits)
+                  (Ok(Array.init 10 (fun i -> Array.contains i right)))
+                  "image by image"
+
+              Expect.equal t.Percent 50.0 "5 of 10"
+              Expect.equal t.Percent (Evaluation.annAccuracy net batches) "as annAccuracy"
           } ]

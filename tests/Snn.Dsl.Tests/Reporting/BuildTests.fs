@@ -46,7 +46,9 @@ let private ann a test seconds =
           HeldOutAccuracy = test - 1.0
           Seconds = seconds
           Thresholds = [| { Layer = "act1"; Threshold = 1.5 } |]
-          History = [||] }
+          History = [||]
+          TestImages = 0
+          TestPerImageCorrect = null }
 
 let private a = PhaseTwoPass [ PotentialCalibration ]
 let private ab = PhaseTwoPass [ PotentialCalibration; WeightCalibration ]
@@ -87,7 +89,9 @@ let private records =
                 HeldOutAccuracy = 88.0
                 Seconds = 30.0
                 Thresholds = [| { Layer = "act1"; Threshold = 2.5 } |]
-                History = [||] }
+                History = [||]
+                TestImages = 0
+                TestPerImageCorrect = null }
             Points = [| row 1 (QcfsAnn 4) None [] false 60.0; row 2 (QcfsAnn 4) None [] false 70.0 |] } ]
 
 let private info =

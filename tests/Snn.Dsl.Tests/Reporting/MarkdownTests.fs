@@ -52,6 +52,11 @@ let tests =
 
               Expect.stringContains
                   md
+                  "| dual-phase SNN (Phase II (potential, weights, potential)) vs QC ANN (L = 1) | 87.00 vs 90.00 | 5 | 2 | 0.4531 |"
+                  "dual-phase against the QC ANN it was converted from, p = 58 / 128"
+
+              Expect.stringContains
+                  md
                   "- T = 2: phase1 vs direct: not compared, phase1: no per-image results recorded"
                   "what could not be compared"
 

@@ -44,14 +44,28 @@ let row t source madeFor lineage probe (results: Choice<bool[], float>) =
         | Choice2Of2 _ -> null
       Tally = None }
 
-let private ann a test heldOut =
+/// ANN test images of the fixture (facts.Test): the SNN test images are the first `images` of them.
+let annImages = 200
+
+/// An ANN record; with `ranges`, its per-image test results (those images right, inclusive), whose
+/// count must give `test`.
+let annWith a test heldOut (ranges: (int * int) list option) =
     AnnTrained
         { Ann = a
           TestAccuracy = test
           HeldOutAccuracy = heldOut
           Seconds = 1.0
           Thresholds = [||]
-          History = [||] }
+          History = [||]
+          TestImages = annImages
+          TestPerImageCorrect =
+            match ranges with
+            | Some r ->
+                Array.init annImages (fun i -> r |> List.exists (fun (a, b) -> a <= i && i <= b))
+                |> PerImage.encode
+            | None -> null }
+
+let private ann a test heldOut = annWith a test heldOut None
 
 let private a = PhaseTwoPass [ PotentialCalibration ]
 let private ab = PhaseTwoPass [ PotentialCalibration; WeightCalibration ]
@@ -63,13 +77,15 @@ let private bits r = Choice1Of2(hits r)
 
 /// T = 1: direct 40, Phase I 80, + potential 83, + weights 84, final 87 (images 0-79 and 85-91),
 /// QCFS 60 (images 20-79). T = 2: direct 50, Phase I 81 without per-image results, final 88, QCFS 70.
+/// QC ANNs on the 200 ANN test images: L = 1 90 % (images 0-89 and 100-189; 90 of the first 100),
+/// L = 2 91 % (images 0-89 and 100-191; 90 of the first 100).
 let records =
     [ ann ReluAnn 93.0 92.0
       ann ClipAnn 92.0 91.0
       SnnEvaluated(row 1 ClipAnn None [] false (bits [ 0, 39 ]))
       SnnEvaluated(row 2 ClipAnn None [] false (bits [ 0, 49 ]))
-      ann (QcAnn 1) 90.0 89.0
-      ann (QcAnn 2) 91.0 90.0
+      annWith (QcAnn 1) 90.0 89.0 (Some [ (0, 89); (100, 189) ])
+      annWith (QcAnn 2) 91.0 90.0 (Some [ (0, 89); (100, 191) ])
       SnnEvaluated(row 1 (QcAnn 1) (Some 1) [] false (bits [ 0, 79 ]))
       SnnEvaluated(row 2 (QcAnn 2) (Some 2) [] false (Choice2Of2 81.0))
       SnnEvaluated(row 1 (QcAnn 1) (Some 1) [ a ] true (bits [ 0, 82 ]))
@@ -84,7 +100,9 @@ let records =
                 HeldOutAccuracy = 88.0
                 Seconds = 1.0
                 Thresholds = [||]
-                History = [||] }
+                History = [||]
+                TestImages = 0
+                TestPerImageCorrect = null }
             Points =
               [| row 1 (QcfsAnn 4) None [] false (bits [ 20, 79 ])
                  row 2 (QcfsAnn 4) None [] false (bits [ 0, 69 ]) |] } ]

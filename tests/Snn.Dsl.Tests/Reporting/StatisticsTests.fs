@@ -122,6 +122,60 @@ let tests =
                   "T = 2"
           }
 
+          test "the dual-phase SNN is tested against the QC ANN it was converted from, on the SNN test images" {
+              let s = (results ()).Statistics
+
+              // T = 1: b = images 80-84 (ANN only), c = 90-91 (SNN only): 2 (1 + 7 + 21) / 2^7.
+              Expect.equal
+                  (tests' s.VersusSource 1)
+                  [| "Phase II (potential, weights, potential)", "QC ANN (L = 1)", 5, 2, g12 (58.0 / 128.0) |]
+                  "T = 1"
+
+              // T = 2: b = images 88-89, c = none: 2 / 2^2.
+              Expect.equal
+                  (tests' s.VersusSource 2)
+                  [| "Phase II (potential, weights, potential)", "QC ANN (L = 2)", 2, 0, 0.5 |]
+                  "T = 2"
+
+              let c = s.VersusSource |> Array.find (fun c -> c.T = 1)
+
+              Expect.equal
+                  (c.BaselineAccuracy, c.CandidateAccuracy, c.Images)
+                  (90.0, 87.0, 100)
+                  "the ANN's accuracy on the SNN's 100 images, not on its 200"
+
+              // A QC ANN trained on after the conversion (a later record) does not replace the one
+              // the SNN was converted from.
+              let later =
+                  Build.build
+                      info
+                      facts
+                      "digest"
+                      (records @ [ annWith (Snn.Dsl.Pipeline.QcAnn 1) 50.0 50.0 (Some [ 0, 99 ]) ])
+                      10.0
+
+              Expect.equal
+                  (tests' later.Statistics.VersusSource 1)
+                  (tests' s.VersusSource 1)
+                  "the record before the SNN's row"
+
+              // Without the ANN's per-image results (a record written before they were kept): a note.
+              let old =
+                  records
+                  |> List.map (function
+                      | AnnTrained a when a.Ann = Snn.Dsl.Pipeline.QcAnn 2 ->
+                          AnnTrained { a with TestPerImageCorrect = null }
+                      | r -> r)
+
+              let oldStats = (Build.build info facts "digest" old 10.0).Statistics
+              Expect.isEmpty (tests' oldStats.VersusSource 2) "not compared at T = 2"
+
+              Expect.contains
+                  oldStats.Notes
+                  "T = 2: Phase II (potential, weights, potential) vs QC ANN (L = 2): not compared, QC ANN (L = 2): no per-image results recorded"
+                  "the note says why"
+          }
+
           test "an evaluation without per-image results is not compared, and the notes say why" {
               let s = (results ()).Statistics
               Expect.isEmpty (tests' s.Stages 2) "nothing to compare at T = 2"
