@@ -322,6 +322,31 @@ let tests =
               Expect.equal (Experiment.load path) (Ok Profiles.benchDistill) "the example file"
           }
 
+          test
+              "docs/examples/bench-finetune-snn.json is the bench experiment with F = 2 + one fineTuneSnn epoch after Phase II" {
+              let path = Path.Combine(repoRoot (), "docs", "examples", "bench-finetune-snn.json")
+
+              let pipeline =
+                  Profiles.bench.Pipeline
+                  |> List.mapi (fun i s -> i, s)
+                  |> List.collect (fun (i, s) ->
+                      match s.Name with
+                      | "fineTuneQC" -> [ fineTuneQC [ 1; 2; 4 ] 2 ]
+                      // The evaluation of Phase II's networks, then the SNNs fine-tuned and evaluated.
+                      | "evaluate" when i > 0 && Profiles.bench.Pipeline[i - 1].Name = "phaseTwo" ->
+                          [ s; fineTuneSnn 1; evaluate [ 1; 2; 4 ] ]
+                      | _ -> [ s ])
+
+              Expect.equal
+                  (Experiment.load path)
+                  (Ok
+                      { Profiles.bench with
+                          Pipeline = pipeline
+                          OutputFolder = "runs/bench-finetune-snn"
+                          Profile = Custom "bench-finetune-snn" })
+                  "the example file"
+          }
+
           test "docs/examples/resnet34-synthetic-imagenet.json is a valid ResNet-34 experiment on 224x224 image folders" {
               let path =
                   Path.Combine(repoRoot (), "docs", "examples", "resnet34-synthetic-imagenet.json")
