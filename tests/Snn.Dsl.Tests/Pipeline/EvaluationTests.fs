@@ -11,6 +11,19 @@ let private predictions (snn: Snn.Core.Simulation.SpikingNetwork) (t: int) (imag
     use result = snn.Run(images, t)
     result.Output.argmax(1L).data<int64>().ToArray()
 
+/// Labels for batches of `size` images: the class `predict` gives on the images whose index (over
+/// all batches) is in `right`, another class on the others.
+let private labelsRightOn (right: int[]) (size: int) (predict: torch.Tensor -> int64[]) (images: torch.Tensor list) =
+    images
+    |> List.mapi (fun b x ->
+        predict x
+        |> Array.mapi (fun i p ->
+            if Array.contains (size * b + i) right then
+                p
+            else
+                (p + 1L) % 10L)
+        |> torch.tensor)
+
 [<Tests>]
 let tests =
     testSequenced
@@ -37,16 +50,7 @@ let tests =
               // another class on the others.
               let right = [| 0; 1; 5; 8; 9; 10; 14; 20 |]
 
-              let labels =
-                  images
-                  |> List.mapi (fun b x ->
-                      predictions snn 4 x
-                      |> Array.mapi (fun i p ->
-                          if Array.contains (7 * b + i) right then
-                              p
-                          else
-                              (p + 1L) % 10L)
-                      |> torch.tensor)
+              let labels = labelsRightOn right 7 (predictions snn 4) images
 
               let batches = List.zip images labels
               let task = (SilentProgress() :> IProgressSink).Start("test", 3)
@@ -94,17 +98,7 @@ let tests =
               // Images 0, 3, 4, 6 and 9 labelled with the prediction, the others with another class.
               let right = [| 0; 3; 4; 6; 9 |]
 
-              let batches =
-                  images
-                  |> List.mapi (fun b x ->
-                      x,
-                      predicted x
-                      |> Array.mapi (fun i p ->
-                          if Array.contains (5 * b + i) right then
-                              p
-                          else
-                              (p + 1L) % 10L)
-                      |> torch.tensor)
+              let batches = List.zip images (labelsRightOn right 5 predicted images)
 
               let t = Evaluation.annTest net batches
               Expect.equal t.Count 10 "every image"
