@@ -88,15 +88,9 @@ let private mergeHits (anns: AnnRecord list) =
     let decoded =
         anns |> List.map (fun a -> PerImage.decode a.TestImages a.TestPerImageCorrect)
 
-    if decoded |> List.forall Result.isOk then
-        decoded
-        |> List.collect (function
-            | Ok h -> List.ofArray h
-            | Error _ -> [])
-        |> Array.ofList
-        |> PerImage.encode
-    else
-        null
+    match decoded |> List.choose Result.toOption with
+    | hits when hits.Length = decoded.Length -> Array.concat hits |> PerImage.encode
+    | _ -> null
 
 let private mergeAnn facts parts (folder: string) (anns: AnnRecord list) =
     let a = anns.Head

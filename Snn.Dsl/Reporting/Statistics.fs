@@ -1,7 +1,8 @@
 /// The statistics of a run's report: a 95 % confidence interval for every accuracy (exact
 /// Clopper-Pearson) and, on the same test images, exact McNemar tests of the comparisons the
 /// report makes: each stage at a T against the one before it, and the dual-phase SNN against the
-/// QCFS SNN and against the QC ANN it was converted from (is the conversion lossless?). Built from the step records (per-image results) and the results built from them.
+/// QCFS SNN and against the QC ANN it was converted from (is the conversion lossless?). Built from
+/// the step records (per-image results) and the results built from them.
 module Snn.Dsl.Reporting.Statistics
 
 open System
@@ -46,11 +47,15 @@ let interval (a: Accuracies.Accuracy) : AccuracyInterval =
 /// An SNN evaluation as the report names it.
 type private Evaluated = { Label: string; Row: EvaluationRow }
 
+/// How many images per-image results count right.
+let private countRight (hits: bool[]) =
+    hits |> Array.sumBy (fun h -> if h then 1 else 0)
+
 /// The per-image results of an evaluation, checked against its accuracy.
 let private hitsOf (e: Evaluated) =
     PerImage.decode e.Row.Images e.Row.PerImageCorrect
     |> Result.bind (fun hits ->
-        let counted = hits |> Array.sumBy (fun h -> if h then 1 else 0)
+        let counted = countRight hits
         let expected = correctOf e.Row.Accuracy e.Row.Images
 
         if counted = expected then
@@ -124,7 +129,7 @@ let private annSide (a: AnnRecord) (images: int) =
     let hits =
         PerImage.decode a.TestImages a.TestPerImageCorrect
         |> Result.bind (fun h ->
-            let counted = h |> Array.sumBy (fun x -> if x then 1 else 0)
+            let counted = countRight h
 
             if counted <> correctOf a.TestAccuracy a.TestImages then
                 Error
@@ -137,7 +142,7 @@ let private annSide (a: AnnRecord) (images: int) =
     { Name = sourceLabel a.Ann
       Accuracy =
         match hits with
-        | Ok h when images > 0 -> 100.0 * float (h |> Array.sumBy (fun x -> if x then 1 else 0)) / float images
+        | Ok h when images > 0 -> 100.0 * float (countRight h) / float images
         | _ -> a.TestAccuracy
       Hits = hits }
 
