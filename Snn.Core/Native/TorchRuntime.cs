@@ -47,11 +47,13 @@ public static class TorchRuntime
     /// <see cref="RequiredVersion"/>, then loads TorchSharp's native libraries by absolute path
     /// (<see cref="TorchNativeLibraries.Preload"/>). Safe to call many times and from several
     /// processes: the patched file replaces the old one by an atomic rename. Patches nothing on
-    /// other operating systems, or when no copy is found. A program that uses TorchSharp before
-    /// touching Snn.Core calls this first.
+    /// other operating systems, or when no copy is found. First caps oneDNN's instruction set
+    /// (<see cref="OneDnnIsa.CapUnlessSet"/>). A program that uses TorchSharp before touching
+    /// Snn.Core calls this first.
     /// </summary>
     public static void EnsureNativeCompatibility()
     {
+        OneDnnIsa.CapUnlessSet();
         PatchApplicationCopies();
         TorchNativeLibraries.Preload();
     }
