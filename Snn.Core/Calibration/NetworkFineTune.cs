@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Snn.Core.Native;
 using Snn.Core.Simulation;
+using Snn.Core.Training;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -19,6 +20,18 @@ public sealed record NetworkFineTuneOptions
     /// <summary>Initial alpha of every layer's surrogate spike (learnable per layer), &gt; 0.</summary>
     public double InitialSlope { get; init; } = Neurons.SurrogateSpike.InitialSlope;
 
+    /// <summary>
+    /// Adam's rate per optimisation step s (s counted over all epochs from 0), e.g. a
+    /// <see cref="CosineSchedule"/> over epochs x batches; null: <see cref="LearningRate"/> at every step.
+    /// </summary>
+    public ILearningRateSchedule? Schedule { get; init; }
+
+    /// <summary>
+    /// The objective of a batch, given (images, the network's output, labels), e.g.
+    /// <see cref="Distillation.Objective"/> from an ANN teacher; null: cross-entropy of the output.
+    /// </summary>
+    public TrainingLoss? Loss { get; init; }
+
     /// <summary>Stop the soft reset's gradient (see <see cref="SurrogateStep"/>).</summary>
     public bool DetachReset { get; init; } = true;
 
@@ -36,7 +49,7 @@ public sealed record NetworkFineTuneOptions
 }
 
 /// <summary>What the fine-tune did: training loss per epoch, held-out accuracy before and after each epoch, the epoch kept.</summary>
-/// <param name="TrainLoss">Mean cross-entropy of each epoch, one entry per epoch.</param>
+/// <param name="TrainLoss">Mean training loss of each epoch (the options' objective), one entry per epoch.</param>
 /// <param name="HeldOutAccuracy">Held-out accuracy (%) before fine-tuning (entry 0) and after each epoch.</param>
 /// <param name="BestEpoch">The epoch whose weights were kept (0: the network as it was), by held-out accuracy.</param>
 /// <param name="Elapsed">Wall time.</param>
@@ -45,8 +58,8 @@ public sealed record NetworkFineTuneHistory(IReadOnlyList<double> TrainLoss, IRe
 /// <summary>
 /// Fine-tunes a whole spiking network at its T by backpropagation through time with the surrogate
 /// spike (the direction issue 16 names after Phase II's layer-wise calibration): every synapse's
-/// weight and bias, every layer's v(0) and surrogate slope are trained with Adam on the cross-entropy
-/// of the network's output (the mean over T of the last layer's current), the images fed as analog
+/// weight and bias, every layer's v(0) and surrogate slope are trained with Adam (rate per step from the
+/// options' schedule) on the cross-entropy, or the options' objective, of the network's output (the mean over T of the last layer's current), the images fed as analog
 /// current at every step. The thresholds stay fixed. Each layer's dynamics are
 /// <see cref="SurrogateStep"/>'s (forward exactly the simulator's IF neuron). The weights with the best
 /// held-out accuracy (before fine-tuning included) are kept: never chosen on test data.
@@ -83,6 +96,8 @@ public static class NetworkFineTune
         var best = heldOutAccuracy[0];
         var bestEpoch = 0;
         var bestState = model.Snapshot();
+        var loss = options.Loss ?? ((_, logits, labels) => nn.functional.cross_entropy(logits, labels));
+        long step = 0;
         for (var epoch = 0; epoch < options.Epochs; epoch++)
         {
             double sum = 0;
@@ -92,11 +107,12 @@ public static class NetworkFineTune
                 using var scope = NewDisposeScope();
                 scope.Attach(images);
                 scope.Attach(labels);
+                SetRate(adam, options, step++);
                 adam.zero_grad();
-                var loss = nn.functional.cross_entropy(model.Forward(images, timeSteps), labels);
-                loss.backward();
+                var batchLoss = loss(images, model.Forward(images, timeSteps), labels);
+                batchLoss.backward();
                 adam.step();
-                sum += loss.detach().to_type(ScalarType.Float64).item<double>() * labels.shape[0];
+                sum += batchLoss.detach().to_type(ScalarType.Float64).item<double>() * labels.shape[0];
                 count += labels.shape[0];
                 onBatch?.Invoke(epoch, sum / count);
             }
@@ -117,6 +133,15 @@ public static class NetworkFineTune
         DisposeAll(bestState);
         model.WriteBack();
         return new NetworkFineTuneHistory(trainLoss, heldOutAccuracy, bestEpoch, clock.Elapsed);
+    }
+
+    private static void SetRate(optim.Optimizer adam, NetworkFineTuneOptions options, long step)
+    {
+        var rate = options.Schedule?.RateAt(step) ?? options.LearningRate;
+        foreach (var group in adam.ParamGroups)
+        {
+            group.LearningRate = rate;
+        }
     }
 
     private static void DisposeAll(IEnumerable<Tensor> tensors)

@@ -6,28 +6,82 @@ module Snn.Dsl.Pipeline.Steps.FineTuneSnn
 
 open System.Text.Json.Nodes
 open Snn.Core.Calibration
+open Snn.Core.Training
 open Snn.Dsl.Json
 open Snn.Dsl.Pipeline
+open Snn.Dsl.Pipeline.Training
+
+/// Knowledge distillation from an ANN during the fine-tune (Snn.Core's Distillation): the loss
+/// (1 - alpha) CE + alpha tau^2 KL(softmax(teacher / tau) || softmax(snn / tau)) on each batch.
+type Teaching =
+    {
+        /// The ANN whose outputs the spiking network learns from (in eval mode, never changed).
+        Teacher: Ann
+        /// tau > 0.
+        Temperature: float
+        /// Weight of the teacher's term, in [0, 1].
+        Alpha: float
+    }
 
 type Parameters =
     {
         /// Passes over the training images.
         Epochs: int
-        /// Adam's learning rate.
+        /// Adam's learning rate (the peak of a cosine schedule).
         LearningRate: float
+        /// Constant, or cosine from LearningRate to 0 over all the batches of all epochs.
+        Schedule: Schedule
         BatchSize: int
         /// Initial alpha of each layer's surrogate spike.
         InitialAlpha: float
+        /// None: cross-entropy on the labels alone.
+        Distill: Teaching option
     }
 
 let defaults =
     { Epochs = 1
       LearningRate = 1e-4
+      Schedule = Constant
       BatchSize = 128
-      InitialAlpha = 2.5 }
+      InitialAlpha = 2.5
+      Distill = None }
+
+let private teaching =
+    Codec.record (fun teacher tau alpha ->
+        { Teacher = teacher
+          Temperature = tau
+          Alpha = alpha })
+    |> Codec.field "teacher" _.Teacher ArtifactCodec.ann
+    |> Codec.fieldOr "temperature" _.Temperature Codec.float 4.0
+    |> Codec.fieldOr "alpha" _.Alpha Codec.float 0.5
+    |> Codec.build
 
 let private label (p: Parameters) =
-    $"fineTuneSnn (%d{p.Epochs} epochs, lr %g{p.LearningRate})"
+    let schedule =
+        match p.Schedule with
+        | Cosine -> " cosine"
+        | Constant -> ""
+
+    let distill =
+        match p.Distill with
+        | Some d -> $", from %s{d.Teacher.Description} (tau %g{d.Temperature}, alpha %g{d.Alpha})"
+        | None -> ""
+
+    $"fineTuneSnn (%d{p.Epochs} epochs, lr %g{p.LearningRate}%s{schedule}%s{distill})"
+
+/// Adam's rate per step over a fine-tune of `steps` batches.
+let private rates (p: Parameters) (steps: int64) : ILearningRateSchedule =
+    match p.Schedule with
+    | Cosine -> CosineSchedule(p.LearningRate, max 1L steps)
+    | Constant -> ConstantSchedule(p.LearningRate)
+
+/// The objective of a batch: the options' default cross-entropy, or distillation from the teacher.
+let private objective (p: Parameters) (ctx: StepContext) : TrainingLoss option =
+    p.Distill
+    |> Option.map (fun d ->
+        let teacher = ctx.Ann d.Teacher
+        teacher.eval ()
+        Distillation.Objective(teacher, d.Temperature, d.Alpha))
 
 let private fineTune (p: Parameters) (ctx: StepContext) (t: int) =
     let snn = ctx.Spiking t
@@ -36,8 +90,16 @@ let private fineTune (p: Parameters) (ctx: StepContext) (t: int) =
     let task =
         ctx.Progress.Start($"T={t}: fine-tune the spiking network", p.Epochs * loader.BatchCount)
 
+    let steps = int64 p.Epochs * int64 loader.BatchCount
+
     let options =
-        NetworkFineTuneOptions(LearningRate = p.LearningRate, Epochs = p.Epochs, InitialSlope = p.InitialAlpha)
+        NetworkFineTuneOptions(
+            LearningRate = p.LearningRate,
+            Schedule = rates p steps,
+            Loss = Option.toObj (objective p ctx),
+            Epochs = p.Epochs,
+            InitialSlope = p.InitialAlpha
+        )
 
     let history =
         NetworkFineTune.FineTune(
@@ -78,15 +140,19 @@ let private fineTune (p: Parameters) (ctx: StepContext) (t: int) =
 let definition: StepDefinition<Parameters> =
     { Name = "fineTuneSnn"
       Parameters =
-        Codec.record (fun e lr b a ->
+        Codec.record (fun e lr s b a d ->
             { Epochs = e
               LearningRate = lr
+              Schedule = s
               BatchSize = b
-              InitialAlpha = a })
+              InitialAlpha = a
+              Distill = d })
         |> Codec.field "epochs" _.Epochs Codec.int
         |> Codec.fieldOr "learning_rate" _.LearningRate Codec.float defaults.LearningRate
+        |> Codec.fieldOr "schedule" _.Schedule Sgd.schedule defaults.Schedule
         |> Codec.fieldOr "batch_size" _.BatchSize Codec.int defaults.BatchSize
         |> Codec.fieldOr "initial_alpha" _.InitialAlpha Codec.float defaults.InitialAlpha
+        |> Codec.fieldOr "distill" _.Distill (Codec.option teaching) defaults.Distill
       Label = label
       Problems =
         fun p ->
@@ -95,13 +161,30 @@ let definition: StepDefinition<Parameters> =
                     $"learning_rate = %g{p.LearningRate} is out of range: expected (0, 1]" ]
             @ Declare.inRange "batch_size" 1 65536 p.BatchSize
             @ Declare.positive "initial_alpha" p.InitialAlpha
+            @ (match p.Distill with
+               | Some d ->
+                   Declare.positive "distill.temperature" d.Temperature
+                   @ [ if not (d.Alpha >= 0.0 && d.Alpha <= 1.0) then
+                           $"distill.alpha = %g{d.Alpha} is out of range: expected [0, 1] (the weight of the teacher's term)" ]
+               | None -> [])
       Declare =
         fun p s ->
-            match Declare.spikingNetworks s with
-            | [] -> Declare.fromProblems [ "needs a spiking network: add convert before fineTuneSnn" ]
-            | nets ->
+            let teacher =
+                match p.Distill with
+                | Some d ->
+                    match Declare.ann d.Teacher s with
+                    | Ok _ -> Ok [ Network d.Teacher ]
+                    | Error _ ->
+                        Error
+                            $"distill.teacher = \"%s{(ArtifactCodec.ann.Encode d.Teacher).ToString()}\" needs %s{d.Teacher.Description}, which no earlier step makes"
+                | None -> Ok []
+
+            match Declare.spikingNetworks s, teacher with
+            | [], _ -> Declare.fromProblems [ "needs a spiking network: add convert before fineTuneSnn" ]
+            | _, Error problem -> Declare.fromProblems [ problem ]
+            | nets, Ok teacherNeeds ->
                 { Declare.none with
-                    Needs = nets |> List.map (fst >> Spiking)
+                    Needs = teacherNeeds @ (nets |> List.map (fst >> Spiking))
                     Makes =
                         [ for t, i in nets ->
                               Spiking t,

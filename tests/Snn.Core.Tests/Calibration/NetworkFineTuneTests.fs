@@ -5,6 +5,7 @@ open Expecto
 open TorchSharp
 open Snn.Core.Simulation
 open Snn.Core.Calibration
+open Snn.Core.Training
 
 /// Accuracies are counts over the same images: the kept network must score exactly what the history says.
 let accuracyTolerance = 1e-9
@@ -112,6 +113,59 @@ let tests =
                   (fun e ->
                       Expect.stringContains e.Message "heldOut are on meta" "names the argument and its device"
                       Expect.stringContains e.Message "the network on cpu" "names the network's device")
+          }
+
+          test "the schedule gives the rate of every step, counted across epochs from 0" {
+              use scope = torch.NewDisposeScope()
+              use g = new torch.Generator(7UL)
+              let net, batch = problem g
+              let train = List.init 3 (fun _ -> batch ())
+              let asked = Collections.Generic.List<int64>()
+
+              let schedule =
+                  { new ILearningRateSchedule with
+                      member _.RateAt step =
+                          asked.Add step
+                          1e-3 }
+
+              NetworkFineTune.FineTune(
+                  net,
+                  (fun _ -> train |> Seq.map (fun struct (x, y) -> struct (x.clone (), y.clone ()))),
+                  ResizeArray([ batch () ]),
+                  2,
+                  NetworkFineTuneOptions(Schedule = schedule, Epochs = 2)
+              )
+              |> ignore
+
+              Expect.sequenceEqual asked [ 0L .. 5L ] "one rate per batch, steps 0-2 then 3-5"
+          }
+
+          test "the options' objective replaces cross-entropy: a zero loss leaves the network as it was" {
+              use scope = torch.NewDisposeScope()
+              use g = new torch.Generator(7UL)
+              let net, batch = problem g
+              let heldOut = List.init 4 (fun _ -> batch ())
+              let train = List.init 8 (fun _ -> batch ())
+              let shapes = Collections.Generic.List<int64[]>()
+
+              let zero =
+                  TrainingLoss(fun _ logits _ ->
+                      shapes.Add logits.shape
+                      logits.sum () * torch.tensor 0.0f)
+
+              let history =
+                  NetworkFineTune.FineTune(
+                      net,
+                      (fun _ -> train |> Seq.map (fun struct (x, y) -> struct (x.clone (), y.clone ()))),
+                      ResizeArray(heldOut),
+                      4,
+                      NetworkFineTuneOptions(LearningRate = 1e-2, Epochs = 2, Loss = zero)
+                  )
+
+              Expect.equal shapes.Count 16 "called once per batch"
+              Expect.sequenceEqual shapes[0] [| 32L; 3L |] "with the network's output [B, K]"
+              Expect.allEqual history.HeldOutAccuracy history.HeldOutAccuracy[0] "no gradient, no change"
+              Expect.sequenceEqual history.TrainLoss [ 0.0; 0.0 ] "the objective's value is the loss recorded"
           }
 
           test "settings out of range are refused naming the setting" {

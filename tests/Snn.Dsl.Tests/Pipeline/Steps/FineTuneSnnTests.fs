@@ -1,0 +1,128 @@
+module Snn.Dsl.Tests.Pipeline.Steps.FineTuneSnnTests
+
+open System.IO
+open Expecto
+open Snn.Dsl
+open Snn.Dsl.Json
+open Snn.Dsl.Pipeline
+open Snn.Dsl.Pipeline.Steps
+open Snn.Dsl.Pipeline.Training
+open Snn.Dsl.Steps
+open Snn.Dsl.Tests.Pipeline
+open Snn.Dsl.Tests.Pipeline.TestPipelines
+
+let private decode (json: string) =
+    Codec.parse "step" Registry.codec json |> Result.mapError (List.map _.Message)
+
+let private fineTune (change: FineTuneSnn.Parameters -> FineTuneSnn.Parameters) =
+    Step.create FineTuneSnn.definition (change FineTuneSnn.defaults)
+
+let private fromRelu =
+    Some
+        { FineTuneSnn.Teacher = ReluAnn
+          FineTuneSnn.Temperature = 4.0
+          FineTuneSnn.Alpha = 0.5 }
+
+let private messages steps =
+    Plan.problems smallSpecBn None steps |> List.map _.Message
+
+/// A QC ANN at L = 1 converted to the spiking network for T = 1 (no ReLU ANN).
+let private converted =
+    [ trainClip 1; foldBatchNorm; fineTuneQC [ 1 ] 1; convert; evaluate [ 1 ] ]
+
+// Sequenced: the runs share torch's process-wide state with the other pipeline tests.
+[<Tests>]
+let tests =
+    testSequenced
+    <| testList
+        "FineTuneSnn"
+        [ test "JSON: epochs are required, the rest defaults (constant rate, no teacher); every field round-trips" {
+              Expect.equal (decode """{"step": "fineTuneSnn", "epochs": 2}""") (Ok(fineTuneSnn 2)) "defaults"
+
+              Expect.equal
+                  (FineTuneSnn.defaults.Schedule, FineTuneSnn.defaults.Distill)
+                  (Constant, None)
+                  "the constant rate of the earlier runs, cross-entropy alone"
+
+              let custom =
+                  fineTune (fun p ->
+                      { p with
+                          Epochs = 3
+                          LearningRate = 3e-4
+                          Schedule = Cosine
+                          Distill =
+                              Some
+                                  { fromRelu.Value with
+                                      Teacher = QcAnn 2
+                                      Alpha = 0.25 } })
+
+              Expect.equal (decode (custom.Json.ToJsonString())) (Ok custom) "round trip"
+
+              Expect.equal
+                  (decode """{"step": "fineTuneSnn", "epochs": 1, "distill": {"teacher": "relu"}}""")
+                  (Ok(fineTune (fun p -> { p with Distill = fromRelu })))
+                  "tau 4 and alpha 0.5 by default"
+
+              Expect.equal
+                  (decode """{"step": "fineTuneSnn", "epochs": 1, "distill": {"alpha": 0.5}}""")
+                  (Error [ "step.distill.teacher: missing: expected a string" ])
+                  "a distillation without its teacher"
+
+              Expect.equal
+                  (decode """{"step": "fineTuneSnn", "epochs": 1, "schedule": "step"}""")
+                  (Error [ "step.schedule: expected one of \"cosine\", \"constant\", got \"step\"" ])
+                  "an unknown schedule"
+          }
+
+          test "validation names the step and the field: a teacher no step makes, tau and alpha out of range" {
+              Expect.equal
+                  (messages (
+                      converted
+                      @ [ fineTune (fun p -> { p with Distill = fromRelu })
+                          fineTune (fun p ->
+                              { p with
+                                  Distill =
+                                      Some
+                                          { fromRelu.Value with
+                                              Teacher = ClipAnn
+                                              Temperature = 0.0
+                                              Alpha = 1.5 } }) ]
+                  ))
+                  [ "step 5 (fineTuneSnn): distill.teacher = \"relu\" needs the ReLU ANN, which no earlier step makes"
+                    "step 6 (fineTuneSnn): distill.temperature = 0 is out of range: expected a finite value > 0"
+                    "step 6 (fineTuneSnn): distill.alpha = 1.5 is out of range: expected [0, 1] (the weight of the teacher's term)" ]
+                  "every problem"
+
+              Expect.isEmpty
+                  (messages (trainRelu 1 :: converted @ [ fineTune (fun p -> { p with Distill = fromRelu }) ]))
+                  "the ReLU ANN made earlier"
+          }
+
+          test "with a cosine rate and a teacher it runs, records its held-out history, and the report names both" {
+              let folder = tempFolder "finetune-snn"
+
+              let tuned =
+                  fineTune (fun p ->
+                      { p with
+                          LearningRate = 1e-3
+                          Schedule = Cosine
+                          Distill = fromRelu })
+
+              let steps = trainRelu 1 :: converted @ [ tuned; evaluate [ 1 ]; report ]
+              let outcome = run (Recorder()) (experiment folder smallSpecBn steps)
+
+              match customRecords outcome.Records |> List.filter (fst >> (=) "fineTuneSnn") with
+              | [ _, r ] ->
+                  Expect.equal (r["held_out_accuracy"].AsArray().Count) 2 "before and after the epoch"
+                  Expect.equal (r["T"].GetValue<int>()) 1 "the spiking network's T"
+              | rs -> failtestf "expected one fineTuneSnn record, got %d" rs.Length
+
+              let label =
+                  "fineTuneSnn (1 epochs, lr 0.001 cosine, from the ReLU ANN (tau 4, alpha 0.5))"
+
+              let d = outcome.Results.DualPhase |> Array.exactlyOne
+              Expect.equal (d.Stages |> Array.map _.Label) [| "phase1"; label |] "the SNN rows"
+              let report = File.ReadAllText(Path.Combine(folder, "report.md"))
+              Expect.stringContains report label "the report's row"
+              Directory.Delete(folder, true)
+          } ]
