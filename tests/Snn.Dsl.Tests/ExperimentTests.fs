@@ -347,6 +347,50 @@ let tests =
                   "the example file"
           }
 
+          test
+              "docs/examples/bench-finetune-snn-kd.json is bench with F = 1 + two fineTuneSnn epochs (cosine, distilled from the ReLU ANN), no ablation" {
+              let path =
+                  Path.Combine(repoRoot (), "docs", "examples", "bench-finetune-snn-kd.json")
+
+              let fineTune =
+                  Step.create
+                      Pipeline.Steps.FineTuneSnn.definition
+                      { Pipeline.Steps.FineTuneSnn.defaults with
+                          Epochs = 2
+                          LearningRate = 3e-4
+                          Schedule = Pipeline.Training.Cosine
+                          Distill =
+                              Some
+                                  { Teacher = Pipeline.ReluAnn
+                                    Temperature = 4.0
+                                    Alpha = 0.5 } }
+
+              let steps = Profiles.bench.Pipeline
+
+              let pipeline =
+                  steps
+                  |> List.mapi (fun i s -> i, s)
+                  |> List.collect (fun (i, s) ->
+                      let after name = i > 0 && steps[i - 1].Name = name
+
+                      match s.Name with
+                      | "fineTuneQC" -> [ fineTuneQC [ 1; 2; 4 ] 1 ]
+                      | "ablation" -> []
+                      // Phase I evaluated at the T it was made for only.
+                      | "evaluate" when after "convert" -> [ evaluate [ 1; 2; 4 ] ]
+                      | "evaluate" when after "phaseTwo" -> [ s; fineTune; evaluate [ 1; 2; 4 ] ]
+                      | _ -> [ s ])
+
+              Expect.equal
+                  (Experiment.load path)
+                  (Ok
+                      { Profiles.bench with
+                          Pipeline = pipeline
+                          OutputFolder = "runs/bench-finetune-snn-kd"
+                          Profile = Custom "bench-finetune-snn-kd" })
+                  "the example file"
+          }
+
           test "docs/examples/resnet34-synthetic-imagenet.json is a valid ResNet-34 experiment on 224x224 image folders" {
               let path =
                   Path.Combine(repoRoot (), "docs", "examples", "resnet34-synthetic-imagenet.json")
