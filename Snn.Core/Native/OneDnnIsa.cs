@@ -41,6 +41,45 @@ public static partial class OneDnnIsa
         return SetEnv(Variable, Cap, 0) == 0;
     }
 
+    /// <summary>
+    /// Turns libtorch's NNPACK convolutions off (at::globalContext().setUserEnabledNNPACK(false)), when
+    /// libtorch_cpu is loaded and exports both symbols; returns whether it did. With oneDNN capped, libtorch
+    /// asks NNPACK for the float32 convolutions oneDNN took before, and NNPACK fails to start on these
+    /// machines with one "Could not initialize NNPACK! Reason: Unsupported hardware" line per convolution
+    /// (thousands in a test run); libtorch's own kernels compute them either way.
+    /// </summary>
+    public static unsafe bool DisableNnpack()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return false;
+        }
+
+        try
+        {
+            var torchCpu = File.ReadLines("/proc/self/maps")
+                .Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+                .Where(f => f.Length >= 6 && Path.GetFileName(f[5]).StartsWith("libtorch_cpu", StringComparison.Ordinal))
+                .Select(f => f[5])
+                .FirstOrDefault();
+            if (torchCpu is null
+                || !NativeLibrary.TryLoad(torchCpu, out var library)
+                || !NativeLibrary.TryGetExport(library, "_ZN2at13globalContextEv", out var globalContext)
+                || !NativeLibrary.TryGetExport(library, "_ZN2at7Context20setUserEnabledNNPACKEb", out var setEnabled))
+            {
+                return false;
+            }
+
+            var context = ((delegate* unmanaged<IntPtr>)globalContext)();
+            ((delegate* unmanaged<IntPtr, byte, void>)setEnabled)(context, 0);
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
     [LibraryImport("libc", EntryPoint = "setenv", StringMarshalling = StringMarshalling.Utf8)]
     private static partial int SetEnv(string name, string value, int overwrite);
 }

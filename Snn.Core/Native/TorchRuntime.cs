@@ -27,6 +27,7 @@ public static class TorchRuntime
 
     private static readonly object Gate = new();
     private static bool _done;
+    private static int _isaCapped;
 
     /// <summary>
     /// Runs <see cref="EnsureNativeCompatibility"/> and <see cref="NativeAllocator.Configure"/> when
@@ -48,14 +49,19 @@ public static class TorchRuntime
     /// (<see cref="TorchNativeLibraries.Preload"/>). Safe to call many times and from several
     /// processes: the patched file replaces the old one by an atomic rename. Patches nothing on
     /// other operating systems, or when no copy is found. First caps oneDNN's instruction set
-    /// (<see cref="OneDnnIsa.CapUnlessSet"/>). A program that uses TorchSharp before touching
+    /// (<see cref="OneDnnIsa.CapUnlessSet"/>), and where it did, turns NNPACK off once libtorch is
+    /// loaded (<see cref="OneDnnIsa.DisableNnpack"/>). A program that uses TorchSharp before touching
     /// Snn.Core calls this first.
     /// </summary>
     public static void EnsureNativeCompatibility()
     {
-        OneDnnIsa.CapUnlessSet();
+        var capped = Interlocked.Exchange(ref _isaCapped, 1) == 0 && OneDnnIsa.CapUnlessSet();
         PatchApplicationCopies();
         TorchNativeLibraries.Preload();
+        if (capped)
+        {
+            OneDnnIsa.DisableNnpack();
+        }
     }
 
     private static void PatchApplicationCopies()

@@ -5,6 +5,12 @@ open Expecto
 open TorchSharp
 open Snn.Core.Native
 
+[<UnmanagedFunctionPointer(CallingConvention.Cdecl)>]
+type private ContextFn = delegate of unit -> nativeint
+
+[<UnmanagedFunctionPointer(CallingConvention.Cdecl)>]
+type private FlagFn = delegate of nativeint -> byte
+
 [<DllImport("libc", EntryPoint = "getenv")>]
 extern nativeint private getenv(string name)
 
@@ -13,6 +19,26 @@ let private nativeVariable name =
     match getenv name with
     | 0n -> None
     | p -> Some(Marshal.PtrToStringUTF8 p)
+
+/// at::globalContext().userEnabledNNPACK() from the loaded libtorch_cpu, or None where it cannot be found.
+let private nnpackEnabled () =
+    torch.get_num_threads () |> ignore
+
+    let path =
+        System.IO.File.ReadLines "/proc/self/maps"
+        |> Seq.map (fun l -> l.Split(' ', System.StringSplitOptions.RemoveEmptyEntries))
+        |> Seq.tryFind (fun f -> f.Length >= 6 && System.IO.Path.GetFileName(f[5]).StartsWith "libtorch_cpu")
+
+    match path with
+    | Some f ->
+        let lib = NativeLibrary.Load f[5]
+        let context = NativeLibrary.GetExport(lib, "_ZN2at13globalContextEv")
+        let getter = NativeLibrary.GetExport(lib, "_ZNK2at7Context17userEnabledNNPACKEv")
+
+        let c = Marshal.GetDelegateForFunctionPointer<ContextFn>(context).Invoke()
+
+        Some(Marshal.GetDelegateForFunctionPointer<FlagFn>(getter).Invoke c <> 0uy)
+    | None -> None
 
 /// A conv / batch-norm / ReLU / average-pool network like the pipeline tests' smallSpecBn.
 let private network () =
@@ -54,6 +80,16 @@ let tests =
                   match nativeVariable OneDnnIsa.NewVariable with
                   | Some _ -> ()
                   | None -> Expect.isSome (nativeVariable OneDnnIsa.Variable) "set in the native environment"
+
+          testCase
+              "where the cap was applied NNPACK is off (it cannot start on these machines and warns per convolution)"
+          <| fun () ->
+              let userChose =
+                  System.Environment.GetEnvironmentVariable OneDnnIsa.Variable <> null
+                  || System.Environment.GetEnvironmentVariable OneDnnIsa.NewVariable <> null
+
+              if RuntimeInformation.IsOSPlatform OSPlatform.Linux && not userChose then
+                  Expect.equal (nnpackEnabled ()) (Some false) "at::globalContext().userEnabledNNPACK()"
 
           // Without the cap, on the AMD EPYC machines this project runs on, 10 of 10 repeats differed.
           testCase "training a conv / batch-norm network twice from one seed gives bit-identical, finite weights"
