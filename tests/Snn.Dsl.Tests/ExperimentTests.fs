@@ -21,6 +21,20 @@ let private presets =
 
 let private profiles = Profiles.named |> List.map snd
 
+/// docs/examples/<name>.json is the bench experiment with this pipeline, its output folder and
+/// profile named after the file.
+let private expectBenchExample (name: string) pipeline =
+    let path = Path.Combine(repoRoot (), "docs", "examples", $"%s{name}.json")
+
+    Expect.equal
+        (Experiment.load path)
+        (Ok
+            { Profiles.bench with
+                Pipeline = pipeline
+                OutputFolder = $"runs/%s{name}"
+                Profile = Custom name })
+        "the example file"
+
 [<Tests>]
 let tests =
     testList
@@ -324,8 +338,6 @@ let tests =
 
           test
               "docs/examples/bench-finetune-snn.json is the bench experiment with F = 2 + one fineTuneSnn epoch after Phase II" {
-              let path = Path.Combine(repoRoot (), "docs", "examples", "bench-finetune-snn.json")
-
               let pipeline =
                   Profiles.bench.Pipeline
                   |> List.mapi (fun i s -> i, s)
@@ -337,21 +349,11 @@ let tests =
                           [ s; fineTuneSnn 1; evaluate [ 1; 2; 4 ] ]
                       | _ -> [ s ])
 
-              Expect.equal
-                  (Experiment.load path)
-                  (Ok
-                      { Profiles.bench with
-                          Pipeline = pipeline
-                          OutputFolder = "runs/bench-finetune-snn"
-                          Profile = Custom "bench-finetune-snn" })
-                  "the example file"
+              expectBenchExample "bench-finetune-snn" pipeline
           }
 
           test
               "docs/examples/bench-finetune-snn-kd.json is bench with F = 1 + two fineTuneSnn epochs (cosine, distilled from the ReLU ANN), no ablation" {
-              let path =
-                  Path.Combine(repoRoot (), "docs", "examples", "bench-finetune-snn-kd.json")
-
               let fineTune =
                   Step.create
                       Pipeline.Steps.FineTuneSnn.definition
@@ -381,14 +383,7 @@ let tests =
                       | "evaluate" when after "phaseTwo" -> [ s; fineTune; evaluate [ 1; 2; 4 ] ]
                       | _ -> [ s ])
 
-              Expect.equal
-                  (Experiment.load path)
-                  (Ok
-                      { Profiles.bench with
-                          Pipeline = pipeline
-                          OutputFolder = "runs/bench-finetune-snn-kd"
-                          Profile = Custom "bench-finetune-snn-kd" })
-                  "the example file"
+              expectBenchExample "bench-finetune-snn-kd" pipeline
           }
 
           test "docs/examples/resnet34-synthetic-imagenet.json is a valid ResNet-34 experiment on 224x224 image folders" {

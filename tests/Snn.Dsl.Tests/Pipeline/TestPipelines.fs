@@ -62,6 +62,11 @@ let run (sink: IProgressSink) (e: Experiment) =
           Progress = sink }
         e
 
+/// A step decoded from its JSON by the registry, problems as messages.
+let decodeStep (json: string) =
+    Codec.parse "step" Snn.Dsl.Pipeline.Steps.Registry.codec json
+    |> Result.mapError (List.map _.Message)
+
 /// The custom records of a run, by step name.
 let customRecords (records: Record list) =
     records

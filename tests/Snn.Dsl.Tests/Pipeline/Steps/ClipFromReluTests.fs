@@ -13,9 +13,6 @@ open Snn.Dsl.Steps
 open Snn.Dsl.Tests.Pipeline.TestPipelines
 open Snn.Dsl.Tests.Pipeline.ImportedPipelines
 
-let private decode (json: string) =
-    Codec.parse "step" Registry.codec json |> Result.mapError (List.map _.Message)
-
 let private withParameters percentile images =
     Step.create
         ClipFromRelu.definition
@@ -44,12 +41,12 @@ let tests =
     <| testList
         "ClipFromRelu"
         [ test "JSON: {\"step\": \"clipFromRelu\"} is the 99.9th percentile of 1,024 images; every field round-trips" {
-              Expect.equal (decode """{"step": "clipFromRelu"}""") (Ok(clipFromRelu 99.9)) "defaults"
+              Expect.equal (decodeStep """{"step": "clipFromRelu"}""") (Ok(clipFromRelu 99.9)) "defaults"
               let custom = withParameters 99.99 300
-              Expect.equal (decode (custom.Json.ToJsonString())) (Ok custom) "round trip"
+              Expect.equal (decodeStep (custom.Json.ToJsonString())) (Ok custom) "round trip"
 
               Expect.equal
-                  (decode """{"step": "clipFromRelu", "percentile": "high"}""")
+                  (decodeStep """{"step": "clipFromRelu", "percentile": "high"}""")
                   (Error [ "step.percentile: expected a finite number, got \"high\"" ])
                   "a wrong type"
           }

@@ -11,9 +11,6 @@ open Snn.Dsl.Steps
 open Snn.Dsl.Tests.Pipeline
 open Snn.Dsl.Tests.Pipeline.TestPipelines
 
-let private decode (json: string) =
-    Codec.parse "step" Registry.codec json |> Result.mapError (List.map _.Message)
-
 let private distill (change: DistillQC.Parameters -> DistillQC.Parameters) =
     Step.create
         DistillQC.definition
@@ -53,7 +50,7 @@ let tests =
         "DistillQC"
         [ test "JSON: teacher, time steps and epochs are required, the rest defaults; every field round-trips" {
               Expect.equal
-                  (decode """{"step": "distillQC", "teacher": "relu", "time_steps": [1, 2, 4], "epochs": 1}""")
+                  (decodeStep """{"step": "distillQC", "teacher": "relu", "time_steps": [1, 2, 4], "epochs": 1}""")
                   (Ok(distillQC [ 1; 2; 4 ] 1))
                   "defaults"
 
@@ -69,7 +66,7 @@ let tests =
                           FitThresholds = Some false
                           Optimizer = { p.Optimizer with LearningRate = 0.01 } })
 
-              Expect.equal (decode (custom.Json.ToJsonString())) (Ok custom) "round trip"
+              Expect.equal (decodeStep (custom.Json.ToJsonString())) (Ok custom) "round trip"
               Expect.equal (custom.Json["teacher"].GetValue<string>()) "clip" "the teacher by name"
 
               Expect.equal
@@ -81,12 +78,12 @@ let tests =
                   "tau 4, alpha 0.9, fineTuneQC's noise and optimizer"
 
               Expect.equal
-                  (decode """{"step": "distillQC", "teacher": "qc", "time_steps": [1], "epochs": 1}""")
+                  (decodeStep """{"step": "distillQC", "teacher": "qc", "time_steps": [1], "epochs": 1}""")
                   (Error [ "step.teacher: expected one of \"relu\", \"clip\", got \"qc\"" ])
                   "an unknown teacher"
 
               Expect.equal
-                  (decode """{"step": "distillQC", "time_steps": [1], "epochs": 1}""")
+                  (decodeStep """{"step": "distillQC", "time_steps": [1], "epochs": 1}""")
                   (Error [ "step.teacher: missing: expected one of \"relu\", \"clip\"" ])
                   "no teacher"
           }

@@ -11,9 +11,6 @@ open Snn.Dsl.Steps
 open Snn.Dsl.Tests.Pipeline.TestPipelines
 open Snn.Dsl.Tests.Pipeline.ImportedPipelines
 
-let private decode (json: string) =
-    Codec.parse "step" Registry.codec json |> Result.mapError (List.map _.Message)
-
 let private withLearningRate epochs lr =
     Step.create
         FineTuneClip.definition
@@ -31,14 +28,14 @@ let tests =
         "FineTuneClip"
         [ test
               "JSON: epochs are required, the optimizer defaults to lr 1e-3 without weight decay; every field round-trips" {
-              Expect.equal (decode """{"step": "fineTuneClip", "epochs": 2}""") (Ok(fineTuneClip 2)) "defaults"
+              Expect.equal (decodeStep """{"step": "fineTuneClip", "epochs": 2}""") (Ok(fineTuneClip 2)) "defaults"
               let custom = withLearningRate 3 0.01
-              Expect.equal (decode (custom.Json.ToJsonString())) (Ok custom) "round trip"
+              Expect.equal (decodeStep (custom.Json.ToJsonString())) (Ok custom) "round trip"
               Expect.equal FineTuneClip.defaults.Optimizer.LearningRate 1e-3 "lr"
               Expect.equal FineTuneClip.defaults.Optimizer.WeightDecay 0.0 "weight decay"
 
               Expect.equal
-                  (decode """{"step": "fineTuneClip"}""")
+                  (decodeStep """{"step": "fineTuneClip"}""")
                   (Error [ "step.epochs: missing: expected an integer" ])
                   "epochs missing"
           }

@@ -11,9 +11,6 @@ open Snn.Dsl.Steps
 open Snn.Dsl.Tests.Pipeline
 open Snn.Dsl.Tests.Pipeline.TestPipelines
 
-let private decode (json: string) =
-    Codec.parse "step" Registry.codec json |> Result.mapError (List.map _.Message)
-
 let private fineTune (change: FineTuneSnn.Parameters -> FineTuneSnn.Parameters) =
     Step.create FineTuneSnn.definition (change FineTuneSnn.defaults)
 
@@ -37,7 +34,7 @@ let tests =
     <| testList
         "FineTuneSnn"
         [ test "JSON: epochs are required, the rest defaults (constant rate, no teacher); every field round-trips" {
-              Expect.equal (decode """{"step": "fineTuneSnn", "epochs": 2}""") (Ok(fineTuneSnn 2)) "defaults"
+              Expect.equal (decodeStep """{"step": "fineTuneSnn", "epochs": 2}""") (Ok(fineTuneSnn 2)) "defaults"
 
               Expect.equal
                   (FineTuneSnn.defaults.Schedule, FineTuneSnn.defaults.Distill)
@@ -56,20 +53,20 @@ let tests =
                                       Teacher = QcAnn 2
                                       Alpha = 0.25 } })
 
-              Expect.equal (decode (custom.Json.ToJsonString())) (Ok custom) "round trip"
+              Expect.equal (decodeStep (custom.Json.ToJsonString())) (Ok custom) "round trip"
 
               Expect.equal
-                  (decode """{"step": "fineTuneSnn", "epochs": 1, "distill": {"teacher": "relu"}}""")
+                  (decodeStep """{"step": "fineTuneSnn", "epochs": 1, "distill": {"teacher": "relu"}}""")
                   (Ok(fineTune (fun p -> { p with Distill = fromRelu })))
                   "tau 4 and alpha 0.5 by default"
 
               Expect.equal
-                  (decode """{"step": "fineTuneSnn", "epochs": 1, "distill": {"alpha": 0.5}}""")
+                  (decodeStep """{"step": "fineTuneSnn", "epochs": 1, "distill": {"alpha": 0.5}}""")
                   (Error [ "step.distill.teacher: missing: expected a string" ])
                   "a distillation without its teacher"
 
               Expect.equal
-                  (decode """{"step": "fineTuneSnn", "epochs": 1, "schedule": "step"}""")
+                  (decodeStep """{"step": "fineTuneSnn", "epochs": 1, "schedule": "step"}""")
                   (Error [ "step.schedule: expected one of \"cosine\", \"constant\", got \"step\"" ])
                   "an unknown schedule"
           }

@@ -15,9 +15,6 @@ open Snn.Dsl.Tests.Common
 open Snn.Dsl.Tests.Pipeline.TestPipelines
 open Snn.Dsl.Tests.Pipeline.ImportedPipelines
 
-let private decode (json: string) =
-    Codec.parse "step" Registry.codec json |> Result.mapError (List.map _.Message)
-
 let private importedRecord (records: Record list) =
     records
     |> List.choose (function
@@ -32,14 +29,14 @@ let tests =
     <| testList
         "ImportAnn"
         [ test "JSON: {\"step\": \"importAnn\"} is the default step; every field round-trips; unknown keys are refused" {
-              Expect.equal (decode """{"step": "importAnn"}""") (Ok importAnn) "defaults"
+              Expect.equal (decodeStep """{"step": "importAnn"}""") (Ok importAnn) "defaults"
 
               let custom = Step.create ImportAnn.definition { ReferenceImages = 0 }
-              Expect.equal (decode (custom.Json.ToJsonString())) (Ok custom) "round trip"
+              Expect.equal (decodeStep (custom.Json.ToJsonString())) (Ok custom) "round trip"
               Expect.stringContains (custom.Json.ToJsonString()) "\"reference_images\":0" "written out"
 
               Expect.equal
-                  (decode """{"step": "importAnn", "reference_image": 3}""")
+                  (decodeStep """{"step": "importAnn", "reference_image": 3}""")
                   (Error
                       [ "step.reference_image: unknown key (did you mean \"reference_images\"?); expected one of \"step\", \"reference_images\"" ])
                   "misspelt key"
