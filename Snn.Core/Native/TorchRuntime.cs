@@ -27,7 +27,6 @@ public static class TorchRuntime
 
     private static readonly object Gate = new();
     private static bool _done;
-    private static int _isaCapped;
 
     /// <summary>
     /// Runs <see cref="EnsureNativeCompatibility"/> and <see cref="NativeAllocator.Configure"/> when
@@ -48,20 +47,15 @@ public static class TorchRuntime
     /// <see cref="RequiredVersion"/>, then loads TorchSharp's native libraries by absolute path
     /// (<see cref="TorchNativeLibraries.Preload"/>). Safe to call many times and from several
     /// processes: the patched file replaces the old one by an atomic rename. Patches nothing on
-    /// other operating systems, or when no copy is found. First caps oneDNN's instruction set
-    /// (<see cref="OneDnnIsa.CapUnlessSet"/>), and where it did, turns NNPACK off once libtorch is
-    /// loaded (<see cref="OneDnnIsa.DisableNnpack"/>). A program that uses TorchSharp before touching
-    /// Snn.Core calls this first.
+    /// other operating systems, or when no copy is found. Then makes the process-wide libtorch settings
+    /// of <see cref="LibTorchSettings.Apply"/> (zero-filled allocations, NNPACK off). A program that uses
+    /// TorchSharp before touching Snn.Core calls this first.
     /// </summary>
     public static void EnsureNativeCompatibility()
     {
-        var capped = Interlocked.Exchange(ref _isaCapped, 1) == 0 && OneDnnIsa.CapUnlessSet();
         PatchApplicationCopies();
         TorchNativeLibraries.Preload();
-        if (capped)
-        {
-            OneDnnIsa.DisableNnpack();
-        }
+        LibTorchSettings.Apply();
     }
 
     private static void PatchApplicationCopies()

@@ -33,7 +33,7 @@ let otherDataFolder =
 
 /// A two-conv network without batch norm: compiles and trains in a moment.
 let spec =
-    network (Image(1, 28, 28)) [ conv 4; act; avgPool 2; conv 4; act; avgPool 2; flatten; linear 10 ]
+    network (Image(1, 28, 28)) [ conv 16; act; avgPool 2; conv 16; act; avgPool 2; flatten; linear 10 ]
 
 /// A complete pipeline in miniature: ReLU ANN, clip ANN, conversion, SNN evaluation and report,
 /// on 256 training, 100 held-out and 64 SNN test images.
