@@ -166,6 +166,14 @@ let executeShard (options: RunOptions) (shard: Shard option) (experiment: Experi
             sink.Log $"network: warning: {w}"
     | DeclaredNetwork -> ()
 
+    // oneDNN computes the convolutions of x86 CPUs only.
+    if
+        device.``type`` = DeviceType.CPU
+        && Runtime.InteropServices.RuntimeInformation.ProcessArchitecture = Runtime.InteropServices.Architecture.X64
+    then
+        for w in ChannelPadding.warnings spec do
+            sink.Log $"network: warning: {w}"
+
     use folder = new RunFolder(defaultArg options.OutputFolder experiment.OutputFolder)
     torch.set_num_threads Environment.ProcessorCount
     torch.manual_seed (int64 experiment.Seed) |> ignore
