@@ -100,13 +100,13 @@ public static class LibTorchSettings
         return true;
     }
 
-    private static nint? FlagAddress(string flag) =>
-        Export("libc10.so", flag, exact: true) is { } address ? address : null;
+    private static nint? FlagAddress(string flag) => Export(Library("libc10.so", exact: true), flag);
 
     private static unsafe bool DisableNnpack()
     {
-        if (Export("libtorch_cpu", "_ZN2at13globalContextEv", exact: false) is not { } globalContext
-            || Export("libtorch_cpu", "_ZN2at7Context20setUserEnabledNNPACKEb", exact: false) is not { } setEnabled)
+        var torchCpu = Library("libtorch_cpu", exact: false);
+        if (Export(torchCpu, "_ZN2at13globalContextEv") is not { } globalContext
+            || Export(torchCpu, "_ZN2at7Context20setUserEnabledNNPACKEb") is not { } setEnabled)
         {
             return false;
         }
@@ -117,25 +117,16 @@ public static class LibTorchSettings
     }
 
     /// <summary>
-    /// The address of <paramref name="symbol"/> in the mapped library whose file name is <paramref name="library"/>
-    /// (or starts with it), found through /proc/self/maps; null where either is missing.
+    /// The handle of the mapped library whose file name is <paramref name="name"/> (or starts with it, unless
+    /// <paramref name="exact"/>), from <see cref="TorchNativeLibraries.MappedFiles"/>; null where none is mapped.
     /// </summary>
-    private static nint? Export(string library, string symbol, bool exact)
+    private static nint? Library(string name, bool exact)
     {
-        try
-        {
-            var path = File.ReadLines("/proc/self/maps")
-                .Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries))
-                .Where(f => f.Length >= 6)
-                .Select(f => f[5])
-                .FirstOrDefault(p => exact ? Path.GetFileName(p) == library : Path.GetFileName(p).StartsWith(library, StringComparison.Ordinal));
-            return path is not null && NativeLibrary.TryLoad(path, out var handle) && NativeLibrary.TryGetExport(handle, symbol, out var address)
-                ? address
-                : null;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return null;
-        }
+        var path = TorchNativeLibraries.MappedFiles()
+            .FirstOrDefault(p => exact ? Path.GetFileName(p) == name : Path.GetFileName(p).StartsWith(name, StringComparison.Ordinal));
+        return path is not null && NativeLibrary.TryLoad(path, out var handle) ? handle : null;
     }
+
+    private static nint? Export(nint? library, string symbol) =>
+        library is { } handle && NativeLibrary.TryGetExport(handle, symbol, out var address) ? address : null;
 }

@@ -166,7 +166,7 @@ public static class TorchNativeLibraries
     private static bool HasLibtorch(string folder) => LibtorchFiles.All(f => File.Exists(Path.Combine(folder, f)));
 
     /// <summary>The files mapped into this process (from /proc/self/maps), empty where that is unreadable.</summary>
-    private static IEnumerable<string> MappedFiles()
+    internal static IEnumerable<string> MappedFiles()
     {
         try
         {
