@@ -16,6 +16,9 @@ type Tensor = torch.Tensor
 type Schedule =
     /// lr(s) = lr0 * (1 + cos(pi * s / S)) / 2 over the S steps of the run.
     | Cosine
+    /// lr = lr0 * (1 + cos(pi * e / E)) / 2 through epoch e of E (0-based): PyTorch's CosineAnnealingLR
+    /// stepped once per epoch, as the QCFS code trains.
+    | CosinePerEpoch
     /// lr(s) = lr0.
     | Constant
 
@@ -37,7 +40,8 @@ module Sgd =
           Schedule = Cosine
           BatchSize = 128 }
 
-    let schedule = Codec.enum [ "cosine", Cosine; "constant", Constant ]
+    let schedule =
+        Codec.enum [ "cosine", Cosine; "cosine_per_epoch", CosinePerEpoch; "constant", Constant ]
 
     let codec: Codec<Sgd> =
         Codec.record (fun lr m wd s b ->
@@ -64,10 +68,11 @@ module Sgd =
           if o.BatchSize < 1 || o.BatchSize > 65536 then
               $"%s{what}.batch_size = %d{o.BatchSize} is out of range: expected [1, 65536]" ]
 
-    /// The learning rate per global step of a run of `totalSteps` steps.
-    let scheduleOf (o: Sgd) (totalSteps: int64) : ILearningRateSchedule =
+    /// The learning rate per global step of a run of `epochs` epochs of `batchesPerEpoch` steps.
+    let scheduleOf (o: Sgd) (epochs: int) (batchesPerEpoch: int) : ILearningRateSchedule =
         match o.Schedule with
-        | Cosine -> CosineSchedule(o.LearningRate, max 1L totalSteps)
+        | Cosine -> CosineSchedule(o.LearningRate, max 1L (int64 epochs * int64 batchesPerEpoch))
+        | CosinePerEpoch -> EpochCosineSchedule(o.LearningRate, max 1 epochs, max 1L (int64 batchesPerEpoch))
         | Constant -> ConstantSchedule(o.LearningRate)
 
 /// The largest number of epochs a training step accepts.
@@ -110,7 +115,7 @@ let trainResumable
     use optimizer =
         torch.optim.SGD(model.parameters (), sgd.LearningRate, momentum = sgd.Momentum, weight_decay = sgd.WeightDecay)
 
-    let schedule = Sgd.scheduleOf sgd (int64 epochs * int64 batchesPerEpoch)
+    let schedule = Sgd.scheduleOf sgd epochs batchesPerEpoch
 
     let mutable history =
         if File.Exists path then

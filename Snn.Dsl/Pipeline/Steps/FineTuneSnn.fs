@@ -60,6 +60,7 @@ let private label (p: Parameters) =
     let schedule =
         match p.Schedule with
         | Cosine -> " cosine"
+        | CosinePerEpoch -> " cosine per epoch"
         | Constant -> ""
 
     let distill =
@@ -69,10 +70,11 @@ let private label (p: Parameters) =
 
     $"fineTuneSnn (%d{p.Epochs} epochs, lr %g{p.LearningRate}%s{schedule}%s{distill})"
 
-/// Adam's rate per step over a fine-tune of `steps` batches.
-let private rates (p: Parameters) (steps: int64) : ILearningRateSchedule =
+/// Adam's rate per step over a fine-tune of `p.Epochs` epochs of `batches` batches.
+let private rates (p: Parameters) (batches: int) : ILearningRateSchedule =
     match p.Schedule with
-    | Cosine -> CosineSchedule(p.LearningRate, max 1L steps)
+    | Cosine -> CosineSchedule(p.LearningRate, max 1L (int64 p.Epochs * int64 batches))
+    | CosinePerEpoch -> EpochCosineSchedule(p.LearningRate, max 1 p.Epochs, max 1L (int64 batches))
     | Constant -> ConstantSchedule(p.LearningRate)
 
 /// The objective of a batch: the options' default cross-entropy, or distillation from the teacher.
@@ -90,12 +92,10 @@ let private fineTune (p: Parameters) (ctx: StepContext) (t: int) =
     let task =
         ctx.Progress.Start($"T={t}: fine-tune the spiking network", p.Epochs * loader.BatchCount)
 
-    let steps = int64 p.Epochs * int64 loader.BatchCount
-
     let options =
         NetworkFineTuneOptions(
             LearningRate = p.LearningRate,
-            Schedule = rates p steps,
+            Schedule = rates p loader.BatchCount,
             Loss = Option.toObj (objective p ctx),
             Epochs = p.Epochs,
             InitialSlope = p.InitialAlpha
