@@ -40,10 +40,16 @@ module Sgd =
           Schedule = Cosine
           BatchSize = 128 }
 
+    /// The QCFS code's recipe (Bu et al. 2022, putshua/SNN_conversion_QCFS): the paper's values with
+    /// PyTorch's CosineAnnealingLR(T_max = E) stepped once per epoch.
+    let qcfs = { paper with Schedule = CosinePerEpoch }
+
     let schedule =
         Codec.enum [ "cosine", Cosine; "cosine_per_epoch", CosinePerEpoch; "constant", Constant ]
 
-    let codec: Codec<Sgd> =
+    /// The optimizer's JSON: learning_rate, momentum and weight_decay required; schedule and
+    /// batch_size default to those of `defaults` (the step's own recipe).
+    let codecDefaulting (defaults: Sgd) : Codec<Sgd> =
         Codec.record (fun lr m wd s b ->
             { LearningRate = lr
               Momentum = m
@@ -53,9 +59,12 @@ module Sgd =
         |> Codec.field "learning_rate" _.LearningRate Codec.float
         |> Codec.field "momentum" _.Momentum Codec.float
         |> Codec.field "weight_decay" _.WeightDecay Codec.float
-        |> Codec.fieldOr "schedule" _.Schedule schedule Cosine
-        |> Codec.fieldOr "batch_size" _.BatchSize Codec.int 128
+        |> Codec.fieldOr "schedule" _.Schedule schedule defaults.Schedule
+        |> Codec.fieldOr "batch_size" _.BatchSize Codec.int defaults.BatchSize
         |> Codec.build
+
+    /// The optimizer's JSON with the paper's defaults (schedule "cosine", batch_size 128).
+    let codec: Codec<Sgd> = codecDefaulting paper
 
     /// Every problem with the settings (prefixed with `what`, e.g. "optimizer").
     let problems (what: string) (o: Sgd) =
