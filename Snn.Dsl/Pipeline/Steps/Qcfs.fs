@@ -16,9 +16,9 @@ type Parameters =
       TimeSteps: int list }
 
 /// BENCHMARKS.md's baseline: QC at L = 4, theta0 = 8, T = 1..32, trained as the QCFS code trains:
-/// the paper's SGD settings with the cosine stepped once per epoch (`Sgd.qcfs`). The per-step
-/// cosine left the thresholds higher and the SNN at T = 1, 2, 4 far below the official code's
-/// figures on the bench profile (issue 16; docs/DSL.md).
+/// the paper's SGD settings with the cosine stepped once per epoch (`Sgd.qcfs`). The SNN's accuracy
+/// at T = 1, 2 varies by tens of points from seed to seed under either schedule, in the official
+/// code too (README, issue 16).
 let defaults =
     { Levels = 4
       InitialThreshold = 8.0
