@@ -67,7 +67,8 @@ let tests =
 
               Expect.equal
                   (decodeStep """{"step": "fineTuneSnn", "epochs": 1, "schedule": "step"}""")
-                  (Error [ "step.schedule: expected one of \"cosine\", \"constant\", got \"step\"" ])
+                  (Error
+                      [ "step.schedule: expected one of \"cosine\", \"cosine_per_epoch\", \"constant\", got \"step\"" ])
                   "an unknown schedule"
           }
 
