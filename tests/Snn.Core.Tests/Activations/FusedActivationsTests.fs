@@ -7,6 +7,7 @@ open TorchSharp
 open Snn.Core.Activations
 open Snn.Core.Tests
 open Snn.Core.Tests.Generators
+open Snn.Core.Tests.ActivationGenerators
 open Snn.Core.Tests.ArgumentChecks
 
 let private config =

@@ -6,6 +6,7 @@ open FsCheck.FSharp
 open TorchSharp
 open Snn.Core.Energy
 open Snn.Core.Tests.Generators
+open Snn.Core.Tests.LayerGenerators
 open Snn.Core.Tests.ArgumentChecks
 
 let private config =

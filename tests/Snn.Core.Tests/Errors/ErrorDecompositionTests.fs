@@ -7,6 +7,8 @@ open Snn.Core.Neurons
 open Snn.Core.Errors
 open Snn.Core.Tests
 open Snn.Core.Tests.Generators
+open Snn.Core.Tests.LayerGenerators
+open Snn.Core.Tests.ActivationGenerators
 open Snn.Core.Tests.ArgumentChecks
 
 let private config =

@@ -9,6 +9,7 @@ open Snn.Core.Simulation
 open Snn.Core.Energy
 open Snn.Core.Tests
 open Snn.Core.Tests.Generators
+open Snn.Core.Tests.LayerGenerators
 
 /// (seed, groups, in-channels per group, out-channels per group, kernel, stride, padding, dilation, size).
 let private groupedDilatedCases =
