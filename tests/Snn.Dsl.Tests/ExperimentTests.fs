@@ -21,19 +21,6 @@ let private presets =
 
 let private profiles = Profiles.named |> List.map snd
 
-/// docs/examples/<name>.json is the bench experiment with this pipeline, its output folder and
-/// profile named after the file.
-let private expectBenchExample (name: string) pipeline =
-    let path = Path.Combine(repoRoot (), "docs", "examples", $"%s{name}.json")
-
-    Expect.equal
-        (Experiment.load path)
-        (Ok
-            { Profiles.bench with
-                Pipeline = pipeline
-                OutputFolder = $"runs/%s{name}"
-                Profile = Custom name })
-        "the example file"
 
 [<Tests>]
 let tests =
@@ -320,79 +307,4 @@ let tests =
                   "importAnn on a preset"
 
               System.IO.File.Delete file
-          }
-
-          test "docs/examples/imported-fmnist-vgg.json is Profiles.importedQuick's experiment" {
-              let path = Path.Combine(repoRoot (), "docs", "examples", "imported-fmnist-vgg.json")
-
-              Expect.equal
-                  (Experiment.load path)
-                  (Ok(Profiles.importedQuick "models/fmnist-vgg-train.onnx"))
-                  "the example file"
-          }
-
-          test "docs/examples/bench-distill.json is Profiles.benchDistill's experiment" {
-              let path = Path.Combine(repoRoot (), "docs", "examples", "bench-distill.json")
-              Expect.equal (Experiment.load path) (Ok Profiles.benchDistill) "the example file"
-          }
-
-          test
-              "docs/examples/bench-finetune-snn.json is the bench experiment with F = 2 + one fineTuneSnn epoch after Phase II" {
-              let pipeline =
-                  Profiles.bench.Pipeline
-                  |> List.mapi (fun i s -> i, s)
-                  |> List.collect (fun (i, s) ->
-                      match s.Name with
-                      | "fineTuneQC" -> [ fineTuneQC [ 1; 2; 4 ] 2 ]
-                      // The evaluation of Phase II's networks, then the SNNs fine-tuned and evaluated.
-                      | "evaluate" when i > 0 && Profiles.bench.Pipeline[i - 1].Name = "phaseTwo" ->
-                          [ s; fineTuneSnn 1; evaluate [ 1; 2; 4 ] ]
-                      | _ -> [ s ])
-
-              expectBenchExample "bench-finetune-snn" pipeline
-          }
-
-          test
-              "docs/examples/bench-finetune-snn-kd.json is bench with F = 1 + two fineTuneSnn epochs (cosine, distilled from the ReLU ANN), no ablation" {
-              let fineTune =
-                  Step.create
-                      Pipeline.Steps.FineTuneSnn.definition
-                      { Pipeline.Steps.FineTuneSnn.defaults with
-                          Epochs = 2
-                          LearningRate = 3e-4
-                          Schedule = Pipeline.Training.Cosine
-                          Distill =
-                              Some
-                                  { Teacher = Pipeline.ReluAnn
-                                    Temperature = 4.0
-                                    Alpha = 0.5 } }
-
-              let steps = Profiles.bench.Pipeline
-
-              let pipeline =
-                  steps
-                  |> List.mapi (fun i s -> i, s)
-                  |> List.collect (fun (i, s) ->
-                      let after name = i > 0 && steps[i - 1].Name = name
-
-                      match s.Name with
-                      | "fineTuneQC" -> [ fineTuneQC [ 1; 2; 4 ] 1 ]
-                      | "ablation" -> []
-                      // Phase I evaluated at the T it was made for only.
-                      | "evaluate" when after "convert" -> [ evaluate [ 1; 2; 4 ] ]
-                      | "evaluate" when after "phaseTwo" -> [ s; fineTune; evaluate [ 1; 2; 4 ] ]
-                      | _ -> [ s ])
-
-              expectBenchExample "bench-finetune-snn-kd" pipeline
-          }
-
-          test "docs/examples/resnet34-synthetic-imagenet.json is a valid ResNet-34 experiment on 224x224 image folders" {
-              let path =
-                  Path.Combine(repoRoot (), "docs", "examples", "resnet34-synthetic-imagenet.json")
-
-              match Experiment.load path with
-              | Error es -> failtest $"%A{es}"
-              | Ok e ->
-                  Expect.equal (Experiment.validate e |> Result.map ignore) (Ok()) "valid before any data is read"
-                  Expect.equal e.Data.EvalBatchSize (Some 8) "evaluation batches a ResNet-34 SNN fits in memory"
           } ]
