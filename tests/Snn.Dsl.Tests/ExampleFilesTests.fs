@@ -26,6 +26,23 @@ let private expectBenchExample (name: string) pipeline =
                 Profile = Custom name })
         "the example file"
 
+/// The bench pipeline with one fineTuneQC epoch, no ablation, Phase I evaluated at the T it was made
+/// for only, and `fineTune` with its evaluation after Phase II's.
+let private fineTuneSnnPipeline fineTune =
+    let steps = Profiles.bench.Pipeline
+
+    steps
+    |> List.mapi (fun i s -> i, s)
+    |> List.collect (fun (i, s) ->
+        let after name = i > 0 && steps[i - 1].Name = name
+
+        match s.Name with
+        | "fineTuneQC" -> [ fineTuneQC [ 1; 2; 4 ] 1 ]
+        | "ablation" -> []
+        | "evaluate" when after "convert" -> [ evaluate [ 1; 2; 4 ] ]
+        | "evaluate" when after "phaseTwo" -> [ s; fineTune; evaluate [ 1; 2; 4 ] ]
+        | _ -> [ s ])
+
 [<Tests>]
 let tests =
     testList
@@ -75,23 +92,20 @@ let tests =
                                     Temperature = 4.0
                                     Alpha = 0.5 } }
 
-              let steps = Profiles.bench.Pipeline
+              expectBenchExample "bench-finetune-snn-kd" (fineTuneSnnPipeline fineTune)
+          }
 
-              let pipeline =
-                  steps
-                  |> List.mapi (fun i s -> i, s)
-                  |> List.collect (fun (i, s) ->
-                      let after name = i > 0 && steps[i - 1].Name = name
+          test
+              "docs/examples/bench-finetune-snn2.json is bench with F = 1 + two fineTuneSnn epochs (Adam, cosine from 1e-3), no ablation" {
+              let fineTune =
+                  Step.create
+                      Pipeline.Steps.FineTuneSnn.definition
+                      { Pipeline.Steps.FineTuneSnn.defaults with
+                          Epochs = 2
+                          LearningRate = 1e-3
+                          Schedule = Pipeline.Training.Cosine }
 
-                      match s.Name with
-                      | "fineTuneQC" -> [ fineTuneQC [ 1; 2; 4 ] 1 ]
-                      | "ablation" -> []
-                      // Phase I evaluated at the T it was made for only.
-                      | "evaluate" when after "convert" -> [ evaluate [ 1; 2; 4 ] ]
-                      | "evaluate" when after "phaseTwo" -> [ s; fineTune; evaluate [ 1; 2; 4 ] ]
-                      | _ -> [ s ])
-
-              expectBenchExample "bench-finetune-snn-kd" pipeline
+              expectBenchExample "bench-finetune-snn2" (fineTuneSnnPipeline fineTune)
           }
 
           test "docs/examples/resnet34-synthetic-imagenet.json is a valid ResNet-34 experiment on 224x224 image folders" {
