@@ -5,7 +5,6 @@ open System
 open FsCheck
 open FsCheck.FSharp
 open TorchSharp
-open Snn.Core.Neurons
 open Snn.Core.Tests.Generators
 
 // ---------------------------------------------------------------------------------------------

@@ -4,13 +4,10 @@ module Snn.Dsl.Tests.ExampleFilesTests
 
 open System.IO
 open Expecto
-open FsCheck
-open FsCheck.FSharp
 open Snn.Dsl
 open Snn.Dsl.Steps
 open Snn.Dsl.Pipeline
 open Snn.Dsl.Tests.Common
-open Snn.Dsl.Tests.Pipeline.ImportedPipelines
 
 /// docs/examples/<name>.json is the bench experiment with this pipeline, its output folder and
 /// profile named after the file.
@@ -42,6 +39,16 @@ let private fineTuneSnnPipeline fineTune =
         | "evaluate" when after "convert" -> [ evaluate [ 1; 2; 4 ] ]
         | "evaluate" when after "phaseTwo" -> [ s; fineTune; evaluate [ 1; 2; 4 ] ]
         | _ -> [ s ])
+
+/// fineTuneSnn for two epochs, Adam's rate decaying from `rate` along a cosine.
+let private twoCosineEpochs rate distill =
+    Step.create
+        Pipeline.Steps.FineTuneSnn.definition
+        { Pipeline.Steps.FineTuneSnn.defaults with
+            Epochs = 2
+            LearningRate = rate
+            Schedule = Pipeline.Training.Cosine
+            Distill = distill }
 
 [<Tests>]
 let tests =
@@ -79,33 +86,17 @@ let tests =
 
           test
               "docs/examples/bench-finetune-snn-kd.json is bench with F = 1 + two fineTuneSnn epochs (cosine, distilled from the ReLU ANN), no ablation" {
-              let fineTune =
-                  Step.create
-                      Pipeline.Steps.FineTuneSnn.definition
-                      { Pipeline.Steps.FineTuneSnn.defaults with
-                          Epochs = 2
-                          LearningRate = 3e-4
-                          Schedule = Pipeline.Training.Cosine
-                          Distill =
-                              Some
-                                  { Teacher = Pipeline.ReluAnn
-                                    Temperature = 4.0
-                                    Alpha = 0.5 } }
+              let distill: Pipeline.Steps.FineTuneSnn.Teaching =
+                  { Teacher = Pipeline.ReluAnn
+                    Temperature = 4.0
+                    Alpha = 0.5 }
 
-              expectBenchExample "bench-finetune-snn-kd" (fineTuneSnnPipeline fineTune)
+              expectBenchExample "bench-finetune-snn-kd" (fineTuneSnnPipeline (twoCosineEpochs 3e-4 (Some distill)))
           }
 
           test
               "docs/examples/bench-finetune-snn2.json is bench with F = 1 + two fineTuneSnn epochs (Adam, cosine from 1e-3), no ablation" {
-              let fineTune =
-                  Step.create
-                      Pipeline.Steps.FineTuneSnn.definition
-                      { Pipeline.Steps.FineTuneSnn.defaults with
-                          Epochs = 2
-                          LearningRate = 1e-3
-                          Schedule = Pipeline.Training.Cosine }
-
-              expectBenchExample "bench-finetune-snn2" (fineTuneSnnPipeline fineTune)
+              expectBenchExample "bench-finetune-snn2" (fineTuneSnnPipeline (twoCosineEpochs 1e-3 None))
           }
 
           test "docs/examples/resnet34-synthetic-imagenet.json is a valid ResNet-34 experiment on 224x224 image folders" {

@@ -3,13 +3,11 @@
 module Snn.Dsl.Tests.Pipeline.RunnerBehaviourTests
 
 open System
-open System.Diagnostics
 open System.IO
 open Expecto
 open Snn.Dsl
 open Snn.Dsl.Pipeline
 open Snn.Dsl.Pipeline.Steps
-open Snn.Dsl.Reporting.Results
 open Snn.Dsl.Steps
 open Snn.Dsl.Tests.Pipeline.TestPipelines
 
