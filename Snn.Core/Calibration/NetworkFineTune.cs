@@ -35,6 +35,20 @@ public sealed record NetworkFineTuneOptions
     /// <summary>Stop the soft reset's gradient (see <see cref="SurrogateStep"/>).</summary>
     public bool DetachReset { get; init; } = true;
 
+    /// <summary>
+    /// Train on every step's output: L = (1/T) sum_t loss(o(t)), o(t) the output layer's current at step t
+    /// (temporal efficient training, TET: Deng et al., ICLR 2022, without its MSE regulariser); false: the loss of
+    /// the network's readout, the mean of o(t) over T. The two agree at T = 1. Held-out accuracy is always the readout's.
+    /// </summary>
+    public bool PerStepLoss { get; init; }
+
+    /// <summary>
+    /// Decay d in [0, 1) of an exponential moving average of the trained parameters, a = d' a + (1 - d') p after every
+    /// step with d' = min(d, (1 + n) / (10 + n)) at the n-th step (n from 0, TensorFlow's ExponentialMovingAverage);
+    /// the average, not the last parameters, is scored on held-out after each epoch and kept. Null: no average.
+    /// </summary>
+    public double? AverageDecay { get; init; }
+
     /// <summary>Checks every setting; throws an ArgumentException naming the first one out of range.</summary>
     public void Validate()
     {
@@ -45,6 +59,10 @@ public sealed record NetworkFineTuneOptions
 
         Guard.AtLeast(Epochs, 1, nameof(Epochs), "epochs");
         Guard.Positive(InitialSlope, nameof(InitialSlope));
+        if (AverageDecay is { } d && !(d >= 0 && d < 1))
+        {
+            throw new ArgumentException($"{nameof(AverageDecay)} = {d} is out of range: expected [0, 1)", nameof(AverageDecay));
+        }
     }
 }
 
@@ -59,7 +77,8 @@ public sealed record NetworkFineTuneHistory(IReadOnlyList<double> TrainLoss, IRe
 /// Fine-tunes a whole spiking network at its T by backpropagation through time with the surrogate
 /// spike (the direction issue 16 names after Phase II's layer-wise calibration): every synapse's
 /// weight and bias, every layer's v(0) and surrogate slope are trained with Adam (rate per step from the
-/// options' schedule) on the cross-entropy, or the options' objective, of the network's output (the mean over T of the last layer's current), the images fed as analog
+/// options' schedule) on the cross-entropy, or the options' objective, of the network's output (the mean over T of the last layer's current;
+/// with PerStepLoss of each step's current), optionally keeping a moving average of them (AverageDecay), the images fed as analog
 /// current at every step. The thresholds stay fixed. Each layer's dynamics are
 /// <see cref="SurrogateStep"/>'s (forward exactly the simulator's IF neuron). The weights with the best
 /// held-out accuracy (before fine-tuning included) are kept: never chosen on test data.
@@ -97,6 +116,7 @@ public static class NetworkFineTune
         var bestEpoch = 0;
         var bestState = model.Snapshot();
         var loss = options.Loss ?? ((_, logits, labels) => nn.functional.cross_entropy(logits, labels));
+        using var average = options.AverageDecay is { } decay ? new ParameterAverage(model, decay) : null;
         long step = 0;
         for (var epoch = 0; epoch < options.Epochs; epoch++)
         {
@@ -109,15 +129,18 @@ public static class NetworkFineTune
                 scope.Attach(labels);
                 SetRate(adam, options, step++);
                 adam.zero_grad();
-                var batchLoss = loss(images, model.Forward(images, timeSteps), labels);
+                var batchLoss = BatchLoss(model, loss, images, labels, timeSteps, options.PerStepLoss);
                 batchLoss.backward();
                 adam.step();
+                average?.Update();
                 sum += batchLoss.detach().to_type(ScalarType.Float64).item<double>() * labels.shape[0];
                 count += labels.shape[0];
                 onBatch?.Invoke(epoch, sum / count);
             }
 
             trainLoss.Add(count == 0 ? 0 : sum / count);
+            var live = average is null ? null : model.Snapshot();
+            average?.Load();
             var accuracy = model.Accuracy(heldOut, timeSteps);
             heldOutAccuracy.Add(accuracy);
             if (accuracy > best)
@@ -127,12 +150,36 @@ public static class NetworkFineTune
                 DisposeAll(bestState);
                 bestState = model.Snapshot();
             }
+
+            if (live is not null)
+            {
+                model.Restore(live);
+                DisposeAll(live);
+            }
         }
 
         model.Restore(bestState);
         DisposeAll(bestState);
         model.WriteBack();
         return new NetworkFineTuneHistory(trainLoss, heldOutAccuracy, bestEpoch, clock.Elapsed);
+    }
+
+    /// <summary>The objective of the readout, or its mean over the per-step outputs (TET).</summary>
+    private static Tensor BatchLoss(TrainableNetwork model, TrainingLoss loss, Tensor images, Tensor labels, int timeSteps, bool perStep)
+    {
+        if (!perStep)
+        {
+            return loss(images, model.Forward(images, timeSteps), labels);
+        }
+
+        var outputs = model.ForwardSteps(images, timeSteps);
+        var total = loss(images, outputs[0], labels);
+        for (var t = 1; t < timeSteps; t++)
+        {
+            total = total.add(loss(images, outputs[t], labels), Scalars.One);
+        }
+
+        return total.div(timeSteps);
     }
 
     private static void SetRate(optim.Optimizer adam, NetworkFineTuneOptions options, long step)
@@ -150,6 +197,30 @@ public static class NetworkFineTune
         {
             t.Dispose();
         }
+    }
+
+    /// <summary>An exponential moving average of a network's parameters (see <see cref="NetworkFineTuneOptions.AverageDecay"/>).</summary>
+    private sealed class ParameterAverage(TrainableNetwork model, double decay) : IDisposable
+    {
+        private readonly Tensor[] average = model.Snapshot();
+        private long updates;
+
+        /// <summary>a = d' a + (1 - d') p, d' = min(d, (1 + n) / (10 + n)).</summary>
+        public void Update()
+        {
+            using var noGrad = no_grad();
+            var d = Math.Min(decay, (1.0 + updates) / (10.0 + updates));
+            updates++;
+            for (var i = 0; i < average.Length; i++)
+            {
+                average[i].mul_(d).add_(model.Parameters[i], 1 - d);
+            }
+        }
+
+        /// <summary>Copies the average into the network's parameters.</summary>
+        public void Load() => model.Restore(average);
+
+        public void Dispose() => DisposeAll(average);
     }
 
     /// <summary>The network's learnable tensors as parameters, and its differentiable T-step forward.</summary>
@@ -178,7 +249,12 @@ public static class NetworkFineTune
         public List<Parameter> Parameters { get; }
 
         /// <summary>Logits [B, classes]: the mean over T of the output layer's current.</summary>
-        public Tensor Forward(Tensor images, int timeSteps)
+        public Tensor Forward(Tensor images, int timeSteps) => Run(images, timeSteps, perStep: false);
+
+        /// <summary>The output layer's current at every step, [T, B, classes].</summary>
+        public Tensor ForwardSteps(Tensor images, int timeSteps) => Run(images, timeSteps, perStep: true);
+
+        private Tensor Run(Tensor images, int timeSteps, bool perStep)
         {
             var batch = images.shape[0];
             var outputs = new Tensor?[network.Layers.Count];
@@ -208,7 +284,7 @@ public static class NetworkFineTune
                 if (!layer.HasNeuron)
                 {
                     var total = current is null ? constant! : constant is null ? current.mean([0]) : current.mean([0]).add(constant, Scalars.One);
-                    logits = total;
+                    logits = perStep ? PerStep(current, constant, timeSteps) : total;
                     outputs[l] = total;
                     continue;
                 }
@@ -227,6 +303,12 @@ public static class NetworkFineTune
 
             return logits!;
         }
+
+        /// <summary>[T, B, ...]: each step's current plus the constant (image-fed) part.</summary>
+        private static Tensor PerStep(Tensor? current, Tensor? constant, int timeSteps) =>
+            current is null ? constant!.unsqueeze(0).expand([timeSteps, .. constant.shape])
+            : constant is null ? current
+            : current.add(constant, Scalars.One);
 
         /// <summary>Accuracy (%) of the current parameters on labelled batches.</summary>
         /// <exception cref="ArgumentException">No batch, or a batch on another device than the network's.</exception>

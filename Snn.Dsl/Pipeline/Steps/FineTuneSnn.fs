@@ -36,6 +36,10 @@ type Parameters =
         InitialAlpha: float
         /// None: cross-entropy on the labels alone.
         Distill: Teaching option
+        /// The loss of every step's output averaged over T (TET, Deng et al. 2022), not of the readout.
+        PerStepLoss: bool
+        /// Decay in [0, 1) of a moving average of the weights, scored and kept instead of the last weights; None: none.
+        AverageDecay: float option
     }
 
 let defaults =
@@ -44,7 +48,9 @@ let defaults =
       Schedule = Constant
       BatchSize = 128
       InitialAlpha = 2.5
-      Distill = None }
+      Distill = None
+      PerStepLoss = false
+      AverageDecay = None }
 
 let private teaching =
     Codec.record (fun teacher tau alpha ->
@@ -68,7 +74,14 @@ let private label (p: Parameters) =
         | Some d -> $", from %s{d.Teacher.Description} (tau %g{d.Temperature}, alpha %g{d.Alpha})"
         | None -> ""
 
-    $"fineTuneSnn (%d{p.Epochs} epochs, lr %g{p.LearningRate}%s{schedule}%s{distill})"
+    let perStep = if p.PerStepLoss then ", loss at every step" else ""
+
+    let average =
+        match p.AverageDecay with
+        | Some d -> $", weights averaged (decay %g{d})"
+        | None -> ""
+
+    $"fineTuneSnn (%d{p.Epochs} epochs, lr %g{p.LearningRate}%s{schedule}%s{distill}%s{perStep}%s{average})"
 
 /// Adam's rate per step over a fine-tune of `p.Epochs` epochs of `batches` batches.
 let private rates (p: Parameters) (batches: int) : ILearningRateSchedule =
@@ -98,7 +111,9 @@ let private fineTune (p: Parameters) (ctx: StepContext) (t: int) =
             Schedule = rates p loader.BatchCount,
             Loss = Option.toObj (objective p ctx),
             Epochs = p.Epochs,
-            InitialSlope = p.InitialAlpha
+            InitialSlope = p.InitialAlpha,
+            PerStepLoss = p.PerStepLoss,
+            AverageDecay = Option.toNullable p.AverageDecay
         )
 
     let history =
@@ -140,19 +155,23 @@ let private fineTune (p: Parameters) (ctx: StepContext) (t: int) =
 let definition: StepDefinition<Parameters> =
     { Name = "fineTuneSnn"
       Parameters =
-        Codec.record (fun e lr s b a d ->
+        Codec.record (fun e lr s b a d perStep average ->
             { Epochs = e
               LearningRate = lr
               Schedule = s
               BatchSize = b
               InitialAlpha = a
-              Distill = d })
+              Distill = d
+              PerStepLoss = perStep
+              AverageDecay = average })
         |> Codec.field "epochs" _.Epochs Codec.int
         |> Codec.fieldOr "learning_rate" _.LearningRate Codec.float defaults.LearningRate
         |> Codec.fieldOr "schedule" _.Schedule Sgd.schedule defaults.Schedule
         |> Codec.fieldOr "batch_size" _.BatchSize Codec.int defaults.BatchSize
         |> Codec.fieldOr "initial_alpha" _.InitialAlpha Codec.float defaults.InitialAlpha
         |> Codec.fieldOr "distill" _.Distill (Codec.option teaching) defaults.Distill
+        |> Codec.fieldOr "per_step_loss" _.PerStepLoss Codec.bool defaults.PerStepLoss
+        |> Codec.fieldOr "average_decay" _.AverageDecay (Codec.option Codec.float) defaults.AverageDecay
       Label = label
       Problems =
         fun p ->
@@ -167,6 +186,10 @@ let definition: StepDefinition<Parameters> =
                    @ [ if not (d.Alpha >= 0.0 && d.Alpha <= 1.0) then
                            $"distill.alpha = %g{d.Alpha} is out of range: expected [0, 1] (the weight of the teacher's term)" ]
                | None -> [])
+            @ (match p.AverageDecay with
+               | Some d when not (d >= 0.0 && d < 1.0) ->
+                   [ $"average_decay = %g{d} is out of range: expected [0, 1) (the weight of the old average at each step), or null for none" ]
+               | _ -> [])
       Declare =
         fun p s ->
             let teacher =

@@ -10,6 +10,9 @@ open Snn.Core.Training
 /// Accuracies are counts over the same images: the kept network must score exactly what the history says.
 let accuracyTolerance = 1e-9
 
+/// float32 sums in another order: outputs of order 1-10.
+let outputTolerance = 1e-5
+
 /// A spiking MLP on 6 features (float32) and labelled batches of a rule it can learn: the class is the
 /// argmax of a fixed linear map of the features. Drawn from the test's own generator.
 let private problem (g: torch.Generator) =
@@ -168,10 +171,90 @@ let tests =
               Expect.sequenceEqual history.TrainLoss [ 0.0; 0.0 ] "the objective's value is the loss recorded"
           }
 
+          test "per-step loss (TET): the objective sees each step's output, whose mean over T is the readout" {
+              use scope = torch.NewDisposeScope()
+              use g = new torch.Generator(7UL)
+              let net, batch = problem g
+              let t = 4
+              let train = [ batch () ]
+
+              let outputs perStep =
+                  let seen = Collections.Generic.List<torch.Tensor>()
+
+                  let zero =
+                      TrainingLoss(fun _ logits _ ->
+                          seen.Add(logits.detach().clone().DetachFromDisposeScope())
+                          logits.sum () * torch.tensor 0.0f)
+
+                  NetworkFineTune.FineTune(
+                      net,
+                      (fun _ -> train |> Seq.map (fun struct (x, y) -> struct (x.clone (), y.clone ()))),
+                      ResizeArray([ batch () ]),
+                      t,
+                      NetworkFineTuneOptions(Epochs = 1, Loss = zero, PerStepLoss = perStep)
+                  )
+                  |> ignore
+
+                  List.ofSeq seen
+
+              let readout = outputs false |> List.exactlyOne
+              let steps = outputs true
+              Expect.equal steps.Length t "one call per step"
+              Expect.sequenceEqual steps[0].shape [| 32L; 3L |] "each with a step's output [B, K]"
+              let mean = (torch.stack steps).mean [| 0L |]
+
+              Expect.isTrue
+                  (mean.allclose (readout, rtol = 0.0, atol = float outputTolerance))
+                  "the mean of the per-step outputs is the readout"
+
+              Expect.isFalse (steps[0].allclose steps[t - 1]) "the steps differ (the check is not of a constant)"
+          }
+
+          test "averaged weights: decay 0 is the plain fine-tune; after one step the kept average is 0.1 p0 + 0.9 p1" {
+              use scope = torch.NewDisposeScope()
+
+              let tune decay =
+                  use g = new torch.Generator(11UL)
+                  let net, batch = problem g
+                  let train = [ batch () ]
+                  let start = net.Layers[0].Inputs[0].Synapse.Weight.clone ()
+
+                  let history =
+                      NetworkFineTune.FineTune(
+                          net,
+                          (fun _ -> train |> Seq.map (fun struct (x, y) -> struct (x.clone (), y.clone ()))),
+                          ResizeArray(train),
+                          2,
+                          NetworkFineTuneOptions(LearningRate = 5e-2, Epochs = 1, AverageDecay = decay)
+                      )
+
+                  history, start, net.Layers[0].Inputs[0].Synapse.Weight
+
+              let plain, p0, p1 = tune (System.Nullable())
+              let zero, _, w0 = tune (System.Nullable 0.0)
+              Expect.sequenceEqual zero.HeldOutAccuracy plain.HeldOutAccuracy "decay 0 scores as the plain run"
+              Expect.isTrue (w0.eq(p1).all().item<bool> ()) "and keeps its weights"
+              let averaged, _, w = tune (System.Nullable 0.5)
+
+              Expect.equal
+                  (plain.BestEpoch, averaged.BestEpoch)
+                  (1, 1)
+                  "both runs keep the step (the check is not of the start)"
+
+              let expected = p0 * torch.tensor 0.1f + p1 * torch.tensor 0.9f
+
+              Expect.isTrue
+                  (w.allclose (expected, rtol = 0.0, atol = float outputTolerance))
+                  "d' = min(0.5, 1 / 10) at the first step"
+          }
+
           test "settings out of range are refused naming the setting" {
               Expect.throwsC (fun () -> NetworkFineTuneOptions(LearningRate = 0.0).Validate()) (fun e ->
                   Expect.stringContains e.Message "LearningRate" "names the learning rate")
 
               Expect.throwsC (fun () -> NetworkFineTuneOptions(Epochs = 0).Validate()) (fun e ->
                   Expect.stringContains e.Message "epochs" "names the epochs")
+
+              Expect.throwsC (fun () -> NetworkFineTuneOptions(AverageDecay = 1.0).Validate()) (fun e ->
+                  Expect.stringContains e.Message "AverageDecay" "names the decay")
           } ]

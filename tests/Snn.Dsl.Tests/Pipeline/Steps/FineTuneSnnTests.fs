@@ -37,9 +37,12 @@ let tests =
               Expect.equal (decodeStep """{"step": "fineTuneSnn", "epochs": 2}""") (Ok(fineTuneSnn 2)) "defaults"
 
               Expect.equal
-                  (FineTuneSnn.defaults.Schedule, FineTuneSnn.defaults.Distill)
-                  (Constant, None)
-                  "the constant rate of the earlier runs, cross-entropy alone"
+                  (FineTuneSnn.defaults.Schedule,
+                   FineTuneSnn.defaults.Distill,
+                   FineTuneSnn.defaults.PerStepLoss,
+                   FineTuneSnn.defaults.AverageDecay)
+                  (Constant, None, false, None)
+                  "the constant rate of the earlier runs, cross-entropy of the readout alone, the last weights"
 
               let custom =
                   fineTune (fun p ->
@@ -51,7 +54,9 @@ let tests =
                               Some
                                   { fromRelu.Value with
                                       Teacher = QcAnn 2
-                                      Alpha = 0.25 } })
+                                      Alpha = 0.25 }
+                          PerStepLoss = true
+                          AverageDecay = Some 0.998 })
 
               Expect.equal (decodeStep (custom.Json.ToJsonString())) (Ok custom) "round trip"
 
@@ -72,7 +77,8 @@ let tests =
                   "an unknown schedule"
           }
 
-          test "validation names the step and the field: a teacher no step makes, tau and alpha out of range" {
+          test
+              "validation names the step and the field: a teacher no step makes, tau, alpha and the average's decay out of range" {
               Expect.equal
                   (messages (
                       converted
@@ -84,11 +90,13 @@ let tests =
                                           { fromRelu.Value with
                                               Teacher = ClipAnn
                                               Temperature = 0.0
-                                              Alpha = 1.5 } }) ]
+                                              Alpha = 1.5 } })
+                          fineTune (fun p -> { p with AverageDecay = Some 1.0 }) ]
                   ))
                   [ "step 5 (fineTuneSnn): distill.teacher = \"relu\" needs the ReLU ANN, which no earlier step makes"
                     "step 6 (fineTuneSnn): distill.temperature = 0 is out of range: expected a finite value > 0"
-                    "step 6 (fineTuneSnn): distill.alpha = 1.5 is out of range: expected [0, 1] (the weight of the teacher's term)" ]
+                    "step 6 (fineTuneSnn): distill.alpha = 1.5 is out of range: expected [0, 1] (the weight of the teacher's term)"
+                    "step 7 (fineTuneSnn): average_decay = 1 is out of range: expected [0, 1) (the weight of the old average at each step), or null for none" ]
                   "every problem"
 
               Expect.isEmpty
