@@ -91,6 +91,17 @@ let private renamed (stage: string) (layers: LayerErrors[]) =
 let private renamedPotentials (stage: string) (hs: PotentialHistogram[]) =
     hs |> Array.map (fun h -> { h with Stage = stage })
 
+/// A network evaluated again unchanged (a later evaluate, for another T's step) is one row: the last.
+let private onceEach (rows: EvaluationRow list) =
+    rows
+    |> List.fold
+        (fun kept r ->
+            match kept with
+            | last :: earlier when last.Lineage = r.Lineage && last.Probe = r.Probe -> r :: earlier
+            | _ -> r :: kept)
+        []
+    |> List.rev
+
 /// BENCHMARKS.md's stage columns read off a T's rows (in pipeline order).
 let private entry (records: Record list) (direct: EvaluationRow list) (t: int) (rows: EvaluationRow list) =
     let accuracy (row: EvaluationRow option) =
@@ -225,7 +236,7 @@ let private measured
         |> List.sort
 
     let dual =
-        [| for t in ts -> entry records direct t (spiking |> List.filter (fun r -> r.T = t)) |]
+        [| for t in ts -> entry records direct t (spiking |> List.filter (fun r -> r.T = t) |> onceEach) |]
 
     let qcfs, qcfsSeconds = qcfsResult records
 

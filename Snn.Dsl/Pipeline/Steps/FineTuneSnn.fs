@@ -40,6 +40,8 @@ type Parameters =
         PerStepLoss: bool
         /// Decay in [0, 1) of a moving average of the weights, scored and kept instead of the last weights; None: none.
         AverageDecay: float option
+        /// The T of the spiking networks to fine-tune; None: every spiking network.
+        TimeSteps: int list option
     }
 
 let defaults =
@@ -50,7 +52,8 @@ let defaults =
       InitialAlpha = 2.5
       Distill = None
       PerStepLoss = false
-      AverageDecay = None }
+      AverageDecay = None
+      TimeSteps = None }
 
 let private teaching =
     Codec.record (fun teacher tau alpha ->
@@ -81,7 +84,12 @@ let private label (p: Parameters) =
         | Some d -> $", weights averaged (decay %g{d})"
         | None -> ""
 
-    $"fineTuneSnn (%d{p.Epochs} epochs, lr %g{p.LearningRate}%s{schedule}%s{distill}%s{perStep}%s{average})"
+    let at =
+        match p.TimeSteps with
+        | Some ts -> ", at T = " + (ts |> List.map string |> String.concat ", ")
+        | None -> ""
+
+    $"fineTuneSnn (%d{p.Epochs} epochs, lr %g{p.LearningRate}%s{schedule}%s{distill}%s{perStep}%s{average}%s{at})"
 
 /// Adam's rate per step over a fine-tune of `p.Epochs` epochs of `batches` batches.
 let private rates (p: Parameters) (batches: int) : ILearningRateSchedule =
@@ -152,10 +160,14 @@ let private fineTune (p: Parameters) (ctx: StepContext) (t: int) =
     record["seconds"] <- JsonValue.Create history.Elapsed.TotalSeconds
     ctx.Put(Spiking t, SpikingValue snn, [ CustomRecord("fineTuneSnn", record) ])
 
+/// Whether the step fine-tunes the spiking network for T.
+let private selected (p: Parameters) (t: int) =
+    p.TimeSteps |> Option.forall (List.contains t)
+
 let definition: StepDefinition<Parameters> =
     { Name = "fineTuneSnn"
       Parameters =
-        Codec.record (fun e lr s b a d perStep average ->
+        Codec.record (fun e lr s b a d perStep average ts ->
             { Epochs = e
               LearningRate = lr
               Schedule = s
@@ -163,7 +175,8 @@ let definition: StepDefinition<Parameters> =
               InitialAlpha = a
               Distill = d
               PerStepLoss = perStep
-              AverageDecay = average })
+              AverageDecay = average
+              TimeSteps = ts })
         |> Codec.field "epochs" _.Epochs Codec.int
         |> Codec.fieldOr "learning_rate" _.LearningRate Codec.float defaults.LearningRate
         |> Codec.fieldOr "schedule" _.Schedule Sgd.schedule defaults.Schedule
@@ -172,6 +185,7 @@ let definition: StepDefinition<Parameters> =
         |> Codec.fieldOr "distill" _.Distill (Codec.option teaching) defaults.Distill
         |> Codec.fieldOr "per_step_loss" _.PerStepLoss Codec.bool defaults.PerStepLoss
         |> Codec.fieldOr "average_decay" _.AverageDecay (Codec.option Codec.float) defaults.AverageDecay
+        |> Codec.fieldOr "time_steps" _.TimeSteps (Codec.option (Codec.list Codec.int)) defaults.TimeSteps
       Label = label
       Problems =
         fun p ->
@@ -190,6 +204,9 @@ let definition: StepDefinition<Parameters> =
                | Some d when not (d >= 0.0 && d < 1.0) ->
                    [ $"average_decay = %g{d} is out of range: expected [0, 1) (the weight of the old average at each step), or null for none" ]
                | _ -> [])
+            @ (match p.TimeSteps with
+               | Some [] -> [ "time_steps = [] is empty: expected at least one T, or null for every spiking network" ]
+               | _ -> [])
       Declare =
         fun p s ->
             let teacher =
@@ -202,10 +219,24 @@ let definition: StepDefinition<Parameters> =
                             $"distill.teacher = \"%s{(ArtifactCodec.ann.Encode d.Teacher).ToString()}\" needs %s{d.Teacher.Description}, which no earlier step makes"
                 | None -> Ok []
 
-            match Declare.spikingNetworks s, teacher with
+            let all = Declare.spikingNetworks s
+            let nets = all |> List.filter (fst >> selected p)
+
+            let missing =
+                p.TimeSteps
+                |> Option.defaultValue []
+                |> List.filter (fun t -> not (List.exists (fst >> (=) t) all))
+
+            match all, teacher with
             | [], _ -> Declare.fromProblems [ "needs a spiking network: add convert before fineTuneSnn" ]
             | _, Error problem -> Declare.fromProblems [ problem ]
-            | nets, Ok teacherNeeds ->
+            | _ when not missing.IsEmpty ->
+                let have = all |> List.map (fst >> string) |> String.concat ", "
+                let want = missing |> List.map string |> String.concat ", "
+
+                Declare.fromProblems
+                    [ $"time_steps asks for T = %s{want}, which has no spiking network here (the earlier steps make them for T = %s{have})" ]
+            | _, Ok teacherNeeds ->
                 { Declare.none with
                     Needs = teacherNeeds @ (nets |> List.map (fst >> Spiking))
                     Makes =
@@ -217,7 +248,7 @@ let definition: StepDefinition<Parameters> =
                     Records = true }
       Run =
         fun p ctx ->
-            for t in SpikingRuns.timeSteps ctx do
+            for t in SpikingRuns.timeSteps ctx |> List.filter (selected p) do
                 fineTune p ctx t }
 
 /// Fine-tunes every spiking network end to end for this many epochs.

@@ -40,8 +40,9 @@ let tests =
                   (FineTuneSnn.defaults.Schedule,
                    FineTuneSnn.defaults.Distill,
                    FineTuneSnn.defaults.PerStepLoss,
-                   FineTuneSnn.defaults.AverageDecay)
-                  (Constant, None, false, None)
+                   FineTuneSnn.defaults.AverageDecay,
+                   FineTuneSnn.defaults.TimeSteps)
+                  (Constant, None, false, None, None)
                   "the constant rate of the earlier runs, cross-entropy of the readout alone, the last weights"
 
               let custom =
@@ -56,7 +57,8 @@ let tests =
                                       Teacher = QcAnn 2
                                       Alpha = 0.25 }
                           PerStepLoss = true
-                          AverageDecay = Some 0.998 })
+                          AverageDecay = Some 0.998
+                          TimeSteps = Some [ 1; 2 ] })
 
               Expect.equal (decodeStep (custom.Json.ToJsonString())) (Ok custom) "round trip"
 
@@ -78,7 +80,7 @@ let tests =
           }
 
           test
-              "validation names the step and the field: a teacher no step makes, tau, alpha and the average's decay out of range" {
+              "validation names the step and the field: a teacher no step makes, tau, alpha and the average's decay out of range, a T with no spiking network" {
               Expect.equal
                   (messages (
                       converted
@@ -91,12 +93,16 @@ let tests =
                                               Teacher = ClipAnn
                                               Temperature = 0.0
                                               Alpha = 1.5 } })
-                          fineTune (fun p -> { p with AverageDecay = Some 1.0 }) ]
+                          fineTune (fun p -> { p with AverageDecay = Some 1.0 })
+                          fineTune (fun p -> { p with TimeSteps = Some [] })
+                          fineTune (fun p -> { p with TimeSteps = Some [ 1; 2; 4 ] }) ]
                   ))
                   [ "step 5 (fineTuneSnn): distill.teacher = \"relu\" needs the ReLU ANN, which no earlier step makes"
                     "step 6 (fineTuneSnn): distill.temperature = 0 is out of range: expected a finite value > 0"
                     "step 6 (fineTuneSnn): distill.alpha = 1.5 is out of range: expected [0, 1] (the weight of the teacher's term)"
-                    "step 7 (fineTuneSnn): average_decay = 1 is out of range: expected [0, 1) (the weight of the old average at each step), or null for none" ]
+                    "step 7 (fineTuneSnn): average_decay = 1 is out of range: expected [0, 1) (the weight of the old average at each step), or null for none"
+                    "step 8 (fineTuneSnn): time_steps = [] is empty: expected at least one T, or null for every spiking network"
+                    "step 9 (fineTuneSnn): time_steps asks for T = 2, 4, which has no spiking network here (the earlier steps make them for T = 1)" ]
                   "every problem"
 
               Expect.isEmpty
@@ -104,7 +110,8 @@ let tests =
                   "the ReLU ANN made earlier"
           }
 
-          test "with a cosine rate and a teacher it runs, records its held-out history, and the report names both" {
+          test
+              "with a cosine rate and a teacher it runs at the T asked for, records its held-out history, and the report names the settings" {
               let folder = tempFolder "finetune-snn"
 
               let tuned =
@@ -112,22 +119,36 @@ let tests =
                       { p with
                           LearningRate = 1e-3
                           Schedule = Cosine
-                          Distill = fromRelu })
+                          Distill = fromRelu
+                          TimeSteps = Some [ 2 ] })
 
-              let steps = trainRelu 1 :: converted @ [ tuned; evaluate [ 1 ]; report ]
+              let steps =
+                  [ trainRelu 1
+                    trainClip 1
+                    foldBatchNorm
+                    fineTuneQC [ 1; 2 ] 1
+                    convert
+                    evaluate [ 1; 2 ]
+                    tuned
+                    evaluate [ 1; 2 ]
+                    report ]
+
               let outcome = run (Recorder()) (experiment folder smallSpecBn steps)
 
               match customRecords outcome.Records |> List.filter (fst >> (=) "fineTuneSnn") with
               | [ _, r ] ->
                   Expect.equal (r["held_out_accuracy"].AsArray().Count) 2 "before and after the epoch"
-                  Expect.equal (r["T"].GetValue<int>()) 1 "the spiking network's T"
+                  Expect.equal (r["T"].GetValue<int>()) 2 "the spiking network's T, the one asked for"
               | rs -> failtestf "expected one fineTuneSnn record, got %d" rs.Length
 
               let label =
-                  "fineTuneSnn (1 epochs, lr 0.001 cosine, from the ReLU ANN (tau 4, alpha 0.5))"
+                  "fineTuneSnn (1 epochs, lr 0.001 cosine, from the ReLU ANN (tau 4, alpha 0.5), at T = 2)"
 
-              let d = outcome.Results.DualPhase |> Array.exactlyOne
-              Expect.equal (d.Stages |> Array.map _.Label) [| "phase1"; label |] "the SNN rows"
+              let stages =
+                  outcome.Results.DualPhase
+                  |> Array.map (fun d -> d.T, d.Stages |> Array.map _.Label)
+
+              Expect.equal stages [| 1, [| "phase1" |]; 2, [| "phase1"; label |] |] "the SNN rows: T = 1 untouched"
               let report = File.ReadAllText(Path.Combine(folder, "report.md"))
               Expect.stringContains report label "the report's row"
               Directory.Delete(folder, true)
