@@ -24,8 +24,8 @@ let private expectBenchExample (name: string) pipeline =
         "the example file"
 
 /// The bench pipeline with one fineTuneQC epoch, no ablation, Phase I evaluated at the T it was made
-/// for only, and `fineTune` with its evaluation after Phase II's.
-let private fineTuneSnnPipeline fineTune =
+/// for only, and the `fineTunes` steps with their evaluation after Phase II's.
+let private fineTuneSnnPipeline fineTunes =
     let steps = Profiles.bench.Pipeline
 
     steps
@@ -37,7 +37,7 @@ let private fineTuneSnnPipeline fineTune =
         | "fineTuneQC" -> [ fineTuneQC [ 1; 2; 4 ] 1 ]
         | "ablation" -> []
         | "evaluate" when after "convert" -> [ evaluate [ 1; 2; 4 ] ]
-        | "evaluate" when after "phaseTwo" -> [ s; fineTune; evaluate [ 1; 2; 4 ] ]
+        | "evaluate" when after "phaseTwo" -> s :: fineTunes @ [ evaluate [ 1; 2; 4 ] ]
         | _ -> [ s ])
 
 /// fineTuneSnn for two epochs, Adam's rate decaying from `rate` along a cosine.
@@ -91,12 +91,17 @@ let tests =
                     Temperature = 4.0
                     Alpha = 0.5 }
 
-              expectBenchExample "bench-finetune-snn-kd" (fineTuneSnnPipeline (twoCosineEpochs 3e-4 (Some distill)))
+              expectBenchExample "bench-finetune-snn-kd" (fineTuneSnnPipeline [ twoCosineEpochs 3e-4 (Some distill) ])
           }
 
           test
               "docs/examples/bench-finetune-snn2.json is bench with F = 1 + two fineTuneSnn epochs (Adam, cosine from 1e-3), no ablation" {
-              expectBenchExample "bench-finetune-snn2" (fineTuneSnnPipeline (twoCosineEpochs 1e-3 None))
+              expectBenchExample "bench-finetune-snn2" (fineTuneSnnPipeline [ twoCosineEpochs 1e-3 None ])
+          }
+
+          test
+              "docs/examples/bench-finetune-snn3.json is bench with F = 1 + two fineTuneSnn epochs (Adam, cosine from 2e-3), no ablation" {
+              expectBenchExample "bench-finetune-snn3" (fineTuneSnnPipeline [ twoCosineEpochs 2e-3 None ])
           }
 
           test "docs/examples/resnet34-synthetic-imagenet.json is a valid ResNet-34 experiment on 224x224 image folders" {
