@@ -31,6 +31,17 @@ let private problem (g: torch.Generator) =
 
     net, batch
 
+/// Fine-tunes `net` at T on copies of the same training batches every epoch (the fine-tune disposes
+/// the batches it is given).
+let private fineTuneOn net (train: struct (torch.Tensor * torch.Tensor) list) heldOut (t: int) options =
+    NetworkFineTune.FineTune(
+        net,
+        (fun _ -> train |> Seq.map (fun struct (x, y) -> struct (x.clone (), y.clone ()))),
+        ResizeArray<struct (torch.Tensor * torch.Tensor)>(heldOut: struct (torch.Tensor * torch.Tensor) list),
+        t,
+        options
+    )
+
 /// Accuracy (%) of the network as the simulator runs it.
 let private simulatedAccuracy (net: SpikingNetwork) (batches: struct (torch.Tensor * torch.Tensor) list) t =
     let mutable correct = 0L
@@ -58,13 +69,7 @@ let tests =
               let before = simulatedAccuracy net heldOut t
 
               let history =
-                  NetworkFineTune.FineTune(
-                      net,
-                      (fun _ -> train |> Seq.map (fun struct (x, y) -> struct (x.clone (), y.clone ()))),
-                      ResizeArray(heldOut),
-                      t,
-                      NetworkFineTuneOptions(LearningRate = 1e-2, Epochs = 4)
-                  )
+                  fineTuneOn net train heldOut t (NetworkFineTuneOptions(LearningRate = 1e-2, Epochs = 4))
 
               let accuracies = List.ofSeq history.HeldOutAccuracy
               Expect.equal accuracies.Length 5 "the start and one entry per epoch"
@@ -131,13 +136,7 @@ let tests =
                           asked.Add step
                           1e-3 }
 
-              NetworkFineTune.FineTune(
-                  net,
-                  (fun _ -> train |> Seq.map (fun struct (x, y) -> struct (x.clone (), y.clone ()))),
-                  ResizeArray([ batch () ]),
-                  2,
-                  NetworkFineTuneOptions(Schedule = schedule, Epochs = 2)
-              )
+              fineTuneOn net train ([ batch () ]) 2 (NetworkFineTuneOptions(Schedule = schedule, Epochs = 2))
               |> ignore
 
               Expect.sequenceEqual asked [ 0L .. 5L ] "one rate per batch, steps 0-2 then 3-5"
@@ -157,13 +156,7 @@ let tests =
                       logits.sum () * torch.tensor 0.0f)
 
               let history =
-                  NetworkFineTune.FineTune(
-                      net,
-                      (fun _ -> train |> Seq.map (fun struct (x, y) -> struct (x.clone (), y.clone ()))),
-                      ResizeArray(heldOut),
-                      4,
-                      NetworkFineTuneOptions(LearningRate = 1e-2, Epochs = 2, Loss = zero)
-                  )
+                  fineTuneOn net train heldOut 4 (NetworkFineTuneOptions(LearningRate = 1e-2, Epochs = 2, Loss = zero))
 
               Expect.equal shapes.Count 16 "called once per batch"
               Expect.sequenceEqual shapes[0] [| 32L; 3L |] "with the network's output [B, K]"
@@ -186,13 +179,12 @@ let tests =
                           seen.Add(logits.detach().clone().DetachFromDisposeScope())
                           logits.sum () * torch.tensor 0.0f)
 
-                  NetworkFineTune.FineTune(
-                      net,
-                      (fun _ -> train |> Seq.map (fun struct (x, y) -> struct (x.clone (), y.clone ()))),
-                      ResizeArray([ batch () ]),
-                      t,
-                      NetworkFineTuneOptions(Epochs = 1, Loss = zero, PerStepLoss = perStep)
-                  )
+                  fineTuneOn
+                      net
+                      train
+                      ([ batch () ])
+                      t
+                      (NetworkFineTuneOptions(Epochs = 1, Loss = zero, PerStepLoss = perStep))
                   |> ignore
 
                   List.ofSeq seen
@@ -220,13 +212,12 @@ let tests =
                   let start = net.Layers[0].Inputs[0].Synapse.Weight.clone ()
 
                   let history =
-                      NetworkFineTune.FineTune(
-                          net,
-                          (fun _ -> train |> Seq.map (fun struct (x, y) -> struct (x.clone (), y.clone ()))),
-                          ResizeArray(train),
-                          2,
-                          NetworkFineTuneOptions(LearningRate = 5e-2, Epochs = 1, AverageDecay = decay)
-                      )
+                      fineTuneOn
+                          net
+                          train
+                          train
+                          2
+                          (NetworkFineTuneOptions(LearningRate = 5e-2, Epochs = 1, AverageDecay = decay))
 
                   history, start, net.Layers[0].Inputs[0].Synapse.Weight
 
