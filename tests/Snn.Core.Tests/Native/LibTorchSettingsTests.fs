@@ -156,12 +156,17 @@ let tests =
                           Expect.isTrue (a.allclose (b, 0.0, 0.0)) $"repeat %d{repeat}: the same weights bit for bit")
 
           // Why the zero fill exists: oneDNN reads padding libtorch never wrote, so the weights depend on what
-          // the memory held before. If this starts failing after a libtorch upgrade, oneDNN no longer reads
-          // uninitialised padding and LibTorchSettings' zero fill may be dropped.
+          // the memory held before. Which kernels oneDNN picks for 4 channels depends on the CPU: on the AMD
+          // EPYC machines of earlier rounds the junk reached the weights every time, on a 2026-12-03 one
+          // (AVX-512 with bfloat16) it did not. Where it does not, the test reports itself ignored with that
+          // reason rather than passing; the zero fill is then a guard, and the determinism test above holds.
           testSequenced
           <| testCase
               "on junk-filled memory without zero fill, training the 4-channel network turns non-finite (oneDNN reads uninitialised channel padding)"
               (fun () ->
                   if onLinuxX64 then
-                      onJunkMemory (fun () ->
-                          Expect.isFalse (allFinite (trainedWeights 4L)) "junk in the padding reaches the weights")) ]
+                      let finite = onJunkMemory (fun () -> allFinite (trainedWeights 4L))
+
+                      if finite then
+                          skiptest
+                              "oneDNN's 4-channel kernels on this CPU did not read the junk in the channel padding (machine-dependent); nothing to show here") ]
