@@ -25,7 +25,7 @@ type Codec<'T> =
 /// the record's constructor one field at a time.
 type RecordCodec<'T, 'Ctor> =
     { Keys: string list
-      Encoders: ('T -> string * JsonNode) list
+      Encoders: ('T -> (string * JsonNode) option) list
       Decoder: string -> JsonObject -> Result<'Ctor, DecodeError list> }
 
 module Codec =
@@ -230,9 +230,20 @@ module Codec =
           Encoders = []
           Decoder = fun _ _ -> Ok ctor }
 
-    let private addField name (get: 'T -> 'F) (c: Codec<'F>) (missing: string -> Result<'F, DecodeError list>) r =
+    let private addFieldWritten
+        name
+        (get: 'T -> 'F)
+        (c: Codec<'F>)
+        (write: 'F -> bool)
+        (missing: string -> Result<'F, DecodeError list>)
+        r
+        =
         { Keys = r.Keys @ [ name ]
-          Encoders = r.Encoders @ [ fun x -> name, c.Encode(get x) ]
+          Encoders =
+            r.Encoders
+            @ [ fun x ->
+                    let v = get x
+                    if write v then Some(name, c.Encode v) else None ]
           Decoder =
             fun path (o: JsonObject) ->
                 let p = $"%s{path}.%s{name}"
@@ -244,6 +255,9 @@ module Codec =
 
                 combine (r.Decoder path o) v }
 
+    let private addField name get c missing r =
+        addFieldWritten name get c (fun _ -> true) missing r
+
     /// A required field.
     let field name (get: 'T -> 'F) (c: Codec<'F>) (r: RecordCodec<'T, 'F -> 'R>) : RecordCodec<'T, 'R> =
         addField name get c (fun p -> fail p $"missing: expected %s{c.Expected}") r
@@ -251,6 +265,18 @@ module Codec =
     /// A field that takes `value` when the key is absent (it is always written).
     let fieldOr name (get: 'T -> 'F) (c: Codec<'F>) (value: 'F) (r: RecordCodec<'T, 'F -> 'R>) : RecordCodec<'T, 'R> =
         addField name get c (fun _ -> Ok value) r
+
+    /// A field added after runs were recorded: it takes `value` when the key is absent and is written only
+    /// when it differs from `value`, so the JSON of a step that leaves it at `value`, and with it the identity
+    /// of a run recorded before the field existed, stay as they were.
+    let fieldAdded
+        name
+        (get: 'T -> 'F)
+        (c: Codec<'F>)
+        (value: 'F)
+        (r: RecordCodec<'T, 'F -> 'R>)
+        : RecordCodec<'T, 'R> =
+        addFieldWritten name get c (fun v -> v <> value) (fun _ -> Ok value) r
 
     let private unknownKeys path (allowed: string list) (o: JsonObject) =
         [ for KeyValue(k, _) in o do
@@ -280,7 +306,7 @@ module Codec =
 
     /// The finished record codec: a JSON object with exactly the declared keys.
     let build (r: RecordCodec<'T, 'T>) : Codec<'T> =
-        { Encode = fun x -> r.Encoders |> Seq.map (fun e -> e x) |> encodeObject
+        { Encode = fun x -> r.Encoders |> Seq.choose (fun e -> e x) |> encodeObject
           Expected = "an object"
           Decode =
             fun path n ->
@@ -289,7 +315,8 @@ module Codec =
                 | _ -> expected path "an object" n }
 
     /// The fields of a record as (key, value) pairs (to embed in a tagged object).
-    let encodeFields (r: RecordCodec<'T, 'T>) (x: 'T) = r.Encoders |> List.map (fun e -> e x)
+    let encodeFields (r: RecordCodec<'T, 'T>) (x: 'T) =
+        r.Encoders |> List.choose (fun e -> e x)
 
     /// An object with no fields.
     let empty (value: 'T) : Codec<'T> = build (record value)
