@@ -49,6 +49,13 @@ public sealed record NetworkFineTuneOptions
     /// </summary>
     public double? AverageDecay { get; init; }
 
+    /// <summary>
+    /// Train every layer's threshold theta too (as DIET-SNN does after conversion: Rathi and Roy, IEEE TNNLS 2021), through
+    /// the surrogate (dg/dtheta = -dg/dv), the output o = theta * s and the reset; after each step theta is lifted back to at
+    /// least <see cref="TrainableNetwork.ThresholdFloor"/> times its start, so theta &gt; 0 always. False: thresholds fixed.
+    /// </summary>
+    public bool LearnThresholds { get; init; }
+
     /// <summary>Checks every setting; throws an ArgumentException naming the first one out of range.</summary>
     public void Validate()
     {
@@ -79,7 +86,7 @@ public sealed record NetworkFineTuneHistory(IReadOnlyList<double> TrainLoss, IRe
 /// weight and bias, every layer's v(0) and surrogate slope are trained with Adam (rate per step from the
 /// options' schedule) on the cross-entropy, or the options' objective, of the network's output (the mean over T of the last layer's current;
 /// with PerStepLoss of each step's current), optionally keeping a moving average of them (AverageDecay), the images fed as analog
-/// current at every step. The thresholds stay fixed. Each layer's dynamics are
+/// current at every step. The thresholds stay fixed unless LearnThresholds. Each layer's dynamics are
 /// <see cref="SurrogateStep"/>'s (forward exactly the simulator's IF neuron). The weights with the best
 /// held-out accuracy (before fine-tuning included) are kept: never chosen on test data.
 /// </summary>
@@ -107,7 +114,7 @@ public static class NetworkFineTune
         ArgumentNullException.ThrowIfNull(heldOut);
 
         var clock = Stopwatch.StartNew();
-        using var model = new TrainableNetwork(network, options.InitialSlope, options.DetachReset);
+        using var model = new TrainableNetwork(network, options.InitialSlope, options.DetachReset, options.LearnThresholds);
         using var adam = optim.Adam(model.Parameters, options.LearningRate);
 
         var heldOutAccuracy = new List<double> { model.Accuracy(heldOut, timeSteps) };
@@ -132,6 +139,7 @@ public static class NetworkFineTune
                 var batchLoss = BatchLoss(model, loss, images, labels, timeSteps, options.PerStepLoss);
                 batchLoss.backward();
                 adam.step();
+                model.KeepThresholdsPositive();
                 average?.Update();
                 sum += batchLoss.detach().to_type(ScalarType.Float64).item<double>() * labels.shape[0];
                 count += labels.shape[0];
@@ -221,159 +229,5 @@ public static class NetworkFineTune
         public void Load() => model.Restore(average);
 
         public void Dispose() => DisposeAll(average);
-    }
-
-    /// <summary>The network's learnable tensors as parameters, and its differentiable T-step forward.</summary>
-    private sealed class TrainableNetwork : IDisposable
-    {
-        private readonly SpikingNetwork network;
-        private readonly bool detachReset;
-        private readonly Parameter?[][] weights;
-        private readonly Parameter?[][] biases;
-        private readonly Parameter?[] initialPotentials;
-        private readonly Parameter?[] slopes;
-
-        public TrainableNetwork(SpikingNetwork network, double slope, bool detachReset)
-        {
-            this.network = network;
-            this.detachReset = detachReset;
-            var layers = network.Layers;
-            weights = layers.Select(l => l.Inputs.Select(i => i.Synapse is null ? null : new Parameter(i.Synapse.Weight.detach().clone(), true)).ToArray()).ToArray();
-            biases = layers.Select(l => l.Inputs.Select(i => i.Synapse?.Bias is null ? null : new Parameter(i.Synapse.Bias.detach().clone(), true)).ToArray()).ToArray();
-            initialPotentials = layers.Select(l => l.InitialPotential is null ? null : new Parameter(l.InitialPotential.detach().clone(), true)).ToArray();
-            slopes = layers.Select(l => l.HasNeuron ? new Parameter(torch.tensor(slope, float32, network.Device), true) : null).ToArray();
-            Parameters = weights.SelectMany(w => w).Concat(biases.SelectMany(b => b)).Concat(initialPotentials).Concat(slopes)
-                .Where(p => p is not null).Select(p => p!).ToList();
-        }
-
-        public List<Parameter> Parameters { get; }
-
-        /// <summary>Logits [B, classes]: the mean over T of the output layer's current.</summary>
-        public Tensor Forward(Tensor images, int timeSteps) => Run(images, timeSteps, perStep: false);
-
-        /// <summary>The output layer's current at every step, [T, B, classes].</summary>
-        public Tensor ForwardSteps(Tensor images, int timeSteps) => Run(images, timeSteps, perStep: true);
-
-        private Tensor Run(Tensor images, int timeSteps, bool perStep)
-        {
-            var batch = images.shape[0];
-            var outputs = new Tensor?[network.Layers.Count];
-            Tensor? logits = null;
-            for (var l = 0; l < network.Layers.Count; l++)
-            {
-                var layer = network.Layers[l];
-                Tensor? constant = null, current = null;
-                for (var i = 0; i < layer.Inputs.Count; i++)
-                {
-                    var input = layer.Inputs[i];
-                    var x = input.Source == SpikingNetwork.ImageSource ? images : outputs[input.Source]!;
-                    var spiking = input.Source != SpikingNetwork.ImageSource;
-                    var flat = spiking ? x.flatten(0, 1) : x;
-                    var c = input.Synapse is null ? flat : input.Synapse.Apply(flat, weights[l][i]!, biases[l][i]);
-                    if (spiking)
-                    {
-                        c = c.unflatten(0, [timeSteps, batch]);
-                        current = current is null ? c : current.add(c, Scalars.One);
-                    }
-                    else
-                    {
-                        constant = constant is null ? c : constant.add(c, Scalars.One);
-                    }
-                }
-
-                if (!layer.HasNeuron)
-                {
-                    var total = current is null ? constant! : constant is null ? current.mean([0]) : current.mean([0]).add(constant, Scalars.One);
-                    logits = perStep ? PerStep(current, constant, timeSteps) : total;
-                    outputs[l] = total;
-                    continue;
-                }
-
-                var theta = layer.Threshold!;
-                var v = initialPotentials[l]!.expand([batch, .. layer.NeuronShape]);
-                var steps = new Tensor[timeSteps];
-                for (var t = 0; t < timeSteps; t++)
-                {
-                    var it = current is null ? constant! : constant is null ? current[t] : current[t].add(constant, Scalars.One);
-                    (v, steps[t]) = SurrogateStep.Step(v, it, theta, slopes[l]!, detachReset);
-                }
-
-                outputs[l] = stack(steps);
-            }
-
-            return logits!;
-        }
-
-        /// <summary>[T, B, ...]: each step's current plus the constant (image-fed) part.</summary>
-        private static Tensor PerStep(Tensor? current, Tensor? constant, int timeSteps) =>
-            current is null ? constant!.unsqueeze(0).expand([timeSteps, .. constant.shape])
-            : constant is null ? current
-            : current.add(constant, Scalars.One);
-
-        /// <summary>Accuracy (%) of the current parameters on labelled batches.</summary>
-        /// <exception cref="ArgumentException">No batch, or a batch on another device than the network's.</exception>
-        public double Accuracy(IEnumerable<(Tensor Images, Tensor Labels)> batches, int timeSteps)
-        {
-            using var noGrad = no_grad();
-            long correct = 0, seen = 0;
-            var any = false;
-            foreach (var (images, labels) in batches)
-            {
-                network.EnsureOnDevice(images, "heldOut");
-                using var scope = NewDisposeScope();
-                correct += Forward(images, timeSteps).argmax(1).eq(labels).sum().item<long>();
-                seen += labels.shape[0];
-                any = true;
-            }
-
-            if (!any)
-            {
-                throw new ArgumentException("at least one held-out batch is needed for early stopping", "heldOut");
-            }
-
-            return 100.0 * correct / Math.Max(1, seen);
-        }
-
-        public Tensor[] Snapshot()
-        {
-            using var noGrad = no_grad();
-            return Parameters.Select(p => p.detach().clone().DetachFromDisposeScope()).ToArray();
-        }
-
-        public void Restore(Tensor[] state)
-        {
-            using var noGrad = no_grad();
-            for (var i = 0; i < Parameters.Count; i++)
-            {
-                Parameters[i].copy_(state[i]);
-            }
-        }
-
-        /// <summary>Copies the parameters into the network's synapses and v(0).</summary>
-        public void WriteBack()
-        {
-            using var noGrad = no_grad();
-            for (var l = 0; l < network.Layers.Count; l++)
-            {
-                var layer = network.Layers[l];
-                for (var i = 0; i < layer.Inputs.Count; i++)
-                {
-                    layer.Inputs[i].Synapse?.Assign(weights[l][i]!, biases[l][i]);
-                }
-
-                if (initialPotentials[l] is { } v0)
-                {
-                    layer.AssignInitialPotential(v0);
-                }
-            }
-        }
-
-        public void Dispose()
-        {
-            foreach (var p in Parameters)
-            {
-                p.Dispose();
-            }
-        }
     }
 }

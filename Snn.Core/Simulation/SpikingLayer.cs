@@ -62,6 +62,27 @@ public sealed class SpikingLayer : IDisposable
         InitialPotential.copy_(initialPotential);
     }
 
+    /// <summary>Copies new values into theta in place (its shape stays).</summary>
+    /// <param name="threshold">New theta, broadcastable to <see cref="Threshold"/>'s shape, every value finite and &gt; 0.</param>
+    /// <exception cref="InvalidOperationException">The layer has no neuron.</exception>
+    /// <exception cref="ArgumentException">A value is not finite or not positive, or the shape does not broadcast.</exception>
+    public void AssignThreshold(Tensor threshold)
+    {
+        if (Threshold is null)
+        {
+            throw new InvalidOperationException($"layer {Name} has no neuron, so no threshold");
+        }
+
+        Guard.Broadcastable(threshold, Threshold.shape, nameof(threshold));
+        using var noGrad = no_grad();
+        if (!threshold.isfinite().all().item<bool>() || !threshold.gt(0).all().item<bool>())
+        {
+            throw new ArgumentException($"layer {Name}: every threshold must be finite and > 0", nameof(threshold));
+        }
+
+        Threshold.copy_(threshold);
+    }
+
     /// <summary>A deep copy (synapses, threshold and v(0) copied).</summary>
     public SpikingLayer Clone()
     {

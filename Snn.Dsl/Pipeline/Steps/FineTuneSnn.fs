@@ -4,6 +4,7 @@
 /// calibration; its rows in the report show what it buys.
 module Snn.Dsl.Pipeline.Steps.FineTuneSnn
 
+open System.Collections.Generic
 open System.Text.Json.Nodes
 open Snn.Core.Calibration
 open Snn.Core.Training
@@ -42,6 +43,8 @@ type Parameters =
         AverageDecay: float option
         /// The T of the spiking networks to fine-tune; None: every spiking network.
         TimeSteps: int list option
+        /// Train every layer's threshold too (DIET-SNN, Rathi and Roy 2021); false: thresholds fixed.
+        LearnThresholds: bool
     }
 
 let defaults =
@@ -53,7 +56,8 @@ let defaults =
       Distill = None
       PerStepLoss = false
       AverageDecay = None
-      TimeSteps = None }
+      TimeSteps = None
+      LearnThresholds = false }
 
 let private teaching =
     Codec.record (fun teacher tau alpha ->
@@ -84,12 +88,20 @@ let private label (p: Parameters) =
         | Some d -> $", weights averaged (decay %g{d})"
         | None -> ""
 
+    let batch =
+        if p.BatchSize <> defaults.BatchSize then
+            $", batch %d{p.BatchSize}"
+        else
+            ""
+
+    let thresholds = if p.LearnThresholds then ", thresholds learned" else ""
+
     let at =
         match p.TimeSteps with
         | Some ts -> ", at T = " + (ts |> List.map string |> String.concat ", ")
         | None -> ""
 
-    $"fineTuneSnn (%d{p.Epochs} epochs, lr %g{p.LearningRate}%s{schedule}%s{distill}%s{perStep}%s{average}%s{at})"
+    $"fineTuneSnn (%d{p.Epochs} epochs, lr %g{p.LearningRate}%s{schedule}%s{batch}%s{distill}%s{perStep}%s{average}%s{thresholds}%s{at})"
 
 /// Adam's rate per step over a fine-tune of `p.Epochs` epochs of `batches` batches.
 let private rates (p: Parameters) (batches: int) : ILearningRateSchedule =
@@ -106,8 +118,32 @@ let private objective (p: Parameters) (ctx: StepContext) : TrainingLoss option =
         teacher.eval ()
         Distillation.Objective(teacher, d.Temperature, d.Alpha))
 
+/// Each neuron layer's name and mean threshold.
+let private meanThresholds (snn: Snn.Core.Simulation.SpikingNetwork) =
+    [ for layer in snn.Layers do
+          if layer.HasNeuron then
+              layer.Name, layer.Threshold.mean().to_type(TorchSharp.torch.ScalarType.Float64).item<float> () ]
+
+/// The learned thresholds, logged and as a record: [{layer, before, after}] (means over the layer's neurons).
+let private thresholdRecord (ctx: StepContext) (t: int) before after =
+    let changes = List.zip before after
+
+    for (name, a), (_, b) in changes do
+        ctx.Log $"T={t} {name}: threshold learned {a:G4} -> {b:G4}"
+
+    JsonArray(
+        [| for (name, a), (_, b) in changes ->
+               JsonObject(
+                   [ KeyValuePair<string, JsonNode>("layer", JsonValue.Create(name: string))
+                     KeyValuePair<string, JsonNode>("before", JsonValue.Create(a: float))
+                     KeyValuePair<string, JsonNode>("after", JsonValue.Create(b: float)) ]
+               )
+               :> JsonNode |]
+    )
+
 let private fineTune (p: Parameters) (ctx: StepContext) (t: int) =
     let snn = ctx.Spiking t
+    let thresholdsBefore = meanThresholds snn
     let loader = ctx.Data.TrainLoader(p.BatchSize, ctx.Seed + 30 + t)
 
     let task =
@@ -121,7 +157,8 @@ let private fineTune (p: Parameters) (ctx: StepContext) (t: int) =
             Epochs = p.Epochs,
             InitialSlope = p.InitialAlpha,
             PerStepLoss = p.PerStepLoss,
-            AverageDecay = Option.toNullable p.AverageDecay
+            AverageDecay = Option.toNullable p.AverageDecay,
+            LearnThresholds = p.LearnThresholds
         )
 
     let history =
@@ -158,6 +195,10 @@ let private fineTune (p: Parameters) (ctx: StepContext) (t: int) =
 
     record["best_epoch"] <- JsonValue.Create history.BestEpoch
     record["seconds"] <- JsonValue.Create history.Elapsed.TotalSeconds
+
+    if p.LearnThresholds then
+        record["thresholds"] <- thresholdRecord ctx t thresholdsBefore (meanThresholds snn)
+
     ctx.Put(Spiking t, SpikingValue snn, [ CustomRecord("fineTuneSnn", record) ])
 
 /// Whether the step fine-tunes the spiking network for T.
@@ -167,7 +208,7 @@ let private selected (p: Parameters) (t: int) =
 let definition: StepDefinition<Parameters> =
     { Name = "fineTuneSnn"
       Parameters =
-        Codec.record (fun e lr s b a d perStep average ts ->
+        Codec.record (fun e lr s b a d perStep average ts learn ->
             { Epochs = e
               LearningRate = lr
               Schedule = s
@@ -176,7 +217,8 @@ let definition: StepDefinition<Parameters> =
               Distill = d
               PerStepLoss = perStep
               AverageDecay = average
-              TimeSteps = ts })
+              TimeSteps = ts
+              LearnThresholds = learn })
         |> Codec.field "epochs" _.Epochs Codec.int
         |> Codec.fieldOr "learning_rate" _.LearningRate Codec.float defaults.LearningRate
         |> Codec.fieldOr "schedule" _.Schedule Sgd.schedule defaults.Schedule
@@ -186,6 +228,7 @@ let definition: StepDefinition<Parameters> =
         |> Codec.fieldOr "per_step_loss" _.PerStepLoss Codec.bool defaults.PerStepLoss
         |> Codec.fieldOr "average_decay" _.AverageDecay (Codec.option Codec.float) defaults.AverageDecay
         |> Codec.fieldOr "time_steps" _.TimeSteps (Codec.option (Codec.list Codec.int)) defaults.TimeSteps
+        |> Codec.fieldAdded "learn_thresholds" _.LearnThresholds Codec.bool defaults.LearnThresholds
       Label = label
       Problems =
         fun p ->

@@ -239,6 +239,67 @@ let tests =
                   "d' = min(0.5, 1 / 10) at the first step"
           }
 
+          test
+              "learned thresholds (DIET-SNN) move, and the simulator scores the kept network, thresholds included, as recorded; fixed by default, bit for bit" {
+              use scope = torch.NewDisposeScope()
+
+              let tune learn =
+                  use g = new torch.Generator(7UL)
+                  let net, batch = problem g
+                  let heldOut = List.init 4 (fun _ -> batch ())
+                  let train = List.init 8 (fun _ -> batch ())
+
+                  let history =
+                      fineTuneOn
+                          net
+                          train
+                          heldOut
+                          4
+                          (NetworkFineTuneOptions(LearningRate = 1e-2, Epochs = 4, LearnThresholds = learn))
+
+                  net, heldOut, history
+
+              let fixedNet, _, fixedHistory = tune false
+
+              Expect.isTrue
+                  (fixedNet.Layers[0].Threshold.eq(torch.tensor 1.0f).all().item<bool> ())
+                  "the default leaves theta = 1 exactly"
+
+              Expect.isGreaterThan fixedHistory.BestEpoch 0 "the fixed run kept a trained epoch too"
+              let net, heldOut, history = tune true
+              Expect.isGreaterThan history.BestEpoch 0 "a trained epoch is kept (the check is not of the start)"
+              let theta = net.Layers[0].Threshold.item<float32> ()
+              Expect.notEqual theta 1.0f "the kept theta moved"
+              Expect.isGreaterThanOrEqual (float theta) TrainableNetwork.ThresholdFloor "and stays above its floor"
+
+              Expect.floatClose
+                  { absolute = accuracyTolerance
+                    relative = 0.0 }
+                  (simulatedAccuracy net heldOut 4)
+                  history.HeldOutAccuracy[history.BestEpoch]
+                  "the simulator, with the learned theta, scores the kept network as recorded"
+          }
+
+          test "a learned threshold pushed to or below zero is lifted back to 1 % of its start, and written back so" {
+              use scope = torch.NewDisposeScope()
+              use g = new torch.Generator(7UL)
+              let net, _ = problem g
+              use model = new TrainableNetwork(net, 2.5, true, true)
+              let theta = model.Parameters |> Seq.last
+
+              Expect.equal
+                  (theta.item<float32> ())
+                  1.0f
+                  "the last parameter is fc1's theta (after weights, biases, v(0), slopes)"
+
+              use _ = torch.no_grad ()
+              theta.fill_ (-3.0) |> ignore
+              model.KeepThresholdsPositive()
+              Expect.equal (theta.item<float32> ()) 0.01f "lifted to 0.01 theta(start)"
+              model.WriteBack()
+              Expect.equal (net.Layers[0].Threshold.item<float32> ()) 0.01f "the network gets the lifted theta"
+          }
+
           test "settings out of range are refused naming the setting" {
               Expect.throwsC (fun () -> NetworkFineTuneOptions(LearningRate = 0.0).Validate()) (fun e ->
                   Expect.stringContains e.Message "LearningRate" "names the learning rate")

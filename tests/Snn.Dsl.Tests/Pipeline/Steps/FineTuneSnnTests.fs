@@ -41,8 +41,9 @@ let tests =
                    FineTuneSnn.defaults.Distill,
                    FineTuneSnn.defaults.PerStepLoss,
                    FineTuneSnn.defaults.AverageDecay,
-                   FineTuneSnn.defaults.TimeSteps)
-                  (Constant, None, false, None, None)
+                   FineTuneSnn.defaults.TimeSteps,
+                   FineTuneSnn.defaults.LearnThresholds)
+                  (Constant, None, false, None, None, false)
                   "the constant rate of the earlier runs, cross-entropy of the readout alone, the last weights"
 
               let custom =
@@ -58,9 +59,15 @@ let tests =
                                       Alpha = 0.25 }
                           PerStepLoss = true
                           AverageDecay = Some 0.998
-                          TimeSteps = Some [ 1; 2 ] })
+                          TimeSteps = Some [ 1; 2 ]
+                          LearnThresholds = true })
 
               Expect.equal (decodeStep (custom.Json.ToJsonString())) (Ok custom) "round trip"
+              Expect.isTrue (custom.Json["learn_thresholds"].GetValue<bool>()) "learned thresholds written"
+
+              Expect.isFalse
+                  ((fineTuneSnn 2).Json.AsObject().ContainsKey "learn_thresholds")
+                  "left at false, the key added later is not written: runs recorded before it keep their identity"
 
               Expect.equal
                   (decodeStep """{"step": "fineTuneSnn", "epochs": 1, "distill": {"teacher": "relu"}}""")
@@ -111,7 +118,7 @@ let tests =
           }
 
           test
-              "with a cosine rate and a teacher it runs at the T asked for, records its held-out history, and the report names the settings" {
+              "with a cosine rate, a teacher and learned thresholds it runs at the T asked for, records its held-out history and thresholds, and the report names the settings" {
               let folder = tempFolder "finetune-snn"
 
               let tuned =
@@ -119,8 +126,10 @@ let tests =
                       { p with
                           LearningRate = 1e-3
                           Schedule = Cosine
+                          BatchSize = 32
                           Distill = fromRelu
-                          TimeSteps = Some [ 2 ] })
+                          TimeSteps = Some [ 2 ]
+                          LearnThresholds = true })
 
               let steps =
                   [ trainRelu 1
@@ -139,10 +148,20 @@ let tests =
               | [ _, r ] ->
                   Expect.equal (r["held_out_accuracy"].AsArray().Count) 2 "before and after the epoch"
                   Expect.equal (r["T"].GetValue<int>()) 2 "the spiking network's T, the one asked for"
+                  let thresholds = r["thresholds"].AsArray()
+                  Expect.isNonEmpty thresholds "the learned thresholds recorded, one entry per neuron layer"
+
+                  for entry in thresholds do
+                      Expect.isGreaterThan (entry["after"].GetValue<float>()) 0.0 "each theta > 0"
+
+                  Expect.exists
+                      thresholds
+                      (fun e -> e["after"].GetValue<float>() <> e["before"].GetValue<float>())
+                      "some theta moved"
               | rs -> failtestf "expected one fineTuneSnn record, got %d" rs.Length
 
               let label =
-                  "fineTuneSnn (1 epochs, lr 0.001 cosine, from the ReLU ANN (tau 4, alpha 0.5), at T = 2)"
+                  "fineTuneSnn (1 epochs, lr 0.001 cosine, batch 32, from the ReLU ANN (tau 4, alpha 0.5), thresholds learned, at T = 2)"
 
               let stages =
                   outcome.Results.DualPhase
