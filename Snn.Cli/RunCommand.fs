@@ -25,7 +25,7 @@ type RunArgs =
         member this.Usage =
             match this with
             | Profile _ ->
-                "quick (default, ~20 min on 2 cores), bench (E = 10, F = 3), paper (E = 30, F = 10), tiny (a one-minute smoke test), or quick-distill / bench-distill (quick / bench with Phase I's fine-tune spent partly on distillQC: F = 0 + 1, F = 2 + 1)."
+                "quick (default, under 10 min on 2 idle cores), bench (E = 10, F = 3), paper (E = 30, F = 10), tiny (a one-minute smoke test), or quick-distill / bench-distill (quick / bench with Phase I's fine-tune spent partly on distillQC: F = 0 + 1, F = 2 + 1)."
             | Config _ -> "an experiment JSON file (see docs/DSL.md) instead of a profile."
             | Data _ -> "dataset folder (else SNN_DATA, else the Debian package's folder)."
             | Dataset _ ->
