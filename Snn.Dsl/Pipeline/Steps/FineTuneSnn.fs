@@ -4,7 +4,6 @@
 /// calibration; its rows in the report show what it buys.
 module Snn.Dsl.Pipeline.Steps.FineTuneSnn
 
-open System.Collections.Generic
 open System.Text.Json.Nodes
 open Snn.Core.Calibration
 open Snn.Core.Training
@@ -125,7 +124,7 @@ let private meanThresholds (snn: Snn.Core.Simulation.SpikingNetwork) =
               layer.Name, layer.Threshold.mean().to_type(TorchSharp.torch.ScalarType.Float64).item<float> () ]
 
 /// The learned thresholds, logged and as a record: [{layer, before, after}] (means over the layer's neurons).
-let private thresholdRecord (ctx: StepContext) (t: int) before after =
+let private thresholdRecord (ctx: StepContext) (t: int) (before: (string * float) list) (after: (string * float) list) =
     let changes = List.zip before after
 
     for (name, a), (_, b) in changes do
@@ -133,12 +132,11 @@ let private thresholdRecord (ctx: StepContext) (t: int) before after =
 
     JsonArray(
         [| for (name, a), (_, b) in changes ->
-               JsonObject(
-                   [ KeyValuePair<string, JsonNode>("layer", JsonValue.Create(name: string))
-                     KeyValuePair<string, JsonNode>("before", JsonValue.Create(a: float))
-                     KeyValuePair<string, JsonNode>("after", JsonValue.Create(b: float)) ]
-               )
-               :> JsonNode |]
+               let o = JsonObject()
+               o["layer"] <- JsonValue.Create name
+               o["before"] <- JsonValue.Create a
+               o["after"] <- JsonValue.Create b
+               o :> JsonNode |]
     )
 
 let private fineTune (p: Parameters) (ctx: StepContext) (t: int) =
