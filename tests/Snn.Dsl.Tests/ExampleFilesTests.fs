@@ -40,15 +40,19 @@ let private fineTuneSnnPipeline fineTunes =
         | "evaluate" when after "phaseTwo" -> s :: fineTunes @ [ evaluate [ 1; 2; 4 ] ]
         | _ -> [ s ])
 
-/// fineTuneSnn for two epochs, Adam's rate decaying from `rate` along a cosine.
-let private twoCosineEpochs rate distill =
+/// fineTuneSnn for two epochs, Adam's rate decaying from `rate` along a cosine, then `change`d.
+let private cosineFineTune rate distill change =
     Step.create
         Pipeline.Steps.FineTuneSnn.definition
-        { Pipeline.Steps.FineTuneSnn.defaults with
-            Epochs = 2
-            LearningRate = rate
-            Schedule = Pipeline.Training.Cosine
-            Distill = distill }
+        (change
+            { Pipeline.Steps.FineTuneSnn.defaults with
+                Epochs = 2
+                LearningRate = rate
+                Schedule = Pipeline.Training.Cosine
+                Distill = distill })
+
+/// fineTuneSnn for two epochs, Adam's rate decaying from `rate` along a cosine.
+let private twoCosineEpochs rate distill = cosineFineTune rate distill id
 
 [<Tests>]
 let tests =
@@ -102,6 +106,20 @@ let tests =
           test
               "docs/examples/bench-finetune-snn3.json is bench with F = 1 + two fineTuneSnn epochs (Adam, cosine from 2e-3), no ablation" {
               expectBenchExample "bench-finetune-snn3" (fineTuneSnnPipeline [ twoCosineEpochs 2e-3 None ])
+          }
+
+          test
+              "docs/examples/bench-finetune-snn-warm.json is bench-finetune-snn3 with T = 2 grown from T = 1 (one epoch at each) before the fine-tunes at T = 1 and 4" {
+              let at ts (p: Pipeline.Steps.FineTuneSnn.Parameters) = { p with TimeSteps = Some ts }
+
+              let grown (p: Pipeline.Steps.FineTuneSnn.Parameters) =
+                  { at [ 2 ] p with
+                      Epochs = 1
+                      WarmStart = Some { TimeSteps = 1; Epochs = 1 } }
+
+              expectBenchExample
+                  "bench-finetune-snn-warm"
+                  (fineTuneSnnPipeline [ cosineFineTune 2e-3 None grown; cosineFineTune 2e-3 None (at [ 1; 4 ]) ])
           }
 
           test "docs/examples/resnet34-synthetic-imagenet.json is a valid ResNet-34 experiment on 224x224 image folders" {

@@ -23,6 +23,16 @@ type Teaching =
         Alpha: float
     }
 
+/// Where the networks of the step start: a copy of the spiking network at another T, first
+/// fine-tuned there (the T = 2 network grown from the T = 1 network, say).
+type WarmStart =
+    {
+        /// The T of the network copied and fine-tuned first (its own network is left unchanged).
+        TimeSteps: int
+        /// Epochs at that T before the step's `Epochs` at each network's own T.
+        Epochs: int
+    }
+
 type Parameters =
     {
         /// Passes over the training images.
@@ -44,6 +54,8 @@ type Parameters =
         TimeSteps: int list option
         /// Train every layer's threshold too (DIET-SNN, Rathi and Roy 2021); false: thresholds fixed.
         LearnThresholds: bool
+        /// None: each network starts from its own current version.
+        WarmStart: WarmStart option
     }
 
 let defaults =
@@ -56,7 +68,8 @@ let defaults =
       PerStepLoss = false
       AverageDecay = None
       TimeSteps = None
-      LearnThresholds = false }
+      LearnThresholds = false
+      WarmStart = None }
 
 let private teaching =
     Codec.record (fun teacher tau alpha ->
@@ -66,6 +79,12 @@ let private teaching =
     |> Codec.field "teacher" _.Teacher ArtifactCodec.ann
     |> Codec.fieldOr "temperature" _.Temperature Codec.float 4.0
     |> Codec.fieldOr "alpha" _.Alpha Codec.float 0.5
+    |> Codec.build
+
+let private warmStart =
+    Codec.record (fun t e -> { WarmStart.TimeSteps = t; Epochs = e })
+    |> Codec.field "time_steps" (fun (w: WarmStart) -> w.TimeSteps) Codec.int
+    |> Codec.field "epochs" (fun (w: WarmStart) -> w.Epochs) Codec.int
     |> Codec.build
 
 let private label (p: Parameters) =
@@ -95,18 +114,23 @@ let private label (p: Parameters) =
 
     let thresholds = if p.LearnThresholds then ", thresholds learned" else ""
 
+    let warm =
+        match p.WarmStart with
+        | Some w -> $", from T = %d{w.TimeSteps} after %d{w.Epochs} epochs there"
+        | None -> ""
+
     let at =
         match p.TimeSteps with
         | Some ts -> ", at T = " + (ts |> List.map string |> String.concat ", ")
         | None -> ""
 
-    $"fineTuneSnn (%d{p.Epochs} epochs, lr %g{p.LearningRate}%s{schedule}%s{batch}%s{distill}%s{perStep}%s{average}%s{thresholds}%s{at})"
+    $"fineTuneSnn (%d{p.Epochs} epochs, lr %g{p.LearningRate}%s{schedule}%s{batch}%s{distill}%s{perStep}%s{average}%s{thresholds}%s{warm}%s{at})"
 
-/// Adam's rate per step over a fine-tune of `p.Epochs` epochs of `batches` batches.
-let private rates (p: Parameters) (batches: int) : ILearningRateSchedule =
+/// Adam's rate per step over a fine-tune of `epochs` epochs of `batches` batches.
+let private rates (p: Parameters) (epochs: int) (batches: int) : ILearningRateSchedule =
     match p.Schedule with
-    | Cosine -> CosineSchedule(p.LearningRate, max 1L (int64 p.Epochs * int64 batches))
-    | CosinePerEpoch -> EpochCosineSchedule(p.LearningRate, max 1 p.Epochs, max 1L (int64 batches))
+    | Cosine -> CosineSchedule(p.LearningRate, max 1L (int64 epochs * int64 batches))
+    | CosinePerEpoch -> EpochCosineSchedule(p.LearningRate, max 1 epochs, max 1L (int64 batches))
     | Constant -> ConstantSchedule(p.LearningRate)
 
 /// The objective of a batch: the options' default cross-entropy, or distillation from the teacher.
@@ -139,20 +163,18 @@ let private thresholdRecord (ctx: StepContext) (t: int) (before: (string * float
                o :> JsonNode |]
     )
 
-let private fineTune (p: Parameters) (ctx: StepContext) (t: int) =
-    let snn = ctx.Spiking t
-    let thresholdsBefore = meanThresholds snn
+/// One fine-tune of `snn` at T for `epochs` epochs with the step's settings (the loader's shuffle
+/// seeded by T), logged under `what`; the weights of the epoch with the best held-out accuracy at T are kept.
+let private train (p: Parameters) (ctx: StepContext) (snn: Snn.Core.Simulation.SpikingNetwork) (t: int) (epochs: int) (what: string) =
     let loader = ctx.Data.TrainLoader(p.BatchSize, ctx.Seed + 30 + t)
-
-    let task =
-        ctx.Progress.Start($"T={t}: fine-tune the spiking network", p.Epochs * loader.BatchCount)
+    let task = ctx.Progress.Start(what, epochs * loader.BatchCount)
 
     let options =
         NetworkFineTuneOptions(
             LearningRate = p.LearningRate,
-            Schedule = rates p loader.BatchCount,
+            Schedule = rates p epochs loader.BatchCount,
             Loss = Option.toObj (objective p ctx),
-            Epochs = p.Epochs,
+            Epochs = epochs,
             InitialSlope = p.InitialAlpha,
             PerStepLoss = p.PerStepLoss,
             AverageDecay = Option.toNullable p.AverageDecay,
@@ -172,15 +194,10 @@ let private fineTune (p: Parameters) (ctx: StepContext) (t: int) =
         )
 
     task.Finish()
+    history
 
-    let accuracies =
-        history.HeldOutAccuracy
-        |> Seq.map (fun a -> a.ToString "F2")
-        |> String.concat " -> "
-
-    ctx.Log
-        $"T={t}: fine-tuned the spiking network, held-out accuracy {accuracies}%% (kept epoch {history.BestEpoch}, {history.Elapsed.TotalSeconds:F0} s)"
-
+/// A fine-tune's record: held-out accuracy per epoch (the start first), the epoch kept, seconds.
+let private historyRecord (t: int) (history: NetworkFineTuneHistory) =
     let record = JsonObject()
     record["T"] <- JsonValue.Create t
 
@@ -193,6 +210,38 @@ let private fineTune (p: Parameters) (ctx: StepContext) (t: int) =
 
     record["best_epoch"] <- JsonValue.Create history.BestEpoch
     record["seconds"] <- JsonValue.Create history.Elapsed.TotalSeconds
+    record
+
+let private accuracies (history: NetworkFineTuneHistory) =
+    let curve =
+        history.HeldOutAccuracy
+        |> Seq.map (fun a -> a.ToString "F2")
+        |> String.concat " -> "
+
+    $"held-out accuracy {curve}%% (kept epoch {history.BestEpoch}, {history.Elapsed.TotalSeconds:F0} s)"
+
+/// The network to fine-tune for T: its own, or a copy of the warm-start network fine-tuned at that T
+/// first (the warm-start network itself is left as it was).
+let private start (p: Parameters) (ctx: StepContext) (t: int) =
+    match p.WarmStart with
+    | None -> ctx.Spiking t, None
+    | Some w ->
+        let snn = (ctx.Spiking w.TimeSteps).Clone()
+
+        let history =
+            train p ctx snn w.TimeSteps w.Epochs $"T={t}: warm start at T={w.TimeSteps}"
+
+        ctx.Log $"T={t}: warm start at T={w.TimeSteps}, {accuracies history}"
+        snn, Some(historyRecord w.TimeSteps history)
+
+let private fineTune (p: Parameters) (ctx: StepContext) (t: int) =
+    let source = p.WarmStart |> Option.map _.TimeSteps |> Option.defaultValue t
+    let thresholdsBefore = meanThresholds (ctx.Spiking source)
+    let snn, warm = start p ctx t
+    let history = train p ctx snn t p.Epochs $"T={t}: fine-tune the spiking network"
+    ctx.Log $"T={t}: fine-tuned the spiking network, {accuracies history}"
+    let record = historyRecord t history
+    warm |> Option.iter (fun w -> record["warm_start"] <- w)
 
     if p.LearnThresholds then
         record["thresholds"] <- thresholdRecord ctx t thresholdsBefore (meanThresholds snn)
@@ -203,10 +252,50 @@ let private fineTune (p: Parameters) (ctx: StepContext) (t: int) =
 let private selected (p: Parameters) (t: int) =
     p.TimeSteps |> Option.forall (List.contains t)
 
+let private warmStartProblems (p: Parameters) =
+    match p.WarmStart with
+    | None -> []
+    | Some w ->
+        Declare.inRange "warm_start.time_steps" 1 1024 w.TimeSteps
+        @ Declare.inRange "warm_start.epochs" 1 Training.MaxEpochs w.Epochs
+        @ (match p.TimeSteps with
+           | None ->
+               [ $"warm_start needs time_steps: the T of the networks grown from the T = %d{w.TimeSteps} network (null would include that network itself)" ]
+           | Some ts when List.contains w.TimeSteps ts ->
+               [ $"time_steps contains T = %d{w.TimeSteps}, the warm start's own T: expected only the T of the networks grown from it" ]
+           | _ -> [])
+
+/// Each network the step makes (its T) with the descriptor of the network it starts from: its own,
+/// or the warm start's.
+let private starts (p: Parameters) (all: (int * SpikingInfo) list) =
+    let have () =
+        all |> List.map (fst >> string) |> String.concat ", "
+
+    match p.WarmStart with
+    | Some w ->
+        match List.tryFind (fst >> (=) w.TimeSteps) all with
+        | Some(_, i) -> Ok [ for t in Option.defaultValue [] p.TimeSteps -> t, i ]
+        | None ->
+            Error
+                $"warm_start.time_steps = %d{w.TimeSteps} has no spiking network here (the earlier steps make them for T = %s{have ()})"
+    | None ->
+        let missing =
+            p.TimeSteps
+            |> Option.defaultValue []
+            |> List.filter (fun t -> not (List.exists (fst >> (=) t) all))
+
+        if missing.IsEmpty then
+            Ok(all |> List.filter (fst >> selected p))
+        else
+            let want = missing |> List.map string |> String.concat ", "
+
+            Error
+                $"time_steps asks for T = %s{want}, which has no spiking network here (the earlier steps make them for T = %s{have ()})"
+
 let definition: StepDefinition<Parameters> =
     { Name = "fineTuneSnn"
       Parameters =
-        Codec.record (fun e lr s b a d perStep average ts learn ->
+        Codec.record (fun e lr s b a d perStep average ts learn warm ->
             { Epochs = e
               LearningRate = lr
               Schedule = s
@@ -216,7 +305,8 @@ let definition: StepDefinition<Parameters> =
               PerStepLoss = perStep
               AverageDecay = average
               TimeSteps = ts
-              LearnThresholds = learn })
+              LearnThresholds = learn
+              WarmStart = warm })
         |> Codec.field "epochs" _.Epochs Codec.int
         |> Codec.fieldOr "learning_rate" _.LearningRate Codec.float defaults.LearningRate
         |> Codec.fieldOr "schedule" _.Schedule Sgd.schedule defaults.Schedule
@@ -227,6 +317,7 @@ let definition: StepDefinition<Parameters> =
         |> Codec.fieldOr "average_decay" _.AverageDecay (Codec.option Codec.float) defaults.AverageDecay
         |> Codec.fieldOr "time_steps" _.TimeSteps (Codec.option (Codec.list Codec.int)) defaults.TimeSteps
         |> Codec.fieldAdded "learn_thresholds" _.LearnThresholds Codec.bool defaults.LearnThresholds
+        |> Codec.fieldAdded "warm_start" _.WarmStart (Codec.option warmStart) defaults.WarmStart
       Label = label
       Problems =
         fun p ->
@@ -248,6 +339,7 @@ let definition: StepDefinition<Parameters> =
             @ (match p.TimeSteps with
                | Some [] -> [ "time_steps = [] is empty: expected at least one T, or null for every spiking network" ]
                | _ -> [])
+            @ warmStartProblems p
       Declare =
         fun p s ->
             let teacher =
@@ -261,35 +353,34 @@ let definition: StepDefinition<Parameters> =
                 | None -> Ok []
 
             let all = Declare.spikingNetworks s
-            let nets = all |> List.filter (fst >> selected p)
-
-            let missing =
-                p.TimeSteps
-                |> Option.defaultValue []
-                |> List.filter (fun t -> not (List.exists (fst >> (=) t) all))
 
             match all, teacher with
             | [], _ -> Declare.fromProblems [ "needs a spiking network: add convert before fineTuneSnn" ]
             | _, Error problem -> Declare.fromProblems [ problem ]
-            | _ when not missing.IsEmpty ->
-                let have = all |> List.map (fst >> string) |> String.concat ", "
-                let want = missing |> List.map string |> String.concat ", "
-
-                Declare.fromProblems
-                    [ $"time_steps asks for T = %s{want}, which has no spiking network here (the earlier steps make them for T = %s{have})" ]
             | _, Ok teacherNeeds ->
-                { Declare.none with
-                    Needs = teacherNeeds @ (nets |> List.map (fst >> Spiking))
-                    Makes =
-                        [ for t, i in nets ->
-                              Spiking t,
-                              SpikingDescriptor
-                                  { i with
-                                      Lineage = i.Lineage @ [ StepApplied(label p) ] } ]
-                    Records = true }
+                match starts p all with
+                | Error problem -> Declare.fromProblems [ problem ]
+                | Ok made ->
+                    { Declare.none with
+                        Needs =
+                            teacherNeeds
+                            @ (made |> List.map (fun (_, i) -> Spiking i.TimeSteps) |> List.distinct)
+                        Makes =
+                            [ for t, i in made ->
+                                  Spiking t,
+                                  SpikingDescriptor
+                                      { i with
+                                          TimeSteps = t
+                                          Lineage = i.Lineage @ [ StepApplied(label p) ] } ]
+                        Records = true }
       Run =
         fun p ctx ->
-            for t in SpikingRuns.timeSteps ctx |> List.filter (selected p) do
+            let ts =
+                match p.WarmStart, p.TimeSteps with
+                | Some _, Some ts -> ts
+                | _ -> SpikingRuns.timeSteps ctx |> List.filter (selected p)
+
+            for t in ts do
                 fineTune p ctx t }
 
 /// Fine-tunes every spiking network end to end for this many epochs.

@@ -59,11 +59,27 @@ let tests =
                                       Alpha = 0.25 }
                           PerStepLoss = true
                           AverageDecay = Some 0.998
-                          TimeSteps = Some [ 1; 2 ]
-                          LearnThresholds = true })
+                          TimeSteps = Some [ 2; 4 ]
+                          LearnThresholds = true
+                          WarmStart = Some { TimeSteps = 1; Epochs = 2 } })
 
               Expect.equal (decodeStep (custom.Json.ToJsonString())) (Ok custom) "round trip"
               Expect.isTrue (custom.Json["learn_thresholds"].GetValue<bool>()) "learned thresholds written"
+
+              Expect.equal
+                  (custom.Json["warm_start"].ToJsonString())
+                  """{"time_steps":1,"epochs":2}"""
+                  "the warm start written"
+
+              Expect.isFalse
+                  ((fineTuneSnn 2).Json.AsObject().ContainsKey "warm_start")
+                  "no warm start, not written: runs recorded before the key keep their identity"
+
+              Expect.equal
+                  (decodeStep
+                      """{"step": "fineTuneSnn", "epochs": 1, "time_steps": [2], "warm_start": {"time_steps": 1}}""")
+                  (Error [ "step.warm_start.epochs: missing: expected an integer" ])
+                  "a warm start without its epochs"
 
               Expect.isFalse
                   ((fineTuneSnn 2).Json.AsObject().ContainsKey "learn_thresholds")
@@ -115,6 +131,96 @@ let tests =
               Expect.isEmpty
                   (messages (trainRelu 1 :: converted @ [ fineTune (fun p -> { p with Distill = fromRelu }) ]))
                   "the ReLU ANN made earlier"
+          }
+
+          test
+              "validation of a warm start: its epochs, the T it grows from (a network must exist there), and time_steps without it" {
+              let warm t e =
+                  Some({ TimeSteps = t; Epochs = e }: FineTuneSnn.WarmStart)
+
+              Expect.equal
+                  (messages (
+                      converted
+                      @ [ fineTune (fun p -> { p with WarmStart = warm 1 1 })
+                          fineTune (fun p ->
+                              { p with
+                                  TimeSteps = Some [ 4 ]
+                                  WarmStart = warm 2 1 })
+                          fineTune (fun p ->
+                              { p with
+                                  TimeSteps = Some [ 1; 2 ]
+                                  WarmStart = warm 1 0 }) ]
+                  ))
+                  [ "step 5 (fineTuneSnn): warm_start needs time_steps: the T of the networks grown from the T = 1 network (null would include that network itself)"
+                    "step 6 (fineTuneSnn): warm_start.time_steps = 2 has no spiking network here (the earlier steps make them for T = 1)"
+                    "step 7 (fineTuneSnn): warm_start.epochs = 0 is out of range: expected [1, 100000]"
+                    "step 7 (fineTuneSnn): time_steps contains T = 1, the warm start's own T: expected only the T of the networks grown from it" ]
+                  "every problem"
+
+              Expect.isEmpty
+                  (messages (
+                      converted
+                      @ [ fineTune (fun p ->
+                              { p with
+                                  TimeSteps = Some [ 2; 4 ]
+                                  WarmStart = warm 1 1 })
+                          evaluate [ 1; 2; 4 ] ]
+                  ))
+                  "T = 2 and 4 grown from T = 1: no convert at those T is needed, and later steps see them"
+          }
+
+          test
+              "a warm start fine-tunes a copy of the T = 1 network at T = 1 first, exactly as a plain fine-tune there would, and leaves the T = 1 network as it was" {
+              let folder = tempFolder "finetune-snn-warm"
+
+              let grown =
+                  fineTune (fun p ->
+                      { p with
+                          LearningRate = 1e-3
+                          BatchSize = 32
+                          TimeSteps = Some [ 2 ]
+                          WarmStart = Some { TimeSteps = 1; Epochs = 1 } })
+
+              let plain =
+                  fineTune (fun p ->
+                      { p with
+                          LearningRate = 1e-3
+                          BatchSize = 32
+                          TimeSteps = Some [ 1 ] })
+
+              let steps = converted @ [ grown; evaluate [ 1; 2 ]; plain ]
+              let outcome = run (Recorder()) (experiment folder smallSpecBn steps)
+
+              let curve (r: System.Text.Json.Nodes.JsonNode) =
+                  r["held_out_accuracy"].AsArray()
+                  |> Seq.map (fun a -> a.GetValue<float>())
+                  |> List.ofSeq
+
+              match customRecords outcome.Records |> List.filter (fst >> (=) "fineTuneSnn") with
+              | [ _, g; _, p ] ->
+                  Expect.equal (g["T"].GetValue<int>()) 2 "the grown network's T"
+                  let warm = g["warm_start"]
+                  Expect.equal (warm["T"].GetValue<int>()) 1 "its warm start at T = 1"
+                  Expect.equal (p["T"].GetValue<int>()) 1 "the plain fine-tune at T = 1"
+
+                  Expect.equal
+                      (curve warm)
+                      (curve p)
+                      "the warm stage is a plain fine-tune at T = 1 from the same network (which it did not change)"
+
+                  Expect.equal (curve g).Length 2 "then one epoch at T = 2, its start scored at T = 2"
+              | rs -> failtestf "expected two fineTuneSnn records, got %d" rs.Length
+
+              let label =
+                  "fineTuneSnn (1 epochs, lr 0.001, batch 32, from T = 1 after 1 epochs there, at T = 2)"
+
+              let stages =
+                  outcome.Results.DualPhase
+                  |> Array.map (fun d -> d.T, d.Stages |> Array.map _.Label)
+
+              Expect.equal (Array.map fst stages) [| 1; 2 |] "T = 2 evaluated though only T = 1 was converted"
+              Expect.contains (snd stages[1]) label "T = 2's row names the warm start"
+              Directory.Delete(folder, true)
           }
 
           test
