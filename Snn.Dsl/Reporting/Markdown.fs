@@ -301,7 +301,7 @@ let render (r: RunResults) (plots: string list) =
     sb.Append(qcAnnStagesSection r) |> ignore
 
     line
-        "Stages: direct = the Phase-I clip ANN converted as is; Phase I = the QC ANN fine-tuned at L converted (L = T where Phase I fine-tuned for T, else the largest L below T); + potential / + weights / final = Phase II steps a, b, c of PAPER.md. Phase II calibrates a network for one T, so it runs at the T that Phase I fine-tuned for; at any other T its columns are —."
+        "Stages: direct = the Phase-I clip ANN converted as is; Phase I = the QC ANN fine-tuned at L converted (L = T where Phase I fine-tuned for T, else the largest L below T); + potential / + weights = Phase II steps a, b of PAPER.md (where an ablation step runs them one by one); final = the last network evaluated at T: after Phase II's step c, or after a later step such as fineTuneSnn (its row under Statistics names its lineage and the QC ANN it comes from, for a network grown from another T's by a warm start that T's); QC ANN (L) = the Phase I network's source. Phase II calibrates a network for one T, so it runs at the T that Phase I fine-tuned for; at any other T its columns are —."
 
     line ""
     line "![accuracy vs T](accuracy_vs_T.png)"
