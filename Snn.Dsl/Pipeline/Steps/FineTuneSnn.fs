@@ -165,7 +165,14 @@ let private thresholdRecord (ctx: StepContext) (t: int) (before: (string * float
 
 /// One fine-tune of `snn` at T for `epochs` epochs with the step's settings (the loader's shuffle
 /// seeded by T), logged under `what`; the weights of the epoch with the best held-out accuracy at T are kept.
-let private train (p: Parameters) (ctx: StepContext) (snn: Snn.Core.Simulation.SpikingNetwork) (t: int) (epochs: int) (what: string) =
+let private train
+    (p: Parameters)
+    (ctx: StepContext)
+    (snn: Snn.Core.Simulation.SpikingNetwork)
+    (t: int)
+    (epochs: int)
+    (what: string)
+    =
     let loader = ctx.Data.TrainLoader(p.BatchSize, ctx.Seed + 30 + t)
     let task = ctx.Progress.Start(what, epochs * loader.BatchCount)
 
