@@ -10,6 +10,7 @@ open Snn.Core.Training
 open Snn.Dsl.Json
 open Snn.Dsl.Pipeline
 open Snn.Dsl.Pipeline.Training
+open Snn.Dsl.Pipeline.Steps.FineTuneSnnRecords
 
 /// Knowledge distillation from an ANN during the fine-tune (Snn.Core's Distillation): the loss
 /// (1 - alpha) CE + alpha tau^2 KL(softmax(teacher / tau) || softmax(snn / tau)) on each batch.
@@ -141,28 +142,6 @@ let private objective (p: Parameters) (ctx: StepContext) : TrainingLoss option =
         teacher.eval ()
         Distillation.Objective(teacher, d.Temperature, d.Alpha))
 
-/// Each neuron layer's name and mean threshold.
-let private meanThresholds (snn: Snn.Core.Simulation.SpikingNetwork) =
-    [ for layer in snn.Layers do
-          if layer.HasNeuron then
-              layer.Name, layer.Threshold.mean().to_type(TorchSharp.torch.ScalarType.Float64).item<float> () ]
-
-/// The learned thresholds, logged and as a record: [{layer, before, after}] (means over the layer's neurons).
-let private thresholdRecord (ctx: StepContext) (t: int) (before: (string * float) list) (after: (string * float) list) =
-    let changes = List.zip before after
-
-    for (name, a), (_, b) in changes do
-        ctx.Log $"T={t} {name}: threshold learned {a:G4} -> {b:G4}"
-
-    JsonArray(
-        [| for (name, a), (_, b) in changes ->
-               let o = JsonObject()
-               o["layer"] <- JsonValue.Create name
-               o["before"] <- JsonValue.Create a
-               o["after"] <- JsonValue.Create b
-               o :> JsonNode |]
-    )
-
 /// One fine-tune of `snn` at T for `epochs` epochs with the step's settings (the loader's shuffle
 /// seeded by T), logged under `what`; the weights of the epoch with the best held-out accuracy at T are kept.
 let private train
@@ -202,30 +181,6 @@ let private train
 
     task.Finish()
     history
-
-/// A fine-tune's record: held-out accuracy per epoch (the start first), the epoch kept, seconds.
-let private historyRecord (t: int) (history: NetworkFineTuneHistory) =
-    let record = JsonObject()
-    record["T"] <- JsonValue.Create t
-
-    record["held_out_accuracy"] <-
-        JsonArray(
-            history.HeldOutAccuracy
-            |> Seq.map (fun a -> JsonValue.Create a :> JsonNode)
-            |> Array.ofSeq
-        )
-
-    record["best_epoch"] <- JsonValue.Create history.BestEpoch
-    record["seconds"] <- JsonValue.Create history.Elapsed.TotalSeconds
-    record
-
-let private accuracies (history: NetworkFineTuneHistory) =
-    let curve =
-        history.HeldOutAccuracy
-        |> Seq.map (fun a -> a.ToString "F2")
-        |> String.concat " -> "
-
-    $"held-out accuracy {curve}%% (kept epoch {history.BestEpoch}, {history.Elapsed.TotalSeconds:F0} s)"
 
 /// The network to fine-tune for T: its own, or a copy of the warm-start network fine-tuned at that T
 /// first (the warm-start network itself is left as it was).
