@@ -27,6 +27,15 @@ let private messages steps =
 let private converted =
     [ trainClip 1; foldBatchNorm; fineTuneQC [ 1 ] 1; convert; evaluate [ 1 ] ]
 
+/// The fineTuneSnn records of a run, in pipeline order.
+let private fineTuneRecords (outcome: Runner.RunOutcome) =
+    customRecords outcome.Records |> List.filter (fst >> (=) "fineTuneSnn")
+
+/// Each T's evaluated stage labels (the report's SNN rows).
+let private stageLabels (outcome: Runner.RunOutcome) =
+    outcome.Results.DualPhase
+    |> Array.map (fun d -> d.T, d.Stages |> Array.map _.Label)
+
 // Sequenced: the runs share torch's process-wide state with the other pipeline tests.
 [<Tests>]
 let tests =
@@ -196,7 +205,7 @@ let tests =
                   |> Seq.map (fun a -> a.GetValue<float>())
                   |> List.ofSeq
 
-              match customRecords outcome.Records |> List.filter (fst >> (=) "fineTuneSnn") with
+              match fineTuneRecords outcome with
               | [ _, g; _, p ] ->
                   Expect.equal (g["T"].GetValue<int>()) 2 "the grown network's T"
                   let warm = g["warm_start"]
@@ -214,9 +223,7 @@ let tests =
               let label =
                   "fineTuneSnn (1 epochs, lr 0.001, batch 32, from T = 1 after 1 epochs there, at T = 2)"
 
-              let stages =
-                  outcome.Results.DualPhase
-                  |> Array.map (fun d -> d.T, d.Stages |> Array.map _.Label)
+              let stages = stageLabels outcome
 
               Expect.equal (Array.map fst stages) [| 1; 2 |] "T = 2 evaluated though only T = 1 was converted"
               Expect.contains (snd stages[1]) label "T = 2's row names the warm start"
@@ -250,7 +257,7 @@ let tests =
 
               let outcome = run (Recorder()) (experiment folder smallSpecBn steps)
 
-              match customRecords outcome.Records |> List.filter (fst >> (=) "fineTuneSnn") with
+              match fineTuneRecords outcome with
               | [ _, r ] ->
                   Expect.equal (r["held_out_accuracy"].AsArray().Count) 2 "before and after the epoch"
                   Expect.equal (r["T"].GetValue<int>()) 2 "the spiking network's T, the one asked for"
@@ -269,9 +276,7 @@ let tests =
               let label =
                   "fineTuneSnn (1 epochs, lr 0.001 cosine, batch 32, from the ReLU ANN (tau 4, alpha 0.5), thresholds learned, at T = 2)"
 
-              let stages =
-                  outcome.Results.DualPhase
-                  |> Array.map (fun d -> d.T, d.Stages |> Array.map _.Label)
+              let stages = stageLabels outcome
 
               Expect.equal stages [| 1, [| "phase1" |]; 2, [| "phase1"; label |] |] "the SNN rows: T = 1 untouched"
               let report = File.ReadAllText(Path.Combine(folder, "report.md"))
