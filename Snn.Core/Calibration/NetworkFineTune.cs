@@ -56,6 +56,13 @@ public sealed record NetworkFineTuneOptions
     /// </summary>
     public bool LearnThresholds { get; init; }
 
+    /// <summary>
+    /// How the loss reaches the weights through each IF layer: <see cref="FineTuneGradient.Surrogate"/> (BPTT with the
+    /// surrogate spike, the default) or <see cref="FineTuneGradient.Rate"/> (through the layer's firing rate, DSR:
+    /// Meng et al., CVPR 2022). The forward pass is the simulator's either way.
+    /// </summary>
+    public FineTuneGradient Gradient { get; init; } = FineTuneGradient.Surrogate;
+
     /// <summary>Checks every setting; throws an ArgumentException naming the first one out of range.</summary>
     public void Validate()
     {
@@ -66,11 +73,35 @@ public sealed record NetworkFineTuneOptions
 
         Guard.AtLeast(Epochs, 1, nameof(Epochs), "epochs");
         Guard.Positive(InitialSlope, nameof(InitialSlope));
+        if (!Enum.IsDefined(Gradient))
+        {
+            throw new ArgumentException($"{nameof(Gradient)} = {Gradient} is not one of Surrogate, Rate", nameof(Gradient));
+        }
+
         if (AverageDecay is { } d && !(d >= 0 && d < 1))
         {
             throw new ArgumentException($"{nameof(AverageDecay)} = {d} is out of range: expected [0, 1)", nameof(AverageDecay));
         }
     }
+}
+
+/// <summary>How the whole-network fine-tune differentiates the spiking layers (the forward pass is the simulator's either way).</summary>
+public enum FineTuneGradient
+{
+    /// <summary>
+    /// Backpropagation through time: each step's spike s = H(v - theta) differentiates as the surrogate
+    /// 0.5 tanh(alpha (v - theta)) + 0.5 (<see cref="Neurons.SurrogateSpike"/>), through charge and soft reset.
+    /// </summary>
+    Surrogate,
+
+    /// <summary>
+    /// Through the firing rate (differentiation on spike representation, DSR: Meng et al., CVPR 2022): with zbar the
+    /// layer's input current averaged over the T steps, every step's output theta * s(t) passes the gradient of the proxy
+    /// r = min(max(zbar + (v(0) - theta / 2) / T, 0), theta), the straight-through estimate of the IF rate
+    /// theta * n / T = zbar + (v(0) - v(T)) / T; so dr/dzbar = 1 and dr/dv(0) = 1 / T where 0 &lt; r &lt; theta, 0 elsewhere,
+    /// and no gradient flows through time inside a layer. The surrogate slopes alpha get no gradient.
+    /// </summary>
+    Rate,
 }
 
 /// <summary>What the fine-tune did: training loss per epoch, held-out accuracy before and after each epoch, the epoch kept.</summary>
@@ -114,7 +145,7 @@ public static class NetworkFineTune
         ArgumentNullException.ThrowIfNull(heldOut);
 
         var clock = Stopwatch.StartNew();
-        using var model = new TrainableNetwork(network, options.InitialSlope, options.DetachReset, options.LearnThresholds);
+        using var model = new TrainableNetwork(network, options.InitialSlope, options.DetachReset, options.LearnThresholds, options.Gradient);
         using var adam = optim.Adam(model.Parameters, options.LearningRate);
 
         var heldOutAccuracy = new List<double> { model.Accuracy(heldOut, timeSteps) };

@@ -17,6 +17,7 @@ internal sealed class TrainableNetwork : IDisposable
 
     private readonly SpikingNetwork network;
     private readonly bool detachReset;
+    private readonly FineTuneGradient gradient;
     private readonly Parameter?[][] weights;
     private readonly Parameter?[][] biases;
     private readonly Parameter?[] initialPotentials;
@@ -24,10 +25,13 @@ internal sealed class TrainableNetwork : IDisposable
     private readonly Parameter?[] thresholds;
     private readonly Tensor?[] thresholdFloors;
 
-    public TrainableNetwork(SpikingNetwork network, double slope, bool detachReset, bool learnThresholds = false)
+    public TrainableNetwork(
+        SpikingNetwork network, double slope, bool detachReset, bool learnThresholds = false,
+        FineTuneGradient gradient = FineTuneGradient.Surrogate)
     {
         this.network = network;
         this.detachReset = detachReset;
+        this.gradient = gradient;
         var layers = network.Layers;
         weights = layers.Select(l => l.Inputs.Select(i => i.Synapse is null ? null : new Parameter(i.Synapse.Weight.detach().clone(), true)).ToArray()).ToArray();
         biases = layers.Select(l => l.Inputs.Select(i => i.Synapse?.Bias is null ? null : new Parameter(i.Synapse.Bias.detach().clone(), true)).ToArray()).ToArray();
@@ -83,18 +87,47 @@ internal sealed class TrainableNetwork : IDisposable
             }
 
             var theta = (Tensor?)thresholds[l] ?? layer.Threshold!;
-            var v = initialPotentials[l]!.expand([batch, .. layer.NeuronShape]);
-            var steps = new Tensor[timeSteps];
-            for (var t = 0; t < timeSteps; t++)
-            {
-                var it = current is null ? constant! : constant is null ? current[t] : current[t].add(constant, Scalars.One);
-                (v, steps[t]) = SurrogateStep.Step(v, it, theta, slopes[l]!, detachReset);
-            }
-
-            outputs[l] = stack(steps);
+            outputs[l] = gradient == FineTuneGradient.Rate
+                ? RateOutputs(l, current, constant, theta, batch, timeSteps)
+                : SurrogateOutputs(l, current, constant, theta, batch, timeSteps, slopes[l]!, detachReset);
         }
 
         return logits!;
+    }
+
+    /// <summary>Layer l's outputs theta * s(t), [T, B, ...], through the IF dynamics with the surrogate spike of slope alpha.</summary>
+    private Tensor SurrogateOutputs(
+        int l, Tensor? current, Tensor? constant, Tensor theta, long batch, int timeSteps, Tensor slope, bool detach)
+    {
+        var v = initialPotentials[l]!.expand([batch, .. network.Layers[l].NeuronShape]);
+        var steps = new Tensor[timeSteps];
+        for (var t = 0; t < timeSteps; t++)
+        {
+            var it = current is null ? constant! : constant is null ? current[t] : current[t].add(constant, Scalars.One);
+            (v, steps[t]) = SurrogateStep.Step(v, it, theta, slope, detach);
+        }
+
+        return stack(steps);
+    }
+
+    /// <summary>
+    /// Layer l's outputs for <see cref="FineTuneGradient.Rate"/>: forward exactly the IF outputs theta * s(t) (the same
+    /// operations as <see cref="SurrogateOutputs"/>, run without a graph); backward, every step's output passes the
+    /// gradient of the rate proxy r = min(max(zbar + (v(0) - theta / 2) / T, 0), theta), zbar the mean input current.
+    /// </summary>
+    private Tensor RateOutputs(int l, Tensor? current, Tensor? constant, Tensor theta, long batch, int timeSteps)
+    {
+        Tensor exact;
+        using (no_grad())
+        {
+            exact = SurrogateOutputs(
+                l, current?.detach(), constant?.detach(), theta.detach(), batch, timeSteps, slopes[l]!.detach(), detach: true);
+        }
+
+        var mean = current is null ? constant! : constant is null ? current.mean([0]) : current.mean([0]).add(constant, Scalars.One);
+        var shift = initialPotentials[l]!.sub(theta.mul(Scalars.Half)).div(timeSteps);
+        var proxy = mean.add(shift, Scalars.One).relu().minimum(theta);
+        return exact.add(proxy.sub(proxy.detach()).unsqueeze(0), Scalars.One);
     }
 
     /// <summary>[T, B, ...]: each step's current plus the constant (image-fed) part.</summary>

@@ -57,6 +57,8 @@ type Parameters =
         LearnThresholds: bool
         /// None: each network starts from its own current version.
         WarmStart: WarmStart option
+        /// Surrogate BPTT (the default), or through each layer's firing rate (DSR, Meng et al. 2022).
+        Gradient: FineTuneGradient
     }
 
 let defaults =
@@ -70,7 +72,8 @@ let defaults =
       AverageDecay = None
       TimeSteps = None
       LearnThresholds = false
-      WarmStart = None }
+      WarmStart = None
+      Gradient = FineTuneGradient.Surrogate }
 
 let private teaching =
     Codec.record (fun teacher tau alpha ->
@@ -87,6 +90,9 @@ let private warmStart =
     |> Codec.field "time_steps" (fun (w: WarmStart) -> w.TimeSteps) Codec.int
     |> Codec.field "epochs" (fun (w: WarmStart) -> w.Epochs) Codec.int
     |> Codec.build
+
+let private gradientCodec =
+    Codec.enum [ "surrogate", FineTuneGradient.Surrogate; "rate", FineTuneGradient.Rate ]
 
 let private label (p: Parameters) =
     let schedule =
@@ -115,6 +121,12 @@ let private label (p: Parameters) =
 
     let thresholds = if p.LearnThresholds then ", thresholds learned" else ""
 
+    let gradient =
+        if p.Gradient = FineTuneGradient.Rate then
+            ", rate gradient"
+        else
+            ""
+
     let warm =
         match p.WarmStart with
         | Some w -> $", from T = %d{w.TimeSteps} after %d{w.Epochs} epochs there"
@@ -125,7 +137,7 @@ let private label (p: Parameters) =
         | Some ts -> ", at T = " + (ts |> List.map string |> String.concat ", ")
         | None -> ""
 
-    $"fineTuneSnn (%d{p.Epochs} epochs, lr %g{p.LearningRate}%s{schedule}%s{batch}%s{distill}%s{perStep}%s{average}%s{thresholds}%s{warm}%s{at})"
+    $"fineTuneSnn (%d{p.Epochs} epochs, lr %g{p.LearningRate}%s{schedule}%s{batch}%s{distill}%s{perStep}%s{average}%s{thresholds}%s{gradient}%s{warm}%s{at})"
 
 /// Adam's rate per step over a fine-tune of `epochs` epochs of `batches` batches.
 let private rates (p: Parameters) (epochs: int) (batches: int) : ILearningRateSchedule =
@@ -164,7 +176,8 @@ let private train
             InitialSlope = p.InitialAlpha,
             PerStepLoss = p.PerStepLoss,
             AverageDecay = Option.toNullable p.AverageDecay,
-            LearnThresholds = p.LearnThresholds
+            LearnThresholds = p.LearnThresholds,
+            Gradient = p.Gradient
         )
 
     let history =
@@ -257,7 +270,7 @@ let private starts (p: Parameters) (all: (int * SpikingInfo) list) =
 let definition: StepDefinition<Parameters> =
     { Name = "fineTuneSnn"
       Parameters =
-        Codec.record (fun e lr s b a d perStep average ts learn warm ->
+        Codec.record (fun e lr s b a d perStep average ts learn warm gradient ->
             { Epochs = e
               LearningRate = lr
               Schedule = s
@@ -268,7 +281,8 @@ let definition: StepDefinition<Parameters> =
               AverageDecay = average
               TimeSteps = ts
               LearnThresholds = learn
-              WarmStart = warm })
+              WarmStart = warm
+              Gradient = gradient })
         |> Codec.field "epochs" _.Epochs Codec.int
         |> Codec.fieldOr "learning_rate" _.LearningRate Codec.float defaults.LearningRate
         |> Codec.fieldOr "schedule" _.Schedule Sgd.schedule defaults.Schedule
@@ -280,6 +294,7 @@ let definition: StepDefinition<Parameters> =
         |> Codec.fieldOr "time_steps" _.TimeSteps (Codec.option (Codec.list Codec.int)) defaults.TimeSteps
         |> Codec.fieldAdded "learn_thresholds" _.LearnThresholds Codec.bool defaults.LearnThresholds
         |> Codec.fieldAdded "warm_start" _.WarmStart (Codec.option warmStart) defaults.WarmStart
+        |> Codec.fieldAdded "gradient" _.Gradient gradientCodec defaults.Gradient
       Label = label
       Problems =
         fun p ->
@@ -288,6 +303,8 @@ let definition: StepDefinition<Parameters> =
                     $"learning_rate = %g{p.LearningRate} is out of range: expected (0, 1]" ]
             @ Declare.inRange "batch_size" 1 65536 p.BatchSize
             @ Declare.positive "initial_alpha" p.InitialAlpha
+            @ [ if p.Gradient = FineTuneGradient.Rate && p.InitialAlpha <> defaults.InitialAlpha then
+                    $"initial_alpha = %g{p.InitialAlpha} has no use with gradient \"rate\": expected the surrogate gradient (\"surrogate\") or no initial_alpha" ]
             @ (match p.Distill with
                | Some d ->
                    Declare.positive "distill.temperature" d.Temperature

@@ -309,4 +309,35 @@ let tests =
 
               Expect.throwsC (fun () -> NetworkFineTuneOptions(AverageDecay = 1.0).Validate()) (fun e ->
                   Expect.stringContains e.Message "AverageDecay" "names the decay")
+
+              Expect.throwsC
+                  (fun () -> NetworkFineTuneOptions(Gradient = enum<FineTuneGradient> 7).Validate())
+                  (fun e -> Expect.stringContains e.Message "Gradient" "names the gradient")
+          }
+
+          test "the rate gradient learns the rule too, and the simulator scores the kept weights as recorded" {
+              use scope = torch.NewDisposeScope()
+              use g = new torch.Generator(7UL)
+              let net, batch = problem g
+              let t = 2
+              let heldOut = List.init 4 (fun _ -> batch ())
+              let train = List.init 8 (fun _ -> batch ())
+
+              let history =
+                  fineTuneOn
+                      net
+                      train
+                      heldOut
+                      t
+                      (NetworkFineTuneOptions(LearningRate = 1e-2, Epochs = 4, Gradient = FineTuneGradient.Rate))
+
+              let accuracies = List.ofSeq history.HeldOutAccuracy
+              Expect.isGreaterThan (List.max accuracies) accuracies[0] "four epochs at lr 1e-2 learn something"
+
+              Expect.floatClose
+                  { absolute = accuracyTolerance
+                    relative = 0.0 }
+                  (simulatedAccuracy net heldOut t)
+                  accuracies[history.BestEpoch]
+                  "the kept weights, as recorded"
           } ]

@@ -70,9 +70,21 @@ let tests =
                           AverageDecay = Some 0.998
                           TimeSteps = Some [ 2; 4 ]
                           LearnThresholds = true
-                          WarmStart = Some { TimeSteps = 1; Epochs = 2 } })
+                          WarmStart = Some { TimeSteps = 1; Epochs = 2 }
+                          Gradient = Snn.Core.Calibration.FineTuneGradient.Rate })
 
               Expect.equal (decodeStep (custom.Json.ToJsonString())) (Ok custom) "round trip"
+              Expect.equal (custom.Json["gradient"].GetValue<string>()) "rate" "the rate gradient written"
+
+              Expect.isFalse
+                  ((fineTuneSnn 2).Json.AsObject().ContainsKey "gradient")
+                  "the surrogate gradient, the default, not written: runs recorded before the key keep their identity"
+
+              Expect.equal
+                  (decodeStep """{"step": "fineTuneSnn", "epochs": 1, "gradient": "exact"}""")
+                  (Error [ "step.gradient: expected one of \"surrogate\", \"rate\", got \"exact\"" ])
+                  "an unknown gradient"
+
               Expect.isTrue (custom.Json["learn_thresholds"].GetValue<bool>()) "learned thresholds written"
 
               Expect.equal
@@ -126,6 +138,10 @@ let tests =
                                               Temperature = 0.0
                                               Alpha = 1.5 } })
                           fineTune (fun p -> { p with AverageDecay = Some 1.0 })
+                          fineTune (fun p ->
+                              { p with
+                                  Gradient = Snn.Core.Calibration.FineTuneGradient.Rate
+                                  InitialAlpha = 5.0 })
                           fineTune (fun p -> { p with TimeSteps = Some [] })
                           fineTune (fun p -> { p with TimeSteps = Some [ 1; 2; 4 ] }) ]
                   ))
@@ -133,8 +149,9 @@ let tests =
                     "step 6 (fineTuneSnn): distill.temperature = 0 is out of range: expected a finite value > 0"
                     "step 6 (fineTuneSnn): distill.alpha = 1.5 is out of range: expected [0, 1] (the weight of the teacher's term)"
                     "step 7 (fineTuneSnn): average_decay = 1 is out of range: expected [0, 1) (the weight of the old average at each step), or null for none"
-                    "step 8 (fineTuneSnn): time_steps = [] is empty: expected at least one T, or null for every spiking network"
-                    "step 9 (fineTuneSnn): time_steps asks for T = 2, 4, which has no spiking network here (the earlier steps make them for T = 1)" ]
+                    "step 8 (fineTuneSnn): initial_alpha = 5 has no use with gradient \"rate\": expected the surrogate gradient (\"surrogate\") or no initial_alpha"
+                    "step 9 (fineTuneSnn): time_steps = [] is empty: expected at least one T, or null for every spiking network"
+                    "step 10 (fineTuneSnn): time_steps asks for T = 2, 4, which has no spiking network here (the earlier steps make them for T = 1)" ]
                   "every problem"
 
               Expect.isEmpty
@@ -231,7 +248,7 @@ let tests =
           }
 
           test
-              "with a cosine rate, a teacher and learned thresholds it runs at the T asked for, records its held-out history and thresholds, and the report names the settings" {
+              "with a cosine rate, a teacher, learned thresholds and the rate gradient it runs at the T asked for, records its held-out history and thresholds, and the report names the settings" {
               let folder = tempFolder "finetune-snn"
 
               let tuned =
@@ -242,7 +259,8 @@ let tests =
                           BatchSize = 32
                           Distill = fromRelu
                           TimeSteps = Some [ 2 ]
-                          LearnThresholds = true })
+                          LearnThresholds = true
+                          Gradient = Snn.Core.Calibration.FineTuneGradient.Rate })
 
               let steps =
                   [ trainRelu 1
@@ -274,7 +292,7 @@ let tests =
               | rs -> failtestf "expected one fineTuneSnn record, got %d" rs.Length
 
               let label =
-                  "fineTuneSnn (1 epochs, lr 0.001 cosine, batch 32, from the ReLU ANN (tau 4, alpha 0.5), thresholds learned, at T = 2)"
+                  "fineTuneSnn (1 epochs, lr 0.001 cosine, batch 32, from the ReLU ANN (tau 4, alpha 0.5), thresholds learned, rate gradient, at T = 2)"
 
               let stages = stageLabels outcome
 
