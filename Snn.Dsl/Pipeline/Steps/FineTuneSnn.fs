@@ -119,6 +119,12 @@ let private label (p: Parameters) =
         else
             ""
 
+    let alpha =
+        if p.InitialAlpha <> defaults.InitialAlpha then
+            $", alpha %g{p.InitialAlpha}"
+        else
+            ""
+
     let thresholds = if p.LearnThresholds then ", thresholds learned" else ""
 
     let gradient =
@@ -137,7 +143,7 @@ let private label (p: Parameters) =
         | Some ts -> ", at T = " + (ts |> List.map string |> String.concat ", ")
         | None -> ""
 
-    $"fineTuneSnn (%d{p.Epochs} epochs, lr %g{p.LearningRate}%s{schedule}%s{batch}%s{distill}%s{perStep}%s{average}%s{thresholds}%s{gradient}%s{warm}%s{at})"
+    $"fineTuneSnn (%d{p.Epochs} epochs, lr %g{p.LearningRate}%s{schedule}%s{batch}%s{alpha}%s{distill}%s{perStep}%s{average}%s{thresholds}%s{gradient}%s{warm}%s{at})"
 
 /// Adam's rate per step over a fine-tune of `epochs` epochs of `batches` batches.
 let private rates (p: Parameters) (epochs: int) (batches: int) : ILearningRateSchedule =

@@ -121,6 +121,13 @@ let tests =
                   (Error
                       [ "step.schedule: expected one of \"cosine\", \"cosine_per_epoch\", \"constant\", got \"step\"" ])
                   "an unknown schedule"
+
+              Expect.equal
+                  (FineTuneSnn.definition.Label
+                      { FineTuneSnn.defaults with
+                          InitialAlpha = 5.0 })
+                  "fineTuneSnn (1 epochs, lr 0.0001, alpha 5)"
+                  "the report's row names a surrogate slope other than 2.5"
           }
 
           test
