@@ -108,17 +108,19 @@ let private entry (records: Record list) (direct: EvaluationRow list) (t: int) (
         row |> Option.map _.Accuracy |> Option.defaultValue nan
 
     let since (r: EvaluationRow) = SpikingRuns.sinceConversion r.Lineage
-    let phase1 = rows |> List.filter (fun r -> (since r).IsEmpty) |> List.tryLast
+    // A network scored at a T another network serves (evaluate's made_for) is shown as a stage only.
+    let own = rows |> List.filter (fun r -> not (r.Probe && r.MadeFor <> Some r.T))
+    let phase1 = own |> List.filter (fun r -> (since r).IsEmpty) |> List.tryLast
 
     let ablation ops =
-        rows |> List.filter (fun r -> since r = [ PhaseTwoPass ops ]) |> List.tryLast
+        own |> List.filter (fun r -> since r = [ PhaseTwoPass ops ]) |> List.tryLast
 
     let final =
-        rows
+        own
         |> List.filter (fun r -> not (since r).IsEmpty && not r.Probe)
         |> List.tryLast
 
-    let shown = final |> Option.orElse phase1 |> Option.orElse (List.tryLast rows)
+    let shown = final |> Option.orElse phase1 |> Option.orElse (List.tryLast own)
 
     let levels =
         match phase1 |> Option.orElse shown |> Option.map _.Source with

@@ -281,13 +281,15 @@ module Generators =
                   let! ts = timeSteps
                   let! network = Gen.oneof [ Gen.constant None; ann |> Gen.map Some ]
                   let! anatomy = Gen.elements [ false; true ]
+                  let! madeFor = Gen.oneof [ Gen.constant None; timeSteps |> Gen.map Some ]
 
                   return
                       Step.create
                           Evaluate.definition
                           { TimeSteps = ts
                             Network = network
-                            Anatomy = anatomy }
+                            Anatomy = anatomy
+                            MadeFor = madeFor }
               }
               layerSteps |> Gen.map PhaseTwo.step
               layerSteps |> Gen.map Ablation.step

@@ -1,7 +1,9 @@
 /// SNN evaluation on the test images: accuracy at each T, with the exact per-layer error anatomy,
 /// v(T) histograms, SOPs and E_ANN / E_SNN. Each T is served by the spiking network made for the
 /// largest T' <= T (else the smallest); each network is simulated once, at its largest T, and
-/// read out at the others. Or, with `Network`, an ANN converted as it is (direct conversion).
+/// read out at the others. Or, with `Network`, an ANN converted as it is (direct conversion). Or,
+/// with `MadeFor`, the networks made for those T scored at every T asked for: a network scored at a
+/// T that another network serves is a probe row (in the report, never the final one).
 module Snn.Dsl.Pipeline.Steps.Evaluate
 
 open Snn.Dsl
@@ -15,12 +17,15 @@ type Parameters =
         Network: Ann option
         /// Record the per-layer error anatomy and v(T) histograms.
         Anatomy: bool
+        /// None: each T scored by the network that serves it; Some ms: the networks made for ms, each at every T.
+        MadeFor: int list option
     }
 
 let defaults =
     { TimeSteps = [ 1; 2; 4; 8; 16; 32 ]
       Network = None
-      Anatomy = true }
+      Anatomy = true
+      MadeFor = None }
 
 /// The spiking network that serves T: made for the largest T' <= T, else the smallest T'.
 let servingT (made: int list) (t: int) =
@@ -31,7 +36,12 @@ let servingT (made: int list) (t: int) =
 let private evaluateSpiking (p: Parameters) (ctx: StepContext) =
     let made = SpikingRuns.timeSteps ctx
 
-    for served, ts in p.TimeSteps |> List.sort |> List.groupBy (servingT made) do
+    let groups =
+        match p.MadeFor with
+        | None -> p.TimeSteps |> List.sort |> List.groupBy (servingT made)
+        | Some ms -> [ for m in ms -> m, List.sort p.TimeSteps ]
+
+    for served, ts in groups do
         let info = SpikingRuns.info ctx served
         let label = SpikingRuns.label info.Lineage
         let tsText = ts |> List.map string |> String.concat ", "
@@ -50,8 +60,16 @@ let private evaluateSpiking (p: Parameters) (ctx: StepContext) =
                 $"T={tsText}: {label} (made for T={served})"
 
         for r in rows do
-            ctx.Log $"T={r.T}: {label} (made for T={served}): {r.Accuracy:F2}%%"
-            ctx.Record(SnnEvaluated r)
+            let probe = servingT made r.T <> served
+
+            let note =
+                if probe then
+                    ", a probe: another network serves this T"
+                else
+                    ""
+
+            ctx.Log $"T={r.T}: {label} (made for T={served}{note}): {r.Accuracy:F2}%%"
+            ctx.Record(SnnEvaluated { r with Probe = probe })
 
 let private evaluateConverted (p: Parameters) (ctx: StepContext) (ann: Ann) =
     let spec =
@@ -79,24 +97,52 @@ let private evaluateConverted (p: Parameters) (ctx: StepContext) (ann: Ann) =
         ctx.Log $"T={r.T}: {ann.Description} converted as it is: {r.Accuracy:F2}%%"
         ctx.Record(SnnEvaluated r)
 
+let private madeForProblems (p: Parameters) =
+    match p.Network, p.MadeFor with
+    | _, None -> []
+    | Some _, Some _ ->
+        [ "made_for names spiking networks, and network an ANN converted as it is: expected one of the two" ]
+    | None, Some [] -> [ "made_for = [] is empty: expected at least one T, or null for the network that serves each T" ]
+    | None, Some ms ->
+        [ if List.distinct ms <> ms then
+              let list = ms |> List.map string |> String.concat ", "
+              $"made_for = [%s{list}] contains duplicates: expected each T once" ]
+
+/// The first T of `made_for` with no spiking network, as a problem.
+let private madeForMissing (p: Parameters) (nets: (int * SpikingInfo) list) =
+    let have = nets |> List.map fst
+
+    p.MadeFor
+    |> Option.defaultValue []
+    |> List.filter (fun m -> not (List.contains m have))
+    |> List.tryHead
+    |> Option.map (fun m ->
+        let list = have |> List.sort |> List.map string |> String.concat ", "
+        $"made_for asks for the network made for T = %d{m}, which no earlier step makes (they make them for T = %s{list})")
+
 let definition: StepDefinition<Parameters> =
     { Name = "evaluate"
       Parameters =
-        Codec.record (fun ts n a ->
+        Codec.record (fun ts n a m ->
             { TimeSteps = ts
               Network = n
-              Anatomy = a })
+              Anatomy = a
+              MadeFor = m })
         |> Codec.field "time_steps" _.TimeSteps (Codec.list Codec.int)
         |> Codec.fieldOr "network" _.Network (Codec.option ArtifactCodec.ann) None
         |> Codec.fieldOr "anatomy" _.Anatomy Codec.bool true
+        |> Codec.fieldAdded "made_for" _.MadeFor (Codec.option (Codec.list Codec.int)) None
       Label =
         fun p ->
             let ts = p.TimeSteps |> List.map string |> String.concat ", "
 
-            match p.Network with
-            | None -> $"evaluate (T = %s{ts})"
-            | Some a -> $"evaluate %s{a.Description} converted (T = %s{ts})"
-      Problems = fun p -> Declare.timeSteps p.TimeSteps
+            match p.Network, p.MadeFor with
+            | None, None -> $"evaluate (T = %s{ts})"
+            | None, Some ms ->
+                let made = ms |> List.map string |> String.concat ", "
+                $"evaluate the networks made for T = %s{made} (T = %s{ts})"
+            | Some a, _ -> $"evaluate %s{a.Description} converted (T = %s{ts})"
+      Problems = fun p -> Declare.timeSteps p.TimeSteps @ madeForProblems p
       Declare =
         fun p s ->
             match p.Network with
@@ -114,9 +160,12 @@ let definition: StepDefinition<Parameters> =
                     Declare.fromProblems
                         [ "needs a spiking network: add convert before evaluate (or set \"network\" to evaluate an ANN converted as it is)" ]
                 | nets ->
-                    { Declare.none with
-                        Needs = nets |> List.map (fst >> Spiking)
-                        Records = true }
+                    match madeForMissing p nets with
+                    | Some problem -> Declare.fromProblems [ problem ]
+                    | None ->
+                        { Declare.none with
+                            Needs = nets |> List.map (fst >> Spiking)
+                            Records = true }
       Run =
         fun p ctx ->
             match p.Network with
@@ -134,4 +183,5 @@ let direct (timeSteps: int list) =
         definition
         { TimeSteps = timeSteps
           Network = Some ClipAnn
-          Anatomy = false }
+          Anatomy = false
+          MadeFor = None }
