@@ -10,16 +10,32 @@ open Snn.Dsl
 open Snn.Dsl.Pipeline
 open Snn.Dsl.Reporting.Results
 
-/// The commit this toolkit was built from: the SDK writes it into the assembly's informational
-/// version ("0.1.0+<sha>"); the first 12 hex digits, or "unknown" when the build had no git. Not
-/// the repository's HEAD when the run reports (a binary copied elsewhere keeps its own commit).
+/// The commit named by an informational version "0.1.0+<sha>" (the first 12 hex digits), with
+/// "-dirty" when the build marked uncommitted changes to tracked files ("+<sha>.dirty", see
+/// Directory.Build.props); "unknown" without a revision.
+let commitOf (informationalVersion: string) =
+    match informationalVersion.Split '+' with
+    | [| _; revision |] ->
+        let dirty = revision.EndsWith ".dirty"
+
+        let sha =
+            if dirty then
+                revision.Substring(0, revision.Length - 6)
+            else
+                revision
+
+        if sha.Length >= 12 && sha |> Seq.forall System.Uri.IsHexDigit then
+            sha.Substring(0, 12) + (if dirty then "-dirty" else "")
+        else
+            "unknown"
+    | _ -> "unknown"
+
+/// The commit this toolkit was built from (commitOf the assembly's informational version, which the
+/// SDK writes); not the repository's HEAD when the run reports (a binary copied elsewhere keeps its own commit).
 let buildCommit () =
     match typeof<RunResults>.Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>() with
     | null -> "unknown"
-    | a ->
-        match a.InformationalVersion.Split '+' with
-        | [| _; sha |] when sha.Length >= 12 -> sha.Substring(0, 12)
-        | _ -> "unknown"
+    | a -> commitOf a.InformationalVersion
 
 let private anns (records: Record list) =
     records

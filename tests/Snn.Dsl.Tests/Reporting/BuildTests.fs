@@ -122,7 +122,12 @@ let tests =
         "Build"
         [ test "the results name the commit the toolkit was built from, not the repository's HEAD at report time" {
               let commit = Build.buildCommit ()
-              Expect.isMatch commit "^[0-9a-f]{12}$" "12 hex digits from the assembly's informational version"
+
+              Expect.isMatch
+                  commit
+                  "^[0-9a-f]{12}(-dirty)?$"
+                  "12 hex digits from the assembly's informational version, marked when the tree had changes"
+
               Expect.equal built.Value.Commit commit "recorded in results.json"
 
               let version =
@@ -130,7 +135,15 @@ let tests =
                       .GetCustomAttribute<AssemblyInformationalVersionAttribute>()
                       .InformationalVersion
 
-              Expect.stringContains version $"+{commit}" "the SDK's source revision"
+              Expect.stringContains version $"+{commit.Replace('-', '.').Substring(0, 12)}" "the SDK's source revision"
+          }
+
+          test "a build from a tree with uncommitted changes is named so: <sha>.dirty reads as <12 digits>-dirty" {
+              let sha = "0123456789abcdef0123456789abcdef01234567"
+              Expect.equal (Build.commitOf $"0.1.0+{sha}") "0123456789ab" "clean"
+              Expect.equal (Build.commitOf $"0.1.0+{sha}.dirty") "0123456789ab-dirty" "uncommitted changes"
+              Expect.equal (Build.commitOf "0.1.0") "unknown" "no revision (a build without git)"
+              Expect.equal (Build.commitOf "0.1.0+branch-name") "unknown" "not a commit"
           }
 
           test "BENCHMARKS.md's stage columns come from the rows in pipeline order" {
