@@ -109,7 +109,7 @@ let tests =
           }
 
           test
-              "docs/examples/bench-finetune-snn-warm.json is bench-finetune-snn3 with T = 2 grown from T = 1 (one epoch at each) before the fine-tunes at T = 1 and 4" {
+              "docs/examples/bench-finetune-snn-warm.json is bench-finetune-snn3 with T = 2 grown from T = 1 (one epoch at each) before the fine-tunes at T = 1 and 4, and each network scored at T = 1..4" {
               let at ts (p: Pipeline.Steps.FineTuneSnn.Parameters) = { p with TimeSteps = Some ts }
 
               let grown (p: Pipeline.Steps.FineTuneSnn.Parameters) =
@@ -117,9 +117,19 @@ let tests =
                       Epochs = 1
                       WarmStart = Some { TimeSteps = 1; Epochs = 1 } }
 
+              // Then each network scored at T = 1..4, to show how it carries over to the other T.
+              let carryOver =
+                  Step.create
+                      Pipeline.Steps.Evaluate.definition
+                      { TimeSteps = [ 1; 2; 3; 4 ]
+                        Network = None
+                        Anatomy = false
+                        MadeFor = Some [ 1; 2; 4 ] }
+
               expectBenchExample
                   "bench-finetune-snn-warm"
-                  (fineTuneSnnPipeline [ cosineFineTune 2e-3 None grown; cosineFineTune 2e-3 None (at [ 1; 4 ]) ])
+                  (fineTuneSnnPipeline [ cosineFineTune 2e-3 None grown; cosineFineTune 2e-3 None (at [ 1; 4 ]) ]
+                   |> List.collect (fun s -> if s.Name = "report" then [ carryOver; s ] else [ s ]))
           }
 
           test "docs/examples/resnet34-synthetic-imagenet.json is a valid ResNet-34 experiment on 224x224 image folders" {
