@@ -59,6 +59,8 @@ type Parameters =
         WarmStart: WarmStart option
         /// Surrogate BPTT (the default), or through each layer's firing rate (DSR, Meng et al. 2022).
         Gradient: FineTuneGradient
+        /// Stop the soft reset's gradient in BPTT (true, the default), or let it through.
+        DetachReset: bool
     }
 
 let defaults =
@@ -73,7 +75,8 @@ let defaults =
       TimeSteps = None
       LearnThresholds = false
       WarmStart = None
-      Gradient = FineTuneGradient.Surrogate }
+      Gradient = FineTuneGradient.Surrogate
+      DetachReset = true }
 
 let private teaching =
     Codec.record (fun teacher tau alpha ->
@@ -133,6 +136,8 @@ let private label (p: Parameters) =
         else
             ""
 
+    let reset = if p.DetachReset then "" else ", reset differentiated"
+
     let warm =
         match p.WarmStart with
         | Some w -> $", from T = %d{w.TimeSteps} after %d{w.Epochs} epochs there"
@@ -143,7 +148,7 @@ let private label (p: Parameters) =
         | Some ts -> ", at T = " + (ts |> List.map string |> String.concat ", ")
         | None -> ""
 
-    $"fineTuneSnn (%d{p.Epochs} epochs, lr %g{p.LearningRate}%s{schedule}%s{batch}%s{alpha}%s{distill}%s{perStep}%s{average}%s{thresholds}%s{gradient}%s{warm}%s{at})"
+    $"fineTuneSnn (%d{p.Epochs} epochs, lr %g{p.LearningRate}%s{schedule}%s{batch}%s{alpha}%s{distill}%s{perStep}%s{average}%s{thresholds}%s{gradient}%s{reset}%s{warm}%s{at})"
 
 /// Adam's rate per step over a fine-tune of `epochs` epochs of `batches` batches.
 let private rates (p: Parameters) (epochs: int) (batches: int) : ILearningRateSchedule =
@@ -183,7 +188,8 @@ let private train
             PerStepLoss = p.PerStepLoss,
             AverageDecay = Option.toNullable p.AverageDecay,
             LearnThresholds = p.LearnThresholds,
-            Gradient = p.Gradient
+            Gradient = p.Gradient,
+            DetachReset = p.DetachReset
         )
 
     let history =
@@ -276,7 +282,7 @@ let private starts (p: Parameters) (all: (int * SpikingInfo) list) =
 let definition: StepDefinition<Parameters> =
     { Name = "fineTuneSnn"
       Parameters =
-        Codec.record (fun e lr s b a d perStep average ts learn warm gradient ->
+        Codec.record (fun e lr s b a d perStep average ts learn warm gradient detach ->
             { Epochs = e
               LearningRate = lr
               Schedule = s
@@ -288,7 +294,8 @@ let definition: StepDefinition<Parameters> =
               TimeSteps = ts
               LearnThresholds = learn
               WarmStart = warm
-              Gradient = gradient })
+              Gradient = gradient
+              DetachReset = detach })
         |> Codec.field "epochs" _.Epochs Codec.int
         |> Codec.fieldOr "learning_rate" _.LearningRate Codec.float defaults.LearningRate
         |> Codec.fieldOr "schedule" _.Schedule Sgd.schedule defaults.Schedule
@@ -301,6 +308,7 @@ let definition: StepDefinition<Parameters> =
         |> Codec.fieldAdded "learn_thresholds" _.LearnThresholds Codec.bool defaults.LearnThresholds
         |> Codec.fieldAdded "warm_start" _.WarmStart (Codec.option warmStart) defaults.WarmStart
         |> Codec.fieldAdded "gradient" _.Gradient gradientCodec defaults.Gradient
+        |> Codec.fieldAdded "detach_reset" _.DetachReset Codec.bool defaults.DetachReset
       Label = label
       Problems =
         fun p ->
@@ -310,7 +318,9 @@ let definition: StepDefinition<Parameters> =
             @ Declare.inRange "batch_size" 1 65536 p.BatchSize
             @ Declare.positive "initial_alpha" p.InitialAlpha
             @ [ if p.Gradient = FineTuneGradient.Rate && p.InitialAlpha <> defaults.InitialAlpha then
-                    $"initial_alpha = %g{p.InitialAlpha} has no use with gradient \"rate\": expected the surrogate gradient (\"surrogate\") or no initial_alpha" ]
+                    $"initial_alpha = %g{p.InitialAlpha} has no use with gradient \"rate\": expected the surrogate gradient (\"surrogate\") or no initial_alpha"
+                if p.Gradient = FineTuneGradient.Rate && not p.DetachReset then
+                    "detach_reset = false has no use with gradient \"rate\" (no gradient flows through time): expected the surrogate gradient (\"surrogate\") or no detach_reset" ]
             @ (match p.Distill with
                | Some d ->
                    Declare.positive "distill.temperature" d.Temperature

@@ -34,8 +34,8 @@ let private oneNeuron () =
 
 /// The gradient of each parameter after backward of the summed logits at T, in TrainableNetwork's order
 /// (fc1 W, fc2 W, fc1 b, fc1 v(0), fc1 alpha); None where no gradient reached it.
-let private gradients (net: SpikingNetwork) (x: float32) (t: int) =
-    use model = new TrainableNetwork(net, 2.5, true, false, FineTuneGradient.Rate)
+let private gradientsWith (gradient: FineTuneGradient) (detachReset: bool) (net: SpikingNetwork) (x: float32) (t: int) =
+    use model = new TrainableNetwork(net, 2.5, detachReset, false, gradient)
 
     let logits = model.Forward(torch.full (1L, 1L, x), t)
     logits.sum().backward ()
@@ -44,6 +44,8 @@ let private gradients (net: SpikingNetwork) (x: float32) (t: int) =
           match p.grad with
           | null -> None
           | g -> Some(g.sum().item<float32> () |> float) ]
+
+let private gradients = gradientsWith FineTuneGradient.Rate true
 
 [<Tests>]
 let tests =
@@ -98,4 +100,34 @@ let tests =
                   Expect.equal (w1, b1, v0) (0.0, 0.0, 0.0) "saturated: no gradient to fc1's weight, bias or v(0)"
                   close 1.0 u "fc2 weight: the rate theta"
               | gs -> failtestf "expected the five parameters with gradients, got %A" gs
+          }
+
+          test "BPTT, one neuron at T = 2: the reset passes its gradient to step 2 only when it is not detached" {
+              use scope = torch.NewDisposeScope()
+              // x = 0.6, theta = 1, alpha = 2.5, u = 2: v(1) = 1.1 fires, v(2) = 0.1 + 0.6 = 0.7 does not;
+              // d out / dw = (u theta / 2) (g'(0.1) x + g'(-0.3) dv(2)/dw), dv(2)/dw = 2x, less theta g'(0.1) x
+              // when the reset v(1) - theta s(1) is differentiated; g'(d) = alpha / 2 (1 - tanh^2(alpha d)).
+              let x, alpha = 0.6, 2.5
+
+              let g' d =
+                  alpha / 2.0 * (1.0 - tanh (alpha * d) ** 2.0)
+
+              let dOut dv2 =
+                  (2.0 / 2.0) * (g' 0.1 * x + g' -0.3 * dv2)
+
+              let w1 detach =
+                  match gradientsWith FineTuneGradient.Surrogate detach (oneNeuron ()) (float32 x) 2 with
+                  | Some w :: _ -> w
+                  | gs -> failtestf "expected a gradient to fc1's weight, got %A" gs
+
+              let close expected actual what =
+                  Expect.floatClose
+                      { absolute = gradientTolerance
+                        relative = 0.0 }
+                      actual
+                      expected
+                      what
+
+              close (dOut (2.0 * x)) (w1 true) "detached reset"
+              close (dOut (2.0 * x - g' 0.1 * x)) (w1 false) "differentiated reset"
           } ]

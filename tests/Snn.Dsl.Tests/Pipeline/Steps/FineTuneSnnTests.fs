@@ -125,9 +125,24 @@ let tests =
               Expect.equal
                   (FineTuneSnn.definition.Label
                       { FineTuneSnn.defaults with
-                          InitialAlpha = 5.0 })
-                  "fineTuneSnn (1 epochs, lr 0.0001, alpha 5)"
-                  "the report's row names a surrogate slope other than 2.5"
+                          InitialAlpha = 5.0
+                          DetachReset = false })
+                  "fineTuneSnn (1 epochs, lr 0.0001, alpha 5, reset differentiated)"
+                  "the report's row names a surrogate slope other than 2.5 and a differentiated reset"
+
+              Expect.equal
+                  (decodeStep """{"step": "fineTuneSnn", "epochs": 1, "detach_reset": false}""")
+                  (Ok(
+                      fineTune (fun p ->
+                          { p with
+                              Epochs = 1
+                              DetachReset = false })
+                  ))
+                  "detach_reset read"
+
+              Expect.isFalse
+                  ((fineTuneSnn 2).Json.AsObject().ContainsKey "detach_reset")
+                  "left at true, the key added later is not written"
           }
 
           test
@@ -148,7 +163,8 @@ let tests =
                           fineTune (fun p ->
                               { p with
                                   Gradient = Snn.Core.Calibration.FineTuneGradient.Rate
-                                  InitialAlpha = 5.0 })
+                                  InitialAlpha = 5.0
+                                  DetachReset = false })
                           fineTune (fun p -> { p with TimeSteps = Some [] })
                           fineTune (fun p -> { p with TimeSteps = Some [ 1; 2; 4 ] }) ]
                   ))
@@ -157,6 +173,7 @@ let tests =
                     "step 6 (fineTuneSnn): distill.alpha = 1.5 is out of range: expected [0, 1] (the weight of the teacher's term)"
                     "step 7 (fineTuneSnn): average_decay = 1 is out of range: expected [0, 1) (the weight of the old average at each step), or null for none"
                     "step 8 (fineTuneSnn): initial_alpha = 5 has no use with gradient \"rate\": expected the surrogate gradient (\"surrogate\") or no initial_alpha"
+                    "step 8 (fineTuneSnn): detach_reset = false has no use with gradient \"rate\" (no gradient flows through time): expected the surrogate gradient (\"surrogate\") or no detach_reset"
                     "step 9 (fineTuneSnn): time_steps = [] is empty: expected at least one T, or null for every spiking network"
                     "step 10 (fineTuneSnn): time_steps asks for T = 2, 4, which has no spiking network here (the earlier steps make them for T = 1)" ]
                   "every problem"
