@@ -27,6 +27,10 @@ let defaults =
       Anatomy = true
       MadeFor = None }
 
+/// "1, 2, 4".
+let private joined (ts: int list) =
+    ts |> List.map string |> String.concat ", "
+
 /// The spiking network that serves T: made for the largest T' <= T, else the smallest T'.
 let servingT (made: int list) (t: int) =
     match made |> List.filter (fun m -> m <= t) with
@@ -44,7 +48,7 @@ let private evaluateSpiking (p: Parameters) (ctx: StepContext) =
     for served, ts in groups do
         let info = SpikingRuns.info ctx served
         let label = SpikingRuns.label info.Lineage
-        let tsText = ts |> List.map string |> String.concat ", "
+        let tsText = joined ts
 
         let rows =
             SpikingRuns.evaluate
@@ -78,7 +82,7 @@ let private evaluateConverted (p: Parameters) (ctx: StepContext) (ann: Ann) =
         | _ -> ctx.Spec
 
     use snn = Conversion.toSpiking Conversion.defaults (ctx.Ann ann)
-    let tsText = p.TimeSteps |> List.sort |> List.map string |> String.concat ", "
+    let tsText = joined (List.sort p.TimeSteps)
 
     let rows =
         SpikingRuns.evaluate
@@ -105,8 +109,7 @@ let private madeForProblems (p: Parameters) =
     | None, Some [] -> [ "made_for = [] is empty: expected at least one T, or null for the network that serves each T" ]
     | None, Some ms ->
         [ if List.distinct ms <> ms then
-              let list = ms |> List.map string |> String.concat ", "
-              $"made_for = [%s{list}] contains duplicates: expected each T once" ]
+              $"made_for = [%s{joined ms}] contains duplicates: expected each T once" ]
 
 /// The first T of `made_for` with no spiking network, as a problem.
 let private madeForMissing (p: Parameters) (nets: (int * SpikingInfo) list) =
@@ -117,8 +120,7 @@ let private madeForMissing (p: Parameters) (nets: (int * SpikingInfo) list) =
     |> List.filter (fun m -> not (List.contains m have))
     |> List.tryHead
     |> Option.map (fun m ->
-        let list = have |> List.sort |> List.map string |> String.concat ", "
-        $"made_for asks for the network made for T = %d{m}, which no earlier step makes (they make them for T = %s{list})")
+        $"made_for asks for the network made for T = %d{m}, which no earlier step makes (they make them for T = %s{joined (List.sort have)})")
 
 let definition: StepDefinition<Parameters> =
     { Name = "evaluate"
@@ -134,13 +136,11 @@ let definition: StepDefinition<Parameters> =
         |> Codec.fieldAdded "made_for" _.MadeFor (Codec.option (Codec.list Codec.int)) None
       Label =
         fun p ->
-            let ts = p.TimeSteps |> List.map string |> String.concat ", "
+            let ts = joined p.TimeSteps
 
             match p.Network, p.MadeFor with
             | None, None -> $"evaluate (T = %s{ts})"
-            | None, Some ms ->
-                let made = ms |> List.map string |> String.concat ", "
-                $"evaluate the networks made for T = %s{made} (T = %s{ts})"
+            | None, Some ms -> $"evaluate the networks made for T = %s{joined ms} (T = %s{ts})"
             | Some a, _ -> $"evaluate %s{a.Description} converted (T = %s{ts})"
       Problems = fun p -> Declare.timeSteps p.TimeSteps @ madeForProblems p
       Declare =
