@@ -54,6 +54,15 @@ let private simulatedAccuracy (net: SpikingNetwork) (batches: struct (torch.Tens
 
     100.0 * float correct / float seen
 
+/// The problem (generator seed 7) fine-tuned at T on 8 training batches, scored on 4 held-out ones:
+/// the network, the held-out batches and the history.
+let private tunedProblem t options =
+    use g = new torch.Generator(7UL)
+    let net, batch = problem g
+    let heldOut = List.init 4 (fun _ -> batch ())
+    let train = List.init 8 (fun _ -> batch ())
+    net, heldOut, fineTuneOn net train heldOut t options
+
 [<Tests>]
 let tests =
     testList
@@ -244,20 +253,7 @@ let tests =
               use scope = torch.NewDisposeScope()
 
               let tune learn =
-                  use g = new torch.Generator(7UL)
-                  let net, batch = problem g
-                  let heldOut = List.init 4 (fun _ -> batch ())
-                  let train = List.init 8 (fun _ -> batch ())
-
-                  let history =
-                      fineTuneOn
-                          net
-                          train
-                          heldOut
-                          4
-                          (NetworkFineTuneOptions(LearningRate = 1e-2, Epochs = 4, LearnThresholds = learn))
-
-                  net, heldOut, history
+                  tunedProblem 4 (NetworkFineTuneOptions(LearningRate = 1e-2, Epochs = 4, LearnThresholds = learn))
 
               let fixedNet, _, fixedHistory = tune false
 
@@ -317,17 +313,10 @@ let tests =
 
           test "the rate gradient learns the rule too, and the simulator scores the kept weights as recorded" {
               use scope = torch.NewDisposeScope()
-              use g = new torch.Generator(7UL)
-              let net, batch = problem g
               let t = 2
-              let heldOut = List.init 4 (fun _ -> batch ())
-              let train = List.init 8 (fun _ -> batch ())
 
-              let history =
-                  fineTuneOn
-                      net
-                      train
-                      heldOut
+              let net, heldOut, history =
+                  tunedProblem
                       t
                       (NetworkFineTuneOptions(LearningRate = 1e-2, Epochs = 4, Gradient = FineTuneGradient.Rate))
 

@@ -47,6 +47,15 @@ let private gradientsWith (gradient: FineTuneGradient) (detachReset: bool) (net:
 
 let private gradients = gradientsWith FineTuneGradient.Rate true
 
+/// A gradient equals its hand-computed value within gradientTolerance.
+let private close (expected: float) (actual: float) what =
+    Expect.floatClose
+        { absolute = gradientTolerance
+          relative = 0.0 }
+        actual
+        expected
+        what
+
 [<Tests>]
 let tests =
     testList
@@ -74,14 +83,6 @@ let tests =
           test
               "rate gradient, one neuron at T = 2: d/dw = u x, d/db = u, d/dv(0) = u / T inside (0, theta), none through alpha, 0 when saturated" {
               use scope = torch.NewDisposeScope()
-
-              let close expected actual what =
-                  Expect.floatClose
-                      { absolute = gradientTolerance
-                        relative = 0.0 }
-                      actual
-                      expected
-                      what
 
               // x = 0.6: v = 0.5 + 0.6 = 1.1 fires at step 1, 0.1 + 0.6 = 0.7 does not at step 2, so the rate is 0.5;
               // the proxy min(max(0.6 + (0.5 - 0.5) / 2, 0), 1) = 0.6 lies inside (0, 1).
@@ -119,14 +120,6 @@ let tests =
                   match gradientsWith FineTuneGradient.Surrogate detach (oneNeuron ()) (float32 x) 2 with
                   | Some w :: _ -> w
                   | gs -> failtestf "expected a gradient to fc1's weight, got %A" gs
-
-              let close expected actual what =
-                  Expect.floatClose
-                      { absolute = gradientTolerance
-                        relative = 0.0 }
-                      actual
-                      expected
-                      what
 
               close (dOut (2.0 * x)) (w1 true) "detached reset"
               close (dOut (2.0 * x - g' 0.1 * x)) (w1 false) "differentiated reset"
