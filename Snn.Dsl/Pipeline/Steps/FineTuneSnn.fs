@@ -61,6 +61,8 @@ type Parameters =
         Gradient: FineTuneGradient
         /// Stop the soft reset's gradient in BPTT (true, the default), or let it through.
         DetachReset: bool
+        /// eps in [0, 1) of label smoothing (Szegedy et al. 2016) in the cross-entropy; 0: none.
+        LabelSmoothing: float
     }
 
 let defaults =
@@ -76,7 +78,8 @@ let defaults =
       LearnThresholds = false
       WarmStart = None
       Gradient = FineTuneGradient.Surrogate
-      DetachReset = true }
+      DetachReset = true
+      LabelSmoothing = 0.0 }
 
 let private teaching =
     Codec.record (fun teacher tau alpha ->
@@ -104,51 +107,37 @@ let private label (p: Parameters) =
         | CosinePerEpoch -> " cosine per epoch"
         | Constant -> ""
 
-    let distill =
-        match p.Distill with
-        | Some d -> $", from %s{d.Teacher.Description} (tau %g{d.Temperature}, alpha %g{d.Alpha})"
-        | None -> ""
+    // Each setting that differs from its default, in this order.
+    let settings =
+        [ if p.BatchSize <> defaults.BatchSize then
+              $"batch %d{p.BatchSize}"
+          if p.InitialAlpha <> defaults.InitialAlpha then
+              $"alpha %g{p.InitialAlpha}"
+          match p.Distill with
+          | Some d -> $"from %s{d.Teacher.Description} (tau %g{d.Temperature}, alpha %g{d.Alpha})"
+          | None -> ()
+          if p.PerStepLoss then
+              "loss at every step"
+          match p.AverageDecay with
+          | Some d -> $"weights averaged (decay %g{d})"
+          | None -> ()
+          if p.LearnThresholds then
+              "thresholds learned"
+          if p.Gradient = FineTuneGradient.Rate then
+              "rate gradient"
+          if not p.DetachReset then
+              "reset differentiated"
+          if p.LabelSmoothing > 0.0 then
+              $"label smoothing %g{p.LabelSmoothing}"
+          match p.WarmStart with
+          | Some w -> $"from T = %d{w.TimeSteps} after %d{w.Epochs} epochs there"
+          | None -> ()
+          match p.TimeSteps with
+          | Some ts -> "at T = " + (ts |> List.map string |> String.concat ", ")
+          | None -> () ]
 
-    let perStep = if p.PerStepLoss then ", loss at every step" else ""
-
-    let average =
-        match p.AverageDecay with
-        | Some d -> $", weights averaged (decay %g{d})"
-        | None -> ""
-
-    let batch =
-        if p.BatchSize <> defaults.BatchSize then
-            $", batch %d{p.BatchSize}"
-        else
-            ""
-
-    let alpha =
-        if p.InitialAlpha <> defaults.InitialAlpha then
-            $", alpha %g{p.InitialAlpha}"
-        else
-            ""
-
-    let thresholds = if p.LearnThresholds then ", thresholds learned" else ""
-
-    let gradient =
-        if p.Gradient = FineTuneGradient.Rate then
-            ", rate gradient"
-        else
-            ""
-
-    let reset = if p.DetachReset then "" else ", reset differentiated"
-
-    let warm =
-        match p.WarmStart with
-        | Some w -> $", from T = %d{w.TimeSteps} after %d{w.Epochs} epochs there"
-        | None -> ""
-
-    let at =
-        match p.TimeSteps with
-        | Some ts -> ", at T = " + (ts |> List.map string |> String.concat ", ")
-        | None -> ""
-
-    $"fineTuneSnn (%d{p.Epochs} epochs, lr %g{p.LearningRate}%s{schedule}%s{batch}%s{alpha}%s{distill}%s{perStep}%s{average}%s{thresholds}%s{gradient}%s{reset}%s{warm}%s{at})"
+    let extra = settings |> List.map (fun s -> ", " + s) |> String.concat ""
+    $"fineTuneSnn (%d{p.Epochs} epochs, lr %g{p.LearningRate}%s{schedule}%s{extra})"
 
 /// Adam's rate per step over a fine-tune of `epochs` epochs of `batches` batches.
 let private rates (p: Parameters) (epochs: int) (batches: int) : ILearningRateSchedule =
@@ -157,13 +146,16 @@ let private rates (p: Parameters) (epochs: int) (batches: int) : ILearningRateSc
     | CosinePerEpoch -> EpochCosineSchedule(p.LearningRate, max 1 epochs, max 1L (int64 batches))
     | Constant -> ConstantSchedule(p.LearningRate)
 
-/// The objective of a batch: the options' default cross-entropy, or distillation from the teacher.
+/// The objective of a batch: the options' default cross-entropy, distillation from the teacher,
+/// or the label-smoothed cross-entropy (validation refuses both together).
 let private objective (p: Parameters) (ctx: StepContext) : TrainingLoss option =
-    p.Distill
-    |> Option.map (fun d ->
+    match p.Distill with
+    | Some d ->
         let teacher = ctx.Ann d.Teacher
         teacher.eval ()
-        Distillation.Objective(teacher, d.Temperature, d.Alpha))
+        Some(Distillation.Objective(teacher, d.Temperature, d.Alpha))
+    | None when p.LabelSmoothing > 0.0 -> Some(LabelSmoothing.Objective p.LabelSmoothing)
+    | None -> None
 
 /// One fine-tune of `snn` at T for `epochs` epochs with the step's settings (the loader's shuffle
 /// seeded by T), logged under `what`; the weights of the epoch with the best held-out accuracy at T are kept.
@@ -282,7 +274,7 @@ let private starts (p: Parameters) (all: (int * SpikingInfo) list) =
 let definition: StepDefinition<Parameters> =
     { Name = "fineTuneSnn"
       Parameters =
-        Codec.record (fun e lr s b a d perStep average ts learn warm gradient detach ->
+        Codec.record (fun e lr s b a d perStep average ts learn warm gradient detach smoothing ->
             { Epochs = e
               LearningRate = lr
               Schedule = s
@@ -295,7 +287,8 @@ let definition: StepDefinition<Parameters> =
               LearnThresholds = learn
               WarmStart = warm
               Gradient = gradient
-              DetachReset = detach })
+              DetachReset = detach
+              LabelSmoothing = smoothing })
         |> Codec.field "epochs" _.Epochs Codec.int
         |> Codec.fieldOr "learning_rate" _.LearningRate Codec.float defaults.LearningRate
         |> Codec.fieldOr "schedule" _.Schedule Sgd.schedule defaults.Schedule
@@ -309,6 +302,7 @@ let definition: StepDefinition<Parameters> =
         |> Codec.fieldAdded "warm_start" _.WarmStart (Codec.option warmStart) defaults.WarmStart
         |> Codec.fieldAdded "gradient" _.Gradient gradientCodec defaults.Gradient
         |> Codec.fieldAdded "detach_reset" _.DetachReset Codec.bool defaults.DetachReset
+        |> Codec.fieldAdded "label_smoothing" _.LabelSmoothing Codec.float defaults.LabelSmoothing
       Label = label
       Problems =
         fun p ->
@@ -319,6 +313,10 @@ let definition: StepDefinition<Parameters> =
             @ Declare.positive "initial_alpha" p.InitialAlpha
             @ [ if p.Gradient = FineTuneGradient.Rate && p.InitialAlpha <> defaults.InitialAlpha then
                     $"initial_alpha = %g{p.InitialAlpha} has no use with gradient \"rate\": expected the surrogate gradient (\"surrogate\") or no initial_alpha"
+                if not (p.LabelSmoothing >= 0.0 && p.LabelSmoothing < 1.0) then
+                    $"label_smoothing = %g{p.LabelSmoothing} is out of range: expected [0, 1) (the share of the target spread over the classes)"
+                if p.LabelSmoothing > 0.0 && p.Distill.IsSome then
+                    "label_smoothing has no use with distill (the teacher's soft targets replace it): expected one of the two"
                 if p.Gradient = FineTuneGradient.Rate && not p.DetachReset then
                     "detach_reset = false has no use with gradient \"rate\" (no gradient flows through time): expected the surrogate gradient (\"surrogate\") or no detach_reset" ]
             @ (match p.Distill with

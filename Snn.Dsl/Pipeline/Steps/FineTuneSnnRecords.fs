@@ -40,6 +40,13 @@ let historyRecord (t: int) (history: NetworkFineTuneHistory) =
             |> Array.ofSeq
         )
 
+    record["train_loss"] <-
+        JsonArray(
+            history.TrainLoss
+            |> Seq.map (fun l -> JsonValue.Create l :> JsonNode)
+            |> Array.ofSeq
+        )
+
     record["best_epoch"] <- JsonValue.Create history.BestEpoch
     record["seconds"] <- JsonValue.Create history.Elapsed.TotalSeconds
     record

@@ -143,10 +143,31 @@ let tests =
               Expect.isFalse
                   ((fineTuneSnn 2).Json.AsObject().ContainsKey "detach_reset")
                   "left at true, the key added later is not written"
+
+              Expect.equal
+                  (decodeStep """{"step": "fineTuneSnn", "epochs": 1, "label_smoothing": 0.1}""")
+                  (Ok(
+                      fineTune (fun p ->
+                          { p with
+                              Epochs = 1
+                              LabelSmoothing = 0.1 })
+                  ))
+                  "label_smoothing read"
+
+              Expect.isFalse
+                  ((fineTuneSnn 2).Json.AsObject().ContainsKey "label_smoothing")
+                  "left at 0, the key added later is not written"
+
+              Expect.equal
+                  (FineTuneSnn.definition.Label
+                      { FineTuneSnn.defaults with
+                          LabelSmoothing = 0.1 })
+                  "fineTuneSnn (1 epochs, lr 0.0001, label smoothing 0.1)"
+                  "the report's row names the label smoothing"
           }
 
           test
-              "validation names the step and the field: a teacher no step makes, tau, alpha and the average's decay out of range, a T with no spiking network" {
+              "validation names the step and the field: a teacher no step makes, tau, alpha, the average's decay and the label smoothing out of range, a T with no spiking network, smoothing with a teacher" {
               Expect.equal
                   (messages (
                       converted
@@ -166,7 +187,8 @@ let tests =
                                   InitialAlpha = 5.0
                                   DetachReset = false })
                           fineTune (fun p -> { p with TimeSteps = Some [] })
-                          fineTune (fun p -> { p with TimeSteps = Some [ 1; 2; 4 ] }) ]
+                          fineTune (fun p -> { p with TimeSteps = Some [ 1; 2; 4 ] })
+                          fineTune (fun p -> { p with LabelSmoothing = 1.0 }) ]
                   ))
                   [ "step 5 (fineTuneSnn): distill.teacher = \"relu\" needs the ReLU ANN, which no earlier step makes"
                     "step 6 (fineTuneSnn): distill.temperature = 0 is out of range: expected a finite value > 0"
@@ -175,12 +197,24 @@ let tests =
                     "step 8 (fineTuneSnn): initial_alpha = 5 has no use with gradient \"rate\": expected the surrogate gradient (\"surrogate\") or no initial_alpha"
                     "step 8 (fineTuneSnn): detach_reset = false has no use with gradient \"rate\" (no gradient flows through time): expected the surrogate gradient (\"surrogate\") or no detach_reset"
                     "step 9 (fineTuneSnn): time_steps = [] is empty: expected at least one T, or null for every spiking network"
-                    "step 10 (fineTuneSnn): time_steps asks for T = 2, 4, which has no spiking network here (the earlier steps make them for T = 1)" ]
+                    "step 10 (fineTuneSnn): time_steps asks for T = 2, 4, which has no spiking network here (the earlier steps make them for T = 1)"
+                    "step 11 (fineTuneSnn): label_smoothing = 1 is out of range: expected [0, 1) (the share of the target spread over the classes)" ]
                   "every problem"
 
               Expect.isEmpty
                   (messages (trainRelu 1 :: converted @ [ fineTune (fun p -> { p with Distill = fromRelu }) ]))
                   "the ReLU ANN made earlier"
+
+              Expect.equal
+                  (messages (
+                      trainRelu 1 :: converted
+                      @ [ fineTune (fun p ->
+                              { p with
+                                  Distill = fromRelu
+                                  LabelSmoothing = 0.1 }) ]
+                  ))
+                  [ "step 6 (fineTuneSnn): label_smoothing has no use with distill (the teacher's soft targets replace it): expected one of the two" ]
+                  "label smoothing and a teacher together"
           }
 
           test
@@ -269,6 +303,37 @@ let tests =
               Expect.equal (Array.map fst stages) [| 1; 2 |] "T = 2 evaluated though only T = 1 was converted"
               Expect.contains (snd stages[1]) label "T = 2's row names the warm start"
               Directory.Delete(folder, true)
+          }
+
+          test "label smoothing changes the objective: the same start and batches give other training losses" {
+              let losses smoothing =
+                  let folder = tempFolder "finetune-snn-smoothing"
+
+                  let tuned =
+                      fineTune (fun p ->
+                          { p with
+                              LearningRate = 1e-3
+                              BatchSize = 32
+                              LabelSmoothing = smoothing })
+
+                  let outcome =
+                      run (Recorder()) (experiment folder smallSpecBn (converted @ [ tuned ]))
+
+                  Directory.Delete(folder, true)
+
+                  match fineTuneRecords outcome with
+                  | [ _, r ] ->
+                      let values (key: string) =
+                          r[key].AsArray() |> Seq.map (fun a -> a.GetValue<float>()) |> List.ofSeq
+
+                      values "held_out_accuracy" |> List.head, values "train_loss"
+                  | rs -> failtestf "expected one fineTuneSnn record, got %d" rs.Length
+
+              let start, plain = losses 0.0
+              let smoothedStart, smoothed = losses 0.5
+              Expect.equal smoothedStart start "the same network before the fine-tune"
+              Expect.equal plain.Length 1 "one epoch's mean training loss"
+              Expect.notEqual smoothed plain "the smoothed cross-entropy was minimised, not the plain one"
           }
 
           test
