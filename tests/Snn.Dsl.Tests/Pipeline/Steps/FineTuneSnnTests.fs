@@ -14,6 +14,24 @@ open Snn.Dsl.Tests.Pipeline.TestPipelines
 let private fineTune (change: FineTuneSnn.Parameters -> FineTuneSnn.Parameters) =
     Step.create FineTuneSnn.definition (change FineTuneSnn.defaults)
 
+/// A fine-tune small enough for the test runs: lr 1e-3, batch 32, then `change`.
+let private smallFineTune (change: FineTuneSnn.Parameters -> FineTuneSnn.Parameters) =
+    fineTune (fun p ->
+        change
+            { p with
+                LearningRate = 1e-3
+                BatchSize = 32 })
+
+/// A key added after runs were recorded: `"key": value` is read as `change` says, and the key is
+/// not written at its default, so runs recorded before it keep their identity.
+let private addedKey (key: string) (value: string) change =
+    Expect.equal
+        (decodeStep $"""{{"step": "fineTuneSnn", "epochs": 1, "%s{key}": %s{value}}}""")
+        (Ok(fineTune (fun p -> change { p with Epochs = 1 })))
+        $"%s{key} read"
+
+    Expect.isFalse ((fineTuneSnn 2).Json.AsObject().ContainsKey key) $"%s{key} left at its default is not written"
+
 let private fromRelu =
     Some
         { FineTuneSnn.Teacher = ReluAnn
@@ -130,33 +148,8 @@ let tests =
                   "fineTuneSnn (1 epochs, lr 0.0001, alpha 5, reset differentiated)"
                   "the report's row names a surrogate slope other than 2.5 and a differentiated reset"
 
-              Expect.equal
-                  (decodeStep """{"step": "fineTuneSnn", "epochs": 1, "detach_reset": false}""")
-                  (Ok(
-                      fineTune (fun p ->
-                          { p with
-                              Epochs = 1
-                              DetachReset = false })
-                  ))
-                  "detach_reset read"
-
-              Expect.isFalse
-                  ((fineTuneSnn 2).Json.AsObject().ContainsKey "detach_reset")
-                  "left at true, the key added later is not written"
-
-              Expect.equal
-                  (decodeStep """{"step": "fineTuneSnn", "epochs": 1, "label_smoothing": 0.1}""")
-                  (Ok(
-                      fineTune (fun p ->
-                          { p with
-                              Epochs = 1
-                              LabelSmoothing = 0.1 })
-                  ))
-                  "label_smoothing read"
-
-              Expect.isFalse
-                  ((fineTuneSnn 2).Json.AsObject().ContainsKey "label_smoothing")
-                  "left at 0, the key added later is not written"
+              addedKey "detach_reset" "false" (fun p -> { p with DetachReset = false })
+              addedKey "label_smoothing" "0.1" (fun p -> { p with LabelSmoothing = 0.1 })
 
               Expect.equal
                   (FineTuneSnn.definition.Label
@@ -258,19 +251,12 @@ let tests =
               let folder = tempFolder "finetune-snn-warm"
 
               let grown =
-                  fineTune (fun p ->
+                  smallFineTune (fun p ->
                       { p with
-                          LearningRate = 1e-3
-                          BatchSize = 32
                           TimeSteps = Some [ 2 ]
                           WarmStart = Some { TimeSteps = 1; Epochs = 1 } })
 
-              let plain =
-                  fineTune (fun p ->
-                      { p with
-                          LearningRate = 1e-3
-                          BatchSize = 32
-                          TimeSteps = Some [ 1 ] })
+              let plain = smallFineTune (fun p -> { p with TimeSteps = Some [ 1 ] })
 
               let steps = converted @ [ grown; evaluate [ 1; 2 ]; plain ]
               let outcome = run (Recorder()) (experiment folder smallSpecBn steps)
@@ -309,12 +295,7 @@ let tests =
               let losses smoothing =
                   let folder = tempFolder "finetune-snn-smoothing"
 
-                  let tuned =
-                      fineTune (fun p ->
-                          { p with
-                              LearningRate = 1e-3
-                              BatchSize = 32
-                              LabelSmoothing = smoothing })
+                  let tuned = smallFineTune (fun p -> { p with LabelSmoothing = smoothing })
 
                   let outcome =
                       run (Recorder()) (experiment folder smallSpecBn (converted @ [ tuned ]))
