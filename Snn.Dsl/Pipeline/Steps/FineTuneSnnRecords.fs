@@ -1,5 +1,5 @@
-/// What a whole-network fine-tune (the fineTuneSnn step) logs and records: held-out accuracy per
-/// epoch, the epoch kept, and the learned thresholds.
+/// What a whole-network fine-tune (the fineTuneSnn step) logs and records: held-out accuracy and
+/// training loss per epoch, the epoch kept, and the learned thresholds.
 module Snn.Dsl.Pipeline.Steps.FineTuneSnnRecords
 
 open System.Text.Json.Nodes
@@ -28,24 +28,23 @@ let thresholdRecord (ctx: StepContext) (t: int) (before: (string * float) list) 
                o :> JsonNode |]
     )
 
-/// A fine-tune's record: held-out accuracy per epoch (the start first), the epoch kept, seconds.
+/// Finite values as numbers and a non-finite one (a diverged loss) as null, since JSON has no NaN.
+let private numbers (xs: float seq) =
+    JsonArray(
+        [| for x in xs ->
+               if System.Double.IsFinite x then
+                   JsonValue.Create x :> JsonNode
+               else
+                   null |]
+    )
+
+/// A fine-tune's record: held-out accuracy per epoch (the start first), mean training loss per epoch, the epoch kept, seconds.
 let historyRecord (t: int) (history: NetworkFineTuneHistory) =
     let record = JsonObject()
     record["T"] <- JsonValue.Create t
 
-    record["held_out_accuracy"] <-
-        JsonArray(
-            history.HeldOutAccuracy
-            |> Seq.map (fun a -> JsonValue.Create a :> JsonNode)
-            |> Array.ofSeq
-        )
-
-    record["train_loss"] <-
-        JsonArray(
-            history.TrainLoss
-            |> Seq.map (fun l -> JsonValue.Create l :> JsonNode)
-            |> Array.ofSeq
-        )
+    record["held_out_accuracy"] <- numbers history.HeldOutAccuracy
+    record["train_loss"] <- numbers history.TrainLoss
 
     record["best_epoch"] <- JsonValue.Create history.BestEpoch
     record["seconds"] <- JsonValue.Create history.Elapsed.TotalSeconds
