@@ -23,3 +23,9 @@ let finiteDifference = 1e-7
 /// cascade sum), relative to the sum of the terms' magnitudes: each order's error is at most about
 /// (its longest chain of additions) x 2^-53, a few hundred roundings for the kernels' chunked sums.
 let float64Summation = 1e-12
+
+/// A float32 loss of a few logits (a softmax, a log and a batch mean) against its float64 model: float32
+/// rounding relative to the loss, and 1e-6 absolute for losses near 0.
+let float32Loss: Expecto.Accuracy =
+    { absolute = 1e-6
+      relative = float32Relative }

@@ -13,9 +13,7 @@ let private labels (ys: int64[]) = torch.tensor ys
 
 let private value (t: torch.Tensor) = float (t.item<float32> ())
 
-let private close =
-    { absolute = 1e-6
-      relative = Tolerances.float32Relative }
+let private close = Tolerances.float32Loss
 
 /// KL(p || q) = sum_k p_k (log p_k - log q_k) per row, averaged over rows, in float64 by hand.
 let private klByHand (teacher: float[][]) (student: float[][]) (tau: float) =

@@ -6,9 +6,7 @@ open TorchSharp
 open Snn.Core.Training
 open Snn.Core.Tests
 
-let private close =
-    { absolute = 1e-6
-      relative = Tolerances.float32Relative }
+let private close = Tolerances.float32Loss
 
 /// -(1/B) sum_i sum_k q_ik log softmax(s_i)_k with q = (1 - eps) onehot + eps / K, in float64 by hand.
 let private byHand (rows: float[][]) (ys: int[]) (eps: float) =
