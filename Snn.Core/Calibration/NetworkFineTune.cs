@@ -63,6 +63,15 @@ public sealed record NetworkFineTuneOptions
     /// </summary>
     public FineTuneGradient Gradient { get; init; } = FineTuneGradient.Surrogate;
 
+    /// <summary>
+    /// Batch-normalise every synapse's current into a spiking layer while training, with statistics over time and batch
+    /// (threshold-dependent batch normalisation's: Zheng et al., AAAI 2021; <see cref="SynapseBatchNorm"/>), starting as the identity
+    /// and folded into the synapse's weight and bias afterwards, so the network keeps its shape and the simulator its IF
+    /// neurons. Held-out accuracy is scored with the running statistics, i.e. the folded network. Every such synapse needs a
+    /// bias. Not with <see cref="AverageDecay"/> (the running statistics are not averaged).
+    /// </summary>
+    public bool BatchNorm { get; init; }
+
     /// <summary>Checks every setting; throws an ArgumentException naming the first one out of range.</summary>
     public void Validate()
     {
@@ -81,6 +90,12 @@ public sealed record NetworkFineTuneOptions
         if (AverageDecay is { } d && !(d >= 0 && d < 1))
         {
             throw new ArgumentException($"{nameof(AverageDecay)} = {d} is out of range: expected [0, 1)", nameof(AverageDecay));
+        }
+
+        if (BatchNorm && AverageDecay is not null)
+        {
+            throw new ArgumentException(
+                $"{nameof(BatchNorm)} cannot be combined with {nameof(AverageDecay)}: the batch statistics are not averaged", nameof(BatchNorm));
         }
     }
 }
@@ -117,7 +132,7 @@ public sealed record NetworkFineTuneHistory(IReadOnlyList<double> TrainLoss, IRe
 /// weight and bias, every layer's v(0) and surrogate slope are trained with Adam (rate per step from the
 /// options' schedule) on the cross-entropy, or the options' objective, of the network's output (the mean over T of the last layer's current;
 /// with PerStepLoss of each step's current), optionally keeping a moving average of them (AverageDecay), the images fed as analog
-/// current at every step. The thresholds stay fixed unless LearnThresholds. Each layer's dynamics are
+/// current at every step, optionally with batch normalisation folded back afterwards (BatchNorm). The thresholds stay fixed unless LearnThresholds. Each layer's dynamics are
 /// <see cref="SurrogateStep"/>'s (forward exactly the simulator's IF neuron). The weights with the best
 /// held-out accuracy (before fine-tuning included) are kept: never chosen on test data.
 /// </summary>
@@ -145,7 +160,8 @@ public static class NetworkFineTune
         ArgumentNullException.ThrowIfNull(heldOut);
 
         var clock = Stopwatch.StartNew();
-        using var model = new TrainableNetwork(network, options.InitialSlope, options.DetachReset, options.LearnThresholds, options.Gradient);
+        using var model = new TrainableNetwork(
+            network, options.InitialSlope, options.DetachReset, options.LearnThresholds, options.Gradient, options.BatchNorm);
         using var adam = optim.Adam(model.Parameters, options.LearningRate);
 
         var heldOutAccuracy = new List<double> { model.Accuracy(heldOut, timeSteps) };
@@ -160,6 +176,7 @@ public static class NetworkFineTune
         {
             double sum = 0;
             long count = 0;
+            model.Training = true;
             foreach (var (images, labels) in epochBatches(epoch))
             {
                 using var scope = NewDisposeScope();
@@ -177,6 +194,7 @@ public static class NetworkFineTune
                 onBatch?.Invoke(epoch, sum / count);
             }
 
+            model.Training = false;
             trainLoss.Add(count == 0 ? 0 : sum / count);
             var live = average is null ? null : model.Snapshot();
             average?.Load();
@@ -199,7 +217,11 @@ public static class NetworkFineTune
 
         model.Restore(bestState);
         DisposeAll(bestState);
-        model.WriteBack();
+        if (bestEpoch > 0)
+        {
+            model.WriteBack();
+        }
+
         return new NetworkFineTuneHistory(trainLoss, heldOutAccuracy, bestEpoch, clock.Elapsed);
     }
 

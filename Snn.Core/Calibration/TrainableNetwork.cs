@@ -8,7 +8,8 @@ namespace Snn.Core.Calibration;
 
 /// <summary>
 /// A spiking network's learnable tensors as parameters (every synapse's weight and bias, every layer's v(0) and
-/// surrogate slope alpha, and with learnThresholds every layer's theta), and its differentiable T-step forward.
+/// surrogate slope alpha, with learnThresholds every layer's theta, and with batchNorm the gamma and beta of a
+/// <see cref="SynapseBatchNorm"/> on every synapse into a spiking layer), and its differentiable T-step forward.
 /// </summary>
 internal sealed class TrainableNetwork : IDisposable
 {
@@ -24,10 +25,14 @@ internal sealed class TrainableNetwork : IDisposable
     private readonly Parameter?[] slopes;
     private readonly Parameter?[] thresholds;
     private readonly Tensor?[] thresholdFloors;
+    private readonly SynapseBatchNorm?[][] norms;
+
+    /// <summary>What <see cref="Snapshot"/> copies: the parameters, then every batch normalisation's running statistics.</summary>
+    private readonly List<Tensor> state;
 
     public TrainableNetwork(
         SpikingNetwork network, double slope, bool detachReset, bool learnThresholds = false,
-        FineTuneGradient gradient = FineTuneGradient.Surrogate)
+        FineTuneGradient gradient = FineTuneGradient.Surrogate, bool batchNorm = false)
     {
         this.network = network;
         this.detachReset = detachReset;
@@ -39,11 +44,35 @@ internal sealed class TrainableNetwork : IDisposable
         slopes = layers.Select(l => l.HasNeuron ? new Parameter(torch.tensor(slope, float32, network.Device), true) : null).ToArray();
         thresholds = layers.Select(l => learnThresholds && l.Threshold is { } theta ? new Parameter(theta.detach().clone(), true) : null).ToArray();
         thresholdFloors = layers.Select(l => learnThresholds && l.Threshold is { } theta ? theta.detach().mul(ThresholdFloor) : null).ToArray();
+        norms = layers.Select(l => l.Inputs.Select((input, i) => batchNorm && l.HasNeuron ? Norm(l, i, input.Synapse) : null).ToArray()).ToArray();
+        var normed = norms.SelectMany(n => n).Where(n => n is not null).Select(n => n!).ToList();
         Parameters = weights.SelectMany(w => w).Concat(biases.SelectMany(b => b)).Concat(initialPotentials).Concat(slopes).Concat(thresholds)
+            .Concat(normed.SelectMany(n => new[] { n.Gamma, n.Beta }))
             .Where(p => p is not null).Select(p => p!).ToList();
+        state = [.. Parameters, .. normed.SelectMany(n => n.Buffers)];
     }
 
     public List<Parameter> Parameters { get; }
+
+    /// <summary>Batch normalisation (when on) with each batch's statistics, updating the running ones; false: with the running ones.</summary>
+    public bool Training { get; set; }
+
+    private static SynapseBatchNorm? Norm(SpikingLayer layer, int input, Synapse? synapse)
+    {
+        if (synapse is null)
+        {
+            return null;
+        }
+
+        if (synapse.Bias is null)
+        {
+            throw new ArgumentException(
+                $"layer {layer.Name}: batch normalisation in the fine-tune folds into each synapse's bias, and input {input} has no bias",
+                "batchNorm");
+        }
+
+        return new SynapseBatchNorm(synapse.Weight.shape[0], synapse.Weight.device);
+    }
 
     /// <summary>Logits [B, classes]: the mean over T of the output layer's current.</summary>
     public Tensor Forward(Tensor images, int timeSteps) => Run(images, timeSteps, perStep: false);
@@ -67,6 +96,11 @@ internal sealed class TrainableNetwork : IDisposable
                 var spiking = input.Source != SpikingNetwork.ImageSource;
                 var flat = spiking ? x.flatten(0, 1) : x;
                 var c = input.Synapse is null ? flat : input.Synapse.Apply(flat, weights[l][i]!, biases[l][i]);
+                if (norms[l][i] is { } norm)
+                {
+                    c = norm.Apply(c, Training);
+                }
+
                 if (spiking)
                 {
                     c = c.unflatten(0, [timeSteps, batch]);
@@ -136,20 +170,29 @@ internal sealed class TrainableNetwork : IDisposable
         : constant is null ? current
         : current.add(constant, Scalars.One);
 
-    /// <summary>Accuracy (%) of the current parameters on labelled batches.</summary>
+    /// <summary>Accuracy (%) of the current parameters on labelled batches (batch normalisation, when on, with its running statistics).</summary>
     /// <exception cref="ArgumentException">No batch, or a batch on another device than the network's.</exception>
     public double Accuracy(IEnumerable<(Tensor Images, Tensor Labels)> batches, int timeSteps)
     {
         using var noGrad = no_grad();
         long correct = 0, seen = 0;
         var any = false;
-        foreach (var (images, labels) in batches)
+        var training = Training;
+        Training = false;
+        try
         {
-            network.EnsureOnDevice(images, "heldOut");
-            using var scope = NewDisposeScope();
-            correct += Forward(images, timeSteps).argmax(1).eq(labels).sum().item<long>();
-            seen += labels.shape[0];
-            any = true;
+            foreach (var (images, labels) in batches)
+            {
+                network.EnsureOnDevice(images, "heldOut");
+                using var scope = NewDisposeScope();
+                correct += Forward(images, timeSteps).argmax(1).eq(labels).sum().item<long>();
+                seen += labels.shape[0];
+                any = true;
+            }
+        }
+        finally
+        {
+            Training = training;
         }
 
         if (!any)
@@ -163,15 +206,15 @@ internal sealed class TrainableNetwork : IDisposable
     public Tensor[] Snapshot()
     {
         using var noGrad = no_grad();
-        return Parameters.Select(p => p.detach().clone().DetachFromDisposeScope()).ToArray();
+        return state.Select(p => p.detach().clone().DetachFromDisposeScope()).ToArray();
     }
 
-    public void Restore(Tensor[] state)
+    public void Restore(Tensor[] saved)
     {
         using var noGrad = no_grad();
-        for (var i = 0; i < Parameters.Count; i++)
+        for (var i = 0; i < state.Count; i++)
         {
-            Parameters[i].copy_(state[i]);
+            state[i].copy_(saved[i]);
         }
     }
 
@@ -197,7 +240,17 @@ internal sealed class TrainableNetwork : IDisposable
             var layer = network.Layers[l];
             for (var i = 0; i < layer.Inputs.Count; i++)
             {
-                layer.Inputs[i].Synapse?.Assign(weights[l][i]!, biases[l][i]);
+                if (norms[l][i] is { } norm)
+                {
+                    var (w, b) = norm.Fold(weights[l][i]!, biases[l][i]!);
+                    layer.Inputs[i].Synapse!.Assign(w, b);
+                    w.Dispose();
+                    b.Dispose();
+                }
+                else
+                {
+                    layer.Inputs[i].Synapse?.Assign(weights[l][i]!, biases[l][i]);
+                }
             }
 
             if (initialPotentials[l] is { } v0)
@@ -222,6 +275,11 @@ internal sealed class TrainableNetwork : IDisposable
         foreach (var floor in thresholdFloors)
         {
             floor?.Dispose();
+        }
+
+        foreach (var norm in norms.SelectMany(n => n))
+        {
+            norm?.Dispose();
         }
     }
 }

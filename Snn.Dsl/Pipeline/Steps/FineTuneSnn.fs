@@ -7,6 +7,7 @@ module Snn.Dsl.Pipeline.Steps.FineTuneSnn
 open System.Text.Json.Nodes
 open Snn.Core.Calibration
 open Snn.Core.Training
+open Snn.Dsl
 open Snn.Dsl.Json
 open Snn.Dsl.Pipeline
 open Snn.Dsl.Pipeline.Training
@@ -63,6 +64,8 @@ type Parameters =
         DetachReset: bool
         /// eps in [0, 1) of label smoothing (Szegedy et al. 2016) in the cross-entropy; 0: none.
         LabelSmoothing: float
+        /// Batch-normalise each synapse's current while training, folded back afterwards (tdBN, Zheng et al. 2021).
+        BatchNorm: bool
     }
 
 let defaults =
@@ -79,7 +82,8 @@ let defaults =
       WarmStart = None
       Gradient = FineTuneGradient.Surrogate
       DetachReset = true
-      LabelSmoothing = 0.0 }
+      LabelSmoothing = 0.0
+      BatchNorm = false }
 
 let private teaching =
     Codec.record (fun teacher tau alpha ->
@@ -129,6 +133,8 @@ let private label (p: Parameters) =
               "reset differentiated"
           if p.LabelSmoothing > 0.0 then
               $"label smoothing %g{p.LabelSmoothing}"
+          if p.BatchNorm then
+              "batch norm"
           match p.WarmStart with
           | Some w -> $"from T = %d{w.TimeSteps} after %d{w.Epochs} epochs there"
           | None -> ()
@@ -181,7 +187,8 @@ let private train
             AverageDecay = Option.toNullable p.AverageDecay,
             LearnThresholds = p.LearnThresholds,
             Gradient = p.Gradient,
-            DetachReset = p.DetachReset
+            DetachReset = p.DetachReset,
+            BatchNorm = p.BatchNorm
         )
 
     let history =
@@ -271,10 +278,29 @@ let private starts (p: Parameters) (all: (int * SpikingInfo) list) =
             Error
                 $"time_steps asks for T = %s{want}, which has no spiking network here (the earlier steps make them for T = %s{have ()})"
 
+/// batch_norm folds into every spiking layer's synapse bias: each conv and linear but the output layer needs one.
+let private biasProblems (p: Parameters) (made: (int * SpikingInfo) list) =
+    if not p.BatchNorm then
+        []
+    else
+        [ for t, i in made do
+              let layers = i.SourceInfo.Spec.Layers
+
+              for n, layer in List.indexed layers do
+                  let biasless =
+                      match layer with
+                      | Conv c -> not c.Bias
+                      | Linear l -> not l.Bias && n < layers.Length - 1
+                      | _ -> false
+
+                  if biasless then
+                      $"batch_norm folds into each synapse's bias, and layer %d{n} (%s{layer.Description}) of the T = %d{t} network has none: expected convolutions and hidden linear layers with a bias (batch norm folded, or bias = true)" ]
+        |> List.distinct
+
 let definition: StepDefinition<Parameters> =
     { Name = "fineTuneSnn"
       Parameters =
-        Codec.record (fun e lr s b a d perStep average ts learn warm gradient detach smoothing ->
+        Codec.record (fun e lr s b a d perStep average ts learn warm gradient detach smoothing norm ->
             { Epochs = e
               LearningRate = lr
               Schedule = s
@@ -288,7 +314,8 @@ let definition: StepDefinition<Parameters> =
               WarmStart = warm
               Gradient = gradient
               DetachReset = detach
-              LabelSmoothing = smoothing })
+              LabelSmoothing = smoothing
+              BatchNorm = norm })
         |> Codec.field "epochs" _.Epochs Codec.int
         |> Codec.fieldOr "learning_rate" _.LearningRate Codec.float defaults.LearningRate
         |> Codec.fieldOr "schedule" _.Schedule Sgd.schedule defaults.Schedule
@@ -303,6 +330,7 @@ let definition: StepDefinition<Parameters> =
         |> Codec.fieldAdded "gradient" _.Gradient gradientCodec defaults.Gradient
         |> Codec.fieldAdded "detach_reset" _.DetachReset Codec.bool defaults.DetachReset
         |> Codec.fieldAdded "label_smoothing" _.LabelSmoothing Codec.float defaults.LabelSmoothing
+        |> Codec.fieldAdded "batch_norm" _.BatchNorm Codec.bool defaults.BatchNorm
       Label = label
       Problems =
         fun p ->
@@ -317,6 +345,8 @@ let definition: StepDefinition<Parameters> =
                     $"label_smoothing = %g{p.LabelSmoothing} is out of range: expected [0, 1) (the share of the target spread over the classes)"
                 if p.LabelSmoothing > 0.0 && p.Distill.IsSome then
                     "label_smoothing has no use with distill (the teacher's soft targets replace it): expected one of the two"
+                if p.BatchNorm && p.AverageDecay.IsSome then
+                    "batch_norm cannot be combined with average_decay (the batch statistics are not averaged): expected one of the two"
                 if p.Gradient = FineTuneGradient.Rate && not p.DetachReset then
                     "detach_reset = false has no use with gradient \"rate\" (no gradient flows through time): expected the surrogate gradient (\"surrogate\") or no detach_reset" ]
             @ (match p.Distill with
@@ -353,6 +383,7 @@ let definition: StepDefinition<Parameters> =
             | _, Ok teacherNeeds ->
                 match starts p all with
                 | Error problem -> Declare.fromProblems [ problem ]
+                | Ok made when not (biasProblems p made).IsEmpty -> Declare.fromProblems (biasProblems p made)
                 | Ok made ->
                     { Declare.none with
                         Needs =
