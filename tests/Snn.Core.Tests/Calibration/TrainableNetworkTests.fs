@@ -8,8 +8,8 @@ open Snn.Core.Calibration
 /// Gradients of a one-neuron network computed by hand in float32: products of numbers like 0.6 and 2.
 let gradientTolerance = 1e-6
 
-/// A spiking MLP 6 -> 16 -> 12 -> 3 with random weights (float32), and a batch of random images.
-let private mlp (g: torch.Generator) =
+/// A spiking MLP 6 -> 16 -> 12 -> 3 with random weights (float32), fc2 with a bias or not, and a batch of random images.
+let private mlpWith (fc2Bias: bool) (g: torch.Generator) =
     let randn (shape: int64[]) = torch.randn (shape, generator = g)
 
     let net =
@@ -19,11 +19,23 @@ let private mlp (g: torch.Generator) =
                 Synapse.Linear(randn [| 16L; 6L |] * torch.tensor 0.7f, randn [| 16L |] * torch.tensor 0.1f),
                 1.0
             )
-            .Layer("fc2", Synapse.Linear(randn [| 12L; 16L |] * torch.tensor 0.5f, null), 0.8)
+            .Layer(
+                "fc2",
+                Synapse.Linear(
+                    randn [| 12L; 16L |] * torch.tensor 0.5f,
+                    (if fc2Bias then
+                         randn [| 12L |] * torch.tensor 0.1f
+                     else
+                         null)
+                ),
+                0.8
+            )
             .Output("fc3", Synapse.Linear(randn [| 3L; 12L |], null))
             .Build()
 
     net, randn [| 32L; 6L |]
+
+let private mlp = mlpWith false
 
 /// One input feature -> one IF neuron (w = 1, b = 0, theta = 1, v(0) = theta / 2) -> output weight u = 2.
 let private oneNeuron () =
@@ -123,4 +135,73 @@ let tests =
 
               close (dOut (2.0 * x)) (w1 true) "detached reset"
               close (dOut (2.0 * x - g' 0.1 * x)) (w1 false) "differentiated reset"
+          }
+          test
+              "batch norm starts as the identity: the readout before training is the plain one, on the first training batch within float32" {
+              use scope = torch.NewDisposeScope()
+              use g = new torch.Generator(13UL)
+              let net, images = mlpWith true g
+              use plain = new TrainableNetwork(net, 2.5, true)
+              use normed = new TrainableNetwork(net, 2.5, true, batchNorm = true)
+
+              for t in [ 1; 2; 4 ] do
+                  let expected = plain.Forward(images, t)
+
+                  Expect.isTrue
+                      (normed.Forward(images, t).equal(expected).all().item<bool> ())
+                      $"T = {t}: unset, bit for bit"
+
+              normed.Training <- true
+              let expected = plain.Forward(images, 2)
+
+              let gap =
+                  (normed.Forward(images, 2) - expected).abs().max().item<float32> () |> float
+
+              Expect.isLessThanOrEqual
+                  gap
+                  1e-4
+                  "the first training batch: each current normalised by its own statistics and mapped back"
+          }
+
+          test
+              "batch norm folds into the synapses: the written-back network reads out what the model reads with its running statistics" {
+              use scope = torch.NewDisposeScope()
+              use g = new torch.Generator(17UL)
+              let net, images = mlpWith true g
+              use model = new TrainableNetwork(net, 2.5, true, batchNorm = true)
+              model.Training <- true
+
+              for _ in 1..3 do
+                  let out = model.Forward(torch.randn ([| 32L; 6L |], generator = g), 2)
+                  (out * out).mean().backward ()
+
+                  use _ = torch.no_grad ()
+
+                  for p in model.Parameters do
+                      p.sub_ (p.grad * 0.05) |> ignore
+                      p.grad.zero_ () |> ignore
+
+              model.Training <- false
+              let expected = model.Forward(images, 2)
+              model.WriteBack()
+              use folded = new TrainableNetwork(net, 2.5, true)
+
+              let gap =
+                  (folded.Forward(images, 2) - expected).abs().max().item<float32> () |> float
+
+              Expect.isGreaterThan
+                  (expected.abs().max().item<float32> () |> float)
+                  0.1
+                  "a readout that is not all zeros"
+
+              Expect.isLessThanOrEqual gap 1e-4 "the folded network's readout"
+          }
+
+          test "batch norm needs every synapse into a spiking layer to have a bias: refused naming the layer" {
+              use scope = torch.NewDisposeScope()
+              use g = new torch.Generator(19UL)
+              let net, _ = mlp g
+
+              Expect.throwsC (fun () -> new TrainableNetwork(net, 2.5, true, batchNorm = true) |> ignore) (fun e ->
+                  Expect.stringContains e.Message "layer fc2" "names the layer without a bias")
           } ]

@@ -150,6 +150,7 @@ let tests =
 
               addedKey "detach_reset" "false" (fun p -> { p with DetachReset = false })
               addedKey "label_smoothing" "0.1" (fun p -> { p with LabelSmoothing = 0.1 })
+              addedKey "batch_norm" "true" (fun p -> { p with BatchNorm = true })
 
               Expect.equal
                   (FineTuneSnn.definition.Label
@@ -157,6 +158,13 @@ let tests =
                           LabelSmoothing = 0.1 })
                   "fineTuneSnn (1 epochs, lr 0.0001, label smoothing 0.1)"
                   "the report's row names the label smoothing"
+
+              Expect.equal
+                  (FineTuneSnn.definition.Label
+                      { FineTuneSnn.defaults with
+                          BatchNorm = true })
+                  "fineTuneSnn (1 epochs, lr 0.0001, batch norm)"
+                  "the report's row names the batch normalisation"
           }
 
           test
@@ -208,6 +216,28 @@ let tests =
                   ))
                   [ "step 6 (fineTuneSnn): label_smoothing has no use with distill (the teacher's soft targets replace it): expected one of the two" ]
                   "label smoothing and a teacher together"
+
+              Expect.equal
+                  (messages (
+                      converted
+                      @ [ fineTune (fun p ->
+                              { p with
+                                  BatchNorm = true
+                                  AverageDecay = Some 0.9 }) ]
+                  ))
+                  [ "step 5 (fineTuneSnn): batch_norm cannot be combined with average_decay (the batch statistics are not averaged): expected one of the two" ]
+                  "batch norm and averaged weights together"
+
+              let biasless =
+                  network (Image(1, 28, 28)) [ convFull 8 3 1 1 1 1 false; act; avgPool 2; flatten; linear 10 ]
+
+              let normed = fineTune (fun p -> { p with BatchNorm = true })
+
+              Expect.equal
+                  (Plan.problems biasless None [ trainClip 1; fineTuneQC [ 1 ] 1; convert; normed ]
+                   |> List.map _.Message)
+                  [ "step 3 (fineTuneSnn): batch_norm folds into each synapse's bias, and layer 0 (conv 8 (3x3, stride 1, pad 1)) of the T = 1 network has none: expected convolutions and hidden linear layers with a bias (batch norm folded, or bias = true)" ]
+                  "a convolution without a bias, named before any compute"
           }
 
           test
@@ -291,26 +321,12 @@ let tests =
               Directory.Delete(folder, true)
           }
 
-          test "the record keeps each epoch's training loss, a diverged one as null (JSON has no NaN)" {
-              let history =
-                  Snn.Core.Calibration.NetworkFineTuneHistory(
-                      [| 0.5; nan |],
-                      [| 80.0; 81.0; 10.0 |],
-                      1,
-                      System.TimeSpan.FromSeconds 3.0
-                  )
+          test
+              "label smoothing changes the objective, batch norm the training forward: the same start and batches give other training losses" {
+              let losses change =
+                  let folder = tempFolder "finetune-snn-losses"
 
-              let record = FineTuneSnnRecords.historyRecord 2 history
-              Expect.equal (record["train_loss"].ToJsonString()) "[0.5,null]" "the finite loss, then null"
-              Expect.equal (record["held_out_accuracy"].ToJsonString()) "[80,81,10]" "the held-out curve"
-              Expect.stringContains (record.ToJsonString()) "\"best_epoch\":1" "the whole record serialises"
-          }
-
-          test "label smoothing changes the objective: the same start and batches give other training losses" {
-              let losses smoothing =
-                  let folder = tempFolder "finetune-snn-smoothing"
-
-                  let tuned = smallFineTune (fun p -> { p with LabelSmoothing = smoothing })
+                  let tuned = smallFineTune change
 
                   let outcome =
                       run (Recorder()) (experiment folder smallSpecBn (converted @ [ tuned ]))
@@ -325,11 +341,13 @@ let tests =
                       values "held_out_accuracy" |> List.head, values "train_loss"
                   | rs -> failtestf "expected one fineTuneSnn record, got %d" rs.Length
 
-              let start, plain = losses 0.0
-              let smoothedStart, smoothed = losses 0.5
-              Expect.equal smoothedStart start "the same network before the fine-tune"
+              let start, plain = losses id
+              let smoothedStart, smoothed = losses (fun p -> { p with LabelSmoothing = 0.5 })
+              let normedStart, normed = losses (fun p -> { p with BatchNorm = true })
+              Expect.equal [ smoothedStart; normedStart ] [ start; start ] "the same network before the fine-tune"
               Expect.equal plain.Length 1 "one epoch's mean training loss"
               Expect.notEqual smoothed plain "the smoothed cross-entropy was minimised, not the plain one"
+              Expect.notEqual normed plain "the batch-normalised network was trained, not the plain one"
           }
 
           test
