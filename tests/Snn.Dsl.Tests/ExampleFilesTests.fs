@@ -132,6 +132,17 @@ let tests =
                    |> List.collect (fun s -> if s.Name = "report" then [ carryOver; s ] else [ s ]))
           }
 
+          test
+              "docs/examples/bench-finetune-snn-bn.json is bench-finetune-snn3 with batch norm in the fine-tune, one step per T (2, then 1, then 4)" {
+              let normed t =
+                  cosineFineTune 2e-3 None (fun p ->
+                      { p with
+                          TimeSteps = Some [ t ]
+                          BatchNorm = true })
+
+              expectBenchExample "bench-finetune-snn-bn" (fineTuneSnnPipeline [ normed 2; normed 1; normed 4 ])
+          }
+
           test "docs/examples/resnet34-synthetic-imagenet.json is a valid ResNet-34 experiment on 224x224 image folders" {
               let path =
                   Path.Combine(repoRoot (), "docs", "examples", "resnet34-synthetic-imagenet.json")
