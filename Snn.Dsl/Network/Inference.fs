@@ -212,6 +212,19 @@ module Inference =
 
     /// The output shape of one layer on this input, or its size and shape problems (the
     /// order rules, e.g. bn after a conv, are checked by `validate` only).
+    /// The convolutions and hidden linear layers (every linear but the last layer) without a bias,
+    /// with their indices: the layers whose synapse has no bias to fold an affine map into.
+    let biaslessLayers (spec: NetworkSpec) : (int * Layer) list =
+        let last = spec.Layers.Length - 1
+
+        spec.Layers
+        |> List.indexed
+        |> List.filter (fun (n, layer) ->
+            match layer with
+            | Conv c -> not c.Bias
+            | Linear l -> not l.Bias && n < last
+            | _ -> false)
+
     let layerOutput (layer: Layer) (input: Shape) : Result<Shape, Problem list> =
         match sizeErrors layer with
         | [] ->

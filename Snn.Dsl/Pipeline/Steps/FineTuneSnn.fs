@@ -4,7 +4,6 @@
 /// calibration; its rows in the report show what it buys.
 module Snn.Dsl.Pipeline.Steps.FineTuneSnn
 
-open System.Text.Json.Nodes
 open Snn.Core.Calibration
 open Snn.Core.Training
 open Snn.Dsl
@@ -278,24 +277,12 @@ let private starts (p: Parameters) (all: (int * SpikingInfo) list) =
             Error
                 $"time_steps asks for T = %s{want}, which has no spiking network here (the earlier steps make them for T = %s{have ()})"
 
-/// batch_norm folds into every spiking layer's synapse bias: each conv and linear but the output layer needs one.
+/// batch_norm folds into every spiking layer's synapse bias, so each conv and hidden linear needs one.
 let private biasProblems (p: Parameters) (made: (int * SpikingInfo) list) =
-    if not p.BatchNorm then
-        []
-    else
-        [ for t, i in made do
-              let layers = i.SourceInfo.Spec.Layers
-
-              for n, layer in List.indexed layers do
-                  let biasless =
-                      match layer with
-                      | Conv c -> not c.Bias
-                      | Linear l -> not l.Bias && n < layers.Length - 1
-                      | _ -> false
-
-                  if biasless then
-                      $"batch_norm folds into each synapse's bias, and layer %d{n} (%s{layer.Description}) of the T = %d{t} network has none: expected convolutions and hidden linear layers with a bias (batch norm folded, or bias = true)" ]
-        |> List.distinct
+    [ for t, i in (if p.BatchNorm then made else []) do
+          for n, layer in Inference.biaslessLayers i.SourceInfo.Spec ->
+              $"batch_norm folds into each synapse's bias, and layer %d{n} (%s{layer.Description}) of the T = %d{t} network has none: expected convolutions and hidden linear layers with a bias (batch norm folded, or bias = true)" ]
+    |> List.distinct
 
 let definition: StepDefinition<Parameters> =
     { Name = "fineTuneSnn"
