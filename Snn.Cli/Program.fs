@@ -32,6 +32,7 @@ type SnnArgs =
     | [<Inherit>] Verbose
     | [<CliPrefix(CliPrefix.None)>] Run of ParseResults<RunCommand.RunArgs>
     | [<CliPrefix(CliPrefix.None)>] Merge of ParseResults<MergeCommand.MergeArgs>
+    | [<CliPrefix(CliPrefix.None)>] Compare of ParseResults<CompareCommand.CompareArgs>
     | [<CliPrefix(CliPrefix.None)>] Data of ParseResults<DataArgs>
     | [<CliPrefix(CliPrefix.None)>] Bench of ParseResults<Bench.Args.BenchArgs>
     | [<CliPrefix(CliPrefix.None)>] Import of ParseResults<ImportCommand.ImportArgs>
@@ -42,6 +43,7 @@ type SnnArgs =
             | Verbose -> "on a failure, also print the stack trace (as SNN_DEBUG=1 does)."
             | Run _ -> "train, convert, calibrate and evaluate an experiment; writes report.md, results.json and plots."
             | Merge _ -> "combine the shards of a run (snn run --shard i/n) into one results.json and report."
+            | Compare _ -> "compare two runs (or runs over seeds) image by image: accuracies and exact McNemar tests."
             | Data _ -> "summarise a dataset: images per split and class, pixel mean and std."
             | Bench _ -> "measure simulation, training and Phase II speed side by side; write bench.json."
             | Import _ -> "import a trained ANN from ONNX, check it against ONNX Runtime, score it; write import.json."
@@ -184,6 +186,7 @@ let main argv =
         match results.GetSubCommand() with
         | Run args -> RunCommand.run args
         | Merge args -> MergeCommand.run args
+        | Compare args -> CompareCommand.run args
         | Data args -> runData args
         | Bench args -> Bench.Command.run args
         | Import args -> ImportCommand.run args

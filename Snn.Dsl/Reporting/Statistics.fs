@@ -105,6 +105,26 @@ let private compareSides (t: int) (baseline: Side) (candidate: Side) =
 let private compare (t: int) (baseline: Evaluated) (candidate: Evaluated) =
     compareSides t (sideOf baseline) (sideOf candidate)
 
+/// The exact McNemar test of two SNN evaluations at T on the same test images, each named as
+/// the comparison should name it (evaluations of two runs, say). An error says why they cannot
+/// be compared: no per-image results, results that disagree with the accuracy, or other images.
+let paired (t: int) (baseline: string * EvaluationRow) (candidate: string * EvaluationRow) =
+    let evaluated (label, row) = { Label = label; Row = row }
+    compare t (evaluated baseline) (evaluated candidate)
+
+/// Whether `row` can be the dual-phase SNN at T: a spiking network made by conversion (not the
+/// clip ANN converted as is) evaluated as itself (not a probe on a modified copy).
+let private isDualPhase (t: int) (row: EvaluationRow) =
+    row.T = t && row.MadeFor.IsSome && not row.Probe
+
+/// The dual-phase SNN at T as the pipeline left it: the last evaluation at T that `isDualPhase`.
+let dualPhaseRow (records: Record list) (t: int) =
+    records
+    |> List.choose (function
+        | SnnEvaluated e when isDualPhase t e -> Some e
+        | _ -> None)
+    |> List.tryLast
+
 /// How the report names the ANN a spiking network was converted from.
 let sourceLabel (a: Ann) =
     match a with
@@ -189,10 +209,7 @@ let ofRun (records: Record list) (r: RunResults) : RunStatistics =
               let stages = List.pairwise chain |> List.map (fun (b, c) -> compare entry.T b c)
 
               // The dual-phase SNN as the pipeline left it: its last row that is not a probe.
-              let dual =
-                  chain
-                  |> List.filter (fun e -> e.Row.MadeFor.IsSome && not e.Row.Probe)
-                  |> List.tryLast
+              let dual = chain |> List.filter (fun e -> isDualPhase entry.T e.Row) |> List.tryLast
 
               let point =
                   qcfs
