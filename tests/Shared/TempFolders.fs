@@ -26,3 +26,13 @@ let create (parent: string) (prefix: string) =
     deleteAtExit.Force()
     made.Add path
     path
+
+/// Copies the folder `source` with everything under it to `target` (run folders to change in a test).
+let rec copyTree (source: string) (target: string) =
+    Directory.CreateDirectory target |> ignore
+
+    for f in Directory.GetFiles source do
+        File.Copy(f, Path.Combine(target, Path.GetFileName f))
+
+    for d in Directory.GetDirectories source do
+        copyTree d (Path.Combine(target, Path.GetFileName d))

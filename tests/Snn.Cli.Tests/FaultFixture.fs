@@ -91,19 +91,10 @@ let finishedRun =
          Expect.equal r.ExitCode 0 $"the fixture run finishes\n{r.Show}"
          out)
 
-let rec private copyTree (source: string) (target: string) =
-    Directory.CreateDirectory target |> ignore
-
-    for f in Directory.GetFiles source do
-        File.Copy(f, Path.Combine(target, Path.GetFileName f))
-
-    for d in Directory.GetDirectories source do
-        copyTree d (Path.Combine(target, Path.GetFileName d))
-
 /// A copy of the finished run folder at `<tmp>/run`.
 let copyOfFinished (tmp: TempFolder) =
     let out = tmp.File "run"
-    copyTree finishedRun.Value out
+    Snn.Tests.TempFolders.copyTree finishedRun.Value out
     out
 
 /// Files of a run folder (relative path -> SHA-256), without the lock files.

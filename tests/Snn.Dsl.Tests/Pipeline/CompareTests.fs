@@ -41,22 +41,13 @@ let private made =
 
 let private seed k = Path.Combine(made.Value, $"seed-%d{k}")
 
-let rec private copyTree (source: string) (target: string) =
-    Directory.CreateDirectory target |> ignore
-
-    for f in Directory.GetFiles source do
-        File.Copy(f, Path.Combine(target, Path.GetFileName f))
-
-    for d in Directory.GetDirectories source do
-        copyTree d (Path.Combine(target, Path.GetFileName d))
-
 /// A copy of the series whose seed folders are renamed by `rename` (None drops one).
 let private renamedSeries name (rename: int -> int option) =
     let folder = tempFolder name
 
     for k in [ 0; 1 ] do
         rename k
-        |> Option.iter (fun j -> copyTree (seed k) (Path.Combine(folder, $"seed-%d{j}")))
+        |> Option.iter (fun j -> Snn.Tests.TempFolders.copyTree (seed k) (Path.Combine(folder, $"seed-%d{j}")))
 
     folder
 
@@ -204,7 +195,7 @@ let tests =
                     let other = renamedSeries "compare-seed5" (fun k -> if k = 0 then Some 5 else None)
                     refused [ "no seed in common"; "[0; 1]"; "[5]" ] (fun () -> Compare.runs made.Value other)
                     let moved = tempFolder "compare-other-data"
-                    copyTree (seed 0) moved
+                    Snn.Tests.TempFolders.copyTree (seed 0) moved
                     claimOtherData moved
                     refused [ "other data"; moved; "ffffffffffff" ] (fun () -> Compare.runs (seed 0) moved)
                 } ] ]
