@@ -74,6 +74,9 @@ let private sideOf (folder: string) =
         refuse $"{folder}: no such folder (expected a run folder of snn run)"
     elif File.Exists(Path.Combine(full, "pipeline.json")) then
         Single(Run full)
+    elif File.Exists(Path.Combine(full, "results.json")) then
+        refuse
+            $"{folder}: holds results.json but no step records (no pipeline.json): a folder of snn merge keeps no per-image results; compare an unsharded run"
     else
         match Directory.GetDirectories full |> Array.choose seedOf |> Array.sortBy fst with
         | [||] ->
