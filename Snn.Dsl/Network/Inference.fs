@@ -210,8 +210,6 @@ module Inference =
                 // The body's output stays known after a shortcut mismatch, so checking goes on.
                 bodyOut, bodyParams + shortParams, List.distinct (bodyProblems @ shortProblems) @ mismatch, []
 
-    /// The output shape of one layer on this input, or its size and shape problems (the
-    /// order rules, e.g. bn after a conv, are checked by `validate` only).
     /// The convolutions and hidden linear layers (every linear but the last layer) without a bias,
     /// with their indices: the layers whose synapse has no bias to fold an affine map into.
     let biaslessLayers (spec: NetworkSpec) : (int * Layer) list =
@@ -225,6 +223,8 @@ module Inference =
             | Linear l -> not l.Bias && n < last
             | _ -> false)
 
+    /// The output shape of one layer on this input, or its size and shape problems (the
+    /// order rules, e.g. bn after a conv, are checked by `validate` only).
     let layerOutput (layer: Layer) (input: Shape) : Result<Shape, Problem list> =
         match sizeErrors layer with
         | [] ->

@@ -102,22 +102,6 @@ let private checkSameData (a: Run) (b: Run) =
         refuse
             $"{a.Folder} and {b.Folder} ran on other data ({dataA}, identity {digestA[..11]}, against {dataB}, identity {digestB[..11]}): their test images cannot be paired"
 
-/// The T at which a run has a dual-phase SNN, ascending.
-let private dualPhaseTs (records: Record list) =
-    records
-    |> List.choose (function
-        | SnnEvaluated e when e.MadeFor.IsSome && not e.Probe -> Some e.T
-        | _ -> None)
-    |> List.distinct
-    |> List.sort
-
-let private lastQcfs (records: Record list) =
-    records
-    |> List.choose (function
-        | QcfsEvaluated q -> Some q
-        | _ -> None)
-    |> List.tryLast
-
 /// "seed 1: " in a series, nothing for two runs.
 let private at (seed: int option) =
     seed |> Option.map (fun k -> $"seed %d{k}: ") |> Option.defaultValue ""
@@ -137,17 +121,18 @@ let private pair (names: string * string) (seed: int option) (a: Run) (b: Run) =
                   Test = c }
         | Error e -> Choice2Of2 $"{at seed}{network}: {e}"
 
-    let tsA, tsB = dualPhaseTs recordsA, dualPhaseTs recordsB
+    let rowsA = Statistics.dualPhaseRows recordsA |> Map.ofList
+    let rowsB = Statistics.dualPhaseRows recordsB |> Map.ofList
 
     let dual =
-        [ for t in List.distinct (tsA @ tsB) |> List.sort do
-              match Statistics.dualPhaseRow recordsA t, Statistics.dualPhaseRow recordsB t with
+        [ for t in Seq.append rowsA.Keys rowsB.Keys |> Seq.distinct |> Seq.sort do
+              match rowsA.TryFind t, rowsB.TryFind t with
               | Some x, Some y -> test "dual-phase SNN" t x y
               | Some _, None -> Choice2Of2 $"{at seed}dual-phase SNN: T = {t} only in {nameA}"
               | None, _ -> Choice2Of2 $"{at seed}dual-phase SNN: T = {t} only in {nameB}" ]
 
     let qcfs =
-        match lastQcfs recordsA, lastQcfs recordsB with
+        match Statistics.qcfsRecord recordsA, Statistics.qcfsRecord recordsB with
         | Some x, Some y ->
             let network =
                 if x.Levels = y.Levels then
@@ -211,7 +196,7 @@ let private namesOf (a: string) (b: string) =
 let runs (baseline: string) (candidate: string) : Outcome =
     let names = namesOf baseline candidate
 
-    let pairs =
+    let runPairs, seedNotes =
         match sideOf baseline, sideOf candidate with
         | Single a, Single b -> [ None, a, b ], []
         | Series xs, Series ys ->
@@ -234,7 +219,6 @@ let runs (baseline: string) (candidate: string) : Outcome =
             refuse
                 $"{baseline} is a run over seeds but {candidate} is one run: compare a run with a run (seed-<k>/ folder)"
 
-    let runPairs, seedNotes = pairs
     let results = runPairs |> List.map (fun (seed, a, b) -> pair names seed a b)
     let comparisons = results |> List.collect fst
 
@@ -242,7 +226,7 @@ let runs (baseline: string) (candidate: string) : Outcome =
       Candidate = snd names
       Comparisons = Array.ofList comparisons
       OverSeeds =
-        if runPairs.Head |> (fun (s, _, _) -> s.IsSome) then
+        if comparisons |> List.exists _.Seed.IsSome then
             overSeeds comparisons
         else
             [||]
@@ -250,6 +234,4 @@ let runs (baseline: string) (candidate: string) : Outcome =
 
 /// Writes `outcome` as JSON (results.json's conventions) to `path`, atomically.
 let save (path: string) (outcome: Outcome) =
-    let full = Path.GetFullPath path
-    File.WriteAllText(full + ".tmp", JsonSerializer.Serialize(outcome, jsonOptions))
-    File.Move(full + ".tmp", full, true)
+    Snn.Core.Checkpoints.AtomicFile.WriteAllText(Path.GetFullPath path, JsonSerializer.Serialize(outcome, jsonOptions))

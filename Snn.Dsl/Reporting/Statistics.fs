@@ -117,11 +117,26 @@ let paired (t: int) (baseline: string * EvaluationRow) (candidate: string * Eval
 let private isDualPhase (t: int) (row: EvaluationRow) =
     row.T = t && row.MadeFor.IsSome && not row.Probe
 
-/// The dual-phase SNN at T as the pipeline left it: the last evaluation at T that `isDualPhase`.
-let dualPhaseRow (records: Record list) (t: int) =
+/// The dual-phase SNN at each T as the pipeline left it, ascending in T: the last evaluation at
+/// that T that `isDualPhase`.
+let dualPhaseRows (records: Record list) : (int * EvaluationRow) list =
     records
     |> List.choose (function
-        | SnnEvaluated e when isDualPhase t e -> Some e
+        | SnnEvaluated e when isDualPhase e.T e -> Some e
+        | _ -> None)
+    |> List.groupBy _.T
+    |> List.map (fun (t, rows) -> t, List.last rows)
+    |> List.sortBy fst
+
+/// The dual-phase SNN at T as the pipeline left it (see `dualPhaseRows`).
+let dualPhaseRow (records: Record list) (t: int) =
+    dualPhaseRows records |> List.tryFind (fst >> (=) t) |> Option.map snd
+
+/// The QCFS baseline's record: the last one, if any step recorded it.
+let qcfsRecord (records: Record list) =
+    records
+    |> List.choose (function
+        | QcfsEvaluated q -> Some q
         | _ -> None)
     |> List.tryLast
 
@@ -196,12 +211,7 @@ let ofRun (records: Record list) (r: RunResults) : RunStatistics =
             | SnnEvaluated e -> Some e
             | _ -> None)
 
-    let qcfs =
-        records
-        |> List.choose (function
-            | QcfsEvaluated q -> Some q
-            | _ -> None)
-        |> List.tryLast
+    let qcfs = qcfsRecord records
 
     let perT =
         [ for entry in r.DualPhase |> Array.sortBy _.T ->
