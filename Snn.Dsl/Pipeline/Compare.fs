@@ -1,8 +1,9 @@
 /// `snn compare`: two runs, or two runs over seeds, compared image by image on the same test
 /// images. At every T both have: the dual-phase SNN as each pipeline left it, and the QCFS SNN,
 /// each pair with an exact McNemar test (Statistics.paired); over seeds, the mean and sample
-/// standard deviation of the differences. Runs on other data are refused before anything is read
-/// beyond data.json; runs need not share a seed, an experiment or a pipeline.
+/// standard deviation of the differences. A run is the folder of `snn run` or of `snn merge`
+/// (whose merged.json keeps the shards' per-image results). Runs on other data are refused before
+/// any step record is read; runs need not share a seed, an experiment or a pipeline.
 module Snn.Dsl.Pipeline.Compare
 
 open System
@@ -55,38 +56,20 @@ type Outcome =
         Notes: string[]
     }
 
-/// A folder as given: one run, or one run per seed (seed-<k>/ folders of `snn run --seeds`).
-type private Side =
-    | Single of Run
-    | Series of (int * Run) list
-
-let private seedOf (dir: string) =
-    let name = Path.GetFileName dir
-
-    match name.StartsWith "seed-", Int32.TryParse(name.Substring(min 5 name.Length)) with
-    | true, (true, k) when File.Exists(Path.Combine(dir, "pipeline.json")) -> Some(k, Run dir)
-    | _ -> None
-
-let private sideOf (folder: string) =
-    let full = Path.GetFullPath folder
-
-    if not (Directory.Exists full) then
-        refuse $"{folder}: no such folder (expected a run folder of snn run)"
-    elif File.Exists(Path.Combine(full, "pipeline.json")) then
-        Single(Run full)
-    elif File.Exists(Path.Combine(full, "results.json")) then
-        refuse
-            $"{folder}: holds results.json but no step records (no pipeline.json): a folder of snn merge keeps no per-image results; compare an unsharded run"
-    else
-        match Directory.GetDirectories full |> Array.choose seedOf |> Array.sortBy fst with
-        | [||] ->
-            refuse
-                $"{folder}: holds no run: expected pipeline.json (a run) or seed-<k> folders holding one (a run over seeds)"
-        | runs -> Series(List.ofArray runs)
+/// One run as compare reads it: the folder of `snn run` (data.json and the step records) or of
+/// `snn merge` (merged.json). The data is read before the records, so runs on other data are
+/// refused before any record is read.
+type private RunView =
+    {
+        Folder: string
+        /// The dataset's name and identity digest.
+        Data: Lazy<string * string>
+        Records: Lazy<Record list>
+    }
 
 /// The dataset and identity digest a run recorded in data.json (RunFolder.ClaimData).
-let private dataOf (run: Run) =
-    let path = Path.Combine(run.Folder, "data.json")
+let private dataOf (folder: string) =
+    let path = Path.Combine(folder, "data.json")
 
     if not (File.Exists path) then
         refuse $"{path}: not found: which data the run used is unknown, so its test images cannot be paired"
@@ -94,9 +77,62 @@ let private dataOf (run: Run) =
     let body = RunFolder.ReadRecordFile path
     body["dataset"].GetValue<string>(), body["digest"].GetValue<string>()
 
-let private checkSameData (a: Run) (b: Run) =
-    let dataA, digestA = dataOf a
-    let dataB, digestB = dataOf b
+let private runView (folder: string) =
+    let run = Run folder
+
+    { Folder = run.Folder
+      Data = lazy (dataOf run.Folder)
+      Records = lazy run.Records }
+
+let private mergedView (folder: string) =
+    let merged = lazy (Merge.readMerged folder)
+
+    { Folder = Path.GetFullPath folder
+      Data = lazy (merged.Value.Dataset, merged.Value.DataIdentity)
+      Records = lazy merged.Value.Records }
+
+/// The run in `dir`, if it holds one: step records (pipeline.json) or merged ones (merged.json).
+let private viewOf (dir: string) =
+    if File.Exists(Path.Combine(dir, "pipeline.json")) then
+        Some(runView dir)
+    elif File.Exists(Path.Combine(dir, Merge.MergedFileName)) then
+        Some(mergedView dir)
+    else
+        None
+
+/// A folder as given: one run, or one run per seed (seed-<k>/ folders of `snn run --seeds`).
+type private Side =
+    | Single of RunView
+    | Series of (int * RunView) list
+
+let private seedOf (dir: string) =
+    let name = Path.GetFileName dir
+
+    match name.StartsWith "seed-", Int32.TryParse(name.Substring(min 5 name.Length)) with
+    | true, (true, k) -> viewOf dir |> Option.map (fun view -> k, view)
+    | _ -> None
+
+let private sideOf (folder: string) =
+    let full = Path.GetFullPath folder
+
+    if not (Directory.Exists full) then
+        refuse $"{folder}: no such folder (expected a run folder of snn run or snn merge)"
+
+    match viewOf full with
+    | Some view -> Single view
+    | None when File.Exists(Path.Combine(full, "results.json")) ->
+        refuse
+            $"{folder}: holds results.json but no per-image results (neither pipeline.json nor {Merge.MergedFileName}): merge the shards again with this snn, which keeps them"
+    | None ->
+        match Directory.GetDirectories full |> Array.choose seedOf |> Array.sortBy fst with
+        | [||] ->
+            refuse
+                $"{folder}: holds no run: expected pipeline.json (a run), {Merge.MergedFileName} (a merged run) or seed-<k> folders holding one (a run over seeds)"
+        | runs -> Series(List.ofArray runs)
+
+let private checkSameData (a: RunView) (b: RunView) =
+    let dataA, digestA = a.Data.Value
+    let dataB, digestB = b.Data.Value
 
     if digestA <> digestB then
         refuse
@@ -107,10 +143,10 @@ let private at (seed: int option) =
     seed |> Option.map (fun k -> $"seed %d{k}: ") |> Option.defaultValue ""
 
 /// The comparisons of one pair of runs, and notes on what could not be compared.
-let private pair (names: string * string) (seed: int option) (a: Run) (b: Run) =
+let private pair (names: string * string) (seed: int option) (a: RunView) (b: RunView) =
     checkSameData a b
     let nameA, nameB = names
-    let recordsA, recordsB = a.Records, b.Records
+    let recordsA, recordsB = a.Records.Value, b.Records.Value
 
     let test network t (rowA: EvaluationRow) (rowB: EvaluationRow) =
         match Statistics.paired t (nameA, rowA) (nameB, rowB) with

@@ -7,6 +7,7 @@ module Snn.Dsl.Pipeline.Merge
 open System
 open System.IO
 open Snn.Dsl
+open Snn.Dsl.Json
 open Snn.Dsl.Reporting
 
 /// Shards that cannot be merged; the message says why and names the folders.
@@ -174,8 +175,46 @@ let records (folders: string list) : Partial list * Record list =
               (folders |> String.concat ", ")
               (partials |> List.map (fun p -> p.Records[k])) ]
 
+/// What a merged run keeps beside results.json: the data it ran on and its step records merged
+/// from the shards' (each evaluation row with the per-image results of the whole test set), so
+/// `snn compare` can pair its test images with another run's.
+type Merged =
+    {
+        /// The dataset's name, as data.json of a run records it.
+        Dataset: string
+        /// The dataset's identity digest (data.json's "digest"): runs pair only on the same data.
+        DataIdentity: string
+        Records: Record list
+    }
+
+/// The file of `Merged` in the folder `merge` writes.
+[<Literal>]
+let MergedFileName = "merged.json"
+
+let private mergedCodec: Codec<Merged> =
+    Codec.record (fun d i rs ->
+        { Dataset = d
+          DataIdentity = i
+          Records = rs })
+    |> Codec.field "dataset" _.Dataset Codec.string
+    |> Codec.field "data_identity" _.DataIdentity Codec.string
+    |> Codec.field "records" _.Records (Codec.list Records.codec)
+    |> Codec.build
+
+/// The merged records in a folder `merge` wrote; errors name the file.
+let readMerged (folder: string) : Merged =
+    let path = Path.Combine(Path.GetFullPath folder, MergedFileName)
+
+    if not (File.Exists path) then
+        raise (FileNotFoundException($"{path}: not found: {folder} is not a folder written by snn merge", path))
+
+    match Codec.parse path mergedCodec (File.ReadAllText path) with
+    | Ok m -> m
+    | Error es -> raise (InvalidDataException(es |> List.map _.Message |> String.concat "; "))
+
 /// Merges the shards in `folders` into `out`: results.json, report.md and the plots (as the
-/// experiment's report step would write them), and experiment.json. Returns the results.
+/// experiment's report step would write them), experiment.json and merged.json (`Merged`).
+/// Returns the results.
 let merge (folders: string list) (out: string) : Results.RunResults =
     let partials, records = records folders
     let first = partials.Head
@@ -207,6 +246,17 @@ let merge (folders: string list) (out: string) : Results.RunResults =
     Directory.CreateDirectory out |> ignore
     Results.save (Path.Combine(out, "results.json")) results
     Snn.Core.Checkpoints.AtomicFile.WriteAllText(Path.Combine(out, "experiment.json"), Experiment.toJson experiment)
+
+    let merged =
+        { Dataset = first.Facts.Dataset.Name
+          DataIdentity = first.DataIdentity
+          Records = records }
+
+    Snn.Core.Checkpoints.AtomicFile.WriteAllText(
+        Path.Combine(out, MergedFileName),
+        (mergedCodec.Encode merged).ToJsonString()
+    )
+
     let files = if plots then Plots.writeAll out results else []
     Markdown.save out results files |> ignore
     results

@@ -191,7 +191,10 @@ let tests =
                     refused [ "/no/such/run"; "no such folder" ] (fun () -> Compare.runs "/no/such/run" (seed 0))
                     refused [ empty; "holds no run" ] (fun () -> Compare.runs (seed 0) empty)
                     File.WriteAllText(Path.Combine(empty, "results.json"), "{}")
-                    refused [ empty; "snn merge"; "no step records" ] (fun () -> Compare.runs (seed 0) empty)
+
+                    refused [ empty; "no per-image results"; "merge the shards again" ] (fun () ->
+                        Compare.runs (seed 0) empty)
+
                     refused [ "one run"; "run over seeds" ] (fun () -> Compare.runs (seed 0) made.Value)
                     refused [ "run over seeds"; "one run" ] (fun () -> Compare.runs made.Value (seed 1))
                     let other = renamedSeries "compare-seed5" (fun k -> if k = 0 then Some 5 else None)

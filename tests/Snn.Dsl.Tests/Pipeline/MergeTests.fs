@@ -101,6 +101,20 @@ let tests =
                     Expect.isNonEmpty expected "rows with per-image results"
                     Expect.equal (perImage (snd (Merge.records shards))) expected "the same images right, in order"
 
+                    // The merged folder keeps them, so snn compare pairs it with the unsharded run.
+                    let compared = Compare.runs whole merged
+                    Expect.isEmpty compared.Notes "every T and QCFS compared"
+
+                    Expect.equal
+                        (compared.Comparisons
+                         |> Array.map (fun c -> c.Test.T, c.Test.Images, c.Test.BaselineOnly, c.Test.CandidateOnly)
+                         |> Set.ofArray)
+                        (expected
+                         |> List.filter (fun (_, _, bits) -> not (isNull bits))
+                         |> List.map (fun (t, images, _) -> t, images, 0, 0)
+                         |> Set.ofList)
+                        "every row of the merged run compares with the unsharded one, nothing discordant"
+
                     let experiment (r: RunResults) =
                         let o = System.Text.Json.Nodes.JsonNode.Parse(r.Experiment.GetRawText()).AsObject()
                         o.Remove "output_folder" |> ignore
