@@ -17,14 +17,11 @@ type CompareArgs =
     interface IArgParserTemplate with
         member this.Usage =
             match this with
-            | Folders _ -> "two run folders of snn run or snn merge, baseline first (or two folders of snn run --seeds, paired by seed)."
+            | Folders _ ->
+                "two run folders of snn run or snn merge, baseline first (or two folders of snn run --seeds, paired by seed)."
             | Json _ -> "also write the comparisons as JSON to this file."
 
-let private f2 (x: float) =
-    if Double.IsNaN x then
-        "-"
-    else
-        x.ToString("F2", CultureInfo.InvariantCulture)
+let private f2 = Format.twoDecimals "-"
 
 let private signed (x: float) =
     if Double.IsNaN x then

@@ -174,6 +174,9 @@ let private InterruptGraceSeconds = 10.0
 /// failure into one `snn:` message and an exit code of ExitCode.fs.
 [<EntryPoint>]
 let main argv =
+    // Figures print as report.md writes them ("92.18"), whatever the machine's locale.
+    Globalization.CultureInfo.DefaultThreadCurrentCulture <- Globalization.CultureInfo.InvariantCulture
+    Globalization.CultureInfo.CurrentCulture <- Globalization.CultureInfo.InvariantCulture
     // Read before parsing, so that a parse error or a failure during start-up honours it too.
     let verbose = ErrorBoundary.verboseRequested argv
     Interrupt.install InterruptGraceSeconds

@@ -142,8 +142,7 @@ let private shardOf (args: ParseResults<RunArgs>) (experiment: Experiment) =
 
         shard)
 
-let private f2 (x: float) =
-    if Double.IsNaN x then "-" else x.ToString("F2")
+let private f2 = Reporting.Format.twoDecimals "-"
 
 /// The accuracy under `key` with its 95 % interval, "90.55 (89.96-91.11)"; the bare figure when
 /// the results hold no interval for it (a run without a report step's statistics).
@@ -276,8 +275,8 @@ let printSummary (r: RunResults) (folder: string) =
 let printSeedSummary (s: Reporting.Summary.SeedSummary) (folder: string) =
     let cell key =
         match s.Accuracies |> Array.tryFind (fun a -> a.Key = key) with
-        | Some a when Double.IsNaN a.StandardDeviation -> a.Mean.ToString("F2")
-        | Some a -> $"{a.Mean:F2} ± {a.StandardDeviation:F2} ({a.Min:F2}-{a.Max:F2})"
+        | Some a when Double.IsNaN a.StandardDeviation -> f2 a.Mean
+        | Some a -> $"{f2 a.Mean} ± {f2 a.StandardDeviation} ({f2 a.Min}-{f2 a.Max})"
         | None -> "-"
 
     let columns =

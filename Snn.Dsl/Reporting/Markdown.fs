@@ -7,11 +7,7 @@ open System.Text
 open Snn.Dsl.Reporting.Results
 
 /// Two decimals; "—" for a figure the run did not produce (NaN: e.g. no Phase II at that T).
-let private f2 (x: float) =
-    if Double.IsNaN x then
-        "—"
-    else
-        x.ToString("F2", System.Globalization.CultureInfo.InvariantCulture)
+let private f2 = Format.twoDecimals "—"
 
 let private f4 (x: float) =
     x.ToString("F4", System.Globalization.CultureInfo.InvariantCulture)

@@ -98,11 +98,8 @@ let ofRuns (runs: (int * string * RunResults) list) : SeedSummary =
                  Max = snd (range values)
                  Values = values } |] }
 
-let private f2 (x: float) =
-    if Double.IsNaN x then
-        "—"
-    else
-        x.ToString("F2", Globalization.CultureInfo.InvariantCulture)
+/// Two decimals; "—" for a figure a run did not produce.
+let private f2 = Format.twoDecimals "—"
 
 /// "mean ± sd (min-max)" of the accuracy at `key`, or "—".
 let private cell (s: SeedSummary) (key: string) =

@@ -187,6 +187,20 @@ let tests =
                                 [| fashionClasses[k]; "3"; "2"; "1"; "1" |]
                                 $"label {k}: class, training files, train, held-out, test"
 
+                testCase "writes figures with a decimal point under a German locale too, as report.md does"
+                <| fun () ->
+                    use tmp = new TempFolder()
+                    writeIdx tmp.Path false 30 10
+                    let german = [ "LANG", "de_DE.UTF-8"; "LC_ALL", "de_DE.UTF-8" ]
+
+                    let r =
+                        runSnnWith german (Path.GetTempPath()) [ "data"; "--data"; tmp.Path; "--held-out"; "10" ]
+
+                    Expect.equal r.ExitCode ExitCode.Success r.Show
+                    // 90 / 255 = 0.35294...; German formatting would write 0,3529.
+                    Expect.equal (splitRow r.Stdout "test") [| "10"; "1x28x28"; "0.3529" |] "the pixel mean"
+                    Expect.isMatch r.Stdout @"read in\s+\d+\.\d\d s" "the load time"
+
                 testCase "names the digits as the classes of --dataset mnist"
                 <| fun () ->
                     use tmp = new TempFolder()
