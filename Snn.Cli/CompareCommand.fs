@@ -29,6 +29,13 @@ let private signed (x: float) =
     else
         x.ToString("+0.00;-0.00;0.00", CultureInfo.InvariantCulture)
 
+/// A t-test's p-value: two significant digits.
+let private pOverSeeds (p: float) =
+    if Double.IsNaN p then
+        "-"
+    else
+        p.ToString("G2", CultureInfo.InvariantCulture)
+
 /// One table of every comparison, a row per (seed,) network and T.
 let private comparisonsTable (o: Compare.Outcome) =
     let series = o.Comparisons |> Array.exists _.Seed.IsSome
@@ -70,7 +77,7 @@ let private comparisonsTable (o: Compare.Outcome) =
 /// The means over seeds.
 let private seedsTable (o: Compare.Outcome) =
     let table =
-        Table().AddColumns("network", "T", "seeds", "mean A", "mean B", "mean B - A", "sd of B - A")
+        Table().AddColumns("network", "T", "seeds", "mean A", "mean B", "mean B - A", "sd of B - A", "t", "p (t-test)")
 
     for d in o.OverSeeds do
         [| d.Network
@@ -79,7 +86,9 @@ let private seedsTable (o: Compare.Outcome) =
            f2 d.MeanBaseline
            f2 d.MeanCandidate
            signed d.MeanDifference
-           f2 d.DifferenceStandardDeviation |]
+           f2 d.DifferenceStandardDeviation
+           f2 d.OverSeedsTest.Statistic
+           pOverSeeds d.OverSeedsTest.PValue |]
         |> Array.map Markup.Escape
         |> table.AddRow
         |> ignore
@@ -117,7 +126,9 @@ let run (args: ParseResults<CompareArgs>) =
         AnsiConsole.Write(comparisonsTable outcome)
 
         if outcome.OverSeeds.Length > 0 then
-            line "over the seeds both ran (sd: sample standard deviation, n - 1)"
+            line
+                "over the seeds both ran (sd: sample standard deviation, n - 1; t and p: paired t-test of the differences, two-sided, n - 1 degrees of freedom)"
+
             AnsiConsole.Write(seedsTable outcome)
 
         for n in outcome.Notes do

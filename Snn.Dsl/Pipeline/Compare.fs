@@ -42,6 +42,8 @@ type SeedDifference =
         MeanDifference: float
         /// Sample standard deviation (n - 1) of the differences; NaN for one seed.
         DifferenceStandardDeviation: float
+        /// The paired t-test of the differences over the seeds (Summary.tTest; NaN for one seed).
+        OverSeedsTest: Summary.TTest
     }
 
 /// What `runs` found.
@@ -211,7 +213,8 @@ let private overSeeds (comparisons: Comparison list) =
           MeanBaseline = tests |> Array.map _.BaselineAccuracy |> Summary.mean
           MeanCandidate = tests |> Array.map _.CandidateAccuracy |> Summary.mean
           MeanDifference = Summary.mean differences
-          DifferenceStandardDeviation = Summary.standardDeviation differences })
+          DifferenceStandardDeviation = Summary.standardDeviation differences
+          OverSeedsTest = Summary.tTest differences })
     |> Array.ofList
 
 /// How the comparison names a folder: its name, or its full path when both names are the same.

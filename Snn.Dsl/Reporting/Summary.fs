@@ -61,6 +61,48 @@ let range (xs: float[]) =
     else
         Array.min xs, Array.max xs
 
+/// A one-sample t-test of differences against 0: over seeds, the paired t-test of two settings.
+type TTest =
+    {
+        /// t = mean / (sd / sqrt n), with the sample sd (n - 1); +-infinity when every difference
+        /// is the same non-zero value, 0 when every difference is 0.
+        Statistic: float
+        /// n - 1.
+        DegreesOfFreedom: int
+        /// Two-sided: 2 (1 - F(|t|)) with F Student's t CDF of n - 1 degrees of freedom.
+        PValue: float
+    }
+
+/// The two-sided one-sample t-test of the mean of the finite `differences` against 0 (MathNet's
+/// Student t distribution). Every field is NaN (degrees of freedom 0) for fewer than two values.
+/// Seeds are few: with n = 3, |t| must exceed 4.30 for p < 0.05.
+let tTest (differences: float[]) : TTest =
+    let xs = differences |> Array.filter (fun x -> not (Double.IsNaN x))
+
+    if xs.Length < 2 then
+        { Statistic = nan
+          DegreesOfFreedom = 0
+          PValue = nan }
+    else
+        let m, sd = mean xs, standardDeviation xs
+        let df = xs.Length - 1
+
+        let t =
+            if sd > 0.0 then m / (sd / sqrt (float xs.Length))
+            elif m = 0.0 then 0.0
+            else float (sign m) * infinity
+
+        let p =
+            if Double.IsInfinity t then
+                0.0
+            else
+                2.0
+                * (1.0 - MathNet.Numerics.Distributions.StudentT.CDF(0.0, 1.0, float df, abs t))
+
+        { Statistic = t
+          DegreesOfFreedom = df
+          PValue = min 1.0 p }
+
 /// The summary of runs (seed, folder, results), every accuracy in the order the first run lists it.
 let ofRuns (runs: (int * string * RunResults) list) : SeedSummary =
     let perRun =

@@ -162,6 +162,8 @@ let tests =
                             "sample sd of d and -d"
 
                         Expect.floatClose Accuracy.veryHigh d.MeanBaseline d.MeanCandidate "same runs on both sides"
+                        Expect.equal d.OverSeedsTest.DegreesOfFreedom 1 "two seeds"
+                        Expect.floatClose Accuracy.high d.OverSeedsTest.PValue 1.0 "a mean difference of 0: p = 1"
 
                     let one = renamedSeries "one-seed" (fun k -> if k = 1 then Some 1 else None)
                     let partial = Compare.runs made.Value one

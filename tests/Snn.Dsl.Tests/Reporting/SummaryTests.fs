@@ -52,6 +52,45 @@ let tests =
                       (MathNet.Numerics.Statistics.Statistics.StandardDeviation xs)
                       "standard deviation (n - 1)")
 
+          testProperty "the t-test's p-value is Student's closed form at 1 and 2 degrees of freedom"
+          <| Prop.forAll
+              (Arb.fromGen (
+                  Gen.choose (2, 3)
+                  |> Gen.bind (fun n -> Gen.arrayOfLength n (Gen.choose (-300, 300)))
+                  |> Gen.filter (fun ks -> Array.distinct ks |> Array.length > 1)
+              ))
+              (fun counts ->
+                  let xs = counts |> Array.map (fun k -> float k / 100.0)
+                  let n = float xs.Length
+                  let sd = MathNet.Numerics.Statistics.Statistics.StandardDeviation xs
+                  let t = MathNet.Numerics.Statistics.Statistics.Mean xs / (sd / sqrt n)
+                  let r = Summary.tTest xs
+                  Expect.equal r.DegreesOfFreedom (xs.Length - 1) "n - 1"
+                  Expect.floatClose Accuracy.veryHigh r.Statistic t "t = mean / (sd / sqrt n)"
+                  // 2 (1 - F(|t|)): F(t) = 1/2 + atan(t) / pi at 1, 1/2 + t / (2 sqrt(2 + t^2)) at 2.
+                  let expected =
+                      if xs.Length = 2 then
+                          1.0 - 2.0 * atan (abs t) / Math.PI
+                      else
+                          1.0 - abs t / sqrt (2.0 + t * t)
+
+                  Expect.floatClose Accuracy.high r.PValue expected "two-sided p")
+
+          test "the t-test: a hand-checked case, the degenerate ones and NaN ignored" {
+              let r = Summary.tTest [| 1.0; 2.0; 3.0; nan |]
+              // mean 2, sd 1: t = 2 sqrt 3; p = 1 - t / sqrt(2 + t^2) = 1 - sqrt(6 / 7).
+              Expect.floatClose Accuracy.veryHigh r.Statistic (2.0 * sqrt 3.0) "t"
+              Expect.floatClose Accuracy.high r.PValue (1.0 - sqrt (6.0 / 7.0)) "p = 0.0742"
+              Expect.equal r.DegreesOfFreedom 2 "the NaN is not a seed"
+              let zero = Summary.tTest [| 0.0; 0.0; 0.0 |]
+              Expect.equal (zero.Statistic, zero.PValue) (0.0, 1.0) "no difference at all"
+              let same = Summary.tTest [| -0.5; -0.5 |]
+              Expect.equal (same.Statistic, same.PValue) (-infinity, 0.0) "the same non-zero difference twice"
+              let one = Summary.tTest [| 0.5 |]
+              Expect.isTrue (Double.IsNaN one.Statistic && Double.IsNaN one.PValue) "one seed: undefined"
+              Expect.equal one.DegreesOfFreedom 0 "no degrees of freedom"
+          }
+
           test "every accuracy over seeds: mean, standard deviation and the value of each seed" {
               let runs =
                   [ 0, "runs/x/seed-0", shifted 0.0 false
