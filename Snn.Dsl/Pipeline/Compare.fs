@@ -1,7 +1,7 @@
 /// `snn compare`: two runs, or two runs over seeds, compared image by image on the same test
 /// images. At every T both have: the dual-phase SNN as each pipeline left it, and the QCFS SNN,
 /// each pair with an exact McNemar test (Statistics.paired); over seeds, the mean and sample
-/// standard deviation of the differences. A run is the folder of `snn run` or of `snn merge`
+/// standard deviation of the differences and their paired t-test (Summary.tTest). A run is the folder of `snn run` or of `snn merge`
 /// (whose merged.json keeps the shards' per-image results). Runs on other data are refused before
 /// any step record is read; runs need not share a seed, an experiment or a pipeline.
 module Snn.Dsl.Pipeline.Compare
