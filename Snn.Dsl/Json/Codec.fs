@@ -331,6 +331,13 @@ module Codec =
 
         node |> Result.bind (c.Decode root)
 
+    /// Reads and decodes the JSON file at `path`; its errors, each naming the file and the path
+    /// in it, are raised as one InvalidDataException.
+    let readFile (path: string) (c: Codec<'T>) : 'T =
+        match parse path c (System.IO.File.ReadAllText path) with
+        | Ok x -> x
+        | Error es -> raise (System.IO.InvalidDataException(es |> List.map _.Message |> String.concat "; "))
+
     /// Indented JSON text.
     let toJsonText (c: Codec<'T>) (x: 'T) =
         (c.Encode x).ToJsonString(JsonSerializerOptions(WriteIndented = true))

@@ -208,9 +208,7 @@ let readMerged (folder: string) : Merged =
     if not (File.Exists path) then
         raise (FileNotFoundException($"{path}: not found: {folder} is not a folder written by snn merge", path))
 
-    match Codec.parse path mergedCodec (File.ReadAllText path) with
-    | Ok m -> m
-    | Error es -> raise (InvalidDataException(es |> List.map _.Message |> String.concat "; "))
+    Codec.readFile path mergedCodec
 
 /// Merges the shards in `folders` into `out`: results.json, report.md and the plots (as the
 /// experiment's report step would write them), experiment.json and merged.json (`Merged`).

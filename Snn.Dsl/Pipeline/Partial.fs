@@ -87,6 +87,4 @@ module Partial =
                 FileNotFoundException($"{path}: not found: {folder} is not the folder of a run with --shard i/n", path)
             )
 
-        match Codec.parse path codec (File.ReadAllText path) with
-        | Ok p -> p
-        | Error es -> raise (InvalidDataException(es |> List.map _.Message |> String.concat "; "))
+        Codec.readFile path codec
