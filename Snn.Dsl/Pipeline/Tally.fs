@@ -6,6 +6,7 @@
 namespace Snn.Dsl.Pipeline
 
 open System
+open System.Globalization
 open System.Numerics
 open System.Text.Json
 open System.Text.Json.Serialization
@@ -60,12 +61,13 @@ and ExactSumConverter() =
     inherit JsonConverter<ExactSum>()
 
     override _.Read(reader, _, _) =
-        match BigInteger.TryParse(reader.GetString()) with
+        match BigInteger.TryParse(reader.GetString(), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture) with
         | true, v -> ExactSum v
         | _ -> raise (JsonException "an exact sum is a string of a whole number")
 
     override _.Write(writer, value, _) =
-        writer.WriteStringValue(value.Scaled.ToString())
+        // Invariant: Swedish or Finnish write U+2212 for the minus sign, which no other culture reads.
+        writer.WriteStringValue(value.Scaled.ToString(CultureInfo.InvariantCulture))
 
 /// Sums of one error term: sum |e| and sum e.
 type TermTally =

@@ -42,6 +42,17 @@ module Tolerance =
     /// Absolute rounding of a sum of a few hundred probabilities.
     let probabilitySum = 1e-12
 
+/// Runs `f` with the thread's culture set to `name` (say "de-DE", which writes 92,18), then
+/// restores it: for the figures that must read the same in every locale.
+let inCulture (name: string) (f: unit -> 'a) =
+    let before = System.Globalization.CultureInfo.CurrentCulture
+    System.Globalization.CultureInfo.CurrentCulture <- System.Globalization.CultureInfo.GetCultureInfo name
+
+    try
+        f ()
+    finally
+        System.Globalization.CultureInfo.CurrentCulture <- before
+
 /// The repository root: the first ancestor of the test binary that holds Research.sln.
 let repoRoot () =
     let rec up (dir: System.IO.DirectoryInfo) =

@@ -56,6 +56,16 @@ let tests =
               Expect.equal (JsonSerializer.Deserialize<ExactSum> json) s "round trip"
           }
 
+          test "a negative exact sum written under a Swedish locale is read under any other" {
+              let s = sumOf [ -3.5; 1e-300 ]
+              // Swedish formatting writes the minus sign as U+2212, which the invariant culture cannot read.
+              let json = inCulture "sv-SE" (fun () -> JsonSerializer.Serialize s)
+              Expect.stringStarts json "\"-" "an ASCII minus sign"
+
+              for culture in [ "en-US"; "sv-SE"; "de-DE" ] do
+                  Expect.equal (inCulture culture (fun () -> JsonSerializer.Deserialize<ExactSum> json)) s culture
+          }
+
           testProperty
               "the tallies of consecutive parts sum to the whole's tally: counts add, per-image results concatenate in order"
           <| Prop.forAll (Arb.fromGen Generators.perImageParts) (fun (hits, sizes) ->
