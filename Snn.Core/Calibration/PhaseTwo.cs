@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using Snn.Core.Simulation;
 using static TorchSharp.torch;
 
@@ -58,19 +59,19 @@ public static class PhaseTwo
             if (stages.HasFlag(PhaseTwoStages.Potential))
             {
                 a = PotentialCalibration.CalibrateLayer(network, l, annActivations, calibration, timeSteps);
-                progress?.Invoke($"{name}: potential calibration, mean |dv(0)| = {a:G4}");
+                progress?.Invoke(string.Create(CultureInfo.InvariantCulture, $"{name}: potential calibration, mean |dv(0)| = {a:G4}"));
             }
 
             if (stages.HasFlag(PhaseTwoStages.Weights))
             {
                 history = WeightCalibration.CalibrateLayer(network, l, annActivations, calibration, heldOut, timeSteps, options);
-                progress?.Invoke($"{name}: weight calibration, held-out KL {history.HeldOutLoss[0]:G4} -> {history.HeldOutLoss[history.BestEpoch]:G4} (epoch {history.BestEpoch})");
+                progress?.Invoke(string.Create(CultureInfo.InvariantCulture, $"{name}: weight calibration, held-out KL {history.HeldOutLoss[0]:G4} -> {history.HeldOutLoss[history.BestEpoch]:G4} (epoch {history.BestEpoch})"));
             }
 
             if (stages.HasFlag(PhaseTwoStages.PotentialAgain))
             {
                 c = PotentialCalibration.CalibrateLayer(network, l, annActivations, calibration, timeSteps);
-                progress?.Invoke($"{name}: potential calibration again, mean |dv(0)| = {c:G4}");
+                progress?.Invoke(string.Create(CultureInfo.InvariantCulture, $"{name}: potential calibration again, mean |dv(0)| = {c:G4}"));
             }
 
             histories.Add(history);

@@ -1,3 +1,5 @@
+using System.Globalization;
+
 namespace Snn.Core.Data;
 
 /// <summary>
@@ -86,7 +88,7 @@ public static class DataFiles
         using var stream = OpenRegular(path, out var length);
         if (length > maxBytes)
         {
-            throw new DataFileException(path, $"has {length:N0} bytes: expected {what} of at most {maxBytes:N0} bytes");
+            throw new DataFileException(path, string.Create(CultureInfo.InvariantCulture, $"has {length:N0} bytes: expected {what} of at most {maxBytes:N0} bytes"));
         }
 
         var bytes = GC.AllocateUninitializedArray<byte>((int)length);
@@ -202,7 +204,7 @@ public sealed class SizedFileStream : Stream
 
         if (read == 0)
         {
-            throw new DataFileException(path, $"ended after {Length - remaining:N0} bytes but its size is {Length:N0}: the file changed while it was read");
+            throw new DataFileException(path, string.Create(CultureInfo.InvariantCulture, $"ended after {Length - remaining:N0} bytes but its size is {Length:N0}: the file changed while it was read"));
         }
 
         remaining -= read;
@@ -217,7 +219,7 @@ public sealed class SizedFileStream : Stream
         {
             throw new DataFileException(
                 path,
-                $"gives more than its size of {Length:N0} bytes when read: expected a regular file (not a device such as /dev/zero, or a file still being written)");
+                string.Create(CultureInfo.InvariantCulture, $"gives more than its size of {Length:N0} bytes when read: expected a regular file (not a device such as /dev/zero, or a file still being written)"));
         }
     }
 

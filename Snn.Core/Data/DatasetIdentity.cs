@@ -107,8 +107,8 @@ public sealed record DatasetIdentity(string Dataset, string Folder, string Metho
             }
             else if (e != mine)
             {
-                result.Add($"{mine.RelativePath}: {mine.Files} files, {mine.Bytes:N0} bytes, SHA-256 {mine.Sha256[..12]}... here; " +
-                           $"{e.Files} files, {e.Bytes:N0} bytes, SHA-256 {e.Sha256[..Math.Min(12, e.Sha256.Length)]}... there");
+                result.Add(string.Create(CultureInfo.InvariantCulture, $"{mine.RelativePath}: {mine.Files} files, {mine.Bytes:N0} bytes, SHA-256 {mine.Sha256[..12]}... here; " +
+                           $"{e.Files} files, {e.Bytes:N0} bytes, SHA-256 {e.Sha256[..Math.Min(12, e.Sha256.Length)]}... there"));
             }
         }
 

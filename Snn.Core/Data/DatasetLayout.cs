@@ -1,3 +1,4 @@
+using System.Globalization;
 namespace Snn.Core.Data;
 
 /// <summary>
@@ -37,5 +38,5 @@ public sealed record DatasetLayout(
 
     /// <summary>"N_train + N_test images of CxHxW, K classes", for messages.</summary>
     public override string ToString() =>
-        $"{TrainImages:N0} training + {TestImages:N0} test images of {Channels}x{Height}x{Width}, {Classes} classes";
+        string.Create(CultureInfo.InvariantCulture, $"{TrainImages:N0} training + {TestImages:N0} test images of {Channels}x{Height}x{Width}, {Classes} classes");
 }

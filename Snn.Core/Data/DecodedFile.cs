@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Globalization;
 using System.IO.Compression;
 
 namespace Snn.Core.Data;
@@ -67,7 +68,7 @@ public sealed class DecodedFile : IDisposable
         {
             throw new DataFileException(
                 Path,
-                $"is not a valid gzip stream after {Produced + total:N0} decompressed bytes ({e.Message}): expected a gzip file whose members all check (CRC-32); re-copy or re-install it",
+                string.Create(CultureInfo.InvariantCulture, $"is not a valid gzip stream after {Produced + total:N0} decompressed bytes ({e.Message}): expected a gzip file whose members all check (CRC-32); re-copy or re-install it"),
                 e);
         }
 
@@ -101,9 +102,9 @@ public sealed class DecodedFile : IDisposable
         var consistent = FileLength >= 18 && (size == (uint)total || (size < total && crcFrom(total - size) == crc));
         return consistent
             ? null
-            : $"is not a complete gzip stream: it decompressed to {total:N0} bytes, but its last 8 bytes are not the trailer " +
+            : string.Create(CultureInfo.InvariantCulture, $"is not a complete gzip stream: it decompressed to {total:N0} bytes, but its last 8 bytes are not the trailer " +
               $"of that data (they record {size:N0} bytes with CRC-32 0x{crc:X8}); expected a whole gzip file with nothing after " +
-              "its end (re-copy or re-install it)";
+              $"its end (re-copy or re-install it)");
     }
 
     /// <inheritdoc/>

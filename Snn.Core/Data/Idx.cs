@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Globalization;
 using static TorchSharp.torch;
 
 namespace Snn.Core.Data;
@@ -210,7 +211,7 @@ public static class Idx
             throw new DataFileException(
                 file.Path,
                 file.Gzipped
-                    ? $"is truncated: its {file.FileLength:N0} compressed bytes cannot hold the {expected:N0} bytes its IDX header declares ({layout}; deflate expands at most {MaxDeflateRatio}:1)"
+                    ? string.Create(CultureInfo.InvariantCulture, $"is truncated: its {file.FileLength:N0} compressed bytes cannot hold the {expected:N0} bytes its IDX header declares ({layout}; deflate expands at most {MaxDeflateRatio}:1)")
                     : $"is truncated: {file.FileLength} bytes, expected {expected} ({layout})");
         }
 
@@ -242,7 +243,7 @@ public static class Idx
                 throw new DataFileException(
                     file.Path,
                     file.GzipEndProblem(header.Length + got, CrcFrom) is { } broken
-                        ? $"{broken}; its IDX header declares {expected:N0} bytes ({layout})"
+                        ? string.Create(CultureInfo.InvariantCulture, $"{broken}; its IDX header declares {expected:N0} bytes ({layout})")
                         : $"is truncated: {header.Length + got} bytes{Decompressed(file)}, expected {expected} ({layout})");
             }
 

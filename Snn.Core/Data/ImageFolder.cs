@@ -1,3 +1,4 @@
+using System.Globalization;
 using SkiaSharp;
 using static TorchSharp.torch;
 
@@ -96,7 +97,7 @@ public static class ImageFolder
         if ((long)image.Width * image.Height > MaxPixels)
         {
             throw new DataFileException(
-                path, $"is an image of {image.Width}x{image.Height} pixels: expected at most {MaxPixels:N0} pixels (decoding it would need {4L * image.Width * image.Height:N0} bytes)");
+                path, string.Create(CultureInfo.InvariantCulture, $"is an image of {image.Width}x{image.Height} pixels: expected at most {MaxPixels:N0} pixels (decoding it would need {4L * image.Width * image.Height:N0} bytes)"));
         }
 
         var scale = (float)size / Math.Min(image.Width, image.Height);

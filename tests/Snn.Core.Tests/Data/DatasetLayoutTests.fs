@@ -1,5 +1,6 @@
 module Snn.Core.Tests.Data.DatasetLayoutTests
 
+open System.Globalization
 open Expecto
 open Snn.Core.Data
 
@@ -19,4 +20,15 @@ let tests =
                   DatasetLayout("f", 60000, 10000, 1, 28, 28, [ for i in 0..9 -> string i ])
 
               Expect.equal layout.InMemoryBytes (70000L * 793L) "70,000 x (784 + 9)"
-              Expect.equal (string layout) "60,000 training + 10,000 test images of 1x28x28, 10 classes" "text" ]
+              Expect.equal (string layout) "60,000 training + 10,000 test images of 1x28x28, 10 classes" "text"
+
+          testCase "its text reads the same under a German locale, which writes 60.000"
+          <| fun () ->
+              let layout = DatasetLayout("f", 60000, 10000, 1, 28, 28, [ "a" ])
+              let before = CultureInfo.CurrentCulture
+              CultureInfo.CurrentCulture <- CultureInfo.GetCultureInfo "de-DE"
+
+              try
+                  Expect.stringStarts (layout.ToString()) "60,000 training + 10,000 test" "invariant"
+              finally
+                  CultureInfo.CurrentCulture <- before ]
