@@ -42,7 +42,7 @@ type ConsoleLines(?write: string -> unit) =
                         write $"{name}: {done'}/{total} {status} (ETA {TimeSpan.FromSeconds(eta):``hh\:mm\:ss``})"
 
                 member _.Finish() =
-                    write $"{name}: done in {clock.Elapsed.TotalSeconds:F1} s" }
+                    write $"{name}: done in %.1f{clock.Elapsed.TotalSeconds} s" }
 
 /// A sink that says nothing (tests).
 type SilentProgress() =

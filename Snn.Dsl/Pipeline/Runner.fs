@@ -62,12 +62,12 @@ let private logData (sink: IProgressSink) (facts: DataFacts) =
 
     let heldOut =
         if facts.HeldOutIsDefault then
-            $"the default, min(5,000, 1/12 of {facts.TrainingFiles:N0}); set data.held_out to change it"
+            $"the default, min(5,000, 1/12 of {Format.thousands facts.TrainingFiles}); set data.held_out to change it"
         else
             "data.held_out"
 
     sink.Log
-        $"data: {facts.TrainingFiles:N0} training images: {facts.Train:N0} to train on, the last {facts.HeldOut:N0} held out for calibration and early stopping ({heldOut}); {facts.Test:N0} test images, SNNs scored on {facts.SnnTest:N0}"
+        $"data: {Format.thousands facts.TrainingFiles} training images: {Format.thousands facts.Train} to train on, the last {Format.thousands facts.HeldOut} held out for calibration and early stopping ({heldOut}); {Format.thousands facts.Test} test images, SNNs scored on {Format.thousands facts.SnnTest}"
 
 /// The test images a shard evaluates.
 let private logShard (sink: IProgressSink) (facts: DataFacts) (batch: int) (s: Shard) =

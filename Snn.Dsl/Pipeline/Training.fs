@@ -162,7 +162,7 @@ let trainResumable
                     schedule,
                     firstStep,
                     int64 seed * 1000003L + int64 epoch,
-                    (fun _ mean -> task.Advance(1, $"epoch {epoch + 1} loss {mean:F3}")),
+                    (fun _ mean -> task.Advance(1, $"epoch {epoch + 1} loss %.3f{mean}")),
                     Option.toObj loss
                 )
 
@@ -186,7 +186,7 @@ let trainResumable
             )
 
             sink.Log
-                $"{name}: epoch {epoch + 1}/{epochs} loss {stats.Loss:F4} train accuracy {stats.Accuracy:F2}%% ({stats.Seconds:F0} s)"
+                $"{name}: epoch {epoch + 1}/{epochs} loss %.4f{stats.Loss} train accuracy %.2f{stats.Accuracy}%% (%.0f{stats.Seconds} s)"
 
         task.Finish()
 

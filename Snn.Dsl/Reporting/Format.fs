@@ -11,3 +11,7 @@ let twoDecimals (missing: string) (x: float) =
         missing
     else
         x.ToString("F2", CultureInfo.InvariantCulture)
+
+/// A count with thousands separators ("55,000"), as the invariant culture writes it.
+let thousands (n: #IFormattable) =
+    n.ToString("N0", CultureInfo.InvariantCulture)

@@ -100,7 +100,7 @@ let statisticsSection (r: RunResults) =
         let s = r.Statistics
 
         line
-            $"Confidence intervals ({100.0 * s.Confidence:F0} %%): {s.IntervalMethod}. Paired tests on the same {r.Splits.SnnTest} test images: {s.PairedTest}. In a row \"A vs B\", b counts the images only B classifies right and c those only A classifies right."
+            $"Confidence intervals (%.0f{100.0 * s.Confidence} %%): {s.IntervalMethod}. Paired tests on the same {r.Splits.SnnTest} test images: {s.PairedTest}. In a row \"A vs B\", b counts the images only B classifies right and c those only A classifies right."
 
         line ""
 

@@ -47,8 +47,8 @@ let private line (plt: Plot) (color: int) (label: string) (xs: float[]) (ys: flo
 /// A flat reference line across the T axis, labelled with its accuracy at its right end (two ANN
 /// lines of nearly equal accuracy stay told apart by colour, pattern and label).
 let private reference (plt: Plot) (style: Style) (name: string) (span: float[]) (accuracy: float) =
-    styled plt { style with Marker = MarkerShape.None } $"{name} ({accuracy:F2}%%)" span [| accuracy; accuracy |]
-    let text = plt.Add.Text($"{name} {accuracy:F2}%%", span[1], accuracy)
+    styled plt { style with Marker = MarkerShape.None } $"{name} (%.2f{accuracy}%%)" span [| accuracy; accuracy |]
+    let text = plt.Add.Text($"{name} %.2f{accuracy}%%", span[1], accuracy)
     text.LabelFontColor <- palette.GetColor style.Color
     text.LabelFontSize <- 11.0f
     text.LabelAlignment <- Alignment.LowerRight

@@ -46,7 +46,7 @@ let definition: StepDefinition<Parameters> =
                             $"T={t}: + {SpikingRuns.label lineage}"
 
                     for r in rows do
-                        ctx.Log $"T={t}: {SpikingRuns.label lineage}: {r.Accuracy:F2}%%"
+                        ctx.Log $"T={t}: {SpikingRuns.label lineage}: %.2f{r.Accuracy}%%"
                         ctx.Record(SnnEvaluated r) }
 
 /// The ablation of these layer steps' prefixes.

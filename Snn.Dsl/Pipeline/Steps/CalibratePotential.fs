@@ -42,7 +42,7 @@ let definition: LayerStepDefinition<Parameters> =
                         PotentialCalibration.CalibrateLayer(c.Network, l, c.AnnActivations, images, c.TimeSteps)
 
                     let name = c.Network.Layers[c.Network.NeuronLayers[l]].Name
-                    c.Log $"T={c.TimeSteps} {name}: potential calibration, mean |dv(0)| = {shift:G4}"
+                    c.Log $"T={c.TimeSteps} {name}: potential calibration, mean |dv(0)| = %.4g{shift}"
 
                 member _.Dispose() = () } }
 

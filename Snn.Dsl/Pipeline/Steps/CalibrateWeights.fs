@@ -100,7 +100,7 @@ let definition: LayerStepDefinition<Parameters> =
                     let name = c.Network.Layers[c.Network.NeuronLayers[l]].Name
 
                     c.Log
-                        $"T={c.TimeSteps} {name}: weight calibration, held-out KL {h.HeldOutLoss[0]:G4} -> {h.HeldOutLoss[h.BestEpoch]:G4} (epoch {h.BestEpoch})"
+                        $"T={c.TimeSteps} {name}: weight calibration, held-out KL %.4g{h.HeldOutLoss[0]} -> %.4g{h.HeldOutLoss[h.BestEpoch]} (epoch {h.BestEpoch})"
 
                 member _.Dispose() = () } }
 

@@ -15,6 +15,7 @@ open Snn.Core.Activations
 open Snn.Dsl
 open Snn.Dsl.Json
 open Snn.Dsl.Pipeline
+open Snn.Dsl.Reporting
 
 type Parameters =
     {
@@ -106,11 +107,11 @@ let private describe (p: Parameters) (t: LayerThreshold) =
     let s = t.Statistics
 
     match t.Source with
-    | FromBoundedRelu -> $"{t.Layer}: theta {t.Threshold:G4} (the bounded ReLU's maximum)"
-    | DeadLayer -> $"{t.Layer}: theta {t.Threshold:G4} (no positive pre-activation in {p.Images} images)"
+    | FromBoundedRelu -> $"{t.Layer}: theta %.4g{t.Threshold} (the bounded ReLU's maximum)"
+    | DeadLayer -> $"{t.Layer}: theta %.4g{t.Threshold} (no positive pre-activation in {p.Images} images)"
     | FromPercentile ->
         let share = 100.0 * float s.Positive / float (max 1L s.Count)
-        $"{t.Layer}: theta {t.Threshold:G4} (the {p.Percentile:G}th percentile of {s.Positive:N0} positive pre-activations, {share:F1}%% of all; max {s.Max:G4})"
+        $"{t.Layer}: theta %.4g{t.Threshold} (the %g{p.Percentile}th percentile of {Format.thousands s.Positive} positive pre-activations, %.1f{share}%% of all; max %.4g{s.Max})"
 
 let private run (p: Parameters) (ctx: StepContext) =
     let clock = Stopwatch.StartNew()
@@ -136,7 +137,7 @@ let private run (p: Parameters) (ctx: StepContext) =
     let tested = Evaluation.annTest clip ctx.Data.TestBatches
     let test = tested.Percent
     let heldOut = Evaluation.annAccuracy clip ctx.Data.HeldOutBatches
-    ctx.Log $"Phase I clip ANN from the ReLU ANN: test accuracy {test:F2}%%, held-out {heldOut:F2}%%"
+    ctx.Log $"Phase I clip ANN from the ReLU ANN: test accuracy %.2f{test}%%, held-out %.2f{heldOut}%%"
 
     let record =
         { Ann = ClipAnn

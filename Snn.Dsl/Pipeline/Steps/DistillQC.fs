@@ -111,7 +111,7 @@ let private student (p: Parameters) (ctx: StepContext) (levels: int) (continued:
         let copy = Compile.withActivation (NoisyQC(levels, theta0, p.NoiseProbability)) qc
         copy.eval ()
         let before = Evaluation.annAccuracy copy ctx.Data.HeldOutBatches
-        ctx.Log $"distill-L{levels}: QC ANN before distillation, held-out accuracy {before:F2}%%"
+        ctx.Log $"distill-L{levels}: QC ANN before distillation, held-out accuracy %.2f{before}%%"
         copy
     else
         FineTuneQC.start ctx (defaultArg p.FitThresholds true) p.NoiseProbability levels
@@ -139,7 +139,7 @@ let private distil (p: Parameters) (ctx: StepContext) (levels: int) =
                 (ctx.Seed + 2000 + levels)
                 (Some objective)
 
-        ctx.Log $"Phase I QC ANN (L = {levels}) after {tuning p}: test accuracy {trained.TestAccuracy:F2}%%"
+        ctx.Log $"Phase I QC ANN (L = {levels}) after {tuning p}: test accuracy %.2f{trained.TestAccuracy}%%"
         ctx.Put(artifact, AnnValue net, [ record p levels continued; AnnTrained trained ])
 
 /// The declaration for one L: continue the QC ANN an earlier step made, or start it from the

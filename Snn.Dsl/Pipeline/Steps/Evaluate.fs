@@ -72,7 +72,7 @@ let private evaluateSpiking (p: Parameters) (ctx: StepContext) =
                 else
                     ""
 
-            ctx.Log $"T={r.T}: {label} (made for T={served}{note}): {r.Accuracy:F2}%%"
+            ctx.Log $"T={r.T}: {label} (made for T={served}{note}): %.2f{r.Accuracy}%%"
             ctx.Record(SnnEvaluated { r with Probe = probe })
 
 let private evaluateConverted (p: Parameters) (ctx: StepContext) (ann: Ann) =
@@ -98,7 +98,7 @@ let private evaluateConverted (p: Parameters) (ctx: StepContext) (ann: Ann) =
             $"{ann.Description} converted, T={tsText}"
 
     for r in rows do
-        ctx.Log $"T={r.T}: {ann.Description} converted as it is: {r.Accuracy:F2}%%"
+        ctx.Log $"T={r.T}: {ann.Description} converted as it is: %.2f{r.Accuracy}%%"
         ctx.Record(SnnEvaluated r)
 
 let private madeForProblems (p: Parameters) =

@@ -34,7 +34,7 @@ let private run (p: Parameters) (ctx: StepContext) =
     let record =
         AnnTraining.train ctx ClipAnn "clip-finetune" net p.Optimizer p.Epochs (ctx.Seed + Stream)
 
-    ctx.Log $"Phase I clip ANN fine-tuned: test accuracy {record.TestAccuracy:F2}%%"
+    ctx.Log $"Phase I clip ANN fine-tuned: test accuracy %.2f{record.TestAccuracy}%%"
     ctx.Put(Network ClipAnn, AnnValue net, [ AnnTrained record ])
 
 let definition: StepDefinition<Parameters> =

@@ -72,10 +72,10 @@ let private fitThresholds (ctx: StepContext) (name: string) (folded: CompiledNet
 
     for x in fits do
         ctx.Log
-            $"{name}: {x.Layer} theta {x.ClipThreshold:F3} -> {x.Threshold:F3} (mean square to the clip activation {x.CopiedError:G3} -> {x.FittedError:G3})"
+            $"{name}: {x.Layer} theta %.3f{x.ClipThreshold} -> %.3f{x.Threshold} (mean square to the clip activation %.3g{x.CopiedError} -> %.3g{x.FittedError})"
 
     ctx.Log
-        $"{name}: QC ANN before fine-tuning, held-out accuracy {copied:F2}%% with the clip thresholds, {fitted:F2}%% with the fitted ones"
+        $"{name}: QC ANN before fine-tuning, held-out accuracy %.2f{copied}%% with the clip thresholds, %.2f{fitted}%% with the fitted ones"
 
 /// theta0 of a QC ANN made from the clip ANN with this activation: the clip's initial threshold.
 let private initialThreshold (clip: Activation) =
@@ -113,7 +113,7 @@ let private fineTune (p: Parameters) (ctx: StepContext) (levels: int) =
         let record =
             AnnTraining.train ctx (QcAnn levels) $"finetune-L{levels}" qc p.Optimizer p.Epochs (ctx.Seed + 10 + levels)
 
-        ctx.Log $"Phase I QC ANN (L = {levels}): test accuracy {record.TestAccuracy:F2}%%"
+        ctx.Log $"Phase I QC ANN (L = {levels}): test accuracy %.2f{record.TestAccuracy}%%"
         ctx.Put(artifact, AnnValue qc, [ AnnTrained record ])
 
 let definition: StepDefinition<Parameters> =

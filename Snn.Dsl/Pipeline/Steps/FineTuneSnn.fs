@@ -199,7 +199,7 @@ let private train
             ctx.Data.HeldOutBatches |> Seq.map (fun (x, y) -> struct (x, y)),
             t,
             options,
-            (fun e loss -> task.Advance(1, $"epoch {e + 1} loss {loss:F3}"))
+            (fun e loss -> task.Advance(1, $"epoch {e + 1} loss %.3f{loss}"))
         )
 
     task.Finish()

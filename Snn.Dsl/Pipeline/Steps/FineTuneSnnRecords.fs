@@ -5,6 +5,7 @@ module Snn.Dsl.Pipeline.Steps.FineTuneSnnRecords
 open System.Text.Json.Nodes
 open Snn.Core.Calibration
 open Snn.Dsl.Pipeline
+open Snn.Dsl.Reporting
 
 /// Each neuron layer's name and mean threshold.
 let meanThresholds (snn: Snn.Core.Simulation.SpikingNetwork) =
@@ -17,7 +18,7 @@ let thresholdRecord (ctx: StepContext) (t: int) (before: (string * float) list) 
     let changes = List.zip before after
 
     for (name, a), (_, b) in changes do
-        ctx.Log $"T={t} {name}: threshold learned {a:G4} -> {b:G4}"
+        ctx.Log $"T={t} {name}: threshold learned %.4g{a} -> %.4g{b}"
 
     JsonArray(
         [| for (name, a), (_, b) in changes ->
@@ -54,7 +55,7 @@ let historyRecord (t: int) (history: NetworkFineTuneHistory) =
 let accuracies (history: NetworkFineTuneHistory) =
     let curve =
         history.HeldOutAccuracy
-        |> Seq.map (fun a -> a.ToString "F2")
+        |> Seq.map (Format.twoDecimals "-")
         |> String.concat " -> "
 
-    $"held-out accuracy {curve}%% (kept epoch {history.BestEpoch}, {history.Elapsed.TotalSeconds:F0} s)"
+    $"held-out accuracy {curve}%% (kept epoch {history.BestEpoch}, %.0f{history.Elapsed.TotalSeconds} s)"

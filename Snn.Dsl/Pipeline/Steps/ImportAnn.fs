@@ -97,17 +97,17 @@ let private run (p: Parameters) (ctx: StepContext) (n: ImportedNetwork) =
 
     if compared > 0 then
         ctx.Log
-            $"importAnn: max |imported - ONNX Runtime| over the logits of the first {compared} test images: {diff:G3}"
+            $"importAnn: max |imported - ONNX Runtime| over the logits of the first {compared} test images: %.3g{diff}"
 
         if diff > LogitTolerance then
             ctx.Log
-                $"importAnn: warning: the imported network does not compute what {file} computes (difference above {LogitTolerance:G3})"
+                $"importAnn: warning: the imported network does not compute what {file} computes (difference above %.3g{LogitTolerance})"
 
     net.eval ()
     let tested = Evaluation.annTest net ctx.Data.TestBatches
     let test = tested.Percent
     let heldOut = Evaluation.annAccuracy net ctx.Data.HeldOutBatches
-    ctx.Log $"imported ANN ({Path.GetFileName file}): test accuracy {test:F2}%%, held-out {heldOut:F2}%%"
+    ctx.Log $"imported ANN ({Path.GetFileName file}): test accuracy %.2f{test}%%, held-out %.2f{heldOut}%%"
 
     let record =
         { Ann = ReluAnn

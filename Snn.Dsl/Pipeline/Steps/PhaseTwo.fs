@@ -48,7 +48,7 @@ let definition: StepDefinition<Parameters> =
                 |> LayerStep.calibrate p.Steps
 
                 let seconds = clock.Elapsed.TotalSeconds
-                ctx.Log $"T={t}: Phase II ({SpikingRuns.label [ PhaseTwoPass(operations p) ]}) in {seconds:F0} s"
+                ctx.Log $"T={t}: Phase II ({SpikingRuns.label [ PhaseTwoPass(operations p) ]}) in %.0f{seconds} s"
 
                 let record =
                     { T = t

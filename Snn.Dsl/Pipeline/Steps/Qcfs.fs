@@ -104,7 +104,7 @@ let definition: StepDefinition<Parameters> =
                     $"QCFS T={ts}"
 
             for r in rows do
-                ctx.Log $"QCFS SNN T={r.T}: {r.Accuracy:F2}%%"
+                ctx.Log $"QCFS SNN T={r.T}: %.2f{r.Accuracy}%%"
 
             ctx.Record(
                 QcfsEvaluated

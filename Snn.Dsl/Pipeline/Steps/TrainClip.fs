@@ -47,7 +47,7 @@ let definition: StepDefinition<Parameters> =
             let record =
                 AnnTraining.train ctx ClipAnn "clip" net p.Optimizer p.Epochs (ctx.Seed + 2)
 
-            ctx.Log $"Phase I clip ANN: test accuracy {record.TestAccuracy:F2}%%"
+            ctx.Log $"Phase I clip ANN: test accuracy %.2f{record.TestAccuracy}%%"
             ctx.Put(Network ClipAnn, AnnValue net, [ AnnTrained record ]) }
 
 /// Trains the clip ANN for this many epochs with the paper's recipe and theta0 = 5.

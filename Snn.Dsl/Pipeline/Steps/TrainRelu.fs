@@ -32,7 +32,7 @@ let definition: StepDefinition<Parameters> =
             let record =
                 AnnTraining.train ctx ReluAnn "relu" net p.Optimizer p.Epochs (ctx.Seed + 1)
 
-            ctx.Log $"ReLU ANN: test accuracy {record.TestAccuracy:F2}%%"
+            ctx.Log $"ReLU ANN: test accuracy %.2f{record.TestAccuracy}%%"
             ctx.Put(Network ReluAnn, AnnValue net, [ AnnTrained record ]) }
 
 /// Trains the ReLU ANN for this many epochs with the paper's recipe.

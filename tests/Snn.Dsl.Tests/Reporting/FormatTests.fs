@@ -4,16 +4,7 @@ open System
 open System.Globalization
 open Expecto
 open Snn.Dsl.Reporting
-
-/// Runs `f` with the thread's culture set to `name`, then restores it.
-let private inCulture (name: string) (f: unit -> 'a) =
-    let before = CultureInfo.CurrentCulture
-    CultureInfo.CurrentCulture <- CultureInfo.GetCultureInfo name
-
-    try
-        f ()
-    finally
-        CultureInfo.CurrentCulture <- before
+open Snn.Dsl.Tests.Common
 
 [<Tests>]
 let tests =
@@ -30,4 +21,12 @@ let tests =
           testCase "NaN (a figure the run did not produce) is written as the given mark"
           <| fun () ->
               Expect.equal (Format.twoDecimals "—" nan) "—" "the report's mark"
-              Expect.equal (Format.twoDecimals "-" Double.NaN) "-" "the terminal's mark" ]
+              Expect.equal (Format.twoDecimals "-" Double.NaN) "-" "the terminal's mark"
+
+          testCase "a count with a comma between thousands whatever the culture"
+          <| fun () ->
+              for culture in [ "de-DE"; "fr-FR"; "en-US" ] do
+                  inCulture culture (fun () ->
+                      Expect.equal (Format.thousands 55000) "55,000" culture
+                      Expect.equal (Format.thousands 999) "999" $"{culture}: under a thousand"
+                      Expect.equal (Format.thousands 1234567L) "1,234,567" $"{culture}: int64") ]
