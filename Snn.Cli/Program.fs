@@ -177,6 +177,7 @@ let main argv =
     // Figures print as report.md writes them ("92.18"), whatever the machine's locale.
     Globalization.CultureInfo.DefaultThreadCurrentCulture <- Globalization.CultureInfo.InvariantCulture
     Globalization.CultureInfo.CurrentCulture <- Globalization.CultureInfo.InvariantCulture
+    ConsoleWidth.apply ()
     // Read before parsing, so that a parse error or a failure during start-up honours it too.
     let verbose = ErrorBoundary.verboseRequested argv
     Interrupt.install InterruptGraceSeconds

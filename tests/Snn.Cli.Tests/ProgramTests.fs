@@ -201,6 +201,25 @@ let tests =
                     Expect.equal (splitRow r.Stdout "test") [| "10"; "1x28x28"; "0.3529" |] "the pixel mean"
                     Expect.isMatch r.Stdout @"read in\s+\d+\.\d\d s" "the load time"
 
+                testCase "draws a table written to a file as wide as it needs, or as COLUMNS asks"
+                <| fun () ->
+                    use tmp = new TempFolder()
+                    writeIdx tmp.Path false 30 10
+                    let data = [ "data"; "--data"; tmp.Path; "--held-out"; "10" ]
+                    // At Spectre.Console's 80 columns for a pipe this head wrapped after "(per".
+                    let head = "pixel mean (per channel)"
+                    let wide = runSnnWith [ "COLUMNS", "" ] (Path.GetTempPath()) data
+                    Expect.equal wide.ExitCode ExitCode.Success wide.Show
+                    Expect.stringContains wide.Stdout head "one line per column head in a file"
+                    let narrow = runSnnWith [ "COLUMNS", "80" ] (Path.GetTempPath()) data
+                    Expect.equal narrow.ExitCode ExitCode.Success narrow.Show
+                    Expect.isFalse (narrow.Stdout.Contains head) "COLUMNS = 80 wraps it"
+
+                    Expect.equal
+                        (splitRow narrow.Stdout "test")
+                        [| "10"; "1x28x28"; "0.3529" |]
+                        "the row reads the same"
+
                 testCase "names the digits as the classes of --dataset mnist"
                 <| fun () ->
                     use tmp = new TempFolder()
