@@ -285,14 +285,7 @@ let printSeedSummary (s: Reporting.Summary.SeedSummary) (folder: string) =
     let table =
         Table().AddColumns(Array.ofList ("T" :: "QCFS" :: (columns |> List.map snd)))
 
-    let ts =
-        s.Accuracies
-        |> Array.filter (fun a -> a.Key.StartsWith "dual_phase[")
-        |> Array.map _.T
-        |> Array.distinct
-        |> Array.sort
-
-    for t in ts do
+    for t in Reporting.Summary.tableTimeSteps s do
         let stages =
             columns
             |> List.map (fun (k, _) -> cell (Reporting.Accuracies.dualPhaseKey t $"snn.{k}"))

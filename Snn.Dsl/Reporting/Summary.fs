@@ -150,6 +150,16 @@ let private cell (s: SeedSummary) (key: string) =
     | Some a -> $"{f2 a.Mean} ± {f2 a.StandardDeviation} ({f2 a.Min}-{f2 a.Max})"
     | None -> "—"
 
+/// The rows of the summary table: every T at which the dual-phase SNN or the QCFS SNN was
+/// scored, ascending (a QCFS-only experiment, or QCFS at T = 8, 16, 32 beside dual-phase at 1, 2,
+/// 4, has rows too).
+let tableTimeSteps (s: SeedSummary) =
+    s.Accuracies
+    |> Array.filter (fun a -> a.Key.StartsWith "dual_phase[" || a.Key.StartsWith "qcfs.snn[")
+    |> Array.map _.T
+    |> Array.distinct
+    |> Array.sort
+
 /// summary.md: the report's summary table as mean ± standard deviation, then every accuracy per seed.
 let render (s: SeedSummary) =
     let sb = StringBuilder()
@@ -171,12 +181,7 @@ let render (s: SeedSummary) =
 
     line ""
 
-    let ts =
-        s.Accuracies
-        |> Array.filter (fun a -> a.Key.StartsWith "dual_phase[")
-        |> Array.map _.T
-        |> Array.distinct
-        |> Array.sort
+    let ts = tableTimeSteps s
 
     let columns =
         Accuracies.stageColumns
@@ -216,16 +221,12 @@ let render (s: SeedSummary) =
 
     sb.ToString()
 
-let private writeAtomically (path: string) (text: string) =
-    File.WriteAllText(path + ".tmp", text)
-    File.Move(path + ".tmp", path, true)
-
 /// Writes summary.json and summary.md into `folder`; returns their paths.
 let save (folder: string) (s: SeedSummary) =
     let json = Path.Combine(folder, "summary.json")
     let md = Path.Combine(folder, "summary.md")
-    writeAtomically json (JsonSerializer.Serialize(s, jsonOptions))
-    writeAtomically md (render s)
+    Snn.Core.Checkpoints.AtomicFile.WriteAllText(json, JsonSerializer.Serialize(s, jsonOptions))
+    Snn.Core.Checkpoints.AtomicFile.WriteAllText(md, render s)
     json, md
 
 /// Reads a summary.json written by `save`.

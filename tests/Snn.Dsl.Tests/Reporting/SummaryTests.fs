@@ -131,6 +131,20 @@ let tests =
                   "every accuracy per seed"
           }
 
+          test "the summary table has a row at every T the QCFS SNN was scored at, in a QCFS-only experiment too" {
+              let qcfsOnly = { results () with DualPhase = [||] }
+
+              let s =
+                  Summary.ofRuns [ 0, "runs/x/seed-0", qcfsOnly; 1, "runs/x/seed-1", qcfsOnly ]
+
+              Expect.equal (Summary.tableTimeSteps s) [| 1; 2 |] "the QCFS T"
+              let md = Summary.render s
+              let dash = String.replicate 5 " — |"
+
+              Expect.stringContains md $"| 1 | 60.00 ± 0.00 (60.00-60.00) |{dash} — |" "T = 1: QCFS only"
+              Expect.stringContains md $"| 2 | 70.00 ± 0.00 (70.00-70.00) |{dash} — |" "T = 2: QCFS only"
+          }
+
           test "one seed has no standard deviation; summary.json round-trips" {
               let s = Summary.ofRuns [ 5, "runs/x/seed-5", results () ]
 
