@@ -13,6 +13,7 @@ open TorchSharp
 open Snn.Core.Data
 open Snn.Dsl
 open Snn.Dsl.Import
+open Snn.Dsl.Reporting
 
 /// Options of `snn import`.
 type ImportArgs =
@@ -169,7 +170,7 @@ let run (args: ParseResults<ImportArgs>) =
             model.OpsetVersion
             model.Producer
             model.Spec.Layers.Length
-            (model.Info.Parameters.ToString("N0", Globalization.CultureInfo.InvariantCulture))
+            (Format.thousands model.Info.Parameters)
             importSeconds
 
         printfn "\n%s\n" (DslText.ofSpec model.Spec)

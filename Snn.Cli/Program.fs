@@ -5,6 +5,7 @@ open System.Diagnostics
 open Argu
 open Spectre.Console
 open Snn.Core.Data
+open Snn.Dsl.Reporting
 
 /// Options of `snn data`.
 type DataArgs =
@@ -67,9 +68,6 @@ let private parseDataset (args: ParseResults<DataArgs>) =
 let private fmt (xs: float[]) =
     xs |> Array.map (fun x -> x.ToString("0.0000")) |> String.concat " / "
 
-let private count (n: int64) =
-    n.ToString("N0", Globalization.CultureInfo.InvariantCulture)
-
 /// The options of `snn data` by the name of the DataSplits.Load parameter they set.
 let private optionOf = dict [ "heldOut", "--held-out"; "imageSize", "--image-size" ]
 
@@ -107,7 +105,7 @@ let runData (args: ParseResults<DataArgs>) =
             "--held-out"
 
     AnsiConsole.MarkupLine(
-        $"held-out: the last {count (int64 splits.HeldOut.Count)} of {count (int64 splits.FullTrain.Count)} training images ({heldOutSource})"
+        $"held-out: the last {Format.thousands splits.HeldOut.Count} of {Format.thousands splits.FullTrain.Count} training images ({heldOutSource})"
     )
 
     if splits.IsStreamed then
@@ -125,7 +123,7 @@ let runData (args: ParseResults<DataArgs>) =
           "train", s.Train
           "held-out", s.HeldOut
           "test", s.Test ] do
-        splitsTable.AddRow(esc name, count (int64 split.Count), shape, fmt split.PixelMean, fmt split.PixelStd)
+        splitsTable.AddRow(esc name, Format.thousands split.Count, shape, fmt split.PixelMean, fmt split.PixelStd)
         |> ignore
 
     AnsiConsole.Write splitsTable
@@ -137,10 +135,10 @@ let runData (args: ParseResults<DataArgs>) =
         classTable.AddRow(
             string k,
             esc s.ClassNames.[k],
-            count s.FullTrain.ClassCounts.[k],
-            count s.Train.ClassCounts.[k],
-            count s.HeldOut.ClassCounts.[k],
-            count s.Test.ClassCounts.[k]
+            Format.thousands s.FullTrain.ClassCounts.[k],
+            Format.thousands s.Train.ClassCounts.[k],
+            Format.thousands s.HeldOut.ClassCounts.[k],
+            Format.thousands s.Test.ClassCounts.[k]
         )
         |> ignore
 
@@ -160,7 +158,7 @@ let runData (args: ParseResults<DataArgs>) =
         let aug = dataset.TrainingAugmentation
 
         AnsiConsole.MarkupLine(
-            $"one training epoch: {count (int64 splits.Train.Count)} images in {loader.BatchCount} batches of 128, "
+            $"one training epoch: {Format.thousands splits.Train.Count} images in {loader.BatchCount} batches of 128, "
             + $"crop padding {aug.Padding}, flip {aug.HorizontalFlip}: {watch.Elapsed.TotalSeconds:F2} s of data loading"
         )
 

@@ -268,8 +268,7 @@ let render (r: RunResults) (plots: string list) =
 
     match importedAnn r with
     | Some i ->
-        let parameters =
-            i.Parameters.ToString("N0", System.Globalization.CultureInfo.InvariantCulture)
+        let parameters = Format.thousands i.Parameters
 
         let reference =
             if i.ComparedImages > 0 then
