@@ -1,16 +1,29 @@
 /// PNG plots of a run's results (ScottPlot).
 module Snn.Dsl.Reporting.Plots
 
+open System.Globalization
 open System.IO
 open ScottPlot
 open Snn.Dsl.Reporting.Results
 
 let private palette = Palettes.Category10()
 
+/// The plot as PNG bytes of `width` x `height` pixels, drawn in the invariant culture: ScottPlot
+/// formats its tick labels in the current culture when it draws, and a plot's figures read as
+/// report.md's do (92.5, not 92,5) whatever the locale of the notebook or program that draws it.
+let private pngBytes (plt: Plot) (width: int) (height: int) =
+    let culture = CultureInfo.CurrentCulture
+    CultureInfo.CurrentCulture <- CultureInfo.InvariantCulture
+
+    try
+        plt.GetImageBytes(width, height, ImageFormat.Png)
+    finally
+        CultureInfo.CurrentCulture <- culture
+
 /// Writes the plot as a PNG of `width` x `height` pixels atomically (Snn.Core AtomicFile), so
 /// that a failed write (a full disk) leaves the previous file and no partial one.
 let private savePng (plt: Plot) (path: string) (width: int) (height: int) =
-    let png = plt.GetImageBytes(width, height, ImageFormat.Png)
+    let png = pngBytes plt width height
     Snn.Core.Checkpoints.AtomicFile.Write(path, (fun s -> s.Write(png, 0, png.Length)))
 
 let private log2 (t: int) = System.Math.Log2(float t)
