@@ -272,6 +272,29 @@ let printSummary (r: RunResults) (folder: string) =
     AnsiConsole.MarkupLine($"report: {Markup.Escape report}")
 
 /// Prints the mean ± standard deviation over seeds of the summary table.
+/// The line on the QCFS network's first learned threshold over the seeds, with its rank
+/// correlation with the QCFS SNN's accuracy at each T where defined (summary.md has every
+/// layer); None without QCFS thresholds.
+let qcfsThresholdLine (s: Reporting.Summary.SeedSummary) =
+    s.QcfsThresholds
+    |> Array.tryHead
+    |> Option.map (fun t ->
+        let defined =
+            s.QcfsThresholdCorrelations
+            |> Array.filter (fun c -> not (Double.IsNaN c.Spearman))
+
+        let correlations = defined |> Array.map (fun c -> $"T = {c.T} %.2f{c.Spearman}")
+        let pairs = defined |> Array.fold (fun m c -> max m c.Pairs) 0
+
+        let ranked =
+            if correlations.Length = 0 then
+                ""
+            else
+                $"; Spearman rank correlation with the QCFS SNN's accuracy over %d{pairs} seeds: "
+                + String.concat ", " correlations
+
+        $"QCFS learned threshold of {t.Layer}: {f2 t.Mean} ± {f2 t.StandardDeviation} ({f2 t.Min}-{f2 t.Max}){ranked}")
+
 let printSeedSummary (s: Reporting.Summary.SeedSummary) (folder: string) =
     let cell key =
         match s.Accuracies |> Array.tryFind (fun a -> a.Key = key) with
@@ -300,6 +323,7 @@ let printSeedSummary (s: Reporting.Summary.SeedSummary) (folder: string) =
     )
 
     AnsiConsole.Write table
+    qcfsThresholdLine s |> Option.iter (Markup.Escape >> AnsiConsole.MarkupLine)
     let summary = IO.Path.Combine(folder, "summary.md")
     AnsiConsole.MarkupLine($"summary: {Markup.Escape summary}")
 

@@ -27,6 +27,32 @@ type SeedAccuracy =
         Values: float[]
     }
 
+/// One layer's learned threshold |theta| of the QCFS network over the seeds.
+type SeedThreshold =
+    {
+        Layer: string
+        /// Mean, sample standard deviation, smallest and largest over the seeds that have it.
+        Mean: float
+        StandardDeviation: float
+        Min: float
+        Max: float
+        /// Per seed, in the order of Seeds (NaN where a run has no QCFS network).
+        Values: float[]
+    }
+
+/// Over the seeds, how the QCFS SNN's accuracy at T follows the first layer's learned threshold:
+/// the low-T readout of a network trained at L = 4 depends on where that threshold ends
+/// (docs/EXPERIMENTS.md).
+type ThresholdCorrelation =
+    {
+        T: int
+        /// Seeds with both figures.
+        Pairs: int
+        /// Spearman's rank correlation (ties take their mean rank) in [-1, 1]; NaN for fewer than
+        /// three seeds or when either figure is the same at every seed.
+        Spearman: float
+    }
+
 type SeedSummary =
     {
         Seeds: int[]
@@ -35,6 +61,10 @@ type SeedSummary =
         Dataset: string
         Profile: string
         Accuracies: SeedAccuracy[]
+        /// The QCFS network's learned thresholds per layer, in network order (empty without QCFS).
+        QcfsThresholds: SeedThreshold[]
+        /// At each T of the QCFS SNN, its accuracy's rank correlation with the first threshold.
+        QcfsThresholdCorrelations: ThresholdCorrelation[]
     }
 
 /// Mean of the finite values (NaN if there are none).
@@ -103,6 +133,68 @@ let tTest (differences: float[]) : TTest =
           DegreesOfFreedom = df
           PValue = min 1.0 p }
 
+/// Spearman's rank correlation of the pairs whose values are both finite (MathNet: Pearson's
+/// correlation of the mean ranks); NaN for fewer than three pairs or a constant side.
+let spearman (xs: float[]) (ys: float[]) =
+    let pairs =
+        Array.zip xs ys
+        |> Array.filter (fun (x, y) -> not (Double.IsNaN x || Double.IsNaN y))
+
+    let constant (vs: float[]) = Array.distinct vs |> Array.length < 2
+
+    if
+        pairs.Length < 3
+        || constant (Array.map fst pairs)
+        || constant (Array.map snd pairs)
+    then
+        nan
+    else
+        MathNet.Numerics.Statistics.Correlation.Spearman(Array.map fst pairs, Array.map snd pairs)
+
+/// The QCFS thresholds of the runs per layer, in the order of the first run that has them.
+let private qcfsThresholds (runs: RunResults list) =
+    let thresholds (r: RunResults) =
+        if isNull (box r.Qcfs) || isNull r.Qcfs.Thresholds then
+            [||]
+        else
+            r.Qcfs.Thresholds
+
+    runs
+    |> List.collect (thresholds >> Array.map _.Layer >> List.ofArray)
+    |> List.distinct
+    |> List.map (fun layer ->
+        let values =
+            runs
+            |> List.map (fun r ->
+                thresholds r
+                |> Array.tryFind (fun t -> t.Layer = layer)
+                |> Option.map _.Threshold
+                |> Option.defaultValue nan)
+            |> Array.ofList
+
+        { Layer = layer
+          Mean = mean values
+          StandardDeviation = standardDeviation values
+          Min = fst (range values)
+          Max = snd (range values)
+          Values = values })
+    |> Array.ofList
+
+/// At every QCFS T of `accuracies`, the rank correlation of its values with the first layer's.
+let private thresholdCorrelations (first: SeedThreshold option) (accuracies: SeedAccuracy[]) =
+    match first with
+    | None -> [||]
+    | Some theta ->
+        accuracies
+        |> Array.filter (fun a -> a.Key.StartsWith "qcfs.snn[")
+        |> Array.map (fun a ->
+            { T = a.T
+              Pairs =
+                Array.zip theta.Values a.Values
+                |> Array.filter (fun (x, y) -> not (Double.IsNaN x || Double.IsNaN y))
+                |> Array.length
+              Spearman = spearman theta.Values a.Values })
+
 /// The summary of runs (seed, folder, results), every accuracy in the order the first run lists it.
 let ofRuns (runs: (int * string * RunResults) list) : SeedSummary =
     let perRun =
@@ -120,11 +212,7 @@ let ofRuns (runs: (int * string * RunResults) list) : SeedSummary =
         |> Option.map (fun (_, _, r) -> r.Splits.Dataset, r.Profile)
         |> Option.defaultValue ("", "")
 
-    { Seeds = runs |> List.map (fun (k, _, _) -> k) |> Array.ofList
-      Folders = runs |> List.map (fun (_, f, _) -> f) |> Array.ofList
-      Dataset = fst first
-      Profile = snd first
-      Accuracies =
+    let accuracies =
         [| for a in keys ->
                let values =
                    perRun
@@ -138,7 +226,17 @@ let ofRuns (runs: (int * string * RunResults) list) : SeedSummary =
                  StandardDeviation = standardDeviation values
                  Min = fst (range values)
                  Max = snd (range values)
-                 Values = values } |] }
+                 Values = values } |]
+
+    let thresholds = qcfsThresholds (runs |> List.map (fun (_, _, r) -> r))
+
+    { Seeds = runs |> List.map (fun (k, _, _) -> k) |> Array.ofList
+      Folders = runs |> List.map (fun (_, f, _) -> f) |> Array.ofList
+      Dataset = fst first
+      Profile = snd first
+      Accuracies = accuracies
+      QcfsThresholds = thresholds
+      QcfsThresholdCorrelations = thresholdCorrelations (Array.tryHead thresholds) accuracies }
 
 /// Two decimals; "—" for a figure a run did not produce.
 let private f2 = Format.twoDecimals "—"
@@ -159,6 +257,39 @@ let tableTimeSteps (s: SeedSummary) =
     |> Array.map _.T
     |> Array.distinct
     |> Array.sort
+
+/// summary.md's section on the QCFS thresholds (nothing without QCFS): each layer's over the
+/// seeds, and how the QCFS SNN's accuracy at each T ranks with the first layer's.
+let private qcfsThresholdSection (line: string -> unit) (seedColumns: string) (s: SeedSummary) =
+    if s.QcfsThresholds.Length > 0 then
+        line ""
+        line "## QCFS learned thresholds"
+        line ""
+
+        line
+            "The QCFS network's learned threshold |theta| per layer. Trained at L = 4 only, its SNN's accuracy at small T depends on where these end, most of all the first layer's (docs/EXPERIMENTS.md)."
+
+        let correlations =
+            s.QcfsThresholdCorrelations
+            |> Array.filter (fun c -> not (Double.IsNaN c.Spearman))
+            |> Array.map (fun c -> $"T = {c.T}: %.2f{c.Spearman} ({c.Pairs} seeds)")
+
+        if correlations.Length > 0 then
+            line ""
+
+            line (
+                "Spearman's rank correlation over the seeds between the first layer's threshold and the QCFS SNN's accuracy: "
+                + String.concat ", " correlations
+                + "."
+            )
+
+        line ""
+        line $"| layer | mean | SD | min-max | {seedColumns} |"
+        line ("|---|---:|---:|---:|" + String.replicate s.Seeds.Length "---:|")
+
+        for t in s.QcfsThresholds do
+            let values = t.Values |> Array.map f2 |> String.concat " | "
+            line $"| {t.Layer} | {f2 t.Mean} | {f2 t.StandardDeviation} | {f2 t.Min}-{f2 t.Max} | {values} |"
 
 /// summary.md: the report's summary table as mean ± standard deviation, then every accuracy per seed.
 let render (s: SeedSummary) =
@@ -200,10 +331,11 @@ let render (s: SeedSummary) =
         let qcAnn = cell s (Accuracies.dualPhaseKey t "qc_ann_test_accuracy")
         line $"| {t} | {cell s (Accuracies.qcfsKey t)} | {stages} | {qcAnn} |"
 
+    let seedColumns = s.Seeds |> Array.map (fun k -> $"seed {k}") |> String.concat " | "
+    qcfsThresholdSection line seedColumns s
     line ""
     line "## Every accuracy, per seed"
     line ""
-    let seedColumns = s.Seeds |> Array.map (fun k -> $"seed {k}") |> String.concat " | "
     line $"| accuracy | T | mean | SD | min-max | {seedColumns} |"
     line ("|---|---:|---:|---:|---:|" + String.replicate s.Seeds.Length "---:|")
 

@@ -18,6 +18,41 @@ let tests =
               Expect.equal (RunCommand.parseSeeds "5") [ 5 ] "one seed"
           }
 
+          test "the summary over seeds prints the QCFS first threshold and its defined rank correlations" {
+              let summary: Snn.Dsl.Reporting.Summary.SeedSummary =
+                  { Seeds = [| 0; 1; 2 |]
+                    Folders = [| "a"; "b"; "c" |]
+                    Dataset = "fashion-mnist"
+                    Profile = "bench"
+                    Accuracies = [||]
+                    QcfsThresholds =
+                      [| { Layer = "act1"
+                           Mean = 1.0
+                           StandardDeviation = 0.1
+                           Min = 0.9
+                           Max = 1.1
+                           Values = [| 0.9; 1.1; 1.0 |] } |]
+                    QcfsThresholdCorrelations =
+                      [| { T = 1; Pairs = 3; Spearman = -0.5 }
+                         { T = 2; Pairs = 3; Spearman = nan }
+                         { T = 4; Pairs = 3; Spearman = 1.0 } |] }
+
+              Expect.equal
+                  (RunCommand.qcfsThresholdLine summary)
+                  (Some
+                      "QCFS learned threshold of act1: 1.00 ± 0.10 (0.90-1.10); Spearman rank correlation with the QCFS SNN's accuracy over 3 seeds: T = 1 -0.50, T = 4 1.00")
+                  "T = 2's undefined correlation left out"
+
+              Expect.equal
+                  (RunCommand.qcfsThresholdLine
+                      { summary with
+                          QcfsThresholdCorrelations = [||] })
+                  (Some "QCFS learned threshold of act1: 1.00 ± 0.10 (0.90-1.10)")
+                  "no correlation"
+
+              Expect.isNone (RunCommand.qcfsThresholdLine { summary with QcfsThresholds = [||] }) "no line without QCFS"
+          }
+
           test "--seeds refuses anything but seeds >= 0, naming the option and the value" {
               for text in [ ""; "a"; "1,,2"; "-1"; "1;2"; "0, x" ] do
                   try

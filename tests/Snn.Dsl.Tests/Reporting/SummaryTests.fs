@@ -27,6 +27,23 @@ let private shifted delta dropQcfs =
             { r.Qcfs with
                 Snn = r.Qcfs.Snn |> Array.filter (fun q -> not dropQcfs || q.T = 1) } }
 
+/// The fixture's results with QCFS thresholds act1 = `theta1`, act2 = 2 and QCFS SNN accuracies
+/// `acc1` at T = 1 and `acc2` at T = 2.
+let private withQcfs theta1 (acc1: float) (acc2: float) =
+    let r = results ()
+
+    { r with
+        Qcfs =
+            { r.Qcfs with
+                Thresholds =
+                    [| { Layer = "act1"; Threshold = theta1 }
+                       { Layer = "act2"; Threshold = 2.0 } |]
+                Snn =
+                    r.Qcfs.Snn
+                    |> Array.map (fun q ->
+                        { q with
+                            TestAccuracy = if q.T = 1 then acc1 else acc2 }) } }
+
 [<Tests>]
 let tests =
     testList
@@ -143,6 +160,78 @@ let tests =
 
               Expect.stringContains md $"| 1 | 60.00 ± 0.00 (60.00-60.00) |{dash} — |" "T = 1: QCFS only"
               Expect.stringContains md $"| 2 | 70.00 ± 0.00 (70.00-70.00) |{dash} — |" "T = 2: QCFS only"
+          }
+
+          test "Spearman's rank correlation: hand-checked values, ties at their mean rank, NaN pairs left out" {
+              Expect.floatClose
+                  Accuracy.veryHigh
+                  (Summary.spearman [| 1.0; 2.0; 3.0; nan |] [| 3.0; 2.0; 1.0; 9.0 |])
+                  -1.0
+                  "reversed order"
+              // ranks [1, 3, 2] and [2.5, 2.5, 1]: deviations [-1, 1, 0] and [0.5, 0.5, -1], covariance 0.
+              Expect.floatClose
+                  Accuracy.veryHigh
+                  (Summary.spearman [| 0.9; 1.2; 1.0 |] [| 80.0; 80.0; 70.0 |])
+                  0.0
+                  "a tie"
+              // ranks [1, 2, 3, 4] and [1, 3, 2, 4]: 1 - 6 * 2 / (4 * 15) = 0.8.
+              Expect.floatClose
+                  Accuracy.veryHigh
+                  (Summary.spearman [| 1.0; 2.0; 3.0; 4.0 |] [| 10.0; 30.0; 20.0; 40.0 |])
+                  0.8
+                  "one swap of four"
+
+              Expect.isTrue (Double.IsNaN(Summary.spearman [| 1.0; 2.0 |] [| 2.0; 1.0 |])) "two pairs: undefined"
+
+              Expect.isTrue
+                  (Double.IsNaN(Summary.spearman [| 1.0; 2.0; 3.0 |] [| 5.0; 5.0; 5.0 |]))
+                  "a constant side: undefined"
+          }
+
+          test "the QCFS thresholds over seeds, and how the QCFS SNN's accuracy ranks with the first one" {
+              let s =
+                  Summary.ofRuns
+                      [ 0, "runs/x/seed-0", withQcfs 0.9 70.0 80.0
+                        1, "runs/x/seed-1", withQcfs 1.2 50.0 80.0
+                        2, "runs/x/seed-2", withQcfs 1.0 60.0 70.0 ]
+
+              Expect.equal (s.QcfsThresholds |> Array.map _.Layer) [| "act1"; "act2" |] "every layer, in order"
+              let first = s.QcfsThresholds[0]
+              Expect.equal first.Values [| 0.9; 1.2; 1.0 |] "per seed"
+              Expect.floatClose Accuracy.veryHigh first.Mean (3.1 / 3.0) "mean"
+              Expect.equal s.QcfsThresholds[1].StandardDeviation 0.0 "the same at every seed"
+
+              Expect.equal
+                  (s.QcfsThresholdCorrelations |> Array.map (fun c -> c.T, c.Pairs))
+                  [| 1, 3; 2, 3 |]
+                  "one correlation per QCFS T, over the three seeds"
+
+              Expect.floatClose Accuracy.veryHigh s.QcfsThresholdCorrelations[0].Spearman -1.0 "T = 1: reversed"
+              Expect.floatClose Accuracy.veryHigh s.QcfsThresholdCorrelations[1].Spearman 0.0 "T = 2: a tie"
+              let md = Summary.render s
+              Expect.stringContains md "## QCFS learned thresholds" "its own section"
+              Expect.stringContains md "T = 1: -1.00 (3 seeds), T = 2: 0.00 (3 seeds)." "the correlations"
+
+              Expect.stringContains
+                  md
+                  "| act1 | 1.03 | 0.15 | 0.90-1.20 | 0.90 | 1.20 | 1.00 |"
+                  "the first layer per seed"
+          }
+
+          test "without QCFS thresholds there is no threshold section, and fewer than three seeds have no correlation" {
+              let none =
+                  Summary.ofRuns [ 0, "runs/x/seed-0", results (); 1, "runs/x/seed-1", results () ]
+
+              Expect.isEmpty none.QcfsThresholds "no thresholds recorded"
+              Expect.isEmpty none.QcfsThresholdCorrelations "nothing to correlate"
+              Expect.isFalse ((Summary.render none).Contains "QCFS learned thresholds") "no section"
+
+              let two =
+                  Summary.ofRuns [ 0, "runs/x/seed-0", withQcfs 0.9 70.0 80.0; 1, "runs/x/seed-1", results () ]
+
+              Expect.isTrue (Double.IsNaN two.QcfsThresholds[0].Values[1]) "a run without the thresholds"
+              Expect.equal (two.QcfsThresholdCorrelations |> Array.map _.Pairs) [| 1; 1 |] "one seed with both"
+              Expect.isFalse ((Summary.render two).Contains "Spearman") "no correlation sentence"
           }
 
           test "one seed has no standard deviation; summary.json round-trips" {
