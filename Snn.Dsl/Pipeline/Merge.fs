@@ -99,7 +99,7 @@ let private mergeAnn facts parts (folder: string) (anns: AnnRecord list) =
     for b in anns.Tail do
         if b.HeldOutAccuracy <> a.HeldOutAccuracy && not (Double.IsNaN a.HeldOutAccuracy) then
             refuse
-                $"the shards trained different networks ({a.Ann}: held-out accuracy {a.HeldOutAccuracy} vs {b.HeldOutAccuracy} among {folder}): they cannot be merged"
+                $"the shards trained different networks ({a.Ann}: held-out accuracy %g{a.HeldOutAccuracy} vs %g{b.HeldOutAccuracy} among {folder}): they cannot be merged"
 
     { a with
         TestAccuracy = annAccuracy facts parts (anns |> List.map _.TestAccuracy)
