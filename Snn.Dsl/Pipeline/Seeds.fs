@@ -10,6 +10,16 @@ open Snn.Dsl.Reporting
 /// The run folder of seed `k` under `root`.
 let folderOf (root: string) (k: int) = Path.Combine(root, $"seed-%d{k}")
 
+/// Whether the experiment's (last) report step draws plots: the summary draws its own only then.
+let private wantsPlots (experiment: Experiment) =
+    experiment.Pipeline
+    |> List.filter (fun s -> s.Name = Steps.Report.definition.Name)
+    |> List.tryLast
+    |> Option.exists (fun s ->
+        match s.Json["plots"] with
+        | null -> Steps.Report.defaults.Plots
+        | v -> v.GetValue<bool>())
+
 /// What a run over seeds produced.
 type SeriesOutcome =
     {
@@ -33,9 +43,7 @@ let run (options: Runner.RunOptions) (experiment: Experiment) : SeriesOutcome =
     let root = Path.GetFullPath(defaultArg options.OutputFolder experiment.OutputFolder)
 
     Directory.CreateDirectory root |> ignore
-    let series = Path.Combine(root, "experiment.json")
-    File.WriteAllText(series + ".tmp", Experiment.toJson experiment)
-    File.Move(series + ".tmp", series, true)
+    Snn.Core.Checkpoints.AtomicFile.WriteAllText(Path.Combine(root, "experiment.json"), Experiment.toJson experiment)
     let count = experiment.Seeds.Length
 
     let runs =
@@ -54,7 +62,13 @@ let run (options: Runner.RunOptions) (experiment: Experiment) : SeriesOutcome =
 
     let summary = Summary.ofRuns [ for k, o in runs -> k, o.Folder, o.Results ]
 
-    let json, md = Summary.save root summary
+    let plots =
+        if wantsPlots experiment && SummaryPlot.applies summary then
+            [ SummaryPlot.qcfsThresholdVsAccuracy root summary ]
+        else
+            []
+
+    let json, md = Summary.save root plots summary
     options.Progress.Log $"summary over seeds: {md} and {json}"
 
     { Runs = runs

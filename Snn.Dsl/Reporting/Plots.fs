@@ -22,7 +22,7 @@ let private pngBytes (plt: Plot) (width: int) (height: int) =
 
 /// Writes the plot as a PNG of `width` x `height` pixels atomically (Snn.Core AtomicFile), so
 /// that a failed write (a full disk) leaves the previous file and no partial one.
-let private savePng (plt: Plot) (path: string) (width: int) (height: int) =
+let savePng (plt: Plot) (path: string) (width: int) (height: int) =
     let png = pngBytes plt width height
     Snn.Core.Checkpoints.AtomicFile.Write(path, (fun s -> s.Write(png, 0, png.Length)))
 

@@ -260,7 +260,7 @@ let tableTimeSteps (s: SeedSummary) =
 
 /// summary.md's section on the QCFS thresholds (nothing without QCFS): each layer's over the
 /// seeds, and how the QCFS SNN's accuracy at each T ranks with the first layer's.
-let private qcfsThresholdSection (line: string -> unit) (seedColumns: string) (s: SeedSummary) =
+let private qcfsThresholdSection (line: string -> unit) (seedColumns: string) (plots: string list) (s: SeedSummary) =
     if s.QcfsThresholds.Length > 0 then
         line ""
         line "## QCFS learned thresholds"
@@ -291,8 +291,14 @@ let private qcfsThresholdSection (line: string -> unit) (seedColumns: string) (s
             let values = t.Values |> Array.map f2 |> String.concat " | "
             line $"| {t.Layer} | {f2 t.Mean} | {f2 t.StandardDeviation} | {f2 t.Min}-{f2 t.Max} | {values} |"
 
-/// summary.md: the report's summary table as mean ± standard deviation, then every accuracy per seed.
-let render (s: SeedSummary) =
+        for p in plots do
+            let name = Path.GetFileName p
+            line ""
+            line $"![{name}]({name})"
+
+/// summary.md: the report's summary table as mean ± standard deviation, the QCFS thresholds with
+/// `plots` (files beside summary.md) shown there, then every accuracy per seed.
+let renderWith (plots: string list) (s: SeedSummary) =
     let sb = StringBuilder()
     let line (x: string) = sb.AppendLine x |> ignore
     let seeds = s.Seeds |> Array.map string |> String.concat ", "
@@ -332,7 +338,7 @@ let render (s: SeedSummary) =
         line $"| {t} | {cell s (Accuracies.qcfsKey t)} | {stages} | {qcAnn} |"
 
     let seedColumns = s.Seeds |> Array.map (fun k -> $"seed {k}") |> String.concat " | "
-    qcfsThresholdSection line seedColumns s
+    qcfsThresholdSection line seedColumns plots s
     line ""
     line "## Every accuracy, per seed"
     line ""
@@ -353,12 +359,16 @@ let render (s: SeedSummary) =
 
     sb.ToString()
 
-/// Writes summary.json and summary.md into `folder`; returns their paths.
-let save (folder: string) (s: SeedSummary) =
+/// summary.md without plots.
+let render (s: SeedSummary) = renderWith [] s
+
+/// Writes summary.json and summary.md (showing `plots`, already written into `folder`) into
+/// `folder`; returns their paths.
+let save (folder: string) (plots: string list) (s: SeedSummary) =
     let json = Path.Combine(folder, "summary.json")
     let md = Path.Combine(folder, "summary.md")
     Snn.Core.Checkpoints.AtomicFile.WriteAllText(json, JsonSerializer.Serialize(s, jsonOptions))
-    Snn.Core.Checkpoints.AtomicFile.WriteAllText(md, render s)
+    Snn.Core.Checkpoints.AtomicFile.WriteAllText(md, renderWith plots s)
     json, md
 
 /// Reads a summary.json written by `save`.

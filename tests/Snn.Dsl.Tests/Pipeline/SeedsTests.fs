@@ -98,6 +98,49 @@ let tests =
               Directory.Delete(folder, true)
           }
 
+          test "the summary draws the QCFS thresholds against accuracy when the report draws plots, and not otherwise" {
+              let folder = tempFolder "seeds-qcfs"
+
+              let qcfsSeries plots =
+                  experiment
+                      folder
+                      smallSpec
+                      [ Step.create
+                            Qcfs.definition
+                            { Qcfs.defaults with
+                                Epochs = 1
+                                TimeSteps = [ 1; 2 ] }
+                        Step.create Report.definition { Plots = plots } ]
+                  |> Experiment.withSeeds [ 0; 1 ]
+
+              let plot = Path.Combine(folder, Reporting.SummaryPlot.FileName)
+              let without = Seeds.run (options (Recorder())) (qcfsSeries false)
+              Expect.equal without.Summary.QcfsThresholds.Length 2 "the small network's two QCFS layers"
+              Expect.isFalse (File.Exists plot) "\"plots\": false is honoured"
+
+              let md () =
+                  File.ReadAllText(Path.Combine(folder, "summary.md"))
+
+              Expect.stringContains (md ()) "## QCFS learned thresholds" "the thresholds without the plot"
+              Expect.isFalse ((md ()).Contains Reporting.SummaryPlot.FileName) "no plot named"
+              let again = Recorder()
+              Seeds.run (options again) (qcfsSeries true) |> ignore
+
+              Expect.isEmpty
+                  (again.Lines
+                   |> List.filter (fun l -> l.StartsWith "start " && not (l.Contains "report")))
+                  "only the reports run again"
+
+              Expect.isTrue (File.Exists plot) "the plot, with plots"
+
+              Expect.stringContains
+                  (md ())
+                  $"![{Reporting.SummaryPlot.FileName}]({Reporting.SummaryPlot.FileName})"
+                  "shown in summary.md"
+
+              Directory.Delete(folder, true)
+          }
+
           test "a single run refuses an experiment with seeds, rather than running one of them" {
               let folder = Path.Combine(Path.GetTempPath(), $"snn-never-{Guid.NewGuid():N}")
 

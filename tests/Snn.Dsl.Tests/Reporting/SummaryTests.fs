@@ -246,7 +246,7 @@ let tests =
               Directory.CreateDirectory folder |> ignore
 
               try
-                  let json, md = Summary.save folder s
+                  let json, md = Summary.save folder [] s
                   Expect.isTrue (File.Exists md) "summary.md"
                   let back = Summary.load json
 
