@@ -251,6 +251,10 @@ let printSummary (r: RunResults) (folder: string) =
     if anns <> "" then
         AnsiConsole.MarkupLine $"{anns} (test accuracy)"
 
+    match Reporting.QcfsSettling.note r with
+    | "" -> ()
+    | n -> AnsiConsole.MarkupLine(Markup.Escape $"QCFS: {n}")
+
     if r.DualPhase.Length > 0 then
         AnsiConsole.Write(dualPhaseTable r)
     elif r.Qcfs.Snn.Length > 0 then

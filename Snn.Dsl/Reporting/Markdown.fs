@@ -289,7 +289,13 @@ let render (r: RunResults) (plots: string list) =
         $"""- Phase-I clip ANN: {f2 r.ClipAnn.TestAccuracy}{ci "clip_ann.test_accuracy"} (held-out {f2 r.ClipAnn.HeldOutAccuracy}{ci "clip_ann.held_out_accuracy"})"""
 
     if r.Qcfs.L > 0 then
-        line $"""- QCFS baseline: QC ANN at L = {r.Qcfs.L}: {f2 r.Qcfs.AnnTestAccuracy}{ci "qcfs.ann_test_accuracy"}"""
+        let settling =
+            match QcfsSettling.note r with
+            | "" -> ""
+            | n -> $"; {n}"
+
+        line
+            $"""- QCFS baseline: QC ANN at L = {r.Qcfs.L}: {f2 r.Qcfs.AnnTestAccuracy}{ci "qcfs.ann_test_accuracy"}{settling}"""
 
     line ""
     line (summaryTable r)
