@@ -133,12 +133,19 @@ let tTest (differences: float[]) : TTest =
           DegreesOfFreedom = df
           PValue = min 1.0 p }
 
+/// The pairs (xs[k], ys[k]) whose values are both finite (not NaN): the seeds that have both figures.
+let finitePairs (xs: float[]) (ys: float[]) =
+    Array.zip xs ys
+    |> Array.filter (fun (x, y) -> not (Double.IsNaN x || Double.IsNaN y))
+
+/// The QCFS SNN's accuracies over the seeds, one per T, in the order the runs list them.
+let qcfsAccuracies (accuracies: SeedAccuracy[]) =
+    accuracies |> Array.filter (fun a -> a.Key.StartsWith "qcfs.snn[")
+
 /// Spearman's rank correlation of the pairs whose values are both finite (MathNet: Pearson's
 /// correlation of the mean ranks); NaN for fewer than three pairs or a constant side.
 let spearman (xs: float[]) (ys: float[]) =
-    let pairs =
-        Array.zip xs ys
-        |> Array.filter (fun (x, y) -> not (Double.IsNaN x || Double.IsNaN y))
+    let pairs = finitePairs xs ys
 
     let constant (vs: float[]) = Array.distinct vs |> Array.length < 2
 
@@ -185,14 +192,10 @@ let private thresholdCorrelations (first: SeedThreshold option) (accuracies: See
     match first with
     | None -> [||]
     | Some theta ->
-        accuracies
-        |> Array.filter (fun a -> a.Key.StartsWith "qcfs.snn[")
+        qcfsAccuracies accuracies
         |> Array.map (fun a ->
             { T = a.T
-              Pairs =
-                Array.zip theta.Values a.Values
-                |> Array.filter (fun (x, y) -> not (Double.IsNaN x || Double.IsNaN y))
-                |> Array.length
+              Pairs = (finitePairs theta.Values a.Values).Length
               Spearman = spearman theta.Values a.Values })
 
 /// The summary of runs (seed, folder, results), every accuracy in the order the first run lists it.

@@ -17,19 +17,14 @@ let points (s: SeedSummary) =
     match Array.tryHead s.QcfsThresholds with
     | None -> []
     | Some theta ->
-        [ for a in s.Accuracies do
-              if a.Key.StartsWith "qcfs.snn[" then
-                  let pairs =
-                      Array.zip theta.Values a.Values
-                      |> Array.filter (fun (x, y) -> not (Double.IsNaN x || Double.IsNaN y))
+        [ for a in qcfsAccuracies s.Accuracies ->
+              let rho =
+                  s.QcfsThresholdCorrelations
+                  |> Array.tryFind (fun c -> c.T = a.T)
+                  |> Option.map _.Spearman
+                  |> Option.defaultValue nan
 
-                  let rho =
-                      s.QcfsThresholdCorrelations
-                      |> Array.tryFind (fun c -> c.T = a.T)
-                      |> Option.map _.Spearman
-                      |> Option.defaultValue nan
-
-                  a.T, rho, pairs ]
+              a.T, rho, finitePairs theta.Values a.Values ]
 
 /// Whether the plot has something to show: two seeds or more with a QCFS threshold and accuracy.
 let applies (s: SeedSummary) =
@@ -67,8 +62,7 @@ let qcfsThresholdVsAccuracy (folder: string) (s: SeedSummary) =
 
     for k, seed in Array.indexed s.Seeds do
         let top =
-            s.Accuracies
-            |> Array.filter (fun a -> a.Key.StartsWith "qcfs.snn[")
+            qcfsAccuracies s.Accuracies
             |> Array.map (fun a -> a.Values[k])
             |> Array.filter (fun v -> not (Double.IsNaN v))
 
